@@ -1,0 +1,256 @@
+"""Chained PostgreSQL recorders (production).
+
+Layer: ledger persistence. Subclasses eventsourcing's PostgreSQL application and
+process recorders. The library already serialises writers with
+``LOCK TABLE … IN EXCLUSIVE MODE`` so that commit order equals notification
+order; the chain head is read and the links written after that lock, in the same
+transaction. The library's database-function insert path skips that lock, so a
+datastore with ``POSTGRES_ENABLE_DB_FUNCTIONS`` is refused (DESIGN invariant 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresProcessRecorder,
+)
+from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from ledger.chain import GENESIS_HASH, ChainEntry, SignedCommand, link_command
+from ledger.errors import ConfigurationError
+from ledger.recorders.base import ChainedRecorderMixin, LinkedEvent, now_micros
+
+_ENTRY_COLUMNS = (
+    "sequence, notification_id, prev_hash, entry_hash, originator_id, originator_version, "
+    "topic, timestamp, state_hash, key_id, signature, command_index, command_size"
+)
+
+
+class ChainedPostgresMixin(ChainedRecorderMixin):
+    """Adds the chain table and the chained insert path to a PostgreSQL recorder."""
+
+    datastore: PostgresDatastore
+    events_table_name: str
+    sql_create_statements: list[Any]
+
+    def _init_chain(self) -> None:
+        if self.datastore.enable_db_functions:
+            raise ConfigurationError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS is set: its insert path skips the table lock "
+                "that orders the chain, so readers could miss events; unset it"
+            )
+        schema = Identifier(self.datastore.schema)
+        chain = Identifier(self.chain_table_name)
+        self._chain = SQL("{0}.{1}").format(schema, chain)
+        self._events = SQL("{0}.{1}").format(schema, Identifier(self.events_table_name))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "sequence bigint PRIMARY KEY, notification_id bigint NOT NULL UNIQUE, "
+                "prev_hash bytea NOT NULL, entry_hash bytea NOT NULL, "
+                "originator_id text NOT NULL, originator_version bigint NOT NULL, "
+                "topic text NOT NULL, timestamp bigint NOT NULL, state_hash bytea NOT NULL, "
+                "key_id bytea NOT NULL, signature bytea NOT NULL, "
+                "command_index integer NOT NULL, command_size integer NOT NULL)"
+            ).format(self._chain)
+        )
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (topic, sequence)").format(
+                Identifier(f"{self.chain_table_name}_topic"), self._chain
+            )
+        )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        command = self.prepare_command(stored_events, kwargs)
+        notification_ids: Sequence[int] | None = None
+        exc: Exception | None = None
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction():
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)  # type: ignore[attr-defined]
+                if stored_events:
+                    with conn.cursor() as curs:
+                        try:
+                            # Takes LOCK TABLE … EXCLUSIVE, then inserts.
+                            self._insert_stored_events(curs, stored_events, **kwargs)  # type: ignore[attr-defined]
+                            pipeline.sync()
+                            notification_ids = self._fetch_ids_after_insert_events(  # type: ignore[attr-defined]
+                                curs, stored_events, **kwargs
+                            )
+                            assert command is not None and notification_ids is not None
+                            self._append_links(curs, command, notification_ids)
+                            pipeline.sync()
+                        except Exception as e:  # re-raised once the pipeline has closed
+                            exc = e
+            if exc:
+                raise exc
+        return notification_ids
+
+    def _append_links(
+        self, curs: Cursor[DictRow], command: SignedCommand, notification_ids: Sequence[int]
+    ) -> None:
+        curs.execute(
+            SQL(
+                "SELECT sequence, entry_hash, timestamp FROM {0} ORDER BY sequence DESC LIMIT 1"
+            ).format(self._chain),
+            prepare=True,
+        )
+        head = curs.fetchone()
+        if head is None:
+            head_sequence, head_hash, head_time = 0, GENESIS_HASH, 0
+        else:
+            head_sequence, head_hash = head["sequence"], bytes(head["entry_hash"])
+            head_time = head["timestamp"]
+        entries = link_command(
+            command,
+            head_sequence=head_sequence,
+            head_hash=head_hash,
+            timestamp=max(now_micros(), head_time),
+        )
+        curs.executemany(
+            SQL("INSERT INTO {0} (" + _ENTRY_COLUMNS + ") VALUES "
+                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)").format(self._chain),
+            [
+                (
+                    e.sequence,
+                    n,
+                    e.prev_hash,
+                    e.entry_hash,
+                    str(e.originator_id),
+                    e.originator_version,
+                    e.topic,
+                    e.timestamp,
+                    e.state_hash,
+                    e.key_id,
+                    e.signature,
+                    e.command_index,
+                    e.command_size,
+                )
+                for e, n in zip(entries, notification_ids, strict=True)
+            ],
+        )
+
+    # -- reading the chain (ChainStore) ---------------------------------------------------
+
+    def _originator_id(self, text: str) -> UUID | str:
+        if self.datastore.originator_id_type == "uuid":
+            try:
+                return UUID(text)
+            except ValueError:
+                return text  # a tampered id is reported by verification, not raised here
+        return text
+
+    def _entry(self, row: Any) -> ChainEntry:
+        return ChainEntry(
+            sequence=row["sequence"],
+            prev_hash=bytes(row["prev_hash"]),
+            originator_id=self._originator_id(row["originator_id"]),
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            timestamp=row["timestamp"],
+            state_hash=bytes(row["state_hash"]),
+            key_id=bytes(row["key_id"]),
+            signature=bytes(row["signature"]),
+            command_index=row["command_index"],
+            command_size=row["command_size"],
+            entry_hash=bytes(row["entry_hash"]),
+        )
+
+    def _fetch(self, statement: Any, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            return curs.fetchall()
+
+    def chain_head(self) -> ChainEntry | None:
+        rows = self._fetch(
+            SQL("SELECT * FROM {0} ORDER BY sequence DESC LIMIT 1").format(self._chain), ()
+        )
+        return self._entry(rows[0]) if rows else None
+
+    def select_entries(self, start: int, limit: int) -> Sequence[ChainEntry]:
+        rows = self._fetch(
+            SQL("SELECT * FROM {0} WHERE sequence >= %s ORDER BY sequence LIMIT %s").format(
+                self._chain
+            ),
+            (start, limit),
+        )
+        return [self._entry(row) for row in rows]
+
+    def _links(self, where: SQL, params: Sequence[Any]) -> list[LinkedEvent]:
+        rows = self._fetch(
+            SQL(
+                "SELECT c.*, e.notification_id AS e_id, e.originator_id::text AS e_oid, "
+                "e.originator_version AS e_version, e.topic AS e_topic, e.state AS e_state "
+                "FROM {0} c LEFT JOIN {1} e ON e.notification_id = c.notification_id "
+            ).format(self._chain, self._events)
+            + where,
+            params,
+        )
+        links = []
+        for row in rows:
+            event = None
+            if row["e_id"] is not None:
+                event = StoredEvent(
+                    originator_id=self._originator_id(row["e_oid"]),
+                    originator_version=row["e_version"],
+                    topic=row["e_topic"],
+                    state=bytes(row["e_state"]),
+                )
+            links.append(LinkedEvent(self._entry(row), row["notification_id"], event))
+        return links
+
+    def select_links(self, start: int, limit: int) -> Sequence[LinkedEvent]:
+        return self._links(
+            SQL("WHERE c.sequence >= %s ORDER BY c.sequence LIMIT %s"), (start, limit)
+        )
+
+    def select_entries_by_topics(
+        self, topics: Sequence[str], before: int
+    ) -> Sequence[LinkedEvent]:
+        return self._links(
+            SQL("WHERE c.topic = ANY(%s) AND c.sequence < %s ORDER BY c.sequence"),
+            (list(topics), before),
+        )
+
+    def count_unlinked_events(self, from_notification_id: int) -> tuple[int, int | None]:
+        rows = self._fetch(
+            SQL(
+                "SELECT COUNT(*) AS n, MIN(e.notification_id) AS first FROM {0} e "
+                "WHERE e.notification_id >= %s AND NOT EXISTS "
+                "(SELECT 1 FROM {1} c WHERE c.notification_id = e.notification_id)"
+            ).format(self._events, self._chain),
+            (from_notification_id,),
+        )
+        return int(rows[0]["n"]), rows[0]["first"]
+
+
+class ChainedPostgresApplicationRecorder(ChainedPostgresMixin, PostgresApplicationRecorder):
+    """The ledger's application recorder on PostgreSQL."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
+        super().__init__(datastore, **kwargs)
+        self._init_chain()
+
+
+class ChainedPostgresProcessRecorder(ChainedPostgresMixin, PostgresProcessRecorder):
+    """A process recorder (events + tracking) on PostgreSQL, chained likewise."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
+        super().__init__(datastore, **kwargs)
+        self._init_chain()
