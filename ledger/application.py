@@ -9,6 +9,7 @@ at import time; :func:`open_ledger` is the composition root for storage.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
@@ -16,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Transcoder
 
 from ledger.encoding import MsgpackTranscoder
-from ledger.errors import LedgerError
+from ledger.errors import ConfigurationError, LedgerError
 from ledger.keys import ActorKey, KeyRole
 from ledger.recorders.base import ChainStore
 from ledger.signing import Signer
@@ -42,7 +43,7 @@ class LedgerApplication(Application[UUID]):
 
     def migrate(self) -> None:
         """Create the event, chain and tracking tables (once, not by every worker)."""
-        self.recorder.create_table()
+        self.recorder.create_table()  # type: ignore[attr-defined]
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -114,9 +115,7 @@ class LedgerApplication(Application[UUID]):
         key.revoke(reason)
         self.save(key, signer=by)
 
-    def rotate_key(
-        self, old_key_id: bytes, new: Signer, *, reason: str, by: Signer
-    ) -> ActorKey:
+    def rotate_key(self, old_key_id: bytes, new: Signer, *, reason: str, by: Signer) -> ActorKey:
         """Register ``new`` with the old key's actor and role and revoke the old, as one command."""
         self.check_signer(by, KeyRole.PLATFORM)
         old = self.actor_key(old_key_id)
@@ -142,6 +141,8 @@ class LedgerApplication(Application[UUID]):
 def open_ledger(url: str | StorageURL | None = None, *, migrate: bool = False) -> LedgerApplication:
     """Open the ledger at ``url`` (or ``$CASELEDGER_DB``, or the default)."""
     storage = url if isinstance(url, StorageURL) else parse_storage_url(url)
+    if not migrate and storage.is_sqlite and not Path(storage.path).exists():
+        raise ConfigurationError(f"--db: no ledger at {storage.path} (run caseledger migrate)")
     ensure_parent(storage)
     app = LedgerApplication(env=storage.event_store_env())
     if migrate:

@@ -88,7 +88,7 @@ def _ext_hook(code: int, data: bytes) -> Any:
 def canonical(value: Any) -> bytes:
     """Encode ``value`` canonically. Raises :class:`EncodingError` for what cannot be."""
     try:
-        return msgpack.packb(_normalise(value), use_bin_type=True)  # type: ignore[no-any-return]
+        return msgpack.packb(_normalise(value), use_bin_type=True)
     except (TypeError, ValueError, OverflowError) as exc:
         if isinstance(exc, EncodingError):
             raise

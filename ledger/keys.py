@@ -31,7 +31,7 @@ class ActorKey(Aggregate):
     """One Ed25519 public key of one actor, from registration to revocation."""
 
     @staticmethod
-    def create_id(key_id: bytes) -> UUID:  # type: ignore[override]
+    def create_id(key_id: bytes) -> UUID:
         return uuid5(KEY_NAMESPACE, key_id.hex())
 
     @event("Registered")

@@ -80,7 +80,7 @@ class Keystore:
 
     @classmethod
     def create(cls, directory: str | Path, passphrase: str) -> Keystore:
-        """Create an empty keystore. Raises KeystoreError if one exists or the passphrase is weak."""
+        """Create an empty keystore; KeystoreError if one exists or the passphrase is weak."""
         path = Path(directory)
         if len(passphrase) < MIN_PASSPHRASE:
             raise KeystoreError(f"passphrase: at least {MIN_PASSPHRASE} characters")
@@ -114,7 +114,10 @@ class Keystore:
             raise KeystoreError(f"{path}: not a {STORE_FORMAT} keystore")
         try:
             box = cls._derive(
-                passphrase, bytes.fromhex(meta["salt"]), int(meta["opslimit"]), int(meta["memlimit"])
+                passphrase,
+                bytes.fromhex(meta["salt"]),
+                int(meta["opslimit"]),
+                int(meta["memlimit"]),
             )
             box.decrypt(base64.b64decode(meta["check"]))
         except nacl.exceptions.CryptoError as exc:

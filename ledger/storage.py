@@ -45,7 +45,12 @@ class StorageURL:
     def event_store_env(self, *, process: bool = False) -> dict[str, str]:
         """eventsourcing environment for the chained recorders (tables are never auto-created)."""
         if os.environ.get("POSTGRES_ENABLE_DB_FUNCTIONS", "").strip().lower() in {
-            "y", "yes", "t", "true", "on", "1"
+            "y",
+            "yes",
+            "t",
+            "true",
+            "on",
+            "1",
         }:
             raise ConfigurationError(
                 "POSTGRES_ENABLE_DB_FUNCTIONS is set: it skips the lock that orders the chain"
@@ -90,7 +95,9 @@ def parse_storage_url(url: str | None = None) -> StorageURL:
     if parts.scheme == "sqlite":
         path = unquote(text[len("sqlite:///") :]) if text.startswith("sqlite:///") else ""
         if not path:
-            raise ConfigurationError(f"--db: a SQLite URL is sqlite:///path/file.sqlite3, got {text!r}")
+            raise ConfigurationError(
+                f"--db: a SQLite URL is sqlite:///path/file.sqlite3, got {text!r}"
+            )
         return StorageURL("sqlite", path=path)
     if parts.scheme in {"postgresql", "postgres"}:
         dbname = parts.path.lstrip("/")

@@ -34,7 +34,9 @@ class Failure:
     detail: str  # what was expected and what was found
 
     def __str__(self) -> str:
-        return f"sequence {self.sequence} ({self.originator_id or '-'}): {self.reason}: {self.detail}"
+        return (
+            f"sequence {self.sequence} ({self.originator_id or '-'}): {self.reason}: {self.detail}"
+        )
 
 
 @dataclass(frozen=True)
@@ -146,14 +148,19 @@ class KeyRegistry:
             self.keys[revoked].revoked_at = entry.sequence
 
 
-def _check_entry(link: LinkedEvent, expected_sequence: int, prev_hash: bytes, prev_nid: int) -> None:
+def _check_entry(
+    link: LinkedEvent, expected_sequence: int, prev_hash: bytes, prev_nid: int
+) -> None:
     """Steps 1–5 of FORMAT.md §5 for one entry."""
     entry, seq = link.entry, expected_sequence
     if entry.sequence != seq:
         raise _fail(entry, seq, "missing-entry", f"expected sequence {seq}, found {entry.sequence}")
     if entry.prev_hash != prev_hash:
         raise _fail(
-            entry, seq, "broken-link", f"previous hash {prev_hash.hex()}, found {entry.prev_hash.hex()}"
+            entry,
+            seq,
+            "broken-link",
+            f"previous hash {prev_hash.hex()}, found {entry.prev_hash.hex()}",
         )
     computed = entry.compute_hash()
     if computed != entry.entry_hash:
@@ -172,7 +179,9 @@ def _check_entry(link: LinkedEvent, expected_sequence: int, prev_hash: bytes, pr
         )
     event = link.event
     if event is None:
-        raise _fail(entry, seq, "event-missing", f"no stored event at notification {link.notification_id}")
+        raise _fail(
+            entry, seq, "event-missing", f"no stored event at notification {link.notification_id}"
+        )
     if (
         str(event.originator_id) != str(entry.originator_id)
         or event.originator_version != entry.originator_version
@@ -185,7 +194,9 @@ def _check_entry(link: LinkedEvent, expected_sequence: int, prev_hash: bytes, pr
             f"{event.originator_id} v{event.originator_version}",
         )
     if event.topic != entry.topic:
-        raise _fail(entry, seq, "topic-mismatch", f"entry topic {entry.topic!r}, stored {event.topic!r}")
+        raise _fail(
+            entry, seq, "topic-mismatch", f"entry topic {entry.topic!r}, stored {event.topic!r}"
+        )
     found = sha256(event.state)
     if found != entry.state_hash:
         raise _fail(
@@ -237,7 +248,10 @@ class _Walk:
         message = command_message([link.entry.digest for link in group])
         if not verify_signature(key.public_key, message, head.signature):
             raise _fail(
-                head, head.sequence, "bad-signature", f"signature does not verify with key {head.key_id.hex()}"
+                head,
+                head.sequence,
+                "bad-signature",
+                f"signature does not verify with key {head.key_id.hex()}",
             )
         for link in group:
             if link.entry.topic in KEY_TOPICS:
@@ -260,7 +274,9 @@ class _Walk:
         if key_id != head.key_id or role != KeyRole.PLATFORM:
             raise _fail(head, 1, "bad-genesis", "genesis is not self-signed by a platform key")
         if self.registry.pinned and key_id not in self.registry.pinned:
-            raise _fail(head, 1, "untrusted-genesis", f"platform key {key_id.hex()} is not in the policy")
+            raise _fail(
+                head, 1, "untrusted-genesis", f"platform key {key_id.hex()} is not in the policy"
+            )
         return _Key(bytes(public_key), str(role), 1)
 
 
@@ -334,13 +350,16 @@ def verify_chain(
                 progress(seq - 1, last)
         if walk.group:
             tail = walk.group[-1].entry
-            raise _fail(tail, tail.sequence + 1, "command-truncated", "the last command is incomplete")
+            raise _fail(
+                tail, tail.sequence + 1, "command-truncated", "the last command is incomplete"
+            )
         if first_unlinked is not None and stop is None:
             raise _fail(
                 None,
                 seq,
                 "event-without-entry",
-                f"{unlinked} stored event(s) without chain entry, first at notification {first_unlinked}",
+                f"{unlinked} stored event(s) without chain entry, "
+                f"first at notification {first_unlinked}",
             )
     except ChainBroken as broken:
         return report(broken.failure)

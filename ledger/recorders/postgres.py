@@ -124,8 +124,10 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             timestamp=max(now_micros(), head_time),
         )
         curs.executemany(
-            SQL("INSERT INTO {0} (" + _ENTRY_COLUMNS + ") VALUES "
-                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)").format(self._chain),
+            SQL(
+                "INSERT INTO {0} (" + _ENTRY_COLUMNS + ") VALUES "
+                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            ).format(self._chain),
             [
                 (
                     e.sequence,
@@ -220,9 +222,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             SQL("WHERE c.sequence >= %s ORDER BY c.sequence LIMIT %s"), (start, limit)
         )
 
-    def select_entries_by_topics(
-        self, topics: Sequence[str], before: int
-    ) -> Sequence[LinkedEvent]:
+    def select_entries_by_topics(self, topics: Sequence[str], before: int) -> Sequence[LinkedEvent]:
         return self._links(
             SQL("WHERE c.topic = ANY(%s) AND c.sequence < %s ORDER BY c.sequence"),
             (list(topics), before),

@@ -86,7 +86,7 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
             if command is not None:
                 assert notification_ids is not None
                 self._append_links(c, command, notification_ids)
-        return notification_ids  # type: ignore[no-any-return]
+        return notification_ids
 
     def _append_links(
         self, c: SQLiteCursor, command: SignedCommand, notification_ids: Sequence[int]
@@ -146,15 +146,13 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
 
     def _originator_id(self, text: str) -> UUID | str:
         try:
-            return self.convert_originator_id(text)  # type: ignore[attr-defined, no-any-return]
+            return self.convert_originator_id(text)  # type: ignore[attr-defined]
         except ValueError:
             return text  # a tampered id is reported by verification, not raised here
 
     def chain_head(self) -> ChainEntry | None:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT * FROM {self.chain_table_name} ORDER BY sequence DESC LIMIT 1"
-            )
+            c.execute(f"SELECT * FROM {self.chain_table_name} ORDER BY sequence DESC LIMIT 1")
             row = c.fetchone()
         return None if row is None else self._entry(row)
 
@@ -193,9 +191,7 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
     def select_links(self, start: int, limit: int) -> Sequence[LinkedEvent]:
         return self._links("WHERE c.sequence >= ? ORDER BY c.sequence LIMIT ?", (start, limit))
 
-    def select_entries_by_topics(
-        self, topics: Sequence[str], before: int
-    ) -> Sequence[LinkedEvent]:
+    def select_entries_by_topics(self, topics: Sequence[str], before: int) -> Sequence[LinkedEvent]:
         marks = ",".join("?" * len(topics))
         return self._links(
             f"WHERE c.topic IN ({marks}) AND c.sequence < ? ORDER BY c.sequence",

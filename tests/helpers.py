@@ -1,0 +1,92 @@
+"""Test helpers: a small aggregate, a bootstrapped ledger, and raw SQL for tampering.
+
+Tampering goes straight to the real database (sqlite3 / psycopg), the way an
+operator with database access would, never through our own code.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from eventsourcing.domain import Aggregate, event
+
+from ledger.application import LedgerApplication, open_ledger
+from ledger.keys import KeyRole
+from ledger.signing import Ed25519Signer
+from ledger.storage import parse_storage_url
+
+
+class Note(Aggregate):
+    """A tiny aggregate for storage tests."""
+
+    @event("Opened")
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.lines: list[str] = []
+
+    @event("Written")
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+
+@dataclass
+class Ledger:
+    url: str
+    app: LedgerApplication
+    platform: Ed25519Signer
+    department: Ed25519Signer
+
+    def note(self, lines: int = 2, signer: Ed25519Signer | None = None) -> Note:
+        note = Note(title="note")
+        for i in range(lines):
+            note.write(f"line {i}")
+        self.app.save(note, signer=signer or self.department)
+        return note
+
+
+def new_ledger(url: str) -> Ledger:
+    """A migrated ledger with a platform key (genesis) and one department key."""
+    app = open_ledger(url, migrate=True)
+    platform = Ed25519Signer.generate("platform")
+    app.bootstrap(platform)
+    department = Ed25519Signer.generate("dept:TEST")
+    app.register_key(
+        department.public_key,
+        department.key_id,
+        actor="dept:TEST",
+        role=KeyRole.DEPARTMENT,
+        department="TEST",
+        by=platform,
+    )
+    return Ledger(url, app, platform, department)
+
+
+def event_id_column(url: str) -> str:
+    return "rowid" if parse_storage_url(url).is_sqlite else "notification_id"
+
+
+def events_table(url: str) -> str:
+    """eventsourcing names the table stored_events on SQLite and <app>_events on PostgreSQL."""
+    return "stored_events" if parse_storage_url(url).is_sqlite else "caseledger_events"
+
+
+def run_sql(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run raw SQL on the backend behind ``url`` (``?`` placeholders on both)."""
+    storage = parse_storage_url(url)
+    if storage.is_sqlite:
+        with sqlite3.connect(storage.path) as conn:
+            rows = conn.execute(sql, params).fetchall()
+            conn.commit()
+            return rows
+    conninfo = (
+        f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{storage.schema or "public"}"')
+        sql = sql.replace("stored_events", events_table(url))
+        cur = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[call-overload]
+        return list(cur.fetchall()) if cur.description else []
