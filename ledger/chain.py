@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger.encoding import canonical
+from ledger.encoding import canonical, pack_normal_form, uuid_ext
 from ledger.signing import Signer
 
 FORMAT_VERSION = 1
@@ -83,27 +83,57 @@ class ChainEntry:
     entry_hash: bytes = b""
 
     def body(self) -> dict[str, Any]:
-        """The canonical map that is hashed (every field but ``entry_hash``)."""
-        return {
-            "command": [self.command_index, self.command_size],
-            "key_id": self.key_id,
-            "originator_id": self.originator_id,
-            "originator_version": self.originator_version,
-            "prev": self.prev_hash,
-            "sequence": self.sequence,
-            "signature": self.signature,
-            "state_hash": self.state_hash,
-            "timestamp": self.timestamp,
-            "topic": self.topic,
-            "v": FORMAT_VERSION,
-        }
+        """The map that is hashed (every field but ``entry_hash``), in normal form."""
+        return _body(
+            self.sequence,
+            self.prev_hash,
+            self.originator_id,
+            self.originator_version,
+            self.topic,
+            self.timestamp,
+            self.state_hash,
+            self.key_id,
+            self.signature,
+            self.command_index,
+            self.command_size,
+        )
 
     def compute_hash(self) -> bytes:
-        return sha256(canonical(self.body()))
+        return sha256(pack_normal_form(self.body()))
 
     @property
     def digest(self) -> EventDigest:
         return EventDigest(self.originator_id, self.originator_version, self.topic, self.state_hash)
+
+
+def _body(
+    sequence: int,
+    prev_hash: bytes,
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    timestamp: int,
+    state_hash: bytes,
+    key_id: bytes,
+    signature: bytes,
+    command_index: int,
+    command_size: int,
+) -> dict[str, Any]:
+    return {
+        "command": [command_index, command_size],
+        "key_id": key_id,
+        "originator_id": uuid_ext(originator_id)
+        if isinstance(originator_id, UUID)
+        else originator_id,
+        "originator_version": originator_version,
+        "prev": prev_hash,
+        "sequence": sequence,
+        "signature": signature,
+        "state_hash": state_hash,
+        "timestamp": timestamp,
+        "topic": topic,
+        "v": FORMAT_VERSION,
+    }
 
 
 def link_command(
@@ -114,19 +144,20 @@ def link_command(
     prev = head_hash
     size = len(command.events)
     for index, event in enumerate(command.events):
-        entry = ChainEntry(
-            sequence=head_sequence + 1 + index,
-            prev_hash=prev,
-            originator_id=event.originator_id,
-            originator_version=event.originator_version,
-            topic=event.topic,
-            timestamp=timestamp,
-            state_hash=event.state_hash,
-            key_id=command.key_id,
-            signature=command.signature,
-            command_index=index,
-            command_size=size,
+        fields = (
+            head_sequence + 1 + index,
+            prev,
+            event.originator_id,
+            event.originator_version,
+            event.topic,
+            timestamp,
+            event.state_hash,
+            command.key_id,
+            command.signature,
+            index,
+            size,
         )
-        prev = entry.compute_hash()
-        entries.append(replace(entry, entry_hash=prev))
+        entry_hash = sha256(pack_normal_form(_body(*fields)))
+        entries.append(ChainEntry(*fields, entry_hash=entry_hash))
+        prev = entry_hash
     return entries

@@ -40,22 +40,31 @@ def _micros(value: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+_PLAIN = frozenset({type(None), bool, int, str, bytes})
+
+
 def _normalise(value: Any, depth: int = 0) -> Any:
-    """Return ``value`` with maps sorted and special types turned into ext types."""
+    """Return ``value`` with maps sorted and special types turned into ext types.
+
+    Text keys sort by code point, which is the order of their UTF-8 bytes.
+    Exact-type checks come first: this runs for every event and every chain entry.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
     if depth > MAX_DEPTH:
         raise EncodingError(f"value nested deeper than {MAX_DEPTH} levels")
-    if value is None or isinstance(value, bool | int | str | bytes):
-        return value
+    if kind is dict or isinstance(value, Mapping):
+        for key in value:
+            if type(key) is not str:
+                raise EncodingError(f"map key {key!r} is not text")
+        return {key: _normalise(value[key], depth + 1) for key in sorted(value)}
+    if kind is list or kind is tuple:
+        return [_normalise(item, depth + 1) for item in value]
     if isinstance(value, float):
         raise EncodingError("floats are not allowed in canonical encoding")
-    if isinstance(value, Mapping):
-        items = []
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise EncodingError(f"map key {key!r} is not text")
-            items.append((key.encode("utf-8"), key, _normalise(item, depth + 1)))
-        items.sort(key=lambda kv: kv[0])
-        return {key: item for _, key, item in items}
+    if isinstance(value, bool | int | str | bytes):  # subclasses of the plain types
+        return value
     if isinstance(value, list | tuple):
         return [_normalise(item, depth + 1) for item in value]
     if isinstance(value, bytearray | memoryview):
@@ -93,6 +102,19 @@ def canonical(value: Any) -> bytes:
         if isinstance(exc, EncodingError):
             raise
         raise EncodingError(str(exc)) from exc
+
+
+def uuid_ext(value: UUID) -> msgpack.ExtType:
+    """The canonical extension value of a UUID (for maps built already in normal form)."""
+    return msgpack.ExtType(EXT_UUID, value.bytes)
+
+
+def pack_normal_form(value: dict[str, Any]) -> bytes:
+    """Encode a map the caller built already in normal form: text keys inserted in sorted
+    order, no floats, extension types applied (:func:`uuid_ext`). The chain's hot path uses
+    it; ``tests/ledger/test_encoding.py`` checks it agrees with :func:`canonical`.
+    """
+    return msgpack.packb(value, use_bin_type=True)
 
 
 def decode(data: bytes) -> Any:

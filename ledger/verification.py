@@ -380,7 +380,7 @@ def _trusted_prefix(
             "trusted-head-mismatch",
             f"trusted hash {trusted_prev_hash.hex()}, stored {prev.entry.entry_hash.hex()}",
         )
-    for link in store.select_entries_by_topics(KEY_TOPICS, before=start):
+    for link in store.select_key_events(before=start):
         if link.event is None:
             continue
         registry.apply(link, _Key(b"", KeyRole.PLATFORM, 0), genesis=True)

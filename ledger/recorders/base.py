@@ -42,9 +42,7 @@ class ChainStore(Protocol):
 
     def count_unlinked_events(self, from_notification_id: int) -> tuple[int, int | None]: ...
 
-    def select_entries_by_topics(
-        self, topics: Sequence[str], before: int
-    ) -> Sequence[LinkedEvent]: ...
+    def select_key_events(self, before: int) -> Sequence[LinkedEvent]: ...
 
 
 def now_micros() -> int:

@@ -31,8 +31,10 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.chain import GENESIS_HASH, ChainEntry, SignedCommand, link_command
 from ledger.errors import ConfigurationError
+from ledger.keys import KEY_TOPICS
 from ledger.recorders.base import ChainedRecorderMixin, LinkedEvent, now_micros
 
+_KEY_TOPICS_SQL = "(" + ",".join(f"'{t}'" for t in KEY_TOPICS) + ")"
 _ENTRY_COLUMNS = (
     "sequence, notification_id, prev_hash, entry_hash, originator_id, originator_version, "
     "topic, timestamp, state_hash, key_id, signature, command_index, command_size"
@@ -68,8 +70,10 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             ).format(self._chain)
         )
         self.sql_create_statements.append(
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (topic, sequence)").format(
-                Identifier(f"{self.chain_table_name}_topic"), self._chain
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (sequence) WHERE topic IN {2}").format(
+                Identifier(f"{self.chain_table_name}_keys"),
+                self._chain,
+                SQL(_KEY_TOPICS_SQL),
             )
         )
 
@@ -222,10 +226,10 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             SQL("WHERE c.sequence >= %s ORDER BY c.sequence LIMIT %s"), (start, limit)
         )
 
-    def select_entries_by_topics(self, topics: Sequence[str], before: int) -> Sequence[LinkedEvent]:
+    def select_key_events(self, before: int) -> Sequence[LinkedEvent]:
         return self._links(
-            SQL("WHERE c.topic = ANY(%s) AND c.sequence < %s ORDER BY c.sequence"),
-            (list(topics), before),
+            SQL("WHERE c.topic IN " + _KEY_TOPICS_SQL + " AND c.sequence < %s ORDER BY c.sequence"),
+            (before,),
         )
 
     def count_unlinked_events(self, from_notification_id: int) -> tuple[int, int | None]:

@@ -23,6 +23,7 @@ from eventsourcing.sqlite import (
 )
 
 from ledger.chain import GENESIS_HASH, ChainEntry, SignedCommand, link_command
+from ledger.keys import KEY_TOPICS
 from ledger.recorders.base import (
     ChainedRecorderMixin,
     LinkedEvent,
@@ -30,6 +31,7 @@ from ledger.recorders.base import (
     originator_id_text,
 )
 
+_KEY_TOPICS_SQL = "(" + ",".join(f"'{t}'" for t in KEY_TOPICS) + ")"
 _ENTRY_COLUMNS = (
     "sequence, notification_id, prev_hash, entry_hash, originator_id, originator_version, "
     "topic, timestamp, state_hash, key_id, signature, command_index, command_size"
@@ -62,8 +64,8 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
             "command_index INTEGER NOT NULL, command_size INTEGER NOT NULL)"
         )
         statements.append(
-            f"CREATE INDEX IF NOT EXISTS {self.chain_table_name}_topic "
-            f"ON {self.chain_table_name} (topic, sequence)"
+            f"CREATE INDEX IF NOT EXISTS {self.chain_table_name}_keys "
+            f"ON {self.chain_table_name} (sequence) WHERE topic IN {_KEY_TOPICS_SQL}"
         )
         return statements
 
@@ -191,11 +193,10 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
     def select_links(self, start: int, limit: int) -> Sequence[LinkedEvent]:
         return self._links("WHERE c.sequence >= ? ORDER BY c.sequence LIMIT ?", (start, limit))
 
-    def select_entries_by_topics(self, topics: Sequence[str], before: int) -> Sequence[LinkedEvent]:
-        marks = ",".join("?" * len(topics))
+    def select_key_events(self, before: int) -> Sequence[LinkedEvent]:
         return self._links(
-            f"WHERE c.topic IN ({marks}) AND c.sequence < ? ORDER BY c.sequence",
-            (*topics, before),
+            f"WHERE c.topic IN {_KEY_TOPICS_SQL} AND c.sequence < ? ORDER BY c.sequence",
+            (before,),
         )
 
     def count_unlinked_events(self, from_notification_id: int) -> tuple[int, int | None]:

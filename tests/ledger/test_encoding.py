@@ -105,3 +105,23 @@ def test_the_transcoder_stores_event_state_canonically() -> None:
 def test_integers_beyond_64_bits_are_refused() -> None:
     with pytest.raises(EncodingError):
         canonical(2**64)
+
+
+@given(
+    st.integers(1, 2**40),
+    st.binary(min_size=32, max_size=32),
+    st.uuids(),
+    st.integers(0, 2**31),
+    st.text(max_size=40),
+    st.integers(0, 2**62),
+    st.integers(1, 500),
+)
+def test_the_chain_fast_path_encodes_exactly_like_canonical(
+    seq: int, prev: bytes, oid: UUID, version: int, topic: str, ts: int, size: int
+) -> None:
+    from ledger.chain import ChainEntry
+    from ledger.encoding import pack_normal_form
+
+    entry = ChainEntry(seq, prev, oid, version, topic, ts, prev, prev[:8], prev * 2, size - 1, size)
+    plain = {k: (oid if k == "originator_id" else v) for k, v in entry.body().items()}
+    assert pack_normal_form(entry.body()) == canonical(plain)
