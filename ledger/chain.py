@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger.encoding import canonical, pack_normal_form, uuid_ext
+from ledger.encoding import pack_normal_form, uuid_ext
 from ledger.signing import Signer
 
 FORMAT_VERSION = 1
@@ -41,12 +41,19 @@ class EventDigest:
     state_hash: bytes
 
     def as_list(self) -> list[Any]:
-        return [self.originator_id, self.originator_version, self.topic, self.state_hash]
+        """The digest in normal form (see :func:`ledger.encoding.pack_normal_form`)."""
+        oid = self.originator_id
+        return [
+            uuid_ext(oid) if isinstance(oid, UUID) else oid,
+            self.originator_version,
+            self.topic,
+            self.state_hash,
+        ]
 
 
 def command_message(events: Sequence[EventDigest]) -> bytes:
     """The exact bytes an actor signs for one command (FORMAT.md §3)."""
-    return COMMAND_CONTEXT + sha256(canonical([e.as_list() for e in events]))
+    return COMMAND_CONTEXT + sha256(pack_normal_form([e.as_list() for e in events]))
 
 
 @dataclass(frozen=True)

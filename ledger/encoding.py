@@ -109,10 +109,10 @@ def uuid_ext(value: UUID) -> msgpack.ExtType:
     return msgpack.ExtType(EXT_UUID, value.bytes)
 
 
-def pack_normal_form(value: dict[str, Any]) -> bytes:
-    """Encode a map the caller built already in normal form: text keys inserted in sorted
-    order, no floats, extension types applied (:func:`uuid_ext`). The chain's hot path uses
-    it; ``tests/ledger/test_encoding.py`` checks it agrees with :func:`canonical`.
+def pack_normal_form(value: Any) -> bytes:
+    """Encode a value the caller built already in normal form: map keys text and inserted in
+    sorted order, no floats, extension types applied (:func:`uuid_ext`). The chain's hot
+    paths use it; ``tests/ledger/test_encoding.py`` checks it agrees with :func:`canonical`.
     """
     return msgpack.packb(value, use_bin_type=True)
 

@@ -183,7 +183,7 @@ def _check_entry(
             entry, seq, "event-missing", f"no stored event at notification {link.notification_id}"
         )
     if (
-        str(event.originator_id) != str(entry.originator_id)
+        event.originator_id != entry.originator_id
         or event.originator_version != entry.originator_version
     ):
         raise _fail(

@@ -58,6 +58,19 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         chain = Identifier(self.chain_table_name)
         self._chain = SQL("{0}.{1}").format(schema, chain)
         self._events = SQL("{0}.{1}").format(schema, Identifier(self.events_table_name))
+        id_type = SQL(self.datastore.originator_id_type)
+        self._select_head = SQL(
+            "SELECT sequence, entry_hash, timestamp FROM {0} ORDER BY sequence DESC LIMIT 1"
+        ).format(self._chain)
+        self._insert_links = SQL(
+            "INSERT INTO {0} (" + _ENTRY_COLUMNS + ") "
+            "SELECT t.s, (SELECT e.notification_id FROM {1} e "
+            "WHERE e.originator_id = t.o::{2} AND e.originator_version = t.v), "
+            "t.p, t.h, t.o, t.v, t.topic, t.ts, t.sh, t.kid, t.sig, t.ci, t.cs "
+            "FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[], %s::text[], %s::bigint[], "
+            "%s::text[], %s::bigint[], %s::bytea[], %s::bytea[], %s::bytea[], %s::int[], "
+            "%s::int[]) AS t(s, p, h, o, v, topic, ts, sh, kid, sig, ci, cs)"
+        ).format(self._chain, self._events, id_type)
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} ("
@@ -81,75 +94,70 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """Three round trips: lock + head, events + links, commit.
+
+        The links do not depend on notification ids, so both inserts are pipelined;
+        the chain rows look their notification id up by (originator id, version).
+        """
         command = self.prepare_command(stored_events, kwargs)
         notification_ids: Sequence[int] | None = None
         exc: Exception | None = None
         with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
+            with conn.pipeline(), conn.transaction():
                 with conn.cursor() as curs:
                     self._insert_events(curs, stored_events, **kwargs)  # type: ignore[attr-defined]
-                if stored_events:
-                    with conn.cursor() as curs:
+                if command is not None:
+                    with conn.cursor() as curs, conn.cursor() as ids:
                         try:
-                            # Takes LOCK TABLE … EXCLUSIVE, then inserts.
-                            self._insert_stored_events(curs, stored_events, **kwargs)  # type: ignore[attr-defined]
-                            pipeline.sync()
-                            notification_ids = self._fetch_ids_after_insert_events(  # type: ignore[attr-defined]
-                                curs, stored_events, **kwargs
+                            self._lock_table(curs)  # type: ignore[attr-defined]
+                            self._notify_channel(curs)  # type: ignore[attr-defined]
+                            curs.execute(self._select_head, prepare=True)
+                            entries = self._link(command, curs.fetchone())
+                            self._insert_stored_events(ids, stored_events)
+                            curs.execute(
+                                self._insert_links, self._link_params(entries), binary=True
                             )
-                            assert command is not None and notification_ids is not None
-                            self._append_links(curs, command, notification_ids)
-                            pipeline.sync()
+                            notification_ids = [row["notification_id"] for row in ids.fetchall()]
                         except Exception as e:  # re-raised once the pipeline has closed
                             exc = e
             if exc:
                 raise exc
         return notification_ids
 
-    def _append_links(
-        self, curs: Cursor[DictRow], command: SignedCommand, notification_ids: Sequence[int]
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
     ) -> None:
-        curs.execute(
-            SQL(
-                "SELECT sequence, entry_hash, timestamp FROM {0} ORDER BY sequence DESC LIMIT 1"
-            ).format(self._chain),
-            prepare=True,
-        )
-        head = curs.fetchone()
+        """The library's single-statement insert (RETURNING notification_id), without its lock."""
+        super(PostgresApplicationRecorder, self)._insert_stored_events(curs, stored_events)  # type: ignore[misc]
+
+    def _link(self, command: SignedCommand, head: Any) -> list[ChainEntry]:
         if head is None:
             head_sequence, head_hash, head_time = 0, GENESIS_HASH, 0
         else:
             head_sequence, head_hash = head["sequence"], bytes(head["entry_hash"])
             head_time = head["timestamp"]
-        entries = link_command(
+        return link_command(
             command,
             head_sequence=head_sequence,
             head_hash=head_hash,
             timestamp=max(now_micros(), head_time),
         )
-        curs.executemany(
-            SQL(
-                "INSERT INTO {0} (" + _ENTRY_COLUMNS + ") VALUES "
-                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-            ).format(self._chain),
-            [
-                (
-                    e.sequence,
-                    n,
-                    e.prev_hash,
-                    e.entry_hash,
-                    str(e.originator_id),
-                    e.originator_version,
-                    e.topic,
-                    e.timestamp,
-                    e.state_hash,
-                    e.key_id,
-                    e.signature,
-                    e.command_index,
-                    e.command_size,
-                )
-                for e, n in zip(entries, notification_ids, strict=True)
-            ],
+
+    @staticmethod
+    def _link_params(entries: Sequence[ChainEntry]) -> tuple[list[Any], ...]:
+        return (
+            [e.sequence for e in entries],
+            [e.prev_hash for e in entries],
+            [e.entry_hash for e in entries],
+            [str(e.originator_id) for e in entries],
+            [e.originator_version for e in entries],
+            [e.topic for e in entries],
+            [e.timestamp for e in entries],
+            [e.state_hash for e in entries],
+            [e.key_id for e in entries],
+            [e.signature for e in entries],
+            [e.command_index for e in entries],
+            [e.command_size for e in entries],
         )
 
     # -- reading the chain (ChainStore) ---------------------------------------------------
@@ -211,14 +219,18 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         links = []
         for row in rows:
             event = None
+            entry = self._entry(row)
             if row["e_id"] is not None:
+                same = row["e_oid"] == row["originator_id"]
                 event = StoredEvent(
-                    originator_id=self._originator_id(row["e_oid"]),
+                    originator_id=entry.originator_id
+                    if same
+                    else self._originator_id(row["e_oid"]),
                     originator_version=row["e_version"],
                     topic=row["e_topic"],
                     state=bytes(row["e_state"]),
                 )
-            links.append(LinkedEvent(self._entry(row), row["notification_id"], event))
+            links.append(LinkedEvent(entry, row["notification_id"], event))
         return links
 
     def select_links(self, start: int, limit: int) -> Sequence[LinkedEvent]:

@@ -148,7 +148,9 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
 
     def _originator_id(self, text: str) -> UUID | str:
         try:
-            return self.convert_originator_id(text)  # type: ignore[attr-defined]
+            if self.datastore.originator_id_type == "uuid":
+                return UUID(bytes=bytes.fromhex(text))
+            return text
         except ValueError:
             return text  # a tampered id is reported by verification, not raised here
 
@@ -180,14 +182,18 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
         links = []
         for row in rows:
             event = None
+            entry = self._entry(row)
             if row["e_id"] is not None:
+                same = row["e_oid"] == row["originator_id"]
                 event = StoredEvent(
-                    originator_id=self._originator_id(row["e_oid"]),
+                    originator_id=entry.originator_id
+                    if same
+                    else self._originator_id(row["e_oid"]),
                     originator_version=row["e_version"],
                     topic=row["e_topic"],
                     state=bytes(row["e_state"]),
                 )
-            links.append(LinkedEvent(self._entry(row), row["notification_id"], event))
+            links.append(LinkedEvent(entry, row["notification_id"], event))
         return links
 
     def select_links(self, start: int, limit: int) -> Sequence[LinkedEvent]:
