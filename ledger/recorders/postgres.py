@@ -62,14 +62,19 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         self._select_head = SQL(
             "SELECT sequence, entry_hash, timestamp FROM {0} ORDER BY sequence DESC LIMIT 1"
         ).format(self._chain)
+        self._insert_events_binary = SQL(
+            "INSERT INTO {0} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{1}[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(self._events, id_type)
         self._insert_links = SQL(
             "INSERT INTO {0} (" + _ENTRY_COLUMNS + ") "
             "SELECT t.s, (SELECT e.notification_id FROM {1} e "
             "WHERE e.originator_id = t.o::{2} AND e.originator_version = t.v), "
             "t.p, t.h, t.o, t.v, t.topic, t.ts, t.sh, t.kid, t.sig, t.ci, t.cs "
-            "FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[], %s::text[], %s::bigint[], "
-            "%s::text[], %s::bigint[], %s::bytea[], %s::bytea[], %s::bytea[], %s::int[], "
-            "%s::int[]) AS t(s, p, h, o, v, topic, ts, sh, kid, sig, ci, cs)"
+            "FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[], %b::text[], %b::bigint[], "
+            "%b::text[], %b::bigint[], %b::bytea[], %b::bytea[], %b::bytea[], %b::int[], "
+            "%b::int[]) AS t(s, p, h, o, v, topic, ts, sh, kid, sig, ci, cs)"
         ).format(self._chain, self._events, id_type)
         self.sql_create_statements.append(
             SQL(
@@ -114,9 +119,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
                             curs.execute(self._select_head, prepare=True)
                             entries = self._link(command, curs.fetchone())
                             self._insert_stored_events(ids, stored_events)
-                            curs.execute(
-                                self._insert_links, self._link_params(entries), binary=True
-                            )
+                            curs.execute(self._insert_links, self._link_params(entries))
                             notification_ids = [row["notification_id"] for row in ids.fetchall()]
                         except Exception as e:  # re-raised once the pipeline has closed
                             exc = e
@@ -127,8 +130,16 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
     ) -> None:
-        """The library's single-statement insert (RETURNING notification_id), without its lock."""
-        super(PostgresApplicationRecorder, self)._insert_stored_events(curs, stored_events)  # type: ignore[misc]
+        """One statement over binary arrays (the library's dumps bytea as escaped text)."""
+        curs.execute(
+            self._insert_events_binary,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
 
     def _link(self, command: SignedCommand, head: Any) -> list[ChainEntry]:
         if head is None:
