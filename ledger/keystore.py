@@ -195,6 +195,32 @@ class Keystore:
         self._cache[key_id] = signer
         return signer
 
+    def secret(self, name: str, *, create: bool = True) -> bytes:
+        """A named 32-byte secret (e.g. the personal-data KEK), sealed like the keys.
+
+        Created on first use when ``create``; raises KeystoreError if absent otherwise.
+        """
+        if not name.isidentifier():
+            raise KeystoreError(f"secret name {name!r}: letters, digits and _ only")
+        path = self.directory / f"{name}.secret"
+        if path.exists():
+            try:
+                return self._box.decrypt(base64.b64decode(_read_json(path)["sealed"]))
+            except (nacl.exceptions.CryptoError, KeyError, ValueError) as exc:
+                raise KeystoreError(f"secret {name}: cannot unseal") from exc
+        if not create:
+            raise KeystoreError(f"secret {name} is not in the keystore")
+        value = nacl.utils.random(32)
+        _write_private(
+            path,
+            {
+                "format": KEY_FORMAT,
+                "secret": name,
+                "sealed": base64.b64encode(self._box.encrypt(value)).decode(),
+            },
+        )
+        return value
+
     def current_signer(self, actor: str) -> Ed25519Signer:
         """The actor's newest key that is not retired. Raises KeystoreError if none."""
         for record in reversed(self.records()):
