@@ -8,12 +8,14 @@ Every finished capability adds a stage here.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +75,39 @@ def _stage_city(ctx: DemoContext) -> None:
     }
 
 
-STAGES = (_stage_city,)
+def _city_lines(ctx: DemoContext) -> list[str]:
+    city = ctx.summary["city"]
+    return [
+        f"city           {city['departments']} departments, {city['kiosks']} kiosks, "
+        f"1 supervisor; {city['keys_rotated']} seal key rotated, "
+        f"{city['keys_revoked']} kiosk key revoked"
+    ]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One part of the demo: ``run`` drives it, ``lines`` reports it in the summary."""
+
+    name: str
+    run: Callable[[DemoContext], None]
+    lines: Callable[[DemoContext], list[str]]
+
+
+#: Stage modules added by later capabilities: each exposes ``STAGE: Stage``.
+STAGE_MODULES = ("api.demo_cases", "api.demo_anchoring")
+
+
+def stages() -> list[Stage]:
+    found = [Stage("city", _stage_city, _city_lines)]
+    for name in STAGE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        found.append(module.STAGE)
+    return found
 
 
 def _demo_settings(db: str | None, out: Path) -> tuple[Settings, Path | None]:
@@ -114,8 +148,8 @@ def run_demo(*, db: str | None, out: Path, seed: int) -> int:
         return 2
     ctx = DemoContext(runtime=runtime, rng=random.Random(seed), out=out)
     try:
-        for stage in STAGES:
-            stage(ctx)
+        for stage in stages():
+            stage.run(ctx)
         report = verify_chain(runtime.ledger.chain)
     finally:
         runtime.close()
@@ -139,12 +173,9 @@ def _print_summary(
         f"  keystore       {settings.keystore_dir} (sealed with a passphrase"
         + (f" kept in {secret_file})" if secret_file else f" from ${PASSPHRASE_ENV})")
     )
-    city = s["city"]
-    print(
-        f"  city           {city['departments']} departments, {city['kiosks']} kiosks, "
-        f"1 supervisor; {city['keys_rotated']} seal key rotated, "
-        f"{city['keys_revoked']} kiosk key revoked"
-    )
+    for stage in stages():
+        for line in stage.lines(ctx):
+            print(f"  {line}")
     print(
         f"  chain          {v['head_sequence']:,} entries in {v['commands']:,} signed commands, "
         f"head {v['head_hash'][:16]}…"
