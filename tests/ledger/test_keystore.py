@@ -1,0 +1,69 @@
+"""The keystore: private keys sealed on disk, never in the database, files 0600."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from ledger.errors import KeystoreError
+from ledger.keystore import Keystore
+from ledger.signing import Ed25519Signer
+
+PASS = "correct horse battery staple"
+
+
+def test_keys_are_sealed_in_private_files(tmp_path: Path) -> None:
+    store = Keystore.create(tmp_path / "keys", PASS)
+    signer = Ed25519Signer.generate("dept:A")
+    store.add(signer, actor="dept:A", role="department", department="A")
+    files = list((tmp_path / "keys").iterdir())
+    assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
+    for f in files:
+        assert signer.seed.hex() not in f.read_text()
+    again = Keystore.open(tmp_path / "keys", PASS)
+    assert again.signer(signer.key_id).public_key == signer.public_key
+    assert again.current_signer("dept:A").key_id == signer.key_id
+
+
+def test_a_wrong_passphrase_is_refused(tmp_path: Path) -> None:
+    Keystore.create(tmp_path / "keys", PASS)
+    with pytest.raises(KeystoreError, match="wrong passphrase"):
+        Keystore.open(tmp_path / "keys", PASS + "!")
+
+
+def test_a_short_passphrase_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(KeystoreError, match="at least 12"):
+        Keystore.create(tmp_path / "keys", "short")
+
+
+def test_a_retired_key_is_not_current_but_still_signs_old_material(tmp_path: Path) -> None:
+    store = Keystore.create(tmp_path / "keys", PASS)
+    old, new = Ed25519Signer.generate(), Ed25519Signer.generate()
+    store.add(old, actor="kiosk:1", role="kiosk")
+    store.add(new, actor="kiosk:1", role="kiosk")
+    store.retire(old.key_id)
+    assert store.current_signer("kiosk:1").key_id == new.key_id
+    assert store.signer(old.key_id).key_id == old.key_id
+
+
+def test_a_swapped_key_file_is_detected(tmp_path: Path) -> None:
+    store = Keystore.create(tmp_path / "keys", PASS)
+    a, b = Ed25519Signer.generate(), Ed25519Signer.generate()
+    store.add(a, actor="a", role="department")
+    store.add(b, actor="b", role="department")
+    fa = tmp_path / "keys" / f"{a.key_id.hex()}.key"
+    fb = tmp_path / "keys" / f"{b.key_id.hex()}.key"
+    fa.write_text(fb.read_text())
+    with pytest.raises(KeystoreError, match="different key"):
+        Keystore.open(tmp_path / "keys", PASS).signer(a.key_id)
+
+
+def test_named_secrets_are_sealed_and_stable(tmp_path: Path) -> None:
+    store = Keystore.create(tmp_path / "keys", PASS)
+    kek = store.secret("pii_kek")
+    assert len(kek) == 32 and Keystore.open(tmp_path / "keys", PASS).secret("pii_kek") == kek
+    with pytest.raises(KeystoreError):
+        store.secret("absent", create=False)
