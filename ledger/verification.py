@@ -9,9 +9,13 @@ by ``anchors``.
 
 from __future__ import annotations
 
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +23,12 @@ from ledger.chain import GENESIS_HASH, ChainEntry, command_message, sha256
 from ledger.encoding import EncodingError, decode
 from ledger.keys import KEY_REGISTERED_TOPIC, KEY_REVOKED_TOPIC, KEY_TOPICS, ActorKey, KeyRole
 from ledger.recorders.base import ChainStore, LinkedEvent
+from ledger.signature_batch import first_bad
 from ledger.signing import verify_signature
 
 PAGE_SIZE = 5000
+SIGNATURE_BATCH = 512
+PARALLEL_THRESHOLD = 50_000
 
 
 @dataclass(frozen=True)
@@ -207,10 +214,83 @@ def _check_entry(
         )
 
 
+@dataclass(frozen=True)
+class _PendingSignature:
+    sequence: int
+    originator_id: str
+    key_id: bytes
+
+
+class _SignatureChecks:
+    """Checks command signatures inline, or in worker processes for large logs.
+
+    With workers, checks run behind the walk; any failure found later is still
+    reported in sequence order, because :meth:`finish` runs before a report.
+    """
+
+    def __init__(self, jobs: int):
+        self.pool: ProcessPoolExecutor | None = None
+        self.jobs = jobs
+        if jobs > 1:
+            self.pool = ProcessPoolExecutor(jobs, mp_context=get_context("forkserver"))
+        self.items: list[tuple[bytes, bytes, bytes]] = []
+        self.meta: list[_PendingSignature] = []
+        self.futures: deque[tuple[Future[int | None], list[_PendingSignature]]] = deque()
+
+    def check(self, head: ChainEntry, public_key: bytes, message: bytes) -> None:
+        if self.pool is None:
+            if not verify_signature(public_key, message, head.signature):
+                raise _bad_signature(head.sequence, str(head.originator_id), head.key_id)
+            return
+        self.items.append((public_key, message, head.signature))
+        self.meta.append(_PendingSignature(head.sequence, str(head.originator_id), head.key_id))
+        if len(self.items) >= SIGNATURE_BATCH:
+            self._submit()
+        self._drain(block=len(self.futures) > 4 * self.jobs)
+
+    def _submit(self) -> None:
+        assert self.pool is not None
+        if self.items:
+            self.futures.append((self.pool.submit(first_bad, self.items), self.meta))
+            self.items, self.meta = [], []
+
+    def _drain(self, *, block: bool) -> None:
+        while self.futures and (block or self.futures[0][0].done()):
+            future, meta = self.futures.popleft()
+            bad = future.result()
+            if bad is not None:
+                m = meta[bad]
+                raise _bad_signature(m.sequence, m.originator_id, m.key_id)
+
+    def finish(self) -> None:
+        """Wait for every pending check; raises the first failure in sequence order."""
+        if self.pool is None:
+            return
+        try:
+            self._submit()
+            while self.futures:
+                self._drain(block=True)
+        finally:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
+def _bad_signature(sequence: int, originator_id: str, key_id: bytes) -> ChainBroken:
+    return ChainBroken(
+        Failure(
+            sequence,
+            originator_id,
+            "bad-signature",
+            f"signature does not verify with key {key_id.hex()}",
+        )
+    )
+
+
 class _Walk:
-    def __init__(self, registry: KeyRegistry, genesis_pinned: bool):
+    def __init__(self, registry: KeyRegistry, genesis_pinned: bool, signatures: _SignatureChecks):
         self.registry = registry
         self.genesis_pinned = genesis_pinned
+        self.signatures = signatures
         self.group: list[LinkedEvent] = []
         self.commands = 0
 
@@ -246,13 +326,7 @@ class _Walk:
         else:
             key = self.registry.check(head.key_id, head.sequence, head)
         message = command_message([link.entry.digest for link in group])
-        if not verify_signature(key.public_key, message, head.signature):
-            raise _fail(
-                head,
-                head.sequence,
-                "bad-signature",
-                f"signature does not verify with key {head.key_id.hex()}",
-            )
+        self.signatures.check(head, key.public_key, message)
         for link in group:
             if link.entry.topic in KEY_TOPICS:
                 self.registry.apply(link, key, genesis)
@@ -288,21 +362,26 @@ def verify_chain(
     pinned_platform_keys: Iterable[bytes] = (),
     stop: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    jobs: int | None = None,
 ) -> Report:
     """Verify entries ``start``..head (or ``stop``) of ``store``; never raises on bad data.
 
     With ``start > 1`` the entries before it are trusted (an earlier verified head):
     their key events are replayed without re-checking, and ``trusted_prev_hash``
-    (if given) must equal the stored hash of entry ``start - 1``.
+    (if given) must equal the stored hash of entry ``start - 1``. ``jobs`` worker
+    processes check signatures (default: the cores, for logs over PARALLEL_THRESHOLD).
     """
     began = time.perf_counter()
     pinned = frozenset(pinned_platform_keys)
     registry = KeyRegistry(pinned=pinned)
-    walk = _Walk(registry, bool(pinned))
     head = store.chain_head()
     last = head.sequence if head is not None else 0
     if stop is not None:
         last = min(last, stop)
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, 4) if last - start >= PARALLEL_THRESHOLD else 1
+    signatures = _SignatureChecks(jobs)
+    walk = _Walk(registry, bool(pinned), signatures)
     prev_hash, prev_nid, checked = GENESIS_HASH, 0, 0
     seq = start
     head_hash = GENESIS_HASH
@@ -361,8 +440,15 @@ def verify_chain(
                 f"{unlinked} stored event(s) without chain entry, "
                 f"first at notification {first_unlinked}",
             )
+        signatures.finish()
     except ChainBroken as broken:
-        return report(broken.failure)
+        failure = broken.failure
+        try:
+            signatures.finish()  # an earlier signature failure takes precedence
+        except ChainBroken as earlier:
+            if earlier.failure.sequence <= failure.sequence:
+                failure = earlier.failure
+        return report(failure)
     return report(None)
 
 

@@ -186,3 +186,41 @@ def test_an_event_signed_by_an_unregistered_key_is_found(ledger: Ledger) -> None
 
     ledger.note(lines=0, signer=Ed25519Signer.generate())
     assert _failure(ledger) == (15, "unknown-key")
+
+
+def test_signature_checks_in_worker_processes_report_the_same_first_failure(
+    ledger: Ledger,
+) -> None:
+    from ledger.chain import ChainEntry
+
+    links = list(ledger.app.chain.select_links(6, 20))
+    prev = links[0].entry.prev_hash
+    for link in links:  # forged signature on the command at 6..8, rehashed; an edit at 13
+        e = link.entry
+        sig = bytes(64) if 6 <= e.sequence <= 8 else e.signature
+        fresh = ChainEntry(
+            e.sequence,
+            prev,
+            e.originator_id,
+            e.originator_version,
+            e.topic,
+            e.timestamp,
+            e.state_hash,
+            e.key_id,
+            sig,
+            e.command_index,
+            e.command_size,
+        )
+        prev = fresh.compute_hash()
+        run_sql(
+            ledger.url,
+            "UPDATE chain_entries SET signature = ?, prev_hash = ?, entry_hash = ? "
+            "WHERE sequence = ?",
+            (sig, fresh.prev_hash, prev, e.sequence),
+        )
+    run_sql(ledger.url, "UPDATE chain_entries SET timestamp = 0 WHERE sequence = 13")
+    inline = verify_chain(ledger.app.chain, jobs=1)
+    parallel = verify_chain(ledger.app.chain, jobs=2)
+    assert inline.failure == parallel.failure
+    assert inline.failure is not None
+    assert (inline.failure.sequence, inline.failure.reason) == (6, "bad-signature")
