@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,22 @@ class PlainApplication(Application[uuid.UUID]):
 def _plain_env(url: str) -> dict[str, str]:
     s = parse_storage_url(url)
     if s.is_sqlite:
-        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": s.path,
-                "SQLITE_LOCK_TIMEOUT": "60"}
-    return {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": s.dbname,
-            "POSTGRES_HOST": s.host, "POSTGRES_PORT": str(s.port), "POSTGRES_USER": s.user,
-            "POSTGRES_PASSWORD": s.password, "POSTGRES_SCHEMA": s.schema,
-            "POSTGRES_POOL_SIZE": "16", "POSTGRES_MAX_OVERFLOW": "16"}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": s.path,
+            "SQLITE_LOCK_TIMEOUT": "60",
+        }
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": s.dbname,
+        "POSTGRES_HOST": s.host,
+        "POSTGRES_PORT": str(s.port),
+        "POSTGRES_USER": s.user,
+        "POSTGRES_PASSWORD": s.password,
+        "POSTGRES_SCHEMA": s.schema,
+        "POSTGRES_POOL_SIZE": "16",
+        "POSTGRES_MAX_OVERFLOW": "16",
+    }
 
 
 def _rate(save: Callable[[Entry], Any], events: int, commands: int, writers: int) -> float:
@@ -84,8 +95,11 @@ def _rate(save: Callable[[Entry], Any], events: int, commands: int, writers: int
     return per * writers * events / (time.perf_counter() - started)
 
 
-SCENARIOS = (("1-event commands", 1, 3000, 1), ("100-event commands", 100, 300, 1),
-             ("16 writers, 1-event commands", 1, 3200, 16))
+SCENARIOS = (
+    ("1-event commands", 1, 3000, 1),
+    ("100-event commands", 100, 300, 1),
+    ("16 writers, 1-event commands", 1, 3200, 16),
+)
 
 
 def _fresh_urls(backend: str, base: str, tmp: Path) -> tuple[str, str, Callable[[], None]]:
@@ -117,16 +131,27 @@ def bench_backend(backend: str, base: str, tmp: Path) -> list[dict[str, Any]]:
             platform_key = Ed25519Signer.generate()
             chained.bootstrap(platform_key)
             signer = Ed25519Signer.generate()
-            chained.register_key(signer.public_key, signer.key_id, actor="bench",
-                                 role=KeyRole.DEPARTMENT, by=platform_key)
+            chained.register_key(
+                signer.public_key,
+                signer.key_id,
+                actor="bench",
+                role=KeyRole.DEPARTMENT,
+                by=platform_key,
+            )
             plain = PlainApplication(env={**_plain_env(plain_url), "CREATE_TABLE": "y"})
-            plain_rate = _rate(lambda a: plain.save(a), events, commands, writers)
-            chained_rate = _rate(lambda a: chained.save(a, signer=signer), events, commands, writers)
+            plain_rate = _rate(plain.save, events, commands, writers)
+            chained_rate = _rate(partial(chained.save, signer=signer), events, commands, writers)
             report = verify_chain(chained.chain)
             assert report.ok, report.failure
-            rows.append({"backend": backend, "scenario": label, "plain_events_per_s": round(plain_rate),
-                         "chained_events_per_s": round(chained_rate),
-                         "ratio": round(chained_rate / plain_rate, 3)})
+            rows.append(
+                {
+                    "backend": backend,
+                    "scenario": label,
+                    "plain_events_per_s": round(plain_rate),
+                    "chained_events_per_s": round(chained_rate),
+                    "ratio": round(chained_rate / plain_rate, 3),
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
             chained.close()
             plain.close()
@@ -140,8 +165,9 @@ def bench_verify(url: str, events: int, per_command: int) -> dict[str, Any]:
     platform_key = Ed25519Signer.generate()
     app.bootstrap(platform_key)
     signer = Ed25519Signer.generate()
-    app.register_key(signer.public_key, signer.key_id, actor="bench", role=KeyRole.DEPARTMENT,
-                     by=platform_key)
+    app.register_key(
+        signer.public_key, signer.key_id, actor="bench", role=KeyRole.DEPARTMENT, by=platform_key
+    )
     started = time.perf_counter()
     for _ in range(events // per_command):
         app.save(_aggregate(per_command), signer=signer)
@@ -149,10 +175,13 @@ def bench_verify(url: str, events: int, per_command: int) -> dict[str, Any]:
     report = verify_chain(app.chain)
     assert report.ok, report.failure
     app.close()
-    row = {"log_events": report.checked, "events_per_command": per_command,
-           "verify_seconds": round(report.seconds, 2),
-           "verify_events_per_s": round(report.checked / report.seconds),
-           "write_events_per_s": round(events / write_s)}
+    row = {
+        "log_events": report.checked,
+        "events_per_command": per_command,
+        "verify_seconds": round(report.seconds, 2),
+        "verify_events_per_s": round(report.checked / report.seconds),
+        "write_events_per_s": round(events / write_s),
+    }
     print(json.dumps(row), flush=True)
     return row
 
@@ -164,15 +193,19 @@ def main() -> None:
     parser.add_argument("--skip-writes", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
-    out: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-                           "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-                           "python": platform.python_version()}
+    out: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "python": platform.python_version(),
+    }
     try:
         if not args.skip_writes:
-            out["writes"] = bench_backend("sqlite", "", tmp) + bench_backend("postgres", args.pg, tmp)
+            out["writes"] = bench_backend("sqlite", "", tmp)
+            out["writes"] += bench_backend("postgres", args.pg, tmp)
         verify_rows = [bench_verify(f"sqlite:///{tmp}/verify-10.sqlite3", args.verify_events, 10)]
-        verify_rows.append(bench_verify(f"sqlite:///{tmp}/verify-1.sqlite3",
-                                        max(1, args.verify_events // 10), 1))
+        verify_rows.append(
+            bench_verify(f"sqlite:///{tmp}/verify-1.sqlite3", max(1, args.verify_events // 10), 1)
+        )
         out["verify"] = verify_rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
