@@ -14,7 +14,12 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    ListenNotifySubscription,
+    StoredEvent,
+    Subscription,
+)
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteCursor,
@@ -218,8 +223,34 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
         return int(count), first
 
 
+class PollingSubscription(ListenNotifySubscription[Any]):
+    """SQLite cannot notify listeners, so a subscription polls for new notifications.
+
+    Rowid order is commit order here (writers are serialised by ``BEGIN IMMEDIATE``),
+    so a reader never passes over a gap that a later commit fills.
+    """
+
+    poll_interval = 0.1
+
+    def _loop_on_pull(self) -> None:
+        try:
+            self._pull()
+            while not self._has_been_stopped:
+                self._has_been_notified.wait(self.poll_interval)
+                self._pull()
+        except BaseException as e:
+            if self._thread_error is None:
+                self._thread_error = e
+            self.stop()
+
+
 class ChainedSQLiteApplicationRecorder(ChainedSQLiteMixin, SQLiteApplicationRecorder):
     """The ledger's application recorder on SQLite."""
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return PollingSubscription(self, gt=gt, topics=topics)
 
 
 class ChainedSQLiteProcessRecorder(ChainedSQLiteMixin, SQLiteProcessRecorder):

@@ -1,0 +1,141 @@
+"""Running read models: catch up once, follow the log, report status, rebuild from zero.
+
+Layer: projections. PostgreSQL views follow the log by LISTEN/NOTIFY
+subscription, SQLite views by polling (the chained recorder's subscription);
+``catch_up`` reads the notification log directly, for commands and tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import BaseProjectionRunner
+
+from ledger.application import LedgerApplication
+from ledger.storage import StorageURL
+from projections.store import drop_rebuild_schema, open_view_recorder, table_digest
+from projections.view import View
+
+PAGE = 500
+
+
+def open_view(view_cls: type[View], storage: StorageURL, *, suffix: str = "") -> View:
+    recorder = open_view_recorder(storage, view_cls.name, view_cls.tables, suffix=suffix)
+    recorder.create_table()
+    return view_cls(view=recorder)
+
+
+def position(view: View, app: LedgerApplication) -> int:
+    return view.store.max_tracking_id(app.name) or 0
+
+
+def catch_up(view: View, app: LedgerApplication, *, until: int | None = None) -> int:
+    """Process every notification after the view's position (up to ``until``); returns count."""
+    done = 0
+    start = position(view, app)
+    while True:
+        notifications = app.recorder.select_notifications(
+            start=start, limit=PAGE, stop=until, topics=view.topics, inclusive_of_start=False
+        )
+        for n in notifications:
+            view.process_event(app.mapper.to_domain_event(n), Tracking(app.name, n.id))
+            done += 1
+        if len(notifications) < PAGE:
+            break
+        start = notifications[-1].id
+    head = app.recorder.max_notification_id() or 0
+    if until is not None:
+        head = min(head, until)
+    if head > position(view, app) and view.topics:
+        # Events of other topics moved the log on: record how far this view has read.
+        _advance(view, app, head)
+    return done
+
+
+def _advance(view: View, app: LedgerApplication, head: int) -> None:
+    with view.store.transaction() as tx:
+        view.store.track(tx, Tracking(app.name, head))
+
+
+@dataclass(frozen=True)
+class ViewStatus:
+    name: str
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+
+def status(views: Sequence[View], app: LedgerApplication) -> list[ViewStatus]:
+    head = app.recorder.max_notification_id() or 0
+    return [ViewStatus(v.name, position(v, app), head) for v in views]
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    name: str
+    position: int
+    live_digest: str
+    rebuilt_digest: str
+    events: int
+    seconds: float
+
+    @property
+    def identical(self) -> bool:
+        return self.live_digest == self.rebuilt_digest
+
+
+def rebuild(view_cls: type[View], storage: StorageURL, app: LedgerApplication) -> Rebuild:
+    """Rebuild a view from zero beside the live one and compare digests at the same position."""
+    head = app.recorder.max_notification_id() or 0
+    live = open_view(view_cls, storage)
+    catch_up(live, app, until=head)
+    fresh = open_view(view_cls, storage, suffix="__rebuild")
+    _discard(fresh, storage)
+    fresh = open_view(view_cls, storage, suffix="__rebuild")
+    began = time.perf_counter()
+    events = catch_up(fresh, app, until=head)
+    seconds = time.perf_counter() - began
+    result = Rebuild(
+        view_cls.name,
+        head,
+        table_digest(live.store, live.store.tables),
+        table_digest(fresh.store, fresh.store.tables),
+        events,
+        seconds,
+    )
+    _discard(fresh, storage)
+    return result
+
+
+def _discard(view: View, storage: StorageURL) -> None:
+    """Throw a rebuild store away (its file, or its schema)."""
+    store: Any = view.store
+    if store.dialect == "sqlite":
+        with store.transaction() as tx:
+            for table in store.tables:
+                tx.execute(f"DROP TABLE IF EXISTS {table.name}")
+            tx.execute("DELETE FROM tracking")
+        store.datastore.close()
+    else:
+        drop_rebuild_schema(store, storage)
+
+
+def follow(view: View, app_env: dict[str, str]) -> BaseProjectionRunner[LedgerApplication]:
+    """A running subscription that keeps ``view`` up to date (stop() or use as a context).
+
+    It follows every topic, so the view's position is the log's and its lag is true.
+    """
+    return BaseProjectionRunner(
+        projection=view,
+        application_class=LedgerApplication,
+        tracking_recorder=view.store,  # type: ignore[arg-type]
+        topics=(),
+        env=app_env,
+    )

@@ -1,0 +1,220 @@
+"""Where a read model keeps its rows: a tracking recorder with the view's own tables.
+
+Layer: projections (edge: database). DESIGN invariant 4: a view writes its rows
+and its tracking position in one transaction, so a repeated delivery is refused
+(eventsourcing's single-row tracking rejects a position that does not advance).
+SQLite's tracking table has a fixed name, so each view has its own SQLite file;
+on PostgreSQL each view has its own tracking table beside its row tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from psycopg.sql import SQL, Identifier
+
+from ledger.encoding import canonical
+from ledger.storage import StorageURL
+
+
+@dataclass(frozen=True)
+class Table:
+    """A view table: columns as (name, type) with portable types TEXT/BIGINT/BLOB."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    primary_key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def ddl(self, dialect: str) -> list[str]:
+        blob = "BLOB" if dialect == "sqlite" else "BYTEA"
+        cols = ", ".join(f"{n} {t.replace('BLOB', blob)}" for n, t in self.columns)
+        out = [
+            f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, "
+            f"PRIMARY KEY ({', '.join(self.primary_key)}))"
+        ]
+        for i, cols_ in enumerate(self.indexes):
+            out.append(
+                f"CREATE INDEX IF NOT EXISTS {self.name}_ix{i} ON {self.name} ({', '.join(cols_)})"
+            )
+        return out
+
+
+class Tx:
+    """One view transaction; SQL uses ``?`` placeholders on both backends."""
+
+    def __init__(self, cursor: Any, dialect: str):
+        self._cursor = cursor
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> Any:
+        return sql if self.dialect == "sqlite" else SQL(sql.replace("?", "%s"))
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(self._sql(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows = self._cursor.fetchall()
+        return [_plain(row) for row in rows]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self._cursor.fetchone()
+        return None if row is None else _plain(row)
+
+
+def _plain(row: Any) -> tuple[Any, ...]:
+    values = row.values() if isinstance(row, dict) else tuple(row)
+    return tuple(bytes(v) if isinstance(v, memoryview) else v for v in values)
+
+
+class ViewRecorder(Protocol):
+    """What a projection needs of its store."""
+
+    dialect: str
+    tables: tuple[Table, ...]
+
+    def transaction(self, *, commit: bool = True) -> Any: ...
+
+    def track(self, tx: Tx, tracking: Tracking) -> None: ...
+
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+    def create_table(self) -> None: ...
+
+
+class SQLiteViewRecorder(SQLiteTrackingRecorder):
+    """A view's rows and tracking in its own SQLite file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, datastore: SQLiteDatastore, tables: tuple[Table, ...]):
+        self.tables = tables
+        super().__init__(datastore)
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        for table in self.tables:
+            statements.extend(table.ddl("sqlite"))
+        return statements
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
+        with self.datastore.transaction(commit=commit) as c:
+            yield Tx(c, "sqlite")
+
+    def track(self, tx: Tx, tracking: Tracking) -> None:
+        self._insert_tracking(tx._cursor, tracking)
+
+
+class PostgresViewRecorder(PostgresTrackingRecorder):
+    """A view's rows and its own tracking table in the ledger's PostgreSQL schema."""
+
+    dialect = "postgres"
+
+    def __init__(self, datastore: PostgresDatastore, tables: tuple[Table, ...], name: str):
+        self.tables = tables
+        super().__init__(datastore, tracking_table_name=f"view_{name}_tracking")
+        for table in tables:
+            for statement in table.ddl("postgres"):
+                self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
+        with self.datastore.transaction(commit=commit) as c:
+            yield Tx(c, "postgres")
+
+    def track(self, tx: Tx, tracking: Tracking) -> None:
+        self._insert_tracking(tx._cursor, tracking)
+
+
+class _SchemaDatastore(PostgresDatastore):
+    """A datastore whose connections resolve bare table names in its schema."""
+
+    def after_connect_func(self) -> Callable[[Any], None]:
+        base = super().after_connect_func()
+        search_path = SQL("SET search_path TO {0}").format(Identifier(self.schema))
+
+        def after_connect(conn: Any) -> None:
+            base(conn)
+            conn.cursor().execute(search_path)
+
+        return after_connect
+
+
+def open_view_recorder(
+    storage: StorageURL, name: str, tables: tuple[Table, ...], *, suffix: str = ""
+) -> SQLiteViewRecorder | PostgresViewRecorder:
+    """The store of view ``name`` beside the ledger at ``storage``.
+
+    ``suffix`` opens a separate store for a rebuild: another SQLite file, or another
+    PostgreSQL schema.
+    """
+    if storage.is_sqlite:
+        path = view_directory(storage) / f"{name}{suffix}.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteViewRecorder(SQLiteDatastore(str(path), lock_timeout=60), tables)
+    schema = storage.schema or "public"
+    if suffix:  # a rebuild gets a schema of its own, so handlers' table names stay the same
+        schema = f"{schema}{suffix}_{name}"[:63]
+        with psycopg.connect(_conninfo(storage), autocommit=True) as conn:
+            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
+    datastore = _SchemaDatastore(
+        storage.dbname,
+        storage.host,
+        storage.port,
+        storage.user,
+        storage.password,
+        schema=schema,
+        pool_size=2,
+        max_overflow=4,
+    )
+    return PostgresViewRecorder(datastore, tables, name)
+
+
+def drop_rebuild_schema(recorder: PostgresViewRecorder, storage: StorageURL) -> None:
+    """Remove a rebuild's own schema (PostgreSQL)."""
+    recorder.datastore.close()
+    with psycopg.connect(_conninfo(storage), autocommit=True) as conn:
+        conn.execute(
+            SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(recorder.datastore.schema))
+        )
+
+
+def _conninfo(storage: StorageURL) -> str:
+    info = f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
+    return info + (f" password={storage.password}" if storage.password else "")
+
+
+def view_directory(storage: StorageURL) -> Path:
+    path = Path(storage.path)
+    return path.parent / f"{path.stem}.views"
+
+
+def table_digest(recorder: Any, tables: Sequence[Table]) -> str:
+    """SHA-256 over every row of every table in primary-key order, canonically encoded."""
+    digest = hashlib.sha256()
+    with recorder.transaction(commit=False) as tx:
+        for table in tables:
+            tx.execute(
+                f"SELECT {', '.join(c for c, _ in table.columns)} FROM {table.name} "
+                f"ORDER BY {', '.join(table.primary_key)}"
+            )
+            digest.update(canonical([table.name, *map(list, tx.fetchall())]))
+    return digest.hexdigest()
+
+
+def is_replay(exc: Exception) -> bool:
+    """A tracking conflict: this position was already processed (exactly-once)."""
+    return isinstance(exc, IntegrityError)

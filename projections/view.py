@@ -1,0 +1,63 @@
+"""The base of every read model: route each event to a handler that writes rows.
+
+Layer: projections. Built on eventsourcing's ``Projection``: ``process_event``
+runs the handler and records the tracking position in the same transaction
+(DESIGN invariant 4), so a view is a pure function of the log and a repeated
+delivery is refused. Handlers receive domain events decoded by the ledger's
+mapper and must not read clocks: any time they need comes from the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from projections.store import Table, Tx, ViewRecorder, is_replay
+
+Handler = Callable[[Any, Tx, Any], None]
+
+
+class View(Projection[Any]):
+    """A read model. Subclasses set ``name``, ``tables`` and register handlers with :func:`on`."""
+
+    tables: ClassVar[tuple[Table, ...]] = ()
+    handlers: ClassVar[dict[str, Handler]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handlers = {
+            topic: fn
+            for klass in reversed(cls.__mro__)
+            for fn in vars(klass).values()
+            for topic in getattr(fn, "_view_topics", ())
+        }
+        cls.topics = tuple(sorted(cls.handlers))
+
+    @property
+    def store(self) -> ViewRecorder:
+        return self.view
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        handler = self.handlers.get(get_topic(type(domain_event)))
+        try:
+            with self.store.transaction() as tx:
+                if handler is not None:
+                    handler(self, tx, domain_event)
+                self.store.track(tx, tracking)
+        except Exception as exc:
+            if not is_replay(exc):
+                raise  # a replayed position is refused as a whole: exactly once
+
+
+def on(*topics: str) -> Callable[[Handler], Handler]:
+    """Register the decorated method as the handler of events with these topics."""
+
+    def mark(fn: Handler) -> Handler:
+        fn._view_topics = topics  # type: ignore[attr-defined]
+        return fn
+
+    return mark
