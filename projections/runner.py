@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -41,9 +42,10 @@ def catch_up(view: View, app: LedgerApplication, *, until: int | None = None) ->
         notifications = app.recorder.select_notifications(
             start=start, limit=PAGE, stop=until, topics=view.topics, inclusive_of_start=False
         )
-        for n in notifications:
-            view.process_event(app.mapper.to_domain_event(n), Tracking(app.name, n.id))
-            done += 1
+        view.process_batch(
+            [(app.mapper.to_domain_event(n), Tracking(app.name, n.id)) for n in notifications]
+        )
+        done += len(notifications)
         if len(notifications) < PAGE:
             break
         start = notifications[-1].id
@@ -118,11 +120,9 @@ def _discard(view: View, storage: StorageURL) -> None:
     """Throw a rebuild store away (its file, or its schema)."""
     store: Any = view.store
     if store.dialect == "sqlite":
-        with store.transaction() as tx:
-            for table in store.tables:
-                tx.execute(f"DROP TABLE IF EXISTS {table.name}")
-            tx.execute("DELETE FROM tracking")
         store.datastore.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(store.datastore.pool.db_name + suffix).unlink(missing_ok=True)
     else:
         drop_rebuild_schema(store, storage)
 

@@ -9,7 +9,7 @@ mapper and must not read clocks: any time they need comes from the event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
@@ -51,6 +51,21 @@ class View(Projection[Any]):
         except Exception as exc:
             if not is_replay(exc):
                 raise  # a replayed position is refused as a whole: exactly once
+
+    def process_batch(self, items: Sequence[tuple[Any, Tracking]]) -> None:
+        """Apply consecutive events in one transaction, tracking the last.
+
+        Precondition: the first event follows the view's position (``catch_up``
+        reads from there), so no event of the batch was applied before.
+        """
+        if not items:
+            return
+        with self.store.transaction() as tx:
+            for domain_event, _ in items:
+                handler = self.handlers.get(get_topic(type(domain_event)))
+                if handler is not None:
+                    handler(self, tx, domain_event)
+            self.store.track(tx, items[-1][1])
 
 
 def on(*topics: str) -> Callable[[Handler], Handler]:
