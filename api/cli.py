@@ -20,7 +20,13 @@ from ledger.errors import ConfigurationError, KeystoreError, LedgerError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: Command-group modules, in the order their commands are listed in ``--help``.
-COMMAND_MODULES = ("api.cli_ledger", "api.cli_verify", "api.cli_anchors", "api.cli_projections")
+COMMAND_MODULES = (
+    "api.cli_ledger",
+    "api.cli_verify",
+    "api.cli_serve",
+    "api.cli_anchors",
+    "api.cli_projections",
+)
 
 
 def storage_args(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,65 @@
+"""``caseledger serve`` and ``caseledger token create|revoke``.
+
+Layer: api.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from api.cli import EXIT_FAILED, EXIT_OK, key_args, storage_args
+from api.settings import load_settings
+from api.tokens import Role, TokenError, token_store
+from ledger.errors import ConfigurationError
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.bootstrap import open_runtime
+    from api.serve import run
+
+    runtime = open_runtime(
+        load_settings(args.db, args.keystore, args.passphrase_file), migrate=True
+    )
+    run(runtime, args.host, args.port)
+    return EXIT_OK
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    store = token_store(load_settings(args.db).storage)
+    store.migrate()
+    try:
+        token = store.create(args.role, args.department or "", args.name or "")
+    except TokenError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    print(token)
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    store = token_store(load_settings(args.db).storage)
+    return EXIT_OK if store.revoke(args.token_id) else EXIT_FAILED
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve", help="the HTTP API, the read-model workers and the anchoring worker"
+    )
+    storage_args(p)
+    key_args(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(handler=cmd_serve)
+
+    t = sub.add_parser("token", help="API bearer tokens")
+    inner = t.add_subparsers(dest="action", required=True)
+    c = inner.add_parser("create", help="create a token (printed once; only its hash is kept)")
+    storage_args(c)
+    c.add_argument("--role", required=True, choices=[r.value for r in Role])
+    c.add_argument("--department", help="department code (department tokens)")
+    c.add_argument("--name", help="who or what holds the token")
+    c.set_defaults(handler=cmd_token_create)
+    r = inner.add_parser("revoke", help="revoke a token by its id (the hex after cl_)")
+    storage_args(r)
+    r.add_argument("token_id")
+    r.set_defaults(handler=cmd_token_revoke)

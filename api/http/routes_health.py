@@ -1,0 +1,41 @@
+"""Liveness, readiness and Prometheus metrics.
+
+Layer: api (HTTP). Unauthenticated: they reveal no case data.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.http.deps import Ctx
+from projections.runner import status
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The ledger answers and the read models are following")
+def readyz(ctx: Ctx) -> JSONResponse:
+    try:
+        head = ctx.runtime.ledger.chain.chain_head()
+    except Exception:
+        return JSONResponse({"status": "unavailable", "reason": "ledger"}, status_code=503)
+    lags = {s.name: s.lag for s in status(list(ctx.views.values()), ctx.runtime.ledger)}
+    return JSONResponse(
+        {"status": "ready", "chain_head": head.sequence if head else 0, "view_lag": lags}
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(ctx: Ctx) -> Response:
+    head = ctx.runtime.ledger.chain.chain_head()
+    ctx.metrics.chain_head.set(head.sequence if head else 0)
+    for s in status(list(ctx.views.values()), ctx.runtime.ledger):
+        ctx.metrics.view_lag.labels(s.name).set(s.lag)
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,152 @@
+"""Bearer tokens of API callers: created once, stored only as a hash, checked in constant time.
+
+Layer: api (edge: database). A token reads ``cl_<id>_<secret>``: the id finds the
+row, the secret's SHA-256 is compared with ``hmac.compare_digest``. Tokens live
+in the ledger's database in an unchained table (they are credentials, not facts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ledger.errors import ConfigurationError, LedgerError
+from ledger.storage import StorageURL
+
+TOKEN_PATTERN = re.compile(r"cl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+DEPARTMENT_PATTERN = re.compile(r"[0-9A-Z-]{2,32}")
+
+
+class Role(StrEnum):
+    """Who calls the API (least privilege per role and department, GZ20·25)."""
+
+    ADMIN = "admin"
+    DEPARTMENT = "department"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ARCHIVIST = "archivist"
+    KIOSK = "kiosk"
+
+
+class TokenError(LedgerError):
+    """A token could not be created or is not valid."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    token_id: str
+    role: Role
+    department: str
+    name: str
+
+
+class TokenStore:
+    """The ``api_tokens`` table on SQLite or PostgreSQL."""
+
+    def __init__(self, storage: StorageURL):
+        self.storage = storage
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        if self.storage.is_sqlite:
+            lite = sqlite3.connect(self.storage.path, timeout=60)
+            try:
+                with lite:
+                    yield lite.cursor()
+            finally:
+                lite.close()
+            return
+        s = self.storage
+        with psycopg.connect(
+            host=s.host, port=s.port, user=s.user, dbname=s.dbname, password=s.password or None
+        ) as pg:
+            pg.cursor().execute(
+                sql.SQL("SET search_path TO {0}").format(sql.Identifier(s.schema or "public"))
+            )
+            yield pg.cursor()
+
+    def _q(self, text: str) -> Any:
+        return text if self.storage.is_sqlite else sql.SQL(text.replace("?", "%s"))
+
+    def migrate(self) -> None:
+        with self._cursor() as c:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, "
+                "secret_hash TEXT NOT NULL, role TEXT NOT NULL, department TEXT NOT NULL, "
+                "name TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT)"
+            )
+
+    def create(self, role: str, department: str = "", name: str = "") -> str:
+        """Create a token and return it (the only time it is shown)."""
+        try:
+            role_ = Role(role)
+        except ValueError as exc:
+            allowed = ", ".join(r.value for r in Role)
+            raise TokenError(f"role: {role!r} is not one of {allowed}") from exc
+        if role_ in (Role.DEPARTMENT,) and not DEPARTMENT_PATTERN.fullmatch(department):
+            raise TokenError("department: a department token names its department code")
+        if role_ is not Role.DEPARTMENT and department:
+            raise TokenError(f"department: only department tokens carry one, not {role_}")
+        token_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        with self._cursor() as c:
+            c.execute(
+                self._q("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)"),
+                (token_id, _hash(secret), role_.value, department, name[:200], time.time_ns()),
+            )
+        return f"cl_{token_id}_{secret}"
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid, unrevoked token; None otherwise (never says why)."""
+        match = TOKEN_PATTERN.fullmatch(token)
+        if match is None:
+            return None
+        token_id, secret = match.groups()
+        with self._cursor() as c:
+            c.execute(
+                self._q(
+                    "SELECT secret_hash, role, department, name, revoked_at FROM api_tokens "
+                    "WHERE token_id = ?"
+                ),
+                (token_id,),
+            )
+            row = c.fetchone()
+        expected = row[0] if row is not None else _hash("absent")
+        ok = hmac.compare_digest(expected.encode(), _hash(secret).encode())
+        if row is None or not ok or row[4] is not None:
+            return None
+        return Principal(token_id, Role(row[1]), row[2], row[3])
+
+    def revoke(self, token_id: str) -> bool:
+        with self._cursor() as c:
+            c.execute(
+                self._q(
+                    "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL"
+                ),
+                (time.time_ns(), token_id),
+            )
+            return bool(c.rowcount)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_store(storage: StorageURL) -> TokenStore:
+    if not storage.is_sqlite and not storage.host:
+        raise ConfigurationError("--db: no database for tokens")
+    return TokenStore(storage)
