@@ -22,25 +22,32 @@ __all__ = [
     "CorrectionNoticeOverdue",
     "CorrectionOutsideGuide",
     "DecisionNotSealed",
+    "DeemedAcceptanceNotDue",
+    "FeeNotInGuide",
+    "FeeNotPaid",
     "FieldViolation",
     "GuideCodeChanged",
     "GuideOnlineExceedsWindow",
     "InvalidApplicant",
+    "InvalidCaseStep",
     "InvalidDepartment",
     "InvalidDocument",
     "InvalidGuide",
     "InvalidMaterial",
+    "InvalidSerial",
     "InvalidTransition",
     "MaterialNotInGuide",
     "MaterialTooLarge",
     "MediaTypeMismatch",
     "MediaTypeNotAllowed",
+    "NotInDepartmentScope",
     "PromisedLimitExceedsStatutory",
     "ReasonRequired",
     "RequiredMaterialsMissing",
     "ResubmissionDemanded",
     "SecondCorrectionRequest",
     "ServiceItemWithdrawn",
+    "StepOutOfOrder",
     "UnknownGuideVersion",
 ]
 
@@ -150,6 +157,13 @@ class BlacklistedApplicant(RuleViolation):
     code = "blacklisted-applicant"
 
 
+class NotInDepartmentScope(RuleViolation):
+    """A department key acted on a case of another department (按部门授权)."""
+
+    rule = "GZ20·25, NH·23, GZ16·21"
+    code = "not-in-department-scope"
+
+
 # --- case lifecycle (办件) --------------------------------------------------------------------
 
 
@@ -243,6 +257,48 @@ class CaseNotClosable(RuleViolation):
     code = "case-not-closable"
 
 
+class InvalidCaseStep(FieldViolation):
+    """A case command's argument is malformed (delivery method, procedure, period, reference)."""
+
+    rule = "NH·11–NH·22"
+    code = "invalid-case-step"
+
+
+class StepOutOfOrder(FieldViolation):
+    """A step is dated before the case's previous step (time runs forward in a 办件)."""
+
+    rule = "NH·11–NH·22"
+    code = "step-out-of-order"
+
+
+class DeemedAcceptanceNotDue(RuleViolation):
+    """Deemed acceptance (视为受理) only once 5 working days passed without a pre-review finding."""
+
+    rule = "ALL·32"
+    code = "deemed-acceptance-not-due"
+
+
+class FeeNotInGuide(FieldViolation):
+    """The fee assessed is not the fee of the guide (收费标准 published in the 办事指南)."""
+
+    rule = "FZ·18, FZ·7"
+    code = "fee-not-in-guide"
+
+
+class FeeNotPaid(RuleViolation):
+    """An assessed fee is paid in full through the unified payment platform before approval."""
+
+    rule = "FZ·18"
+    code = "fee-not-paid"
+
+
+class InvalidSerial(FieldViolation):
+    """A serial number (申请流水号) or approval code (统一审批编码) is malformed."""
+
+    rule = "GZ16·11, PY·11, NH·11"
+    code = "invalid-serial"
+
+
 # --- documents and materials -----------------------------------------------------------------
 
 
@@ -293,6 +349,7 @@ RULE_VIOLATIONS: tuple[type[RuleViolation], ...] = (
     AuthenticationTooLow,
     ApplicantErased,
     BlacklistedApplicant,
+    NotInDepartmentScope,
     InvalidTransition,
     AppointmentRefusalNotAllowed,
     ChannelNotOffered,
@@ -305,6 +362,12 @@ RULE_VIOLATIONS: tuple[type[RuleViolation], ...] = (
     ReasonRequired,
     DecisionNotSealed,
     CaseNotClosable,
+    InvalidCaseStep,
+    StepOutOfOrder,
+    DeemedAcceptanceNotDue,
+    FeeNotInGuide,
+    FeeNotPaid,
+    InvalidSerial,
     InvalidDocument,
     InvalidMaterial,
     MaterialTooLarge,
@@ -312,3 +375,252 @@ RULE_VIOLATIONS: tuple[type[RuleViolation], ...] = (
     MediaTypeMismatch,
 )
 """Every concrete rule violation, for the edge's error mapping and for tests."""
+
+
+# --- e-certificates (电子证照) -----------------------------------------------------------------
+
+
+class InvalidCertificate(FieldViolation):
+    """An e-certificate's identifier, content, reason or reference is malformed."""
+
+    rule = "GZ20·21, GZ16·15"
+    code = "invalid-certificate"
+
+
+class CaseNotDecided(RuleViolation):
+    """An e-certificate is issued only from a case with an approval decision (批准决定)."""
+
+    rule = "GZ16·15, NH·20, FZ·19"
+    code = "case-not-decided"
+
+
+class NotIssuingDepartment(RuleViolation):
+    """Only the issuing department (签发单位) issues, updates, revokes and answers for it."""
+
+    rule = "GZ20·21, GZ16·15"
+    code = "not-issuing-department"
+
+
+class CertificateNotCurrent(InvalidTransition):
+    """The e-certificate was revoked (注销): no update, dispute or use any more."""
+
+    rule = "GZ20·21, GZ16·15"
+    code = "certificate-not-current"
+
+
+class CertificateNotHeld(RuleViolation):
+    """A material may reference only a current e-certificate its applicant holds (向本人汇集)."""
+
+    rule = "GZ16·15, GZ20·13"
+    code = "certificate-not-held"
+
+
+class CertificateReuploadDemanded(ResubmissionDemanded):
+    """The applicant was asked to upload again an e-certificate obtainable by sharing."""
+
+    rule = "GZ16·15, GZ20·13"
+    code = "certificate-reupload-demanded"
+
+
+class EvidenceRequired(FieldViolation):
+    """An objection (异议) states its reasons and carries evidence (举证)."""
+
+    rule = "GZ20·23, NH·17"
+    code = "evidence-required"
+
+
+class DisputeNotOpen(InvalidTransition):
+    """The certificate dispute (电子证照异议) was already answered, or its extension used."""
+
+    rule = "GZ20·23"
+    code = "dispute-not-open"
+
+
+class ExtensionOutOfTime(RuleViolation):
+    """An extension (延期申请) is requested before the answer is due, not after."""
+
+    rule = "GZ20·23"
+    code = "extension-out-of-time"
+
+
+# --- ratings (好差评) ---------------------------------------------------------------------------
+
+
+class InvalidRating(FieldViolation):
+    """A rating's level, code system, channel or case is malformed."""
+
+    rule = "GZ20·16, FZ·22"
+    code = "invalid-rating"
+
+
+class RatingReasonRequired(FieldViolation):
+    """A 不满意 or 非常不满意 rating states its reason (应同时明确原因)."""
+
+    rule = "GZ16·17, NH·17, PY·17, FZ·22"
+    code = "rating-reason-required"
+
+
+class RatingAlreadyGiven(RuleViolation):
+    """A case has one first rating and one follow-up (追评), no more."""
+
+    rule = "GZ20·16"
+    code = "rating-already-given"
+
+
+class RatingNotDisputable(InvalidTransition):
+    """The rated department disputes (异议) a rating once, before it is decided."""
+
+    rule = "NH·17"
+    code = "rating-not-disputable"
+
+
+class RectificationNotOpen(InvalidTransition):
+    """No callback and rectification (回访整改) is open for that rating."""
+
+    rule = "FZ·22"
+    code = "rectification-not-open"
+
+
+# --- appointments (网上预约) -------------------------------------------------------------------
+
+
+class InvalidAppointment(FieldViolation):
+    """An appointment slot or booking is malformed."""
+
+    rule = "GZ20·9, NH·9"
+    code = "invalid-appointment"
+
+
+class AppointmentSlotFull(RuleViolation):
+    """The slot has no capacity left: the booking is refused."""
+
+    rule = "GZ20·9"
+    code = "appointment-slot-full"
+
+
+class AppointmentNotActive(InvalidTransition):
+    """The booking is not in a state the command applies to."""
+
+    rule = "GZ20·9, NH·9"
+    code = "appointment-not-active"
+
+
+# --- consultations and complaints (咨询投诉, 12345) ----------------------------------------------
+
+
+class InvalidConsultation(FieldViolation):
+    """A consultation, complaint or suggestion, or its answer, is malformed."""
+
+    rule = "GZ20·8, GZ16·8, NH·8"
+    code = "invalid-consultation"
+
+
+class ConsultationNotOpen(InvalidTransition):
+    """The consultation or complaint was already answered or found untrue."""
+
+    rule = "GZ20·8, FZ·9"
+    code = "consultation-not-open"
+
+
+# --- blacklist (黑名单) -------------------------------------------------------------------------
+
+
+class InvalidBlacklisting(FieldViolation):
+    """A blacklisting decision, notice or appeal is malformed."""
+
+    rule = "GZ16·22, NH·25, PY·28"
+    code = "invalid-blacklisting"
+
+
+class BlacklistThresholdNotMet(RuleViolation):
+    """A counted ground needs more than three facts (超过三次)."""
+
+    rule = "NH·25"
+    code = "blacklist-threshold-not-met"
+
+
+class AppealOutOfTime(RuleViolation):
+    """An appeal (申诉) is lodged within 30 working days of the notice."""
+
+    rule = "GZ16·22, NH·25, PY·28"
+    code = "appeal-out-of-time"
+
+
+class InvalidBlacklistTransition(InvalidTransition):
+    """The blacklisting is not in a state the command applies to."""
+
+    rule = "GZ16·22, NH·25, PY·28"
+    code = "invalid-blacklist-transition"
+
+
+# --- supervision orders (督办) ------------------------------------------------------------------
+
+
+class InvalidSupervisionOrder(FieldViolation):
+    """A supervision order, its answer or its conclusion is malformed."""
+
+    rule = "FZ·24, GZ20·26, FZ·26"
+    code = "invalid-supervision-order"
+
+
+class SupervisionOrderNotOpen(InvalidTransition):
+    """The supervision order was already answered or closed."""
+
+    rule = "FZ·24"
+    code = "supervision-order-not-open"
+
+
+RULE_VIOLATIONS += (
+    InvalidCertificate,
+    CaseNotDecided,
+    NotIssuingDepartment,
+    CertificateNotCurrent,
+    CertificateNotHeld,
+    CertificateReuploadDemanded,
+    EvidenceRequired,
+    DisputeNotOpen,
+    ExtensionOutOfTime,
+    InvalidRating,
+    RatingReasonRequired,
+    RatingAlreadyGiven,
+    RatingNotDisputable,
+    RectificationNotOpen,
+    InvalidAppointment,
+    AppointmentSlotFull,
+    AppointmentNotActive,
+    InvalidConsultation,
+    ConsultationNotOpen,
+    InvalidBlacklisting,
+    BlacklistThresholdNotMet,
+    AppealOutOfTime,
+    InvalidBlacklistTransition,
+    InvalidSupervisionOrder,
+    SupervisionOrderNotOpen,
+)
+
+__all__ += [
+    "AppealOutOfTime",
+    "AppointmentNotActive",
+    "AppointmentSlotFull",
+    "BlacklistThresholdNotMet",
+    "CaseNotDecided",
+    "CertificateNotCurrent",
+    "CertificateNotHeld",
+    "CertificateReuploadDemanded",
+    "ConsultationNotOpen",
+    "DisputeNotOpen",
+    "EvidenceRequired",
+    "ExtensionOutOfTime",
+    "InvalidAppointment",
+    "InvalidBlacklistTransition",
+    "InvalidBlacklisting",
+    "InvalidCertificate",
+    "InvalidConsultation",
+    "InvalidRating",
+    "InvalidSupervisionOrder",
+    "NotIssuingDepartment",
+    "RatingAlreadyGiven",
+    "RatingNotDisputable",
+    "RectificationNotOpen",
+    "SupervisionOrderNotOpen",
+]

@@ -1,0 +1,119 @@
+"""Wiring of the application services on a runtime: vault, material store, case service.
+
+Layer: api (composition). Called by the CLI, the HTTP API and the demo after
+``open_runtime``; nothing here runs at import time. Where things live:
+
+- personal-data keys (DESIGN invariant 5) outside the chain: on SQLite in a file next to the
+  ledger (``<ledger>.subject-keys.sqlite3``, so a copy of the ledger carries no data keys and
+  erasure never waits on the ledger's write lock); on PostgreSQL in the ledger's own
+  database and schema (table ``subject_keys``);
+- the key-encryption key and the blind-index key: sealed secrets of the keystore;
+- materials (content-addressed): a directory next to the SQLite file, or the
+  ``material_blobs`` table on PostgreSQL;
+- the department seal signers: the keystore's current key of actor ``dept:<code>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.bootstrap import Runtime
+from ledger.lifecycle import BlacklistCheck, CaseService, Clock, never_blacklisted
+from ledger.materials import BlobStore, DirectoryBlobStore, PostgresBlobStore
+from ledger.privacy import PersonalDataVault
+from ledger.signing import Signer
+from ledger.storage import StorageURL
+from ledger.subject_keys import PostgresSubjectKeyStore, SQLiteSubjectKeyStore, SubjectKeyStore
+
+__all__ = [
+    "INDEX_KEY_SECRET",
+    "KEK_SECRET",
+    "Services",
+    "SystemClock",
+    "build_services",
+    "sqlite_side_paths",
+]
+
+KEK_SECRET = "personal_data_kek"
+"""Keystore secret that wraps every applicant's data key."""
+INDEX_KEY_SECRET = "personal_data_index_key"
+"""Keystore secret of the blind index (HMAC) over credentials."""
+
+
+class SystemClock:
+    """The wall clock, in UTC: the one clock read of a running process."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    """The application services of one process."""
+
+    vault: PersonalDataVault
+    blobs: BlobStore
+    cases: CaseService
+
+
+def sqlite_side_paths(storage: StorageURL) -> tuple[Path, Path]:
+    """Where a SQLite ledger keeps its subject keys and materials: (key file, blob directory)."""
+    ledger = Path(storage.path)
+    return (
+        ledger.with_name(ledger.name + ".subject-keys.sqlite3"),
+        ledger.with_name(ledger.name + ".materials"),
+    )
+
+
+def _conninfo(storage: StorageURL) -> str:
+    conninfo = (
+        f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
+    )
+    return conninfo + (f" password={storage.password}" if storage.password else "")
+
+
+def build_services(
+    runtime: Runtime,
+    *,
+    clock: Clock | None = None,
+    is_blacklisted: BlacklistCheck = never_blacklisted,
+) -> Services:
+    """Build the vault, the material store and the case service on ``runtime``.
+
+    Creates the subject-key and material tables if missing (idempotent). Raises
+    ``KeystoreError`` if the keystore cannot unseal its secrets and ``SubjectKeyStoreError`` /
+    ``MaterialStoreError`` if the stores cannot be opened."""
+    storage = runtime.settings.storage
+    keys: SubjectKeyStore
+    blobs: BlobStore
+    if storage.is_sqlite:
+        key_file, blob_dir = sqlite_side_paths(storage)
+        keys = SQLiteSubjectKeyStore(key_file)
+        blobs = DirectoryBlobStore(blob_dir)
+    else:
+        schema = storage.schema or "public"
+        keys = PostgresSubjectKeyStore(_conninfo(storage), schema)
+        pg_blobs = PostgresBlobStore(_conninfo(storage), schema)
+        pg_blobs.migrate()
+        blobs = pg_blobs
+    keys.migrate()
+    vault = PersonalDataVault(
+        keys,
+        kek=runtime.keystore.secret(KEK_SECRET),
+        index_key=runtime.keystore.secret(INDEX_KEY_SECRET),
+    )
+
+    def seals(department: str) -> Signer:
+        return runtime.keystore.current_signer(f"dept:{department}")
+
+    cases = CaseService(
+        runtime.ledger,
+        clock=clock or SystemClock(),
+        seals=seals,
+        vault=vault,
+        blobs=blobs,
+        is_blacklisted=is_blacklisted,
+    )
+    return Services(vault=vault, blobs=blobs, cases=cases)
