@@ -127,14 +127,19 @@ def _demo_settings(db: str | None, out: Path) -> tuple[Settings, Path | None]:
 
 
 def _fresh(out: Path, db: str | None) -> None:
-    for name in ("caseledger.sqlite3", "caseledger.sqlite3-wal", "caseledger.sqlite3-shm"):
-        (out / name).unlink(missing_ok=True)
+    """Remove a previous run's ledger and everything kept beside it (keys, data keys,
+    materials, read models), so that a new keystore never meets old sealed data."""
     shutil.rmtree(out / "keys", ignore_errors=True)
-    if db is not None:
-        storage = parse_storage_url(db)
-        if storage.is_sqlite:
-            for suffix in ("", "-wal", "-shm"):
-                Path(storage.path + suffix).unlink(missing_ok=True)
+    ledgers = [out / "caseledger.sqlite3"]
+    if db is not None and parse_storage_url(db).is_sqlite:
+        ledgers.append(Path(parse_storage_url(db).path))
+    for ledger in ledgers:
+        for path in ledger.parent.glob(ledger.name + "*"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        shutil.rmtree(ledger.parent / f"{ledger.stem}.views", ignore_errors=True)
 
 
 def run_demo(*, db: str | None, out: Path, seed: int) -> int:
