@@ -1,0 +1,6 @@
+"""The simulated municipal trusted-blockchain node (anchors layer; its own process and store).
+
+``keys`` (validator keys of the consortium), ``protocol`` (the add-checkpoint request format),
+``store`` (the node's SQLite store and its start-up integrity check), ``service`` (verify,
+cosign, seal blocks), ``app`` (FastAPI routes), ``client`` (the ledger side's HTTP client).
+"""

@@ -1,0 +1,70 @@
+"""The add-checkpoint request body, after C2SP tlog-witness (anchors node layer, pure).
+
+https://c2sp.org/tlog-witness ``POST /add-checkpoint``: the body is ``old <size>``, then one
+base64 consistency-proof hash per line (at most ``MAX_PROOF_LINES``), an empty line, and the
+signed checkpoint note. This module formats and parses exactly that; the body is bounded by
+``MAX_BODY_BYTES``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from anchors import note
+from anchors.codec import b64decode, b64encode
+from anchors.errors import AnchorError, NodeRefused
+
+__all__ = ["MAX_BODY_BYTES", "MAX_PROOF_LINES", "AddCheckpoint", "parse_add_checkpoint"]
+
+MAX_PROOF_LINES: Final = 63
+MAX_BODY_BYTES: Final = note.MAX_NOTE_BYTES + 8 * 1024
+_OLD: Final = re.compile(r"old (0|[1-9][0-9]{0,19})")
+
+
+@dataclass(frozen=True)
+class AddCheckpoint:
+    """A parsed request: the size the client believes the node holds, proof, signed note."""
+
+    old_size: int
+    proof: tuple[bytes, ...]
+    signed_note: str
+
+    def format(self) -> str:
+        lines = [f"old {self.old_size}", *(b64encode(p) for p in self.proof)]
+        return "\n".join(lines) + "\n\n" + self.signed_note
+
+
+class _LineError(AnchorError):
+    pass
+
+
+def _bad(detail: str) -> NodeRefused:
+    return NodeRefused(400, "malformed-request", detail)
+
+
+def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
+    """Parse a request body. Raises ``NodeRefused`` (400) for anything malformed."""
+    if len(body) > MAX_BODY_BYTES:
+        raise _bad(f"body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad("body is not UTF-8") from exc
+    head, sep, signed = text.partition("\n\n")
+    if not sep:
+        raise _bad("no empty line between the proof and the checkpoint")
+    lines = head.split("\n")
+    match = _OLD.fullmatch(lines[0])
+    if match is None:
+        raise _bad("first line is not 'old <size>'")
+    if len(lines) - 1 > MAX_PROOF_LINES:
+        raise _bad(f"more than {MAX_PROOF_LINES} proof lines")
+    try:
+        proof = tuple(b64decode(line, _LineError, "proof line") for line in lines[1:])
+    except _LineError as exc:
+        raise _bad(str(exc)) from exc
+    if any(len(p) != 32 for p in proof):
+        raise _bad("a proof hash is 32 bytes")
+    return AddCheckpoint(int(match[1]), proof, signed)

@@ -1,0 +1,329 @@
+"""The anchoring worker: tree → signed checkpoint → anchor node → receipt back into the ledger.
+
+Layer: anchors (application service on the ledger side). It reads the chain through the
+``ChainStore`` port and never holds a ledger lock while talking to the node, so ledger writes
+are never blocked; the only ledger write is the receipt event, one short command signed by the
+platform key (DESIGN "Shape").
+
+A round (:meth:`AnchoringWorker.anchor_once`):
+
+1. catch the persistent tree up with the chain (``anchors.tree``);
+2. ask the node for the latest receipt it holds for our origin and verify it (trust policy);
+   a held size above ours, or a held root that our tree does not reproduce, is a local
+   truncation or fork: the round stops with ``AnchorError`` (never papered over);
+3. record a held receipt the ledger lacks (e.g. after a crash between POST and record);
+4. skip when nothing but our own receipt events is new (else receipts would anchor receipts
+   forever);
+5. sign the checkpoint of the whole tree, POST it with the RFC 9162 consistency proof from the
+   held size (C2SP tlog-witness add-checkpoint); a stale ``old`` (409 with the held size) is
+   retried once from the size the node names;
+6. verify the receipt and record it in the ledger (``ledger.anchoring.AnchorLog``).
+
+:meth:`AnchoringWorker.run` repeats rounds when ``every_entries`` new entries exist or
+``every_seconds`` passed since the last anchor with something new, and backs off exponentially
+(``backoff_initial`` doubling to ``backoff_max``) while the node is unreachable; defaults keep
+the anchoring lag well under 10 s once the node answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+from eventsourcing.application import AggregateNotFoundError
+
+from anchors import note
+from anchors.checkpoints import CHECKPOINT_SECRET, checkpoint_signer, ledger_origin, sign_checkpoint
+from anchors.errors import AnchorError, NodeRefused, NodeUnavailable
+from anchors.node.client import NodeClient
+from anchors.node.protocol import AddCheckpoint
+from anchors.policy import TrustPolicy
+from anchors.receipt import Receipt, VerifiedReceipt, verify_receipt
+from anchors.tree import PersistentTree, open_tree_store
+from ledger.anchoring import ANCHOR_TOPICS, AnchorLog
+
+__all__ = [
+    "CITY_ENV",
+    "AnchoringWorker",
+    "LedgerAnchors",
+    "RoundResult",
+    "WorkerSettings",
+    "open_ledger_anchors",
+]
+
+log = logging.getLogger("caseledger.anchors")
+
+CITY_ENV: Final = "CASELEDGER_CITY"
+DEFAULT_CITY: Final = "guangzhou"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """When to anchor and how to retry (defaults keep lag < 10 s)."""
+
+    every_entries: int = 1000
+    every_seconds: float = 2.0
+    poll_seconds: float = 0.1
+    backoff_initial: float = 0.2
+    backoff_max: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.every_entries < 1 or self.every_seconds <= 0 or self.poll_seconds <= 0:
+            raise AnchorError("worker settings: intervals must be positive")
+        if not 0 < self.backoff_initial <= self.backoff_max:
+            raise AnchorError("worker settings: 0 < backoff_initial <= backoff_max")
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What one round did: the size now anchored, the log size, and the new receipt if any."""
+
+    anchored_size: int
+    log_size: int
+    receipt: VerifiedReceipt | None
+    action: str  # "anchored" | "recorded-held" | "up-to-date" | "only-receipts"
+    lag_seconds: float = 0.0
+
+
+class LedgerAnchors:
+    """The ledger side of anchoring: chain, tree, origin, checkpoint key, receipt recording."""
+
+    def __init__(
+        self,
+        app: Any,
+        tree: PersistentTree,
+        origin: str,
+        checkpoint_key: note.Signer,
+        platform: Any,
+    ) -> None:
+        self.app = app
+        self.chain = app.chain
+        self.tree = tree
+        self.origin = origin
+        self.checkpoint_key = checkpoint_key
+        self.platform = platform
+
+    @property
+    def verifier_key(self) -> str:
+        return self.checkpoint_key.verifier().to_key()
+
+    def policy(self, client: NodeClient) -> TrustPolicy:
+        """The trust policy: our keys plus the node's published validator keys."""
+        keys = client.keys()
+        return TrustPolicy(
+            self.origin,
+            self.checkpoint_key.verifier(),
+            (self.platform.public_key,),
+            keys.node,
+            keys.validators,
+            keys.threshold,
+        )
+
+    def anchor_log(self) -> AnchorLog | None:
+        try:
+            found: AnchorLog = self.app.repository.get(AnchorLog.create_id(self.origin))
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    def recorded_size(self) -> int:
+        found = self.anchor_log()
+        return 0 if found is None else int(found.size)
+
+    def record(self, receipt: Receipt, verified: VerifiedReceipt) -> None:
+        """Record a verified receipt as an ``AnchorLog`` event signed by the platform key."""
+        found = self.anchor_log()
+        if found is None:
+            found = AnchorLog(origin=self.origin, checkpoint_key=self.verifier_key)
+        if verified.checkpoint.size <= found.size:
+            return
+        found.anchored(
+            verified.checkpoint.size,
+            verified.checkpoint.root,
+            receipt.checkpoint,
+            receipt.block,
+            receipt.tx_index,
+            list(receipt.tx_proof),
+        )
+        self.app.save_signed(found, signer=self.platform)
+
+
+def open_ledger_anchors(
+    app: Any, storage: Any, keystore: Any, platform: Any, *, city: str | None = None
+) -> LedgerAnchors:
+    """Wire the ledger side: migrate the tree tables (idempotent), fix the origin, load keys.
+
+    The origin is fixed the first time (``anchor_meta``) from ``city`` (or ``$CASELEDGER_CITY``)
+    and the genesis entry hash. Raises ``AnchorError`` if the ledger has no genesis yet.
+    """
+    store = open_tree_store(storage)
+    store.migrate()
+    origin = store.get_meta("origin")
+    if origin is None:
+        genesis = app.chain.select_entries(1, 1)
+        if not genesis:
+            raise AnchorError("the ledger has no genesis entry yet (run caseledger migrate)")
+        chosen = ledger_origin(
+            city or os.environ.get(CITY_ENV) or DEFAULT_CITY, genesis[0].entry_hash
+        )
+        origin = store.set_meta_once("origin", chosen)
+    signer = checkpoint_signer(origin, keystore.secret(CHECKPOINT_SECRET))
+    return LedgerAnchors(app, PersistentTree(store), origin, signer, platform)
+
+
+class AnchoringWorker:
+    """Runs anchoring rounds against one node; see the module docstring."""
+
+    def __init__(
+        self,
+        anchors: LedgerAnchors,
+        client: NodeClient,
+        settings: WorkerSettings | None = None,
+        policy: TrustPolicy | None = None,
+    ) -> None:
+        self.anchors = anchors
+        self.client = client
+        self.settings = settings or WorkerSettings()
+        self._policy = policy
+        self._registered = False
+        self.anchored_size = 0
+        self.rounds = 0
+        self.failures = 0
+        self.last_error = ""
+        self.lags: list[float] = []
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def policy(self) -> TrustPolicy:
+        if self._policy is None:
+            self._policy = self.anchors.policy(self.client)
+        return self._policy
+
+    def _ensure_registered(self) -> None:
+        if not self._registered:
+            self.client.register(self.anchors.origin, self.anchors.verifier_key)
+            self._registered = True
+
+    def anchor_once(self) -> RoundResult:
+        """One round (steps 1-6). Raises ``NodeUnavailable``, ``NodeRefused``, ``AnchorError``."""
+        a = self.anchors
+        # 1. the tree catches up with the chain.
+        size = a.tree.catch_up(a.chain)
+        self._ensure_registered()
+        policy = self.policy()
+        # 2. what the node holds for us, verified.
+        held = self.client.latest(a.origin)
+        held_size, held_verified = 0, None
+        if held is not None:
+            held_verified = verify_receipt(held, policy)
+            held_size = held_verified.checkpoint.size
+            if held_size > size:
+                raise AnchorError(
+                    f"the node holds a checkpoint of size {held_size} but the local log has "
+                    f"{size} entries: the log was truncated (or this is a fork)"
+                )
+            if a.tree.root(held_size) != held_verified.checkpoint.root:
+                raise AnchorError(
+                    f"the local tree's root at the anchored size {held_size} differs from the "
+                    "cosigned one: the log was rewritten (or this is a fork)"
+                )
+        # 3. a held receipt the ledger has not recorded yet.
+        if held is not None and held_verified is not None and a.recorded_size() < held_size:
+            a.record(held, held_verified)
+            self.anchored_size = held_size
+            return RoundResult(held_size, size, held_verified, "recorded-held")
+        if size == held_size:
+            self.anchored_size = held_size
+            return RoundResult(held_size, size, None, "up-to-date")
+        # 4. nothing new but our own receipts?
+        if size - held_size <= 2:
+            new = a.chain.select_entries(held_size + 1, size - held_size)
+            if all(e.topic in ANCHOR_TOPICS for e in new):
+                self.anchored_size = size
+                return RoundResult(held_size, size, None, "only-receipts")
+        # 5. sign and submit, retrying once from the size the node names.
+        root = a.tree.root(size)
+        signed = sign_checkpoint(a.checkpoint_key, size, root)
+        for attempt in (1, 2):
+            proof = a.tree.consistency_proof(held_size, size)
+            try:
+                receipt = self.client.add_checkpoint(AddCheckpoint(held_size, tuple(proof), signed))
+                break
+            except NodeRefused as refused:
+                if (
+                    attempt == 2
+                    or refused.code != "old-size-mismatch"
+                    or refused.size is None
+                    or refused.size > size
+                ):
+                    raise
+                held_size = refused.size
+        # 6. verify and record.
+        verified = verify_receipt(receipt, policy)
+        if verified.checkpoint.size != size or verified.checkpoint.root != root:
+            raise AnchorError("the node returned a receipt for another checkpoint")
+        first = a.chain.select_entries(held_size + 1, 1)
+        lag = time.time() - first[0].timestamp / 1e6 if first else 0.0
+        a.record(receipt, verified)
+        self.anchored_size = size
+        self.lags.append(lag)
+        return RoundResult(size, size, verified, "anchored", lag)
+
+    # -- continuous mode -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Anchor until ``stop`` is set, with exponential backoff while the node is down."""
+        stop = stop or self._stop
+        s = self.settings
+        backoff = 0.0
+        last_anchor = 0.0
+        while not stop.is_set():
+            try:
+                head = self.anchors.chain.chain_head()
+                head_size = 0 if head is None else head.sequence
+                new = head_size - self.anchored_size
+                due = new >= s.every_entries or (
+                    new > 0 and time.monotonic() - last_anchor >= s.every_seconds
+                )
+                if due:
+                    result = self.anchor_once()
+                    self.rounds += 1
+                    last_anchor = time.monotonic()
+                    backoff = 0.0
+                    if result.action == "anchored":
+                        log.info(
+                            "anchored size %d (lag %.2f s)",
+                            result.anchored_size,
+                            result.lag_seconds,
+                        )
+            except (NodeUnavailable, NodeRefused) as exc:
+                self.failures += 1
+                self.last_error = str(exc)
+                backoff = min(max(backoff * 2, s.backoff_initial), s.backoff_max)
+                log.warning("anchoring failed (%s); retrying in %.1f s", exc, backoff)
+                stop.wait(backoff)
+                continue
+            except AnchorError as exc:
+                self.failures += 1
+                self.last_error = str(exc)
+                log.error("anchoring stopped: %s", exc)
+                backoff = s.backoff_max
+                stop.wait(backoff)
+                continue
+            stop.wait(s.poll_seconds)
+
+    def start(self) -> None:
+        """Run in a daemon thread (``stop()`` ends it)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="anchoring", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
