@@ -42,6 +42,10 @@ def open_runtime(settings: Settings, *, migrate: bool = False) -> Runtime:
         else Keystore.open(settings.keystore_dir, passphrase)
     )
     runtime = Runtime(settings, ledger, keystore)
+    if migrate:
+        from anchors.tree import open_tree_store
+
+        open_tree_store(settings.storage).migrate()
     if migrate and not ledger.is_bootstrapped():
         platform = Ed25519Signer.generate(PLATFORM_ACTOR)
         keystore.add(platform, actor=PLATFORM_ACTOR, role=KeyRole.PLATFORM.value)

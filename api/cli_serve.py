@@ -6,6 +6,7 @@ Layer: api.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from api.cli import EXIT_FAILED, EXIT_OK, key_args, storage_args
@@ -18,6 +19,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.bootstrap import open_runtime
     from api.serve import run
 
+    if args.node:
+        os.environ["CASELEDGER_NODE"] = args.node
     runtime = open_runtime(
         load_settings(args.db, args.keystore, args.passphrase_file), migrate=True
     )
@@ -49,6 +52,7 @@ def register(sub: Any) -> None:
     key_args(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--node", help="anchor node URL (default $CASELEDGER_NODE; none: unanchored)")
     p.set_defaults(handler=cmd_serve)
 
     t = sub.add_parser("token", help="API bearer tokens")

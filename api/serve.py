@@ -37,7 +37,7 @@ ROUTER_MODULES = (
 )
 
 #: Background workers added by later capabilities: ``module:function(ctx) -> stop()``.
-WORKER_FACTORIES = ("anchors.service:start_anchoring",)
+WORKER_FACTORIES = ("api.serve_anchoring:start_anchoring",)
 
 
 def build_context(runtime: Runtime) -> ApiContext:

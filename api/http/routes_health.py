@@ -27,8 +27,17 @@ def readyz(ctx: Ctx) -> JSONResponse:
     except Exception:
         return JSONResponse({"status": "unavailable", "reason": "ledger"}, status_code=503)
     lags = {s.name: s.lag for s in status(list(ctx.views.values()), ctx.runtime.ledger)}
+    size = head.sequence if head else 0
+    worker = ctx.services.get("anchoring")
+    anchoring: dict[str, object] = {"configured": worker is not None}
+    if worker is not None:
+        anchoring.update(
+            anchored_size=worker.anchored_size,
+            lag_entries=max(0, size - worker.anchored_size),
+            last_error=worker.last_error or None,
+        )
     return JSONResponse(
-        {"status": "ready", "chain_head": head.sequence if head else 0, "view_lag": lags}
+        {"status": "ready", "chain_head": size, "view_lag": lags, "anchoring": anchoring}
     )
 
 

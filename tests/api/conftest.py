@@ -51,7 +51,7 @@ class Served:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_server(db: str, keystore: Path) -> Served:
+def start_server(db: str, keystore: Path, *extra: str) -> Served:
     port = free_port()
     env = {
         **os.environ,
@@ -59,7 +59,7 @@ def start_server(db: str, keystore: Path) -> Served:
         "CASELEDGER_KEYSTORE": str(keystore),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--db", db, "--port", str(port)],
+        [sys.executable, "-m", "api.cli", "serve", "--db", db, "--port", str(port), *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
