@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "api.cli_serve",
     "api.cli_anchors",
     "api.cli_projections",
+    "api.cli_archive",
+    "api.cli_kiosk",
 )
 
 

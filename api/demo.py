@@ -94,7 +94,13 @@ class Stage:
 
 
 #: Stage modules added by later capabilities: each exposes ``STAGE: Stage``.
-STAGE_MODULES = ("api.demo_cases", "api.demo_anchoring")
+STAGE_MODULES = (
+    "api.demo_cases",
+    "api.demo_anchoring",
+    "api.demo_supervision",
+    "api.demo_archive",
+    "api.demo_kiosk",
+)
 
 
 def stages() -> list[Stage]:
