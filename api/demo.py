@@ -49,6 +49,7 @@ class DemoContext:
     out: Path
     signers: dict[str, Ed25519Signer] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    running: dict[str, Any] = field(default_factory=dict)  # processes and workers of stages
 
 
 def _stage_city(ctx: DemoContext) -> None:
@@ -93,8 +94,10 @@ class Stage:
     lines: Callable[[DemoContext], list[str]]
 
 
-#: Stage modules added by later capabilities: each exposes ``STAGE: Stage``.
+#: Stage modules added by later capabilities: each exposes ``STAGE: Stage`` (or names
+#: another attribute after a colon).
 STAGE_MODULES = (
+    "api.demo_anchoring:START",
     "api.demo_cases",
     "api.demo_anchoring",
     "api.demo_supervision",
@@ -105,14 +108,15 @@ STAGE_MODULES = (
 
 def stages() -> list[Stage]:
     found = [Stage("city", _stage_city, _city_lines)]
-    for name in STAGE_MODULES:
+    for spec in STAGE_MODULES:
+        name, _, attribute = spec.partition(":")
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
             continue
-        found.append(module.STAGE)
+        found.append(getattr(module, attribute or "STAGE"))
     return found
 
 
@@ -163,6 +167,8 @@ def run_demo(*, db: str | None, out: Path, seed: int) -> int:
             stage.run(ctx)
         report = verify_chain(runtime.ledger.chain)
     finally:
+        for cleanup in ctx.running.get("cleanups", []):
+            cleanup()
         runtime.close()
     ctx.summary["verify"] = report.as_dict()
     ctx.summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -194,5 +200,9 @@ def _print_summary(
     verdict = "verified" if ok else f"FAILED: {v['failure']}"
     print(f"  verify         {verdict} ({v['checked']:,} entries, {v['seconds']} s)")
     print(f"  summary        {ctx.out / 'summary.json'}")
-    print(f"  check it again caseledger verify --db {settings.storage.redacted()}")
+    again = f"caseledger verify --db {settings.storage.redacted()}"
+    anchored = ctx.out / "anchoring"
+    if (anchored / "checkpoint.txt").exists():
+        again += f" --checkpoint {anchored / 'checkpoint.txt'} --policy {anchored / 'policy.json'}"
+    print(f"  check it again {again}")
     print(f"  finished in {s['seconds']} s")

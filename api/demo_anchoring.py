@@ -92,28 +92,49 @@ def _busiest_aggregate(chain: Any, head: int) -> str:
     return counts.most_common(1)[0][0]
 
 
-def run(ctx: DemoContext) -> None:
-    from anchors.bundle import export_bundle, verify_bundle
+def start(ctx: DemoContext) -> None:
+    """Start the node (its own process) and the anchoring worker before the cases are driven,
+    so the log is anchored continuously while the city works."""
     from anchors.node.client import NodeClient
     from anchors.worker import AnchoringWorker, WorkerSettings, open_ledger_anchors
 
     runtime = ctx.runtime
-    out = ctx.out / "anchoring"
-    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(ctx.out / "anchoring", ignore_errors=True)
     shutil.rmtree(ctx.out / "node", ignore_errors=True)
-    out.mkdir(parents=True)
-    started = time.perf_counter()
+    (ctx.out / "anchoring").mkdir(parents=True)
+    ctx.running["anchoring_started"] = time.perf_counter()
     process, url = start_node(ctx.out / "node")
+    anchors = open_ledger_anchors(
+        runtime.ledger, runtime.settings.storage, runtime.keystore, runtime.platform_signer()
+    )
+    client = NodeClient(url)
+    worker = AnchoringWorker(anchors, client, WorkerSettings(every_entries=500, every_seconds=0.3))
+    worker.start()
+    ctx.running["anchoring"] = (process, url, anchors, client, worker)
+
+    def cleanup() -> None:  # if a later stage fails before ``run`` stops them
+        if "anchoring" in ctx.running:
+            worker.stop()
+            stop_node(process)
+
+    ctx.running.setdefault("cleanups", []).append(cleanup)
+
+
+def _no_lines(ctx: DemoContext) -> list[str]:
+    return []
+
+
+def run(ctx: DemoContext) -> None:
+    from anchors.bundle import export_bundle, verify_bundle
+
+    runtime = ctx.runtime
+    out = ctx.out / "anchoring"
+    started = ctx.running.get("anchoring_started", time.perf_counter())
+    if "anchoring" not in ctx.running:
+        start(ctx)
+    process, url, anchors, client, worker = ctx.running.pop("anchoring")
     try:
-        anchors = open_ledger_anchors(
-            runtime.ledger, runtime.settings.storage, runtime.keystore, runtime.platform_signer()
-        )
-        client = NodeClient(url)
-        worker = AnchoringWorker(
-            anchors, client, WorkerSettings(every_entries=500, every_seconds=0.3)
-        )
         began = time.perf_counter()
-        worker.start()
         deadline = time.monotonic() + 60
         head = runtime.ledger.chain.chain_head()
         target = head.sequence if head else 0
@@ -306,4 +327,5 @@ def lines(ctx: DemoContext) -> list[str]:
     return out
 
 
+START = Stage("anchoring-start", start, _no_lines)
 STAGE = Stage("anchoring", run, lines)
