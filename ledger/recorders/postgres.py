@@ -33,6 +33,7 @@ from ledger.chain import GENESIS_HASH, ChainEntry, SignedCommand, link_command
 from ledger.errors import ConfigurationError
 from ledger.keys import KEY_TOPICS
 from ledger.recorders.base import ChainedRecorderMixin, LinkedEvent, now_micros
+from ledger.recorders.group_commit import GroupCommitter
 
 _KEY_TOPICS_SQL = "(" + ",".join(f"'{t}'" for t in KEY_TOPICS) + ")"
 _ENTRY_COLUMNS = (
@@ -95,37 +96,66 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             )
         )
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    #: Batch concurrent commands of this process into one transaction (group commit).
+    group_commit = True
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Three round trips: lock + head, events + links, commit.
+        """Sign before the lock, then write: alone, or batched with concurrent commands.
+
+        Writers are serialised by the table lock anyway, so while one transaction holds
+        it, the commands that arrive queue up and the next transaction takes them all:
+        one lock, one fsync for many commands (group commit). Each command keeps its own
+        signature and its own consecutive chain entries.
+        """
+        command = self.prepare_command(stored_events, kwargs)
+        if command is None or kwargs.get("tracking") is not None or not self.group_commit:
+            return self._write([(stored_events, command)], **kwargs)[0]
+        return self._committer().submit(stored_events, command)
+
+    def _committer(self) -> GroupCommitter:
+        committer = getattr(self, "_group", None)
+        if committer is None:
+            committer = self._group = GroupCommitter(self._write)
+        return committer
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _write(
+        self, batch: Sequence[tuple[Sequence[StoredEvent], SignedCommand | None]], **kwargs: Any
+    ) -> list[list[int]]:
+        """One transaction, three round trips: lock + head, events + links, commit.
 
         The links do not depend on notification ids, so both inserts are pipelined;
         the chain rows look their notification id up by (originator id, version).
         """
-        command = self.prepare_command(stored_events, kwargs)
-        notification_ids: Sequence[int] | None = None
+        events = [e for item, _ in batch for e in item]
+        commands = [c for _, c in batch if c is not None]
+        notification_ids: list[int] = []
         exc: Exception | None = None
         with self.datastore.get_connection() as conn:
             with conn.pipeline(), conn.transaction():
                 with conn.cursor() as curs:
-                    self._insert_events(curs, stored_events, **kwargs)  # type: ignore[attr-defined]
-                if command is not None:
+                    self._insert_events(curs, events, **kwargs)  # type: ignore[attr-defined]
+                if commands:
                     with conn.cursor() as curs, conn.cursor() as ids:
                         try:
                             self._lock_table(curs)  # type: ignore[attr-defined]
                             self._notify_channel(curs)  # type: ignore[attr-defined]
                             curs.execute(self._select_head, prepare=True)
-                            entries = self._link(command, curs.fetchone())
-                            self._insert_stored_events(ids, stored_events)
+                            entries = self._link(commands, curs.fetchone())
+                            self._insert_stored_events(ids, events)
                             curs.execute(self._insert_links, self._link_params(entries))
                             notification_ids = [row["notification_id"] for row in ids.fetchall()]
                         except Exception as e:  # re-raised once the pipeline has closed
                             exc = e
             if exc:
                 raise exc
-        return notification_ids
+        out, at = [], 0
+        for item, _ in batch:
+            out.append(notification_ids[at : at + len(item)])
+            at += len(item)
+        return out
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
@@ -141,18 +171,21 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             ),
         )
 
-    def _link(self, command: SignedCommand, head: Any) -> list[ChainEntry]:
+    def _link(self, commands: Sequence[SignedCommand], head: Any) -> list[ChainEntry]:
         if head is None:
             head_sequence, head_hash, head_time = 0, GENESIS_HASH, 0
         else:
             head_sequence, head_hash = head["sequence"], bytes(head["entry_hash"])
             head_time = head["timestamp"]
-        return link_command(
-            command,
-            head_sequence=head_sequence,
-            head_hash=head_hash,
-            timestamp=max(now_micros(), head_time),
-        )
+        timestamp = max(now_micros(), head_time)
+        entries: list[ChainEntry] = []
+        for command in commands:
+            linked = link_command(
+                command, head_sequence=head_sequence, head_hash=head_hash, timestamp=timestamp
+            )
+            entries.extend(linked)
+            head_sequence, head_hash = linked[-1].sequence, linked[-1].entry_hash
+        return entries
 
     @staticmethod
     def _link_params(entries: Sequence[ChainEntry]) -> tuple[list[Any], ...]:
