@@ -6,10 +6,26 @@ Layer: projections. One list, so that ``serve``, ``projections status`` and
 
 from __future__ import annotations
 
+from projections.blacklist import BlacklistView
+from projections.certificates import CertificatesView
+from projections.indicators import IndicatorsView
 from projections.keys import KeysView
+from projections.progress import ProgressView
+from projections.ratings import RatingsView
+from projections.supervision import SupervisionView
 from projections.view import View
+from projections.worklist import WorklistView
 
-VIEWS: tuple[type[View], ...] = (KeysView,)
+VIEWS: tuple[type[View], ...] = (
+    KeysView,
+    ProgressView,
+    WorklistView,
+    SupervisionView,
+    CertificatesView,
+    RatingsView,
+    BlacklistView,
+    IndicatorsView,
+)
 
 
 def view_class(name: str) -> type[View]:

@@ -31,7 +31,7 @@ def ledger(storage_url: str) -> Ledger:
 
 
 def test_a_view_catches_up_and_reports_no_lag(ledger: Ledger) -> None:
-    view = open_view(KeysView, parse_storage_url(ledger.url))
+    view: Any = open_view(KeysView, parse_storage_url(ledger.url))
     assert catch_up(view, ledger.app) == 3  # two registrations, one revocation
     (st,) = status([view], ledger.app)
     assert st.lag == 0 and st.position == st.head
@@ -41,7 +41,7 @@ def test_a_view_catches_up_and_reports_no_lag(ledger: Ledger) -> None:
 
 
 def test_a_repeated_delivery_is_refused_as_a_whole(ledger: Ledger) -> None:
-    view = open_view(KeysView, parse_storage_url(ledger.url))
+    view: Any = open_view(KeysView, parse_storage_url(ledger.url))
     catch_up(view, ledger.app)
     before = table_digest(view.store, view.store.tables)
     first = ledger.app.recorder.select_notifications(start=1, limit=1)[0]
@@ -64,7 +64,7 @@ class _CrashingKeysView(KeysView):
 
 def test_a_crash_between_rows_and_position_leaves_neither(ledger: Ledger) -> None:
     storage = parse_storage_url(ledger.url)
-    view = open_view(_CrashingKeysView, storage)
+    view: Any = open_view(_CrashingKeysView, storage)
     with pytest.raises(RuntimeError, match="power cut"):
         catch_up(view, ledger.app)
     assert position(view, ledger.app) == 0
@@ -90,7 +90,7 @@ def test_rebuild_from_zero_gives_the_live_digest(ledger: Ledger) -> None:
 
 def test_a_view_follows_the_live_log(ledger: Ledger) -> None:
     storage = parse_storage_url(ledger.url)
-    view = open_view(KeysView, storage)
+    view: Any = open_view(KeysView, storage)
     with follow(view, storage.event_store_env()) as runner:
         s = Ed25519Signer.generate()
         ledger.app.register_key(
