@@ -99,6 +99,7 @@ class Stage:
 STAGE_MODULES = (
     "api.demo_anchoring:START",
     "api.demo_cases",
+    "api.demo_services",
     "api.demo_anchoring",
     "api.demo_supervision",
     "api.demo_archive",

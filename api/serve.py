@@ -1,7 +1,8 @@
 """``caseledger serve``: the HTTP API with its read-model workers, in one process.
 
-Layer: api (composition for the HTTP process). Read models follow the log in
-background threads (subscription on PostgreSQL, polling on SQLite); uvicorn
+Layer: api (composition for the HTTP process). Read models follow the log in a
+background thread (woken by NOTIFY on PostgreSQL, polling on SQLite), a batch per
+transaction; uvicorn
 handles SIGTERM gracefully and the lifespan stops the workers. Nothing is lost
 on restart: every view resumes from its tracked position.
 """
@@ -20,8 +21,9 @@ from api.bootstrap import Runtime
 from api.http.app import create_app
 from api.http.context import ApiContext
 from api.tokens import TokenStore
+from projections.follower import BatchFollower
 from projections.registry import VIEWS
-from projections.runner import catch_up, follow, open_view
+from projections.runner import catch_up, open_view
 
 log = logging.getLogger("caseledger.serve")
 
@@ -76,10 +78,8 @@ def build_app(runtime: Runtime) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        env = runtime.settings.storage.event_store_env()
-        for view in ctx.views.values():
-            runner = follow(view, env)
-            stops.append(lambda r=runner: r.__exit__(None, None, None))  # type: ignore[misc]
+        follower = BatchFollower(list(ctx.views.values()), runtime.ledger).start()
+        stops.append(follower.stop)
         for spec in WORKER_FACTORIES:
             module_name, _, function = spec.partition(":")
             module = _optional(module_name)

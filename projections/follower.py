@@ -4,8 +4,9 @@ Layer: projections. DESIGN invariant 4 holds as in ``catch_up`` (rows and positi
 transaction). ``projections.runner.follow`` runs eventsourcing's subscription runner, which
 processes one event per transaction; on PostgreSQL that costs a commit per event and
 cannot keep up with a log written at ~1,000 events/s (bench/projections.py). This follower
-polls the log head every ``interval`` seconds and catches every view up with batched
-transactions, so the lag is about one interval plus the batch's work.
+wakes on the log's own PostgreSQL notifications (LISTEN on the channel the recorder
+NOTIFYs in every write transaction) — SQLite cannot notify, so there it polls every
+``interval`` — and catches every view up with batched transactions.
 """
 
 from __future__ import annotations
@@ -13,12 +14,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg.sql import SQL, Identifier
 
 from ledger.application import LedgerApplication
 from projections.runner import catch_up, position
 from projections.view import View
 
 __all__ = ["BatchFollower"]
+
+
+def _conninfo(datastore: Any) -> str:
+    kw = datastore.pool.kwargs
+    info = f"host={kw['host']} port={kw['port']} user={kw['user']} dbname={kw['dbname']}"
+    return info + (f" password={kw['password']}" if kw.get("password") else "")
 
 
 class BatchFollower:
@@ -38,25 +49,51 @@ class BatchFollower:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="view-follower", daemon=True)
+        self._wake = threading.Event()
+        self._listener: threading.Thread | None = None
+        if hasattr(app.recorder, "channel_name"):
+            self._listener = threading.Thread(
+                target=self._listen, name="view-listener", daemon=True
+            )
 
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                self._wake.clear()
                 head = self.app.recorder.max_notification_id() or 0
                 for view in self.views:
                     if position(view, self.app) < head:
                         catch_up(view, self.app, until=head)
-                self._stop.wait(self.interval)
+                # PostgreSQL: woken by NOTIFY (the timeout only guards a lost notification).
+                self._wake.wait(self.interval if self._listener is None else 1.0)
         except BaseException as exc:  # reported to the owner by stop()
             self._error = exc
 
+    def _listen(self) -> None:
+        """Set ``_wake`` whenever the log's channel is notified (PostgreSQL only)."""
+        recorder = self.app.recorder
+        ds = recorder.datastore  # type: ignore[attr-defined]
+        try:
+            with psycopg.connect(_conninfo(ds), autocommit=True) as conn:
+                conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))  # type: ignore[attr-defined]
+                while not self._stop.is_set():
+                    for _ in conn.notifies(timeout=0.5):
+                        self._wake.set()
+        except psycopg.Error:
+            self._listener = None  # fall back to polling
+
     def start(self) -> BatchFollower:
+        if self._listener is not None:
+            self._listener.start()
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join()
+        if self._listener is not None:
+            self._listener.join()
         if self._error is not None:
             raise self._error
 

@@ -102,3 +102,22 @@ def test_a_view_follows_the_live_log(ledger: Ledger) -> None:
 
 
 from ledger.keys import KeyRole  # noqa: E402
+
+
+def test_the_batch_follower_wakes_on_new_events_on_both_backends(ledger: Ledger) -> None:
+    import time
+
+    from projections.follower import BatchFollower
+
+    storage = parse_storage_url(ledger.url)
+    view: Any = open_view(KeysView, storage)
+    with BatchFollower([view], ledger.app, interval=0.05):
+        s = Ed25519Signer.generate()
+        ledger.app.register_key(
+            s.public_key, s.key_id, actor="kiosk:batch", role=KeyRole.KIOSK, by=ledger.platform
+        )
+        head = ledger.app.recorder.max_notification_id()
+        deadline = time.monotonic() + 10
+        while position(view, ledger.app) < (head or 0) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert "kiosk:batch" in {k["actor"] for k in current_keys(view)}
