@@ -10,6 +10,7 @@ from projections.blacklist import BlacklistView
 from projections.certificates import CertificatesView
 from projections.indicators import IndicatorsView
 from projections.keys import KeysView
+from projections.kiosk_fleet import KioskFleetView
 from projections.progress import ProgressView
 from projections.ratings import RatingsView
 from projections.supervision import SupervisionView
@@ -25,6 +26,7 @@ VIEWS: tuple[type[View], ...] = (
     RatingsView,
     BlacklistView,
     IndicatorsView,
+    KioskFleetView,
 )
 
 

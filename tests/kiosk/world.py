@@ -1,0 +1,115 @@
+"""A small real world for kiosk tests: the case world (tests/ledger/case_world.py) with a
+closed case whose result is a sealed result document, a closed case whose result is an
+e-certificate, anchoring to a real node process, and a kiosk service.
+
+Everything is real (keys, seals, chain, cosigned checkpoints, blocks); only time is simulated.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from anchors.checkpoints import checkpoint_signer, ledger_origin
+from anchors.node.client import NodeClient
+from anchors.policy import TrustPolicy
+from anchors.tree import PersistentTree, open_tree_store
+from anchors.worker import AnchoringWorker, LedgerAnchors
+from kiosk.printing import FontCache
+from kiosk.service import KioskService
+from ledger.certificate_id import make_certificate_id
+from ledger.services_domain import CertificateService
+from ledger.storage import parse_storage_url
+from tests.ledger.case_world import FOOD_DEPT, ISSUER, World, build_world
+
+KIOSK_ID = "GZ-TH-001"
+
+
+@dataclass
+class KioskWorld:
+    world: World
+    worker: AnchoringWorker
+    anchors: LedgerAnchors
+    policy: TrustPolicy
+    service: KioskService
+    document_serial: str
+    certificate_serial: str
+    certificate_id: str
+
+    def anchor(self) -> None:
+        self.worker.anchor_once()
+        self.worker.anchor_once()
+
+    def close(self) -> None:
+        self.worker.stop()
+        close = getattr(self.anchors.tree.store, "close", None)
+        if close is not None:
+            close()
+        self.world.ledger.close()
+
+
+def closed_document_case(world: World) -> str:
+    serial = world.submit_food().serial
+    world.to_accepted(serial)
+    world.to_delivered(serial)
+    world.cases.close(serial, signer=world.food)
+    return serial
+
+
+def closed_certificate_case(world: World, number: str = "2026000777") -> tuple[str, str]:
+    serial = world.submit_food().serial
+    world.to_accepted(serial)
+    world.cases.approve(serial, signer=world.food)
+    case = world.cases.case(serial)
+    certificate = CertificateService(world.ledger).issue(
+        signer=world.food,
+        department=FOOD_DEPT,
+        case_id=case.id,
+        case_serial=serial,
+        case_department=FOOD_DEPT,
+        case_decided=True,
+        holder=case.applicant_id,
+        type_code=ISSUER + "001",
+        issuer_code=ISSUER,
+        serial=number,
+        content={"名称": "广州某某餐饮有限公司", "经营项目": "热食类食品制售"},
+        at=world.clock.now(),
+        case=case,
+    )
+    world.cases.dispatch(serial, "online", signer=world.food)
+    world.cases.sign_off(serial, signer=world.portal)
+    world.cases.close(serial, signer=world.food)
+    assert certificate.identifier == make_certificate_id(ISSUER + "001", ISSUER, number, 1)
+    return serial, certificate.identifier
+
+
+def build_kiosk_world(url: str, tmp: Path, node_url: str) -> KioskWorld:
+    world = build_world(url, tmp)
+    document_serial = closed_document_case(world)
+    certificate_serial, certificate_id = closed_certificate_case(world)
+    store = open_tree_store(parse_storage_url(url))
+    store.migrate()
+    genesis = world.ledger.chain.select_entries(1, 1)[0]
+    origin = store.set_meta_once("origin", ledger_origin("testcity", genesis.entry_hash))
+    anchors = LedgerAnchors(
+        world.ledger,
+        PersistentTree(store),
+        origin,
+        checkpoint_signer(origin, os.urandom(32)),
+        world.platform,
+    )
+    worker = AnchoringWorker(anchors, NodeClient(node_url, timeout=5.0))
+    worker.anchor_once()
+    policy = worker.policy()
+    service = KioskService(world.ledger, policy, anchors.tree, world.platform, FontCache.default())
+    return KioskWorld(
+        world,
+        worker,
+        anchors,
+        policy,
+        service,
+        document_serial,
+        certificate_serial,
+        certificate_id,
+    )
