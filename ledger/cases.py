@@ -544,7 +544,9 @@ class Case(Aggregate):
                 until = blacklisted.until.isoformat() if blacklisted.until else "further notice"
                 raise BlacklistedApplicant(
                     f"applicant: blocked from online applications until {until}; "
-                    f"appeal: {blacklisted.appeal_route}"
+                    f"appeal: {blacklisted.appeal_route}",
+                    until=blacklisted.until,
+                    appeal_route=blacklisted.appeal_route,
                 )
         checked = _check_materials(guide.materials, materials, channel, mode)
         if not checked:
@@ -851,7 +853,8 @@ class Case(Aggregate):
 
         Refused while a required material is missing or paper originals are not delivered.
         Never later than the deemed acceptance of ALL·32: a case without pre-review findings
-        after 5 working days counts as accepted on the 5th."""
+        within 5 working days counts as accepted from the day its materials were received
+        (the submission date), and an acceptance recorded later says so."""
         self._require("accept")
         at = self._when(at)
         required = [m["code"] for m in self.terms["materials"] if m["required"]]
@@ -865,15 +868,16 @@ class Case(Aggregate):
             )
         today = shanghai_date(at)
         deemed = self.state is CaseState.SUBMITTED and today > self.pre_review_due
-        self._accept(at, self.pre_review_due if deemed else today, deemed, seal)
+        self._accept(at, self.submitted_on if deemed else today, deemed, seal)
 
     def deem_accepted(self, *, at: dt.datetime, seal: Sealer) -> None:
-        """ALL·32: no pre-review finding within 5 working days — the case counts as accepted
-        on the 5th working day after submission. Refused before that day has passed.
+        """ALL·32: no pre-review finding within 5 working days — the case counts as accepted.
 
-        ALL·32's text says the application counts as accepted 自收到申请材料之日起 (from
-        receipt); the ledger records the 5th working day, the day the deeming takes effect,
-        and starts the time limit there."""
+        The command becomes available only after the 5th working day after submission
+        (refused with ``DeemedAcceptanceNotDue`` until that day has passed). Following ALL·32's
+        text — 逾期不告知的，自收到申请材料之日起即为受理 — the acceptance date recorded is
+        the day the application materials were received (the submission date), and the time
+        limit runs from there: the stricter reading for the department."""
         self._require("deem_accepted")
         at = self._when(at)
         if shanghai_date(at) <= self.pre_review_due:
@@ -881,7 +885,7 @@ class Case(Aggregate):
                 f"deem_accepted: pre-review findings may still be notified until "
                 f"{self.pre_review_due}"
             )
-        self._accept(at, self.pre_review_due, True, seal)
+        self._accept(at, self.submitted_on, True, seal)
 
     def _accept(self, at: dt.datetime, accepted_on: dt.date, deemed: bool, seal: Sealer) -> None:
         due = deadline(accepted_on, self.promised_limit_days)

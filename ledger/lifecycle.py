@@ -401,7 +401,10 @@ class CaseService:
     def deem_accepted(
         self, serial: str, *, signer: Signer, idempotency_key: str | None = None
     ) -> Outcome:
-        """ALL·32: record the deemed acceptance of a case without timely pre-review findings."""
+        """ALL·32: record the deemed acceptance of a case without timely pre-review findings.
+
+        Available only after the 5th working day after submission; the acceptance date
+        recorded is the submission date (the day the materials were received)."""
         return self._command(
             "deem_accepted",
             serial,

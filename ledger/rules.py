@@ -9,6 +9,8 @@ broken; :class:`FieldViolation` subclasses also carry that ``field``.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ledger.errors import RuleViolation
 
 __all__ = [
@@ -151,10 +153,26 @@ class ApplicantErased(RuleViolation):
 
 
 class BlacklistedApplicant(RuleViolation):
-    """A blacklisted applicant (黑名单) may not apply online during the block."""
+    """A blacklisted applicant (黑名单) may not apply online during the block.
+
+    ``until`` is the last day of the block (``None``: until further notice) and
+    ``appeal_route`` how to appeal, so the refusal can tell the applicant both."""
 
     rule = "GZ16·22, PY·28"
     code = "blacklisted-applicant"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        until: dt.date | None = None,
+        appeal_route: str | None = None,
+        rule: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, rule=rule, code=code)
+        self.until = until
+        self.appeal_route = appeal_route or None
 
 
 class NotInDepartmentScope(RuleViolation):

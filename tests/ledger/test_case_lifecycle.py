@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ledger.application import KeyNotUsable
+from ledger.calendar import deadline
 from ledger.cases import CaseState, SubmittedMaterial
 from ledger.certificate_id import make_certificate_id
 from ledger.documents import DocumentKind, SignedDocument, verify_document
@@ -458,17 +459,29 @@ def test_deemed_acceptance_after_5_working_days_without_findings_ALL_32(world: W
     receipt = document(world.cases.deem_accepted(serial, signer=world.platform))
     case = world.case(serial)
     assert case.state is CaseState.ACCEPTED and case.deemed_accepted
-    assert case.accepted_on == dt.date(2026, 10, 10)
+    assert case.accepted_on == case.submitted_on == ACCEPTED_ON  # 自收到申请材料之日起
+    assert receipt.body["accepted_on"] == ACCEPTED_ON
     assert receipt.body["deemed"] is True and receipt.body["basis"] == "ALL·32"
     assert verify_document(receipt, world.food.public_key)  # the department's seal still
 
 
-def test_late_acceptance_counts_from_the_deemed_date_ALL_32(world: World) -> None:
+def test_deemed_acceptance_counts_from_the_day_the_materials_were_received_ALL_32(
+    world: World,
+) -> None:
+    serial = world.submit_food().serial
+    world.clock.set(dt.date(2026, 10, 13))
+    world.cases.deem_accepted(serial, signer=world.platform)
+    case = world.case(serial)
+    assert case.due == deadline(case.submitted_on, case.promised_limit_days).due
+    assert case.accepted_on is not None and case.accepted_on < case.pre_review_due
+
+
+def test_late_acceptance_counts_from_the_submission_date_ALL_32(world: World) -> None:
     serial = world.submit_food(channel="window").serial
     world.clock.set(dt.date(2026, 10, 20))
     world.cases.accept(serial, signer=world.food)
     case = world.case(serial)
-    assert case.accepted_on == dt.date(2026, 10, 10) and case.deemed_accepted
+    assert case.accepted_on == ACCEPTED_ON and case.deemed_accepted
 
 
 def test_deemed_acceptance_is_not_for_cases_with_findings_ALL_32(world: World) -> None:

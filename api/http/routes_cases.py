@@ -1,0 +1,823 @@
+"""Case commands over HTTP: submission, every lifecycle step, and the case read.
+
+Layer: api (HTTP). Each endpoint resolves who signs (``routes_common.Wiring``), checks the
+caller's department scope (another department's case is 404, not 403), and calls
+:class:`~ledger.lifecycle.CaseService` — the one use-case surface; no rule lives here. Every
+POST takes ``Idempotency-Key``; the answer is the case's state after the step and the
+document the step issued (RULES.md "Case lifecycle").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, status
+from fastapi.responses import Response
+
+from api.http.context import ApiContext
+from api.http.deps import require
+from api.http.problems import Problem
+from api.http.routes_common import (
+    IdempotencyKey,
+    Wired,
+    Wiring,
+    edge,
+    in_scope,
+    jsonable,
+    respond,
+    scoped_key,
+)
+from api.http.routes_common import (
+    install as install_wiring,
+)
+from api.http.schemas import (
+    ApprovalCreate,
+    CaseCreate,
+    CasePublic,
+    CaseStepPublic,
+    CorrectionCreate,
+    CorrectionRequestCreate,
+    DeliveryFailureCreate,
+    DispatchCreate,
+    DocumentPublic,
+    FeeAssessmentCreate,
+    FeePaymentCreate,
+    MaterialDeliveryCreate,
+    PublicNoticeCreate,
+    ReasonsCreate,
+    ResultDocumentCreate,
+    SignOffCreate,
+    SpecialProcedureCreate,
+    SpecialProcedureEnd,
+    WithdrawalCreate,
+)
+from api.tokens import Principal, Role
+from ledger.cases import Case, Channel
+from ledger.catalogue import ServiceItem
+from ledger.documents import SignedDocument
+from ledger.lifecycle import Outcome, ServiceItemNotFound
+from ledger.rules import InvalidSerial
+from ledger.signing import Signer
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+Serial = Annotated[str, Path(min_length=4, max_length=64, description="申请流水号")]
+DepartmentCaller = Annotated[Principal, Depends(require(Role.DEPARTMENT))]
+ApplicantSide = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.KIOSK))]
+Reader = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.SUPERVISOR))]
+
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such case (or another department's)."},
+    409: {"description": "Invalid transition: the problem carries the case's `state`."},
+    422: {"description": "A rule refused the command (`rule`) or a field is invalid."},
+}
+
+
+def install(ctx: ApiContext) -> None:
+    install_wiring(ctx)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _case(wired: Wiring, who: Principal, serial: str) -> Case:
+    """The case, if the caller may see it; 404 for unknown serials and other departments."""
+    try:
+        with edge():
+            case = wired.services.cases.case(serial)
+    except InvalidSerial:
+        raise Problem(404, "Not found", f"serial: no case {serial}", code="not-found") from None
+    in_scope(who, case.department)
+    return case
+
+
+def document_public(document: SignedDocument | Mapping[str, Any] | None) -> DocumentPublic | None:
+    if document is None:
+        return None
+    data = document.to_dict() if isinstance(document, SignedDocument) else dict(document)
+    return DocumentPublic.model_validate(jsonable(data))
+
+
+def step_public(outcome: Outcome) -> CaseStepPublic:
+    return CaseStepPublic(
+        serial=outcome.serial,
+        approval_code=outcome.approval_code,
+        state=outcome.state,
+        version=outcome.version,
+        document=document_public(outcome.document),
+    )
+
+
+def _department_signer(wired: Wiring, who: Principal, case: Case) -> Signer:
+    return wired.department_signer(
+        who.department if who.role is Role.DEPARTMENT else case.department
+    )
+
+
+def _system_signer(wired: Wiring, who: Principal, case: Case) -> Signer:
+    """Automatic steps (ALL·32, payment notices): the department, or the platform for admin."""
+    if who.role is Role.ADMIN:
+        return wired.platform_signer()
+    return _department_signer(wired, who, case)
+
+
+def _applicant_signer(wired: Wiring, who: Principal, case: Case) -> Signer:
+    """The applicant's channel: a kiosk's key, the window (department key), or the portal."""
+    if who.role is Role.KIOSK:
+        return wired.kiosk_signer(who)
+    if who.role is Role.DEPARTMENT:
+        return wired.department_signer(who.department)
+    return wired.portal_signer()
+
+
+def _step(
+    wired: Wiring,
+    who: Principal,
+    serial: str,
+    key: str | None,
+    command: str,
+    params: Mapping[str, Any],
+    signer_of: Callable[[Wiring, Principal, Case], Signer],
+    run: Callable[[Signer, str | None], Outcome],
+) -> Response:
+    def action() -> CaseStepPublic:
+        case = _case(wired, who, serial)
+        return step_public(run(signer_of(wired, who, case), scoped_key(who, key)))
+
+    return respond(wired, who, key, command, {"serial": serial, **params}, action)
+
+
+# --- submission and reading ----------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseStepPublic,
+    summary="Submit an application; 201 with the application receipt (roles: department, kiosk)",
+    responses={
+        403: {"description": "Blacklisted applicant: `until` and `appeal_route`."},
+        **_ANSWERS,
+    },
+)
+def submit(body: CaseCreate, who: ApplicantSide, wired: Wired, key: IdempotencyKey = None) -> Any:
+    """A department submits at its window (channel ``window``, signed by its seal key) or for
+    the portal (``web``/``app``/``wechat``, signed by the portal key) — for its own items
+    only; a kiosk token submits with channel ``kiosk``, signed by the kiosk's key."""
+
+    def action() -> CaseStepPublic:
+        with edge():
+            try:
+                item: Any = wired.ctx.runtime.ledger.repository.get(
+                    ServiceItem.id_for(body.item_code)
+                )
+            except Exception:
+                raise ServiceItemNotFound(f"item_code: no service item {body.item_code}") from None
+            if not isinstance(item, ServiceItem):
+                raise ServiceItemNotFound(f"item_code: no service item {body.item_code}")
+        department = item.current_guide.department
+        in_scope(who, department)
+        if who.role is Role.KIOSK:
+            if body.channel is not Channel.KIOSK:
+                raise Problem(
+                    422,
+                    "Validation error",
+                    "channel: a kiosk submits with channel kiosk",
+                    code="validation",
+                    field="channel",
+                )
+            signer = wired.kiosk_signer(who)
+        elif body.channel is Channel.KIOSK:
+            raise Problem(
+                422,
+                "Validation error",
+                "channel: only kiosk tokens submit with channel kiosk",
+                code="validation",
+                field="channel",
+            )
+        elif body.channel is Channel.WINDOW:
+            signer = wired.department_signer(department)
+        else:
+            signer = wired.portal_signer()
+        materials = [m.to_domain() for m in body.materials]
+        outcome = wired.services.cases.submit(
+            item_code=body.item_code,
+            applicant_id=body.applicant_id,
+            channel=body.channel,
+            handling_mode=body.handling_mode,
+            materials=materials,
+            delivery=body.delivery,
+            signer=signer,
+            location=body.location,
+            mailing_address=body.mailing_address,
+            idempotency_key=scoped_key(who, key),
+        )
+        return step_public(outcome)
+
+    return respond(wired, who, key, "submit", body.model_dump(), action, status=201)
+
+
+@router.get(
+    "/{serial}",
+    response_model=CasePublic,
+    summary="A case's progress, without personal data (roles: department — own cases — supervisor)",
+    responses={404: _ANSWERS[404]},
+)
+def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
+    case = _case(wired, who, serial)
+    return CasePublic(
+        serial=case.serial,
+        approval_code=case.approval_code,
+        department=case.department,
+        item_code=case.item_code,
+        item_name=case.item_name,
+        guide_version=case.guide_version,
+        state=case.state,
+        channel=case.channel,
+        handling_mode=case.handling_mode.value,
+        submitted_at=case.submitted_at.isoformat(),
+        pre_review_due=case.pre_review_due.isoformat(),
+        accepted_on=jsonable(case.accepted_on),
+        deemed_accepted=case.deemed_accepted,
+        due=jsonable(case.due),
+        due_provisional=case.due_provisional,
+        decided_on=jsonable(case.decided_on),
+        delivered_on=jsonable(case.delivered_on),
+        closed_at=jsonable(case.closed_at),
+        certificate_ids=list(case.certificate_ids),
+        documents=[str(d["kind"]) for d in case.documents],
+        version=case.version,
+    )
+
+
+# --- pre-review, correction, acceptance ----------------------------------------------------
+
+
+@router.post(
+    "/{serial}/pre-review",
+    response_model=CaseStepPublic,
+    summary="Pre-review found the application complete (预审通过) (role: department)",
+    responses=_ANSWERS,
+)
+def pass_pre_review(
+    serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "pass_pre_review",
+        {},
+        _department_signer,
+        lambda s, k: cases.pass_pre_review(serial, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/correction-requests",
+    response_model=CaseStepPublic,
+    summary="The one-time correction notice listing every defective material (一次性告知) "
+    "(role: department)",
+    responses=_ANSWERS,
+)
+def request_correction(
+    serial: Serial,
+    body: CorrectionRequestCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    defects = {m.code: m.reason for m in body.materials}
+    if len(defects) != len(body.materials):
+        raise Problem(
+            422,
+            "Validation error",
+            "materials: each material code once",
+            code="validation",
+            field="materials",
+        )
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "request_correction",
+        {"defects": defects},
+        _department_signer,
+        lambda s, k: cases.request_correction(serial, defects, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/corrections",
+    response_model=CaseStepPublic,
+    summary="The applicant supplies the corrected materials (补正) (roles: department at the "
+    "window, kiosk)",
+    responses=_ANSWERS,
+)
+def correct(
+    serial: Serial,
+    body: CorrectionCreate,
+    who: ApplicantSide,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+
+    def run(s: Signer, k: str | None) -> Outcome:
+        materials = [m.to_domain() for m in body.materials]
+        return cases.correct(serial, body.applicant_id, materials, signer=s, idempotency_key=k)
+
+    return _step(wired, who, serial, key, "correct", body.model_dump(), _applicant_signer, run)
+
+
+@router.post(
+    "/{serial}/material-deliveries",
+    response_model=CaseStepPublic,
+    summary="How the materials reached the department after pre-review (NH·13) (role: department)",
+    responses=_ANSWERS,
+)
+def record_material_delivery(
+    serial: Serial,
+    body: MaterialDeliveryCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "record_material_delivery",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.record_material_delivery(
+            serial, body.method, signer=s, waybill=body.waybill, idempotency_key=k
+        ),
+    )
+
+
+@router.post(
+    "/{serial}/acceptance",
+    response_model=CaseStepPublic,
+    summary="Accept the case with the acceptance receipt; the time limit starts (role: department)",
+    responses=_ANSWERS,
+)
+def accept(serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "accept",
+        {},
+        _department_signer,
+        lambda s, k: cases.accept(serial, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/deemed-acceptance",
+    response_model=CaseStepPublic,
+    summary="ALL·32: record deemed acceptance (after the 5th working day without pre-review "
+    "findings; accepted from the submission date) (roles: department; admin signs as platform)",
+    responses=_ANSWERS,
+)
+def deem_accepted(
+    serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "deem_accepted",
+        {},
+        _system_signer,
+        lambda s, k: cases.deem_accepted(serial, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/non-acceptance",
+    response_model=CaseStepPublic,
+    summary="Refuse acceptance with reasons (不予受理) (role: department)",
+    responses=_ANSWERS,
+)
+def not_accept(
+    serial: Serial,
+    body: ReasonsCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "not_accept",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.not_accept(serial, body.reasons, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/return",
+    response_model=CaseStepPublic,
+    summary="Return the application with reasons (退件) (role: department)",
+    responses=_ANSWERS,
+)
+def return_case(
+    serial: Serial,
+    body: ReasonsCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "return_case",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.return_case(serial, body.reasons, signer=s, idempotency_key=k),
+    )
+
+
+# --- processing ----------------------------------------------------------------------------
+
+
+@router.post(
+    "/{serial}/special-procedures",
+    response_model=CaseStepPublic,
+    summary="Start a special procedure with its notice; the time limit pauses (role: department)",
+    responses=_ANSWERS,
+)
+def start_special_procedure(
+    serial: Serial,
+    body: SpecialProcedureCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "start_special_procedure",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.start_special_procedure(
+            serial, body.procedure, body.expected_days, signer=s, idempotency_key=k
+        ),
+    )
+
+
+@router.post(
+    "/{serial}/special-procedures/end",
+    response_model=CaseStepPublic,
+    summary="End the special procedure; the due date moves by its working days (role: department)",
+    responses=_ANSWERS,
+)
+def end_special_procedure(
+    serial: Serial,
+    body: SpecialProcedureEnd,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "end_special_procedure",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.end_special_procedure(serial, body.outcome, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/fee-assessment",
+    response_model=CaseStepPublic,
+    summary="Assess the guide's fee (FZ·18) (role: department)",
+    responses=_ANSWERS,
+)
+def assess_fee(
+    serial: Serial,
+    body: FeeAssessmentCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "assess_fee",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.assess_fee(serial, body.amount, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/fee-payment",
+    response_model=CaseStepPublic,
+    summary="Record the payment the unified payment platform confirmed (FZ·18) "
+    "(roles: department; admin signs as platform)",
+    responses=_ANSWERS,
+)
+def pay_fee(
+    serial: Serial,
+    body: FeePaymentCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "pay_fee",
+        body.model_dump(),
+        _system_signer,
+        lambda s, k: cases.pay_fee(
+            serial, body.payment_reference, body.amount, signer=s, idempotency_key=k
+        ),
+    )
+
+
+@router.post(
+    "/{serial}/approval",
+    response_model=CaseStepPublic,
+    summary="Approve with an e-sealed decision (批准决定书) (role: department)",
+    responses=_ANSWERS,
+)
+def approve(
+    serial: Serial,
+    who: DepartmentCaller,
+    wired: Wired,
+    body: ApprovalCreate | None = None,
+    key: IdempotencyKey = None,
+) -> Any:
+    conclusion = (body or ApprovalCreate()).conclusion
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "approve",
+        {"conclusion": conclusion},
+        _department_signer,
+        lambda s, k: cases.approve(serial, signer=s, conclusion=conclusion, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/disapproval",
+    response_model=CaseStepPublic,
+    summary="Disapprove with reasons (不予批准决定书) (role: department)",
+    responses=_ANSWERS,
+)
+def disapprove(
+    serial: Serial,
+    body: ReasonsCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "disapprove",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.disapprove(serial, body.reasons, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/result-document",
+    response_model=CaseStepPublic,
+    summary="Issue the result document of an approved case (role: department)",
+    responses=_ANSWERS,
+)
+def issue_result_document(
+    serial: Serial,
+    who: DepartmentCaller,
+    wired: Wired,
+    body: ResultDocumentCreate | None = None,
+    key: IdempotencyKey = None,
+) -> Any:
+    title = (body or ResultDocumentCreate()).title
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "issue_result_document",
+        {"title": title},
+        _department_signer,
+        lambda s, k: cases.issue_result_document(serial, signer=s, title=title, idempotency_key=k),
+    )
+
+
+# --- delivery and closing ------------------------------------------------------------------
+
+
+@router.post(
+    "/{serial}/dispatches",
+    response_model=CaseStepPublic,
+    summary="Send the result on site, by courier or online (role: department)",
+    responses=_ANSWERS,
+)
+def dispatch(
+    serial: Serial,
+    body: DispatchCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "dispatch",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.dispatch(
+            serial,
+            body.method,
+            signer=s,
+            waybill=body.waybill,
+            mailing_address=body.mailing_address,
+            idempotency_key=k,
+        ),
+    )
+
+
+@router.post(
+    "/{serial}/delivery-failures",
+    response_model=CaseStepPublic,
+    summary="Record that a delivery failed (role: department)",
+    responses=_ANSWERS,
+)
+def record_delivery_failure(
+    serial: Serial,
+    body: DeliveryFailureCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "record_delivery_failure",
+        body.model_dump(),
+        _department_signer,
+        lambda s, k: cases.record_delivery_failure(
+            serial, body.reason, signer=s, idempotency_key=k
+        ),
+    )
+
+
+@router.post(
+    "/{serial}/sign-off",
+    response_model=CaseStepPublic,
+    summary="Record the sign-off and issue the delivery receipt (送达回证) "
+    "(roles: department, kiosk)",
+    responses=_ANSWERS,
+)
+def sign_off(
+    serial: Serial,
+    who: ApplicantSide,
+    wired: Wired,
+    body: SignOffCreate | None = None,
+    key: IdempotencyKey = None,
+) -> Any:
+    recipient = (body or SignOffCreate()).recipient
+    cases = wired.services.cases
+
+    def signer_of(w: Wiring, p: Principal, case: Case) -> Signer:
+        return w.kiosk_signer(p) if p.role is Role.KIOSK else _department_signer(w, p, case)
+
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "sign_off",
+        {"recipient": recipient},
+        signer_of,
+        lambda s, k: cases.sign_off(serial, recipient, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/public-notice",
+    response_model=CaseStepPublic,
+    summary="Deliver by public notice after failed deliveries (公告送达) (role: department)",
+    responses=_ANSWERS,
+)
+def deliver_by_public_notice(
+    serial: Serial,
+    who: DepartmentCaller,
+    wired: Wired,
+    body: PublicNoticeCreate | None = None,
+    key: IdempotencyKey = None,
+) -> Any:
+    days = (body or PublicNoticeCreate()).notice_days
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "deliver_by_public_notice",
+        {"notice_days": days},
+        _department_signer,
+        lambda s, k: cases.deliver_by_public_notice(
+            serial, signer=s, notice_days=days, idempotency_key=k
+        ),
+    )
+
+
+@router.post(
+    "/{serial}/close",
+    response_model=CaseStepPublic,
+    summary="Close the case (办结) once its result is issued and delivered (role: department)",
+    responses=_ANSWERS,
+)
+def close(serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "close",
+        {},
+        _department_signer,
+        lambda s, k: cases.close(serial, signer=s, idempotency_key=k),
+    )
+
+
+@router.post(
+    "/{serial}/withdrawal",
+    response_model=CaseStepPublic,
+    summary="The applicant withdraws before the decision (roles: department at the window, kiosk)",
+    responses=_ANSWERS,
+)
+def withdraw(
+    serial: Serial,
+    body: WithdrawalCreate,
+    who: ApplicantSide,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> Any:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        "withdraw",
+        body.model_dump(),
+        _applicant_signer,
+        lambda s, k: cases.withdraw(
+            serial, body.applicant_id, body.reason, signer=s, idempotency_key=k
+        ),
+    )

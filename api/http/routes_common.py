@@ -1,0 +1,434 @@
+"""What every command router shares: the services, who signs, idempotent answers, error edges.
+
+Layer: api (HTTP). ``wire(ctx)`` builds the application services once per process and keeps
+them in ``ctx.services["wiring"]``; routers reach them through the ``Wired`` dependency.
+
+Who signs over HTTP (DESIGN invariant 2) — the API process holds the keystore:
+
+- a department token acts with its department's current seal key (actor ``dept:<code>``);
+  a department without one answers 409 ``department-not-enrolled``;
+- applicant-side domain commands from a department's systems (the portal, the window) are
+  signed by the portal key (actor ``portal``), kiosk tokens by their kiosk's key (actor
+  ``kiosk:<token name>``), supervisors by the supervision office's key (actor
+  ``supervisor:<office>``) — each enrolled in the chain on first use;
+- an admin acts with the platform key where a command allows it, else with the key of the
+  department the resource belongs to.
+
+Idempotency (DESIGN invariant 6): every POST may carry ``Idempotency-Key``. The first answer
+(status and body) is kept in the unchained table ``api_idempotency`` under (token, key); a
+repeat gets it back and records nothing; a concurrent duplicate waits for the first one's
+answer. Case commands also pass the key to :class:`~ledger.lifecycle.CaseService`, whose
+in-chain record commits atomically with the command's events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+import psycopg
+from fastapi import Depends, Header
+from fastapi.responses import JSONResponse, Response
+from psycopg import sql
+from pydantic import BaseModel
+
+from api.bootstrap import enrol_actor
+from api.http.context import ApiContext
+from api.http.deps import Ctx
+from api.http.problems import Problem
+from api.services import Services, SystemClock, build_services
+from api.tokens import Principal, Role
+from ledger.application import KeyNotUsable
+from ledger.errors import KeystoreError
+from ledger.idempotency import IdempotencyKeyReused, InvalidIdempotencyKey
+from ledger.keys import KeyRole
+from ledger.lifecycle import ConcurrentModification, NotFound
+from ledger.rules import NotInDepartmentScope
+from ledger.services_domain import (
+    AppointmentService,
+    BlacklistService,
+    CertificateService,
+    ConsultationService,
+    RatingService,
+    SupervisionService,
+    UnknownRecord,
+)
+from ledger.signing import Signer
+from ledger.storage import StorageURL
+
+PORTAL_ACTOR: Final = "portal"
+SUPERVISION_OFFICE: Final = "ZWFW"
+"""The code the supervision office's key acts for (网上办事管理部门 / 电子监察)."""
+MAX_KEY: Final = 180
+"""Longest client idempotency key (the scoped key must stay within the ledger's 200)."""
+WAIT_FOR_FIRST: Final = 30.0
+"""How long a concurrent duplicate waits for the first request's answer, in seconds."""
+STALE_CLAIM: Final = 120.0
+"""A claim with no answer after this many seconds (its process died) may be taken over."""
+_ACTOR_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+@dataclass
+class Wiring:
+    """The application services of the HTTP process and the signers it acts with."""
+
+    ctx: ApiContext
+    services: Services
+    certificates: CertificateService
+    ratings: RatingService
+    appointments: AppointmentService
+    consultations: ConsultationService
+    blacklist: BlacklistService
+    supervision: SupervisionService
+    idempotency: IdempotencyStore
+    clock: SystemClock = field(default_factory=SystemClock)
+    _enrol: threading.Lock = field(default_factory=threading.Lock)
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    # -- signers --------------------------------------------------------------------------
+
+    def department_signer(self, code: str) -> Signer:
+        """The department's current seal key; 409 ``department-not-enrolled`` without one."""
+        try:
+            return self.ctx.runtime.keystore.current_signer(f"dept:{code}")
+        except KeystoreError:
+            raise Problem(
+                409,
+                "Department not enrolled",
+                f"department {code} has no seal key yet: an admin enrols it first "
+                "(POST /v1/admin/departments)",
+                code="department-not-enrolled",
+            ) from None
+
+    def platform_signer(self) -> Signer:
+        return self.ctx.runtime.platform_signer()
+
+    def _actor_signer(self, actor: str, role: KeyRole, department: str = "") -> Signer:
+        keystore = self.ctx.runtime.keystore
+        try:
+            return keystore.current_signer(actor)
+        except KeystoreError:
+            pass
+        with self._enrol:  # one enrolment per actor, even under concurrent first requests
+            try:
+                return keystore.current_signer(actor)
+            except KeystoreError:
+                return enrol_actor(self.ctx.runtime, actor, role, department=department)
+
+    def portal_signer(self) -> Signer:
+        return self._actor_signer(PORTAL_ACTOR, KeyRole.APPLICANT_PORTAL)
+
+    def kiosk_signer(self, who: Principal) -> Signer:
+        name = who.name if _ACTOR_NAME.fullmatch(who.name or "") else who.token_id
+        return self._actor_signer(f"kiosk:{name}", KeyRole.KIOSK)
+
+    def supervisor_signer(self) -> Signer:
+        return self._actor_signer(
+            f"supervisor:{SUPERVISION_OFFICE}", KeyRole.SUPERVISOR, SUPERVISION_OFFICE
+        )
+
+    def applicant_signer(self, who: Principal) -> Signer:
+        """Who signs what an applicant does through this caller: a kiosk, else the portal."""
+        return self.kiosk_signer(who) if who.role is Role.KIOSK else self.portal_signer()
+
+    def reader_signer(self, who: Principal) -> Signer:
+        """Who signs a record the caller leaves (e.g. a personal-data read)."""
+        if who.role is Role.DEPARTMENT:
+            return self.department_signer(who.department)
+        if who.role is Role.SUPERVISOR:
+            return self.supervisor_signer()
+        if who.role is Role.KIOSK:
+            return self.kiosk_signer(who)
+        return self.platform_signer()
+
+
+def install(ctx: ApiContext) -> Wiring:
+    """Build the services once for ``ctx`` (both command routers call this)."""
+    found = ctx.services.get("wiring")
+    if isinstance(found, Wiring):
+        return found
+    ledger = ctx.runtime.ledger
+    blacklist = BlacklistService(ledger)
+
+    def is_blacklisted(applicant_id: UUID, on: dt.date) -> tuple[bool, dt.date | None, str]:
+        blocked, until, route = blacklist.is_blacklisted(applicant_id, on)
+        return blocked, until, route
+
+    store = IdempotencyStore(ctx.runtime.settings.storage)
+    store.migrate()
+    wiring = Wiring(
+        ctx=ctx,
+        services=build_services(ctx.runtime, is_blacklisted=is_blacklisted),
+        certificates=CertificateService(ledger),
+        ratings=RatingService(ledger),
+        appointments=AppointmentService(ledger),
+        consultations=ConsultationService(ledger),
+        blacklist=blacklist,
+        supervision=SupervisionService(ledger),
+        idempotency=store,
+    )
+    ctx.services["wiring"] = wiring
+    return wiring
+
+
+def wiring(ctx: Ctx) -> Wiring:
+    found = ctx.services.get("wiring")
+    if not isinstance(found, Wiring):
+        raise Problem(503, "Not ready", "the command services are not installed", code="not-ready")
+    return found
+
+
+Wired = Annotated[Wiring, Depends(wiring)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=MAX_KEY,
+        pattern=r"^[!-~]+$",
+        description="Repeat the request with the same key to get the first answer again; "
+        "nothing is recorded twice (8–180 printable ASCII characters, no spaces; a UUID).",
+    ),
+]
+
+
+def scoped_key(who: Principal, key: str | None) -> str | None:
+    """The key as the ledger records it: scoped by the caller's token (never personal data)."""
+    return None if key is None else f"{who.token_id}:{key}"
+
+
+def in_scope(who: Principal, department: str) -> None:
+    """A department token sees only its own department: anything else is 404, not 403."""
+    if who.role is Role.DEPARTMENT and who.department != department:
+        raise Problem(404, "Not found", "no such resource", code="not-found")
+
+
+# --- errors at the edge --------------------------------------------------------------------
+
+
+@contextmanager
+def edge() -> Iterator[None]:
+    """Map the service layer's look-up, scope, key and idempotency errors to problems (the
+    rule violations themselves are mapped by ``api.http.problems``)."""
+    try:
+        yield
+    except (NotFound, UnknownRecord) as exc:
+        raise Problem(404, "Not found", str(exc), code="not-found") from None
+    except NotInDepartmentScope:
+        raise Problem(404, "Not found", "no such resource", code="not-found") from None
+    except (IdempotencyKeyReused, InvalidIdempotencyKey) as exc:
+        raise Problem(
+            422,
+            "Idempotency key reused",
+            f"Idempotency-Key: {exc}",
+            code="idempotency-key-reused",
+            field="Idempotency-Key",
+        ) from None
+    except KeyNotUsable as exc:
+        raise Problem(403, "Forbidden", str(exc), code="key-not-usable") from None
+    except ConcurrentModification as exc:
+        raise Problem(409, "Conflict", str(exc), code="concurrent-modification") from None
+
+
+# --- JSON of domain values -----------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    """Domain values as JSON: bytes as hex, instants and dates ISO 8601, decimals as text."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    return value
+
+
+# --- idempotent answers --------------------------------------------------------------------
+
+
+class IdempotencyStore:
+    """First answers by (token, key), on SQLite or PostgreSQL, next to ``api_tokens``."""
+
+    def __init__(self, storage: StorageURL):
+        self.storage = storage
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        if self.storage.is_sqlite:
+            lite = sqlite3.connect(self.storage.path, timeout=60)
+            try:
+                with lite:
+                    yield lite.cursor()
+            finally:
+                lite.close()
+            return
+        s = self.storage
+        with psycopg.connect(
+            host=s.host, port=s.port, user=s.user, dbname=s.dbname, password=s.password or None
+        ) as pg:
+            pg.cursor().execute(
+                sql.SQL("SET search_path TO {0}").format(sql.Identifier(s.schema or "public"))
+            )
+            yield pg.cursor()
+
+    def _q(self, text: str) -> Any:
+        return text if self.storage.is_sqlite else sql.SQL(text.replace("?", "%s"))
+
+    def migrate(self) -> None:
+        with self._cursor() as c:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS api_idempotency (token_id TEXT NOT NULL, "
+                "idem_key TEXT NOT NULL, digest TEXT NOT NULL, status INTEGER, body TEXT, "
+                "claimed_at BIGINT NOT NULL, PRIMARY KEY (token_id, idem_key))"
+            )
+
+    def claim(self, token_id: str, key: str, digest: str) -> bool:
+        """Claim the key for this request; ``False`` if someone holds it already."""
+        with self._cursor() as c:
+            c.execute(
+                self._q(
+                    "INSERT INTO api_idempotency (token_id, idem_key, digest, status, body, "
+                    "claimed_at) VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT DO NOTHING"
+                ),
+                (token_id, key, digest, time.time_ns()),
+            )
+            return bool(c.rowcount)
+
+    def get(self, token_id: str, key: str) -> tuple[str, int | None, str | None, int] | None:
+        with self._cursor() as c:
+            c.execute(
+                self._q(
+                    "SELECT digest, status, body, claimed_at FROM api_idempotency "
+                    "WHERE token_id = ? AND idem_key = ?"
+                ),
+                (token_id, key),
+            )
+            row = c.fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def answer(self, token_id: str, key: str, status: int, body: str) -> None:
+        with self._cursor() as c:
+            c.execute(
+                self._q(
+                    "UPDATE api_idempotency SET status = ?, body = ? "
+                    "WHERE token_id = ? AND idem_key = ?"
+                ),
+                (status, body, token_id, key),
+            )
+
+    def release(self, token_id: str, key: str) -> None:
+        """Forget a claim whose command was refused (a refused command records nothing)."""
+        with self._cursor() as c:
+            c.execute(
+                self._q(
+                    "DELETE FROM api_idempotency WHERE token_id = ? AND idem_key = ? "
+                    "AND status IS NULL"
+                ),
+                (token_id, key),
+            )
+
+    def take_over(self, token_id: str, key: str, claimed_at: int) -> bool:
+        """Take over a stale claim (its request never answered); ``True`` if taken."""
+        with self._cursor() as c:
+            c.execute(
+                self._q(
+                    "UPDATE api_idempotency SET claimed_at = ? WHERE token_id = ? "
+                    "AND idem_key = ? AND status IS NULL AND claimed_at = ?"
+                ),
+                (time.time_ns(), token_id, key, claimed_at),
+            )
+            return bool(c.rowcount)
+
+
+def request_digest(command: str, params: Mapping[str, Any]) -> str:
+    text = json.dumps({"command": command, "params": jsonable(params)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def respond(
+    wired: Wiring,
+    who: Principal,
+    key: str | None,
+    command: str,
+    params: Mapping[str, Any],
+    action: Callable[[], BaseModel],
+    *,
+    status: int = 200,
+) -> Response:
+    """Run ``action`` once per (token, ``key``) and answer with its model as JSON.
+
+    A repeat with the same key and request returns the first answer (status and body) and
+    runs nothing; a concurrent duplicate waits for it; the same key with another request is
+    422 ``idempotency-key-reused``. A refused command keeps no answer (a retry runs again).
+    """
+    if key is None:
+        with edge():
+            body = action().model_dump(mode="json")
+        return JSONResponse(body, status_code=status)
+    store = wired.idempotency
+    digest = request_digest(command, params)
+    deadline = time.monotonic() + WAIT_FOR_FIRST
+    while not store.claim(who.token_id, key, digest):
+        found = store.get(who.token_id, key)
+        if found is None:
+            continue  # the first request was refused and released its claim: try again
+        first_digest, first_status, first_body, claimed_at = found
+        if first_digest != digest:
+            raise Problem(
+                422,
+                "Idempotency key reused",
+                "Idempotency-Key: first used for another request",
+                code="idempotency-key-reused",
+                field="Idempotency-Key",
+            )
+        if first_status is not None and first_body is not None:
+            return _json(first_body, first_status)
+        stale = time.time_ns() - claimed_at > STALE_CLAIM * 1e9
+        if stale and store.take_over(who.token_id, key, claimed_at):
+            break
+        if time.monotonic() > deadline:
+            raise Problem(
+                409,
+                "Request in progress",
+                "a request with this Idempotency-Key is still being processed; retry later",
+                code="idempotency-in-progress",
+            )
+        time.sleep(0.05)
+    try:
+        with edge():
+            body = action().model_dump(mode="json")
+    except BaseException:
+        store.release(who.token_id, key)
+        raise
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    store.answer(who.token_id, key, status, text)
+    return _json(text, status)
+
+
+def _json(text: str, status: int) -> Response:
+    """The stored answer byte for byte, so a repeat is identical to the first."""
+    return Response(content=text.encode(), status_code=status, media_type="application/json")

@@ -1,0 +1,210 @@
+"""Request (``*Create``) and response (``*Public``) bodies of the case commands.
+
+Layer: api (HTTP). Untrusted input is parsed into frozen Pydantic models with constrained
+fields (lengths, patterns, enums), so a validation error names the field; the domain checks
+every rule again when the command runs. Response models carry no personal data: applicants
+are named by id, courier addresses only sealed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ledger.cases import (
+    CaseState,
+    Channel,
+    DeliveryMethod,
+    MaterialForm,
+    Recipient,
+    SpecialProcedure,
+    SubmittedMaterial,
+)
+from ledger.catalogue import HandlingMode
+
+Code = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z-]{2,64}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+OptionalText = Annotated[str, StringConstraints(max_length=500)]
+Reference = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{4,64}$")]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Reasons = Annotated[list[Text], Field(min_length=1, max_length=50)]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MaterialIn(Frozen):
+    """One submitted material: an uploaded file (by its sha256 from ``POST /v1/materials``),
+    an e-certificate (by identifier) or paper (with the courier waybill when posted)."""
+
+    code: Code
+    form: MaterialForm
+    sha256: Sha256Hex | None = None
+    size: Annotated[int, Field(ge=1, le=1 << 31)] | None = None
+    media_type: Annotated[str, StringConstraints(max_length=100)] | None = None
+    certificate_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    certificate_type: Annotated[str, StringConstraints(max_length=100)] | None = None
+    waybill: Reference | None = None
+
+    def to_domain(self) -> SubmittedMaterial:
+        """The domain value; raises ``InvalidMaterial`` naming the field if it does not fit."""
+        if self.form is MaterialForm.E_CERTIFICATE:
+            return SubmittedMaterial.e_certificate(
+                self.code, self.certificate_id or "", self.certificate_type or ""
+            )
+        if self.form is MaterialForm.PAPER:
+            return SubmittedMaterial.paper(self.code, self.waybill or "")
+        make = (
+            SubmittedMaterial.e_signed
+            if self.form is MaterialForm.E_SIGNED
+            else SubmittedMaterial.e_copy
+        )
+        sha = bytes.fromhex(self.sha256) if self.sha256 else b""
+        return make(self.code, sha, self.size or 0, self.media_type or "")
+
+
+Materials = Annotated[list[MaterialIn], Field(min_length=1, max_length=200)]
+
+
+class CaseCreate(Frozen):
+    """An application (申请): the item, the applicant, how and with which materials."""
+
+    item_code: Code
+    applicant_id: UUID
+    channel: Channel
+    handling_mode: HandlingMode
+    materials: Materials
+    delivery: DeliveryMethod
+    location: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    mailing_address: Address | None = Field(
+        default=None, description="Courier address in clear; sealed before it is recorded."
+    )
+
+
+class DefectIn(Frozen):
+    code: Code
+    reason: Text
+
+
+class CorrectionRequestCreate(Frozen):
+    """The one-time correction notice (一次性告知): every defective material at once."""
+
+    materials: Annotated[list[DefectIn], Field(min_length=1, max_length=200)]
+
+
+class CorrectionCreate(Frozen):
+    applicant_id: UUID
+    materials: Materials
+
+
+class MaterialDeliveryCreate(Frozen):
+    method: DeliveryMethod
+    waybill: Reference | Literal[""] = ""
+
+
+class ReasonsCreate(Frozen):
+    reasons: Reasons
+
+
+class SpecialProcedureCreate(Frozen):
+    procedure: SpecialProcedure
+    expected_days: Annotated[int, Field(ge=1, le=3650)]
+
+
+class SpecialProcedureEnd(Frozen):
+    outcome: Text
+
+
+class FeeAssessmentCreate(Frozen):
+    amount: Annotated[Decimal, Field(ge=0, le=Decimal("100000000"), decimal_places=2)]
+
+
+class FeePaymentCreate(Frozen):
+    payment_reference: Reference
+    amount: Annotated[Decimal, Field(ge=0, le=Decimal("100000000"), decimal_places=2)]
+
+
+class ApprovalCreate(Frozen):
+    conclusion: Text = "准予许可"
+
+
+class ResultDocumentCreate(Frozen):
+    title: OptionalText = ""
+
+
+class DispatchCreate(Frozen):
+    method: DeliveryMethod
+    waybill: Reference | Literal[""] = ""
+    mailing_address: Address | None = None
+
+
+class DeliveryFailureCreate(Frozen):
+    reason: Text
+
+
+class SignOffCreate(Frozen):
+    recipient: Recipient = Recipient.APPLICANT
+
+
+class PublicNoticeCreate(Frozen):
+    notice_days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class WithdrawalCreate(Frozen):
+    applicant_id: UUID
+    reason: OptionalText = ""
+
+
+class DocumentPublic(BaseModel):
+    """An e-sealed document (receipt, notice, decision): bytes as hex, times ISO 8601."""
+
+    kind: str
+    serial: str
+    issuer_department: str
+    issued_at: str
+    body: dict[str, Any]
+    content_hash: str
+    key_id: str
+    signature: str
+
+
+class CaseStepPublic(BaseModel):
+    """What a case command answers: the case's state after it and the document it issued
+    (the application receipt on submission)."""
+
+    serial: str
+    approval_code: str
+    state: CaseState
+    version: int
+    document: DocumentPublic | None
+
+
+class CasePublic(BaseModel):
+    """A case's progress, without personal data (the applicant is named by id only)."""
+
+    serial: str
+    approval_code: str
+    department: str
+    item_code: str
+    item_name: str
+    guide_version: int
+    state: CaseState
+    channel: Channel
+    handling_mode: str
+    submitted_at: str
+    pre_review_due: str
+    accepted_on: str | None
+    deemed_accepted: bool
+    due: str | None
+    due_provisional: bool
+    decided_on: str | None
+    delivered_on: str | None
+    closed_at: str | None
+    certificate_ids: list[str]
+    documents: list[str] = Field(description="Kinds of the documents issued, in order.")
+    version: int
