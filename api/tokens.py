@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,12 +18,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import psycopg
 from psycopg import sql
 
+from api import sidedb
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.storage import StorageURL
 
+CACHE_SECONDS = 10.0
 TOKEN_PATTERN = re.compile(r"cl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 DEPARTMENT_PATTERN = re.compile(r"[0-9A-Z-]{2,32}")
 
@@ -59,25 +59,12 @@ class TokenStore:
 
     def __init__(self, storage: StorageURL):
         self.storage = storage
+        self._cache: dict[bytes, tuple[Principal, float]] = {}
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
-        if self.storage.is_sqlite:
-            lite = sqlite3.connect(self.storage.path, timeout=60)
-            try:
-                with lite:
-                    yield lite.cursor()
-            finally:
-                lite.close()
-            return
-        s = self.storage
-        with psycopg.connect(
-            host=s.host, port=s.port, user=s.user, dbname=s.dbname, password=s.password or None
-        ) as pg:
-            pg.cursor().execute(
-                sql.SQL("SET search_path TO {0}").format(sql.Identifier(s.schema or "public"))
-            )
-            yield pg.cursor()
+        with sidedb.cursor(self.storage) as c:
+            yield c
 
     def _q(self, text: str) -> Any:
         return text if self.storage.is_sqlite else sql.SQL(text.replace("?", "%s"))
@@ -111,7 +98,24 @@ class TokenStore:
         return f"cl_{token_id}_{secret}"
 
     def authenticate(self, token: str) -> Principal | None:
-        """The principal of a valid, unrevoked token; None otherwise (never says why)."""
+        """The principal of a valid, unrevoked token; None otherwise (never says why).
+
+        A valid token is remembered for CACHE_SECONDS (by the hash of the whole token), so
+        a revocation takes effect in this process within that time.
+        """
+        digest = hashlib.sha256(token.encode()).digest()
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = self._authenticate(token)
+        if found is not None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (found, now + CACHE_SECONDS)
+        return found
+
+    def _authenticate(self, token: str) -> Principal | None:
         match = TOKEN_PATTERN.fullmatch(token)
         if match is None:
             return None
@@ -132,6 +136,7 @@ class TokenStore:
         return Principal(token_id, Role(row[1]), row[2], row[3])
 
     def revoke(self, token_id: str) -> bool:
+        self._cache.clear()
         with self._cursor() as c:
             c.execute(
                 self._q(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -201,6 +202,8 @@ class CaseService:
         self.vault = vault
         self.blobs = blobs
         self.is_blacklisted = is_blacklisted
+        self._locks_guard = threading.Lock()
+        self._serial_locks: dict[str, threading.Lock] = {}
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -279,35 +282,79 @@ class CaseService:
             applicant = self._get(
                 Applicant, applicant_id, ApplicantNotFound, f"applicant_id: no {applicant_id}"
             )
-            at = self.clock.now()
-            on = shanghai_date(at)
-            counter = self._counter(department.code, on)
-            number = counter.allocate()
-            serial = serial_number(department.code, on, number)
-            seal, issued = self._sealer(serial, department.code, at)
-            case = Case.submit(
-                serial=serial,
-                approval_code=approval_code(item.implementation_code, on, number),
-                item=item,
-                department=department,
-                applicant=applicant,
-                channel=channel,
-                handling_mode=handling_mode,
-                materials=materials,
-                delivery=delivery,
-                location=location or f"{department.name} 政务服务窗口",
-                at=at,
-                seal=seal,
-                mailing_address=self._sealed_address(applicant, delivery, mailing_address),
-                blacklisted=self._blacklist(applicant_id, on),
-            )
-            outcome = _outcome(case, issued)
-            if self._save(signer, [counter, case], idempotency_key, "submit", digest, outcome):
+            with self._serial_lock(department.code):
+                outcome = self._submit_once(
+                    item,
+                    department,
+                    applicant,
+                    channel,
+                    handling_mode,
+                    materials,
+                    delivery,
+                    location,
+                    mailing_address,
+                    applicant_id,
+                    signer,
+                    idempotency_key,
+                    digest,
+                )
+            if outcome is not None:
                 return outcome
             first = self._replay(idempotency_key, "submit", digest)
             if first is not None:
                 return first
         raise ConcurrentModification("submit: the day's serial counter kept changing; retry")
+
+    def _serial_lock(self, department: str) -> threading.Lock:
+        """Submissions to one department take its day's serial counter one at a time in this
+        process (the counter is a hot aggregate); other processes still meet optimistic
+        concurrency and retry."""
+        with self._locks_guard:
+            return self._serial_locks.setdefault(department, threading.Lock())
+
+    def _submit_once(
+        self,
+        item: Any,
+        department: Any,
+        applicant: Any,
+        channel: Channel,
+        handling_mode: Any,
+        materials: Any,
+        delivery: Any,
+        location: Any,
+        mailing_address: Any,
+        applicant_id: UUID,
+        signer: Signer,
+        idempotency_key: str | None,
+        digest: bytes,
+    ) -> Outcome | None:
+        """Allocate the serial, build the case and save both; None on a lost race."""
+        at = self.clock.now()
+        on = shanghai_date(at)
+        counter = self._counter(department.code, on)
+        number = counter.allocate()
+        serial = serial_number(department.code, on, number)
+        seal, issued = self._sealer(serial, department.code, at)
+        case = Case.submit(
+            serial=serial,
+            approval_code=approval_code(item.implementation_code, on, number),
+            item=item,
+            department=department,
+            applicant=applicant,
+            channel=channel,
+            handling_mode=handling_mode,
+            materials=materials,
+            delivery=delivery,
+            location=location or f"{department.name} 政务服务窗口",
+            at=at,
+            seal=seal,
+            mailing_address=self._sealed_address(applicant, delivery, mailing_address),
+            blacklisted=self._blacklist(applicant_id, on),
+        )
+        outcome = _outcome(case, issued)
+        if self._save(signer, [counter, case], idempotency_key, "submit", digest, outcome):
+            return outcome
+        return None
 
     # -- pre-review, correction, acceptance ---------------------------------------------------
 

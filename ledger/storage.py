@@ -85,6 +85,10 @@ class StorageURL:
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(app_cls)
         env["PROCESS_RECORDER_TOPIC"] = get_topic(proc_cls)
         env["CREATE_TABLE"] = "n"
+        # Hot aggregates (a department's daily serial counter, service items) are kept in
+        # memory and fast-forwarded with only their new events, instead of replayed whole.
+        env["AGGREGATE_CACHE_MAXSIZE"] = "20000"
+        env["AGGREGATE_CACHE_FASTFORWARD"] = "y"
         return env
 
 

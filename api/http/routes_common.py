@@ -27,7 +27,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -38,12 +37,12 @@ from enum import Enum
 from typing import Annotated, Any, Final
 from uuid import UUID
 
-import psycopg
 from fastapi import Depends, Header
 from fastapi.responses import JSONResponse, Response
 from psycopg import sql
 from pydantic import BaseModel
 
+from api import sidedb
 from api.bootstrap import enrol_actor
 from api.http.context import ApiContext
 from api.http.deps import Ctx
@@ -278,22 +277,8 @@ class IdempotencyStore:
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
-        if self.storage.is_sqlite:
-            lite = sqlite3.connect(self.storage.path, timeout=60)
-            try:
-                with lite:
-                    yield lite.cursor()
-            finally:
-                lite.close()
-            return
-        s = self.storage
-        with psycopg.connect(
-            host=s.host, port=s.port, user=s.user, dbname=s.dbname, password=s.password or None
-        ) as pg:
-            pg.cursor().execute(
-                sql.SQL("SET search_path TO {0}").format(sql.Identifier(s.schema or "public"))
-            )
-            yield pg.cursor()
+        with sidedb.cursor(self.storage) as c:
+            yield c
 
     def _q(self, text: str) -> Any:
         return text if self.storage.is_sqlite else sql.SQL(text.replace("?", "%s"))
