@@ -6,6 +6,7 @@ Layer: projections. One list, so that ``serve``, ``projections status`` and
 
 from __future__ import annotations
 
+from projections.archive_index import ArchiveIndexView
 from projections.blacklist import BlacklistView
 from projections.certificates import CertificatesView
 from projections.indicators import IndicatorsView
@@ -27,6 +28,7 @@ VIEWS: tuple[type[View], ...] = (
     BlacklistView,
     IndicatorsView,
     KioskFleetView,
+    ArchiveIndexView,
 )
 
 
