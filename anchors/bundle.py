@@ -119,25 +119,21 @@ class BundleReport:
 
 
 def _resolve(ledger: Any, target: str, size: int) -> UUID:
+    """An aggregate id, or the id of the case with this serial (ids of cases derive from
+    their serial numbers, so no scan is needed)."""
     try:
         return UUID(target)
     except ValueError:
         pass
-    # A case serial: find the aggregate whose first event's state carries it.
-    from ledger.encoding import EncodingError, decode
+    from ledger.cases import Case
+    from ledger.errors import LedgerError
 
-    for start in range(1, size + 1, _PAGE):
-        for link in ledger.chain.select_links(start, min(_PAGE, size - start + 1)):
-            if link.event is None or link.entry.originator_version != 1:
-                continue
-            try:
-                state = decode(link.event.state)
-            except EncodingError:
-                continue
-            if isinstance(state, dict) and target in (state.get("serial"), state.get("number")):
-                oid = link.entry.originator_id
-                if isinstance(oid, UUID):
-                    return oid
+    try:
+        case_id = Case.id_for(target)
+    except (LedgerError, ValueError):
+        case_id = None
+    if case_id is not None and ledger.chain.select_entries_of(case_id):
+        return case_id
     raise BundleError(f"{target!r} is neither an aggregate id nor a known case serial")
 
 
@@ -152,7 +148,6 @@ def export_bundle(ledger: Any, tree: PersistentTree, policy: TrustPolicy, target
 
     from ledger.anchoring import AnchorLog
     from ledger.encoding import pack_normal_form
-    from ledger.keys import KEY_TOPICS
 
     try:
         log = ledger.repository.get(AnchorLog.create_id(policy.origin))
@@ -168,18 +163,13 @@ def export_bundle(ledger: Any, tree: PersistentTree, policy: TrustPolicy, target
     aggregate = _resolve(ledger, target, size)
     starts: set[tuple[int, int]] = set()
     later = 0
-    sequence = 1
-    while True:
-        entries = ledger.chain.select_entries(sequence, _PAGE)
-        if not entries:
-            break
-        for e in entries:
-            if e.originator_id == aggregate or (e.topic in KEY_TOPICS and e.sequence <= size):
-                if e.sequence > size:
-                    later += 1
-                    continue
-                starts.add((e.sequence - e.command_index, e.command_size))
-        sequence = entries[-1].sequence + 1
+    # Indexed reads: the aggregate's own entries, and the key events up to the checkpoint.
+    keyed = [link.entry for link in ledger.chain.select_key_events(before=size + 1)]
+    for e in [*ledger.chain.select_entries_of(aggregate), *keyed]:
+        if e.sequence > size:
+            later += e.originator_id == aggregate
+            continue
+        starts.add((e.sequence - e.command_index, e.command_size))
     if later:
         raise BundleError(
             f"{later} event(s) of {aggregate} are newer than the latest checkpoint (size {size}); "

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from api.http import problems, routes_audit, routes_health
 from api.http.context import ApiContext
+from ledger.materials import MAX_MATERIAL_BYTES
 
 ASGIApp = Callable[
     [dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
@@ -21,19 +22,31 @@ ASGIApp = Callable[
 ]
 
 
-class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413 before they are read whole."""
+MULTIPART_SLACK: Final = 64 * 1024
+"""Room for the multipart framing around an upload of the largest allowed material."""
+UPLOAD_LIMITS: Final[dict[tuple[str, str], int]] = {
+    ("POST", "/v1/materials"): MAX_MATERIAL_BYTES + MULTIPART_SLACK,
+}
+"""Per-route body limits (method, exact path); every other request gets the default."""
 
-    def __init__(self, app: Any, limit: int):
-        self.app, self.limit = app, limit
+
+class BodyLimit:
+    """Refuse bodies over the route's limit with 413 before they are read whole: ``limit``
+    bytes by default, ``overrides[(method, path)]`` for the routes named there (uploads)."""
+
+    def __init__(self, app: Any, limit: int, overrides: dict[tuple[str, str], int] | None = None):
+        self.app, self.default = app, limit
+        self.overrides = dict(overrides or {})
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", "")).rstrip("/") or "/"
+        limit = self.overrides.get((str(scope.get("method", "")), path), self.default)
         declared = dict(scope.get("headers") or ()).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(self.limit)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
             return
         seen = 0
 
@@ -41,14 +54,42 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _too_large(self.limit)(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
+
+
+class Measure:
+    """Count requests and time them per route template (a pure ASGI middleware: Starlette's
+    ``BaseHTTPMiddleware`` costs more per request than the routes it measures)."""
+
+    def __init__(self, app: Any, metrics: Any):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(path, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(path).observe(time.perf_counter() - began)
 
 
 class _TooLarge(Exception):
@@ -76,17 +117,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for router in ctx.services.get("routers", ()):
         app.include_router(router)
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        began = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        ctx.metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        ctx.metrics.latency.labels(path).observe(time.perf_counter() - began)
-        return response
-
-    app.add_middleware(BodyLimit, limit=ctx.max_body_bytes)
+    app.add_middleware(Measure, metrics=ctx.metrics)
+    app.add_middleware(BodyLimit, limit=ctx.max_body_bytes, overrides=UPLOAD_LIMITS)
     return app

@@ -44,6 +44,8 @@ class ChainStore(Protocol):
 
     def select_key_events(self, before: int) -> Sequence[LinkedEvent]: ...
 
+    def select_entries_of(self, originator_id: UUID | str) -> Sequence[ChainEntry]: ...
+
 
 def now_micros() -> int:
     return time.time_ns() // 1000

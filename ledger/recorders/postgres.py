@@ -89,6 +89,11 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             ).format(self._chain)
         )
         self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (originator_id, sequence)").format(
+                Identifier(f"{self.chain_table_name}_originator"), self._chain
+            )
+        )
+        self.sql_create_statements.append(
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (sequence) WHERE topic IN {2}").format(
                 Identifier(f"{self.chain_table_name}_keys"),
                 self._chain,
@@ -287,6 +292,14 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             SQL("WHERE c.topic IN " + _KEY_TOPICS_SQL + " AND c.sequence < %s ORDER BY c.sequence"),
             (before,),
         )
+
+    def select_entries_of(self, originator_id: UUID | str) -> Sequence[ChainEntry]:
+        """Every entry of one aggregate, in sequence order (indexed: bundles, archives)."""
+        rows = self._fetch(
+            SQL("SELECT * FROM {0} WHERE originator_id = %s ORDER BY sequence").format(self._chain),
+            (str(originator_id),),
+        )
+        return [self._entry(row) for row in rows]
 
     def count_unlinked_events(self, from_notification_id: int) -> tuple[int, int | None]:
         rows = self._fetch(

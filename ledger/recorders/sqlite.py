@@ -69,6 +69,10 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
             "command_index INTEGER NOT NULL, command_size INTEGER NOT NULL)"
         )
         statements.append(
+            f"CREATE INDEX IF NOT EXISTS {self.chain_table_name}_originator "
+            f"ON {self.chain_table_name} (originator_id, sequence)"
+        )
+        statements.append(
             f"CREATE INDEX IF NOT EXISTS {self.chain_table_name}_keys "
             f"ON {self.chain_table_name} (sequence) WHERE topic IN {_KEY_TOPICS_SQL}"
         )
@@ -209,6 +213,15 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
             f"WHERE c.topic IN {_KEY_TOPICS_SQL} AND c.sequence < ? ORDER BY c.sequence",
             (before,),
         )
+
+    def select_entries_of(self, originator_id: UUID | str) -> Sequence[ChainEntry]:
+        """Every entry of one aggregate, in sequence order (indexed: bundles, archives)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT * FROM {self.chain_table_name} WHERE originator_id = ? ORDER BY sequence",
+                (originator_id_text(originator_id),),
+            )
+            return [self._entry(row) for row in c.fetchall()]
 
     def count_unlinked_events(self, from_notification_id: int) -> tuple[int, int | None]:
         """How many stored events from that notification id have no chain entry; the first."""
