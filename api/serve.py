@@ -34,6 +34,7 @@ ROUTER_MODULES = (
     "api.http.routes_domain",
     "api.http.routes_anchoring",
     "api.http.routes_supervision",
+    "api.http.routes_reads",
     "api.http.routes_archive",
     "kiosk.routes",
 )

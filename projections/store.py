@@ -20,6 +20,7 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger.encoding import canonical
@@ -50,27 +51,33 @@ class Table:
 
 
 class Tx:
-    """One view transaction; SQL uses ``?`` placeholders on both backends."""
+    """One view transaction; SQL uses ``?`` placeholders on both backends.
+
+    Rows come back as tuples by position: a dict row (the PostgreSQL datastore's default)
+    would merge unnamed columns that share a name, such as two ``SUM(…)``.
+    """
 
     def __init__(self, cursor: Any, dialect: str):
-        self._cursor = cursor
+        self._cursor = cursor  # the library's cursor: tracking rows go through it
         self.dialect = dialect
+        self._rows = (
+            cursor if dialect == "sqlite" else cursor.connection.cursor(row_factory=tuple_row)
+        )
 
     def _sql(self, sql: str) -> Any:
         return sql if self.dialect == "sqlite" else SQL(sql.replace("?", "%s"))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cursor.execute(self._sql(sql), tuple(params))
+        self._rows.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+        self._rows.executemany(self._sql(sql), [tuple(r) for r in rows])
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        rows = self._cursor.fetchall()
-        return [_plain(row) for row in rows]
+        return [_plain(row) for row in self._rows.fetchall()]
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        row = self._cursor.fetchone()
+        row = self._rows.fetchone()
         return None if row is None else _plain(row)
 
 

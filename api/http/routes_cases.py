@@ -9,6 +9,8 @@ document the step issued (RULES.md "Case lifecycle").
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
@@ -43,24 +45,30 @@ from api.http.schemas import (
     DocumentPublic,
     FeeAssessmentCreate,
     FeePaymentCreate,
+    MaskedApplicant,
     MaterialDeliveryCreate,
+    NextActionPublic,
     PublicNoticeCreate,
     ReasonsCreate,
     ResultDocumentCreate,
     SignOffCreate,
     SpecialProcedureCreate,
     SpecialProcedureEnd,
+    StepPublic,
     WithdrawalCreate,
 )
 from api.tokens import Principal, Role
-from ledger.cases import Case, Channel
+from ledger.cases import Case, CaseState, Channel
 from ledger.catalogue import ServiceItem
 from ledger.documents import SignedDocument
 from ledger.lifecycle import Outcome, ServiceItemNotFound
 from ledger.rules import InvalidSerial
 from ledger.signing import Signer
+from projections.progress import VaultMasker, by_serial
+from projections.runner import position
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
+_SERIAL = re.compile(r"[A-Za-z0-9-]{4,64}")
 
 Serial = Annotated[str, Path(min_length=4, max_length=64, description="申请流水号")]
 DepartmentCaller = Annotated[Principal, Depends(require(Role.DEPARTMENT))]
@@ -225,30 +233,72 @@ def submit(body: CaseCreate, who: ApplicantSide, wired: Wired, key: IdempotencyK
     responses={404: _ANSWERS[404]},
 )
 def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
+    """From the progress view (``projections.progress``): scope, state, dates and steps, the
+    applicant masked through the vault. The view is first brought level with the log head
+    this request saw (bounded wait), so a client reads its own writes. ``guide_version``,
+    ``documents`` and ``version`` are not in the view and come from the aggregate."""
+    view = wired.ctx.views.get("progress")
+    if view is None:
+        raise Problem(503, "Unavailable", "the progress read model is not open", code="no-view")
+    if not _SERIAL.fullmatch(serial):  # checked before it reaches SQL (no NUL on PostgreSQL)
+        raise Problem(404, "Not found", f"serial: no case {serial}", code="not-found")
+    _wait_for_view(wired.ctx, view)
+    masker = VaultMasker(wired.ctx.runtime.ledger.repository.get, wired.services.vault)
+    progress = by_serial(view, serial, identity=masker)
+    if progress is None:
+        raise Problem(404, "Not found", f"serial: no case {serial}", code="not-found")
+    in_scope(who, progress.department)
     case = _case(wired, who, serial)
+    steps = {s.step: s for s in progress.steps}
+    submitted = progress.steps[0] if progress.steps else None
+    accepted = steps.get("Accepted")
+    decided = steps.get("Decided")
+    delivered = steps.get("Delivered")
+    closed = steps.get("Closed")
     return CasePublic(
-        serial=case.serial,
-        approval_code=case.approval_code,
-        department=case.department,
-        item_code=case.item_code,
-        item_name=case.item_name,
+        serial=progress.serial,
+        approval_code=progress.approval_code,
+        department=progress.department,
+        item_code=progress.item_code,
+        item_name=progress.item_name,
         guide_version=case.guide_version,
-        state=case.state,
-        channel=case.channel,
+        state=CaseState(progress.state),
+        channel=Channel(submitted.detail["channel"]) if submitted else case.channel,
         handling_mode=case.handling_mode.value,
-        submitted_at=case.submitted_at.isoformat(),
-        pre_review_due=case.pre_review_due.isoformat(),
-        accepted_on=jsonable(case.accepted_on),
-        deemed_accepted=case.deemed_accepted,
-        due=jsonable(case.due),
-        due_provisional=case.due_provisional,
-        decided_on=jsonable(case.decided_on),
-        delivered_on=jsonable(case.delivered_on),
-        closed_at=jsonable(case.closed_at),
-        certificate_ids=list(case.certificate_ids),
+        submitted_at=submitted.at_utc if submitted else case.submitted_at.isoformat(),
+        pre_review_due=progress.pre_review_due or case.pre_review_due.isoformat(),
+        accepted_on=progress.accepted_on,
+        deemed_accepted=bool(accepted and accepted.detail.get("deemed")),
+        due=progress.due,
+        due_provisional=progress.due_provisional,
+        decided_on=decided.at_shanghai[:10] if decided else None,
+        delivered_on=delivered.detail.get("delivered_on") if delivered else None,
+        closed_at=closed.at_utc if closed else None,
+        certificate_ids=[
+            str(s.detail["certificate_id"])
+            for s in progress.steps
+            if s.step == "CertificateRecorded"
+        ],
         documents=[str(d["kind"]) for d in case.documents],
         version=case.version,
+        state_label=progress.state_label,
+        promised_days=progress.promised_days,
+        paused_since=progress.paused_since,
+        next_action=NextActionPublic(**vars(progress.next_action)),
+        steps=[StepPublic(**vars(s)) for s in progress.steps],
+        applicant=None
+        if progress.applicant is None
+        else MaskedApplicant(**vars(progress.applicant)),
     )
+
+
+def _wait_for_view(ctx: ApiContext, view: Any, timeout: float = 2.0) -> None:
+    """Wait (bounded) until ``view`` has processed the log up to the head seen now."""
+    ledger = ctx.runtime.ledger
+    target = ledger.recorder.max_notification_id() or 0
+    deadline = time.monotonic() + timeout
+    while position(view, ledger) < target and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 # --- pre-review, correction, acceptance ----------------------------------------------------

@@ -184,8 +184,39 @@ class CaseStepPublic(BaseModel):
     document: DocumentPublic | None
 
 
+class NextActionPublic(BaseModel):
+    """What the applicant must do next (code), in words, with its particulars."""
+
+    code: str
+    text: str
+    detail: dict[str, Any]
+
+
+class StepPublic(BaseModel):
+    """One step of a case: what happened, when (UTC and Asia/Shanghai), by whom."""
+
+    number: int
+    step: str
+    state: str
+    at_utc: str
+    at_shanghai: str
+    department: str
+    actor: str
+    detail: dict[str, Any]
+
+
+class MaskedApplicant(BaseModel):
+    """The applicant as the progress query shows it: masked name and credential only."""
+
+    kind: str
+    credential_kind: str
+    name: str
+    credential: str
+
+
 class CasePublic(BaseModel):
-    """A case's progress, without personal data (the applicant is named by id only)."""
+    """A case's progress (办件进度), without personal data: read from the progress view; the
+    applicant appears masked (``张*``, ``4401**********1234``)."""
 
     serial: str
     approval_code: str
@@ -208,3 +239,9 @@ class CasePublic(BaseModel):
     certificate_ids: list[str]
     documents: list[str] = Field(description="Kinds of the documents issued, in order.")
     version: int
+    state_label: str | None = Field(None, description="The state as the applicant reads it.")
+    promised_days: int | None = None
+    paused_since: str | None = None
+    next_action: NextActionPublic | None = None
+    steps: list[StepPublic] = Field(default_factory=list)
+    applicant: MaskedApplicant | None = None

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from ledger.identity import resident_id_check_character
+from ledger.materials import MAX_MATERIAL_BYTES
 from tests.api import http_world
 from tests.api.http_world import FOOD, ITEM, OTHER_ITEM, PDF, World
 
@@ -278,10 +279,14 @@ def test_materials_are_checked_for_type_and_content(world: World) -> None:
         "/v1/materials", files={"file": ("a.pdf", b"\x89PNG\r\n\x1a\nxx", "application/pdf")}
     )
     assert r.status_code == 422 and r.json()["field"] == "content"
+    # uploads may exceed the 1 MiB default body limit, up to MAX_MATERIAL_BYTES
     r = food.post(
         "/v1/materials", files={"file": ("big.pdf", PDF + b"x" * (2 << 20), "application/pdf")}
     )
-    assert r.status_code == 413
+    assert r.status_code == 201, r.text
+    huge = PDF + b"x" * (MAX_MATERIAL_BYTES + (128 << 10))
+    r = food.post("/v1/materials", files={"file": ("huge.pdf", huge, "application/pdf")})
+    assert r.status_code == 413 and r.json()["status"] == 413
 
 
 # --- personal data -------------------------------------------------------------------------

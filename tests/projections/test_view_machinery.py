@@ -121,3 +121,12 @@ def test_the_batch_follower_wakes_on_new_events_on_both_backends(ledger: Ledger)
         while position(view, ledger.app) < (head or 0) and time.monotonic() < deadline:
             time.sleep(0.02)
     assert "kiosk:batch" in {k["actor"] for k in current_keys(view)}
+
+
+def test_unnamed_columns_of_the_same_name_keep_their_positions(ledger: Ledger) -> None:
+    view: Any = open_view(KeysView, parse_storage_url(ledger.url))
+    catch_up(view, ledger.app)
+    with view.store.transaction(commit=False) as tx:
+        tx.execute("SELECT COUNT(*), COUNT(*) + 1, MAX(actor), MAX(role) FROM view_keys")
+        row = tx.fetchone()
+    assert row is not None and len(row) == 4 and row[1] == row[0] + 1
