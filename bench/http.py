@@ -96,6 +96,15 @@ def _load(*args: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _wait_for_views(base: str, limit: float = 300.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        lags = httpx.get(f"{base}/readyz", timeout=10).json().get("view_lag", {})
+        if lags and max(lags.values()) == 0:
+            return
+        time.sleep(0.5)
+
+
 def setup(base: str, admin: str, dept: str) -> dict[str, Any]:
     with httpx.Client(base_url=base, timeout=60) as c:
         h_admin = {"Authorization": f"Bearer {admin}"}
@@ -209,6 +218,7 @@ def main() -> None:
         report["http_submit"] = _load(
             "submit", base, dept, json.dumps(payload), str(args.submit), str(args.concurrency)
         )
+        _wait_for_views(base)  # the GET reads the progress view: let it catch up first
         report["http_progress"] = _load(
             "progress", base, dept, json.dumps(serials), str(args.rate), str(args.seconds)
         )

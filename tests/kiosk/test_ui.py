@@ -96,6 +96,18 @@ def screenshot(driver: Any, path: Path) -> None:
     assert len(png) > 20_000 and colours is not None and len(colours) > 50  # text, not blank
 
 
+def navigate(d: Any, element_id: str) -> None:
+    """Click a control that loads a new page, and wait until the old page is gone (reading
+    the old page's elements right after the click races the navigation)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = d.find_element(By.TAG_NAME, "html")
+    d.find_element(By.ID, element_id).click()
+    WebDriverWait(d, 30).until(expected_conditions.staleness_of(old))
+
+
 def has_chinese(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
@@ -113,14 +125,14 @@ def test_an_applicant_walks_through_the_kiosk_in_a_browser(
     d.get(server.url + "/kiosk")
     assert "终端登记" in d.find_element(By.TAG_NAME, "body").text
     d.find_element(By.ID, "token").send_keys(kiosk_token(server))
-    d.find_element(By.ID, "enrol").click()
+    navigate(d, "enrol")
     assert KIOSK_ID in d.find_element(By.TAG_NAME, "header").text
     screenshot(d, shots / "1-query.png")
 
     serial = served_world.closed
     d.find_element(By.ID, "serial").send_keys(serial)
     d.find_element(By.ID, "code").send_keys(served_world.codes[serial])
-    d.find_element(By.ID, "query").click()
+    navigate(d, "query")
     body = d.find_element(By.TAG_NAME, "body").text
     assert "办理进度" in body and "已办结" in body and has_chinese(body)
     steps = d.find_elements(By.CSS_SELECTOR, "#timeline li")
@@ -131,7 +143,7 @@ def test_an_applicant_walks_through_the_kiosk_in_a_browser(
     assert d.execute_script("return document.fonts.check('26px \"WenQuanYi Zen Hei\"', '办理进度')")
     screenshot(d, shots / "2-timeline.png")
 
-    d.find_element(By.ID, "print").click()
+    navigate(d, "print")
     result = d.find_element(By.ID, "print-result").text
     assert "已核验并打印" in result
     print_id = d.find_element(By.ID, "print-id").text
@@ -145,9 +157,9 @@ def test_an_applicant_walks_through_the_kiosk_in_a_browser(
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert verify_printout(pdf.content, load_trust_policy(str(served_world.policy))).ok
 
-    d.find_element(By.ID, "rate").click()
+    navigate(d, "rate")
     d.find_element(By.ID, "level-1").click()
-    d.find_element(By.ID, "submit-rating").click()
+    navigate(d, "submit-rating")
     assert "感谢您的评价" in d.find_element(By.ID, "rating-result").text
     screenshot(d, shots / "4-rated.png")
 
@@ -155,7 +167,7 @@ def test_an_applicant_walks_through_the_kiosk_in_a_browser(
     other = served_world.open_case
     d.find_element(By.ID, "serial").send_keys(other)
     d.find_element(By.ID, "code").send_keys(served_world.codes[other])
-    d.find_element(By.ID, "query").click()
+    navigate(d, "query")
     assert "已受理" in d.find_element(By.ID, "state").text
     d.implicitly_wait(0)
     assert not d.find_elements(By.ID, "print")
