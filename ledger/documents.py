@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -101,13 +101,15 @@ def _kind(value: object) -> DocumentKind:
         ) from None
 
 
-def _utc(value: object) -> dt.datetime:
+def aware_utc(value: object) -> dt.datetime:
+    """``issued_at`` checked (aware) and in UTC; shared by every signed form."""
     if not isinstance(value, dt.datetime) or value.utcoffset() is None:
         raise InvalidDocument("issued_at", "must be a time-zone-aware datetime")
     return value.astimezone(dt.UTC)
 
 
-def _body(kind: DocumentKind, value: object) -> dict[str, Any]:
+def checked_body(kind: str, required: Sequence[str], value: object) -> dict[str, Any]:
+    """A body that is a canonical-encodable map within MAX_BODY_BYTES stating ``required``."""
     if not isinstance(value, Mapping):
         raise InvalidDocument("body", "must be a map with text keys")
     try:
@@ -117,16 +119,20 @@ def _body(kind: DocumentKind, value: object) -> dict[str, Any]:
     if len(encoded) > MAX_BODY_BYTES:
         raise InvalidDocument("body", f"larger than {MAX_BODY_BYTES} bytes")
     body: dict[str, Any] = decode(encoded)
-    for name in REQUIRED_BODY_FIELDS[kind]:
+    for name in required:
         if body.get(name) in (None, "", [], {}):
-            raise InvalidDocument(f"body.{name}", f"a {kind.value} states its {name}")
+            raise InvalidDocument(f"body.{name}", f"a {kind} states its {name}")
     return body
 
 
-def _fixed_bytes(field: str, value: object, size: int) -> bytes:
+def fixed_bytes(field: str, value: object, size: int) -> bytes:
     if not isinstance(value, bytes) or len(value) != size:
         raise InvalidDocument(field, f"must be {size} bytes")
     return value
+
+
+def _body(kind: DocumentKind, value: object) -> dict[str, Any]:
+    return checked_body(kind.value, REQUIRED_BODY_FIELDS[kind], value)
 
 
 def document_content(
@@ -174,11 +180,11 @@ class SignedDocument:
             self.issuer_department
         ):
             raise InvalidDocument("issuer_department", "must be a department code")
-        object.__setattr__(self, "issued_at", _utc(self.issued_at))
+        object.__setattr__(self, "issued_at", aware_utc(self.issued_at))
         object.__setattr__(self, "body", _body(kind, self.body))
-        _fixed_bytes("content_hash", self.content_hash, HASH_SIZE)
-        _fixed_bytes("key_id", self.key_id, KEY_ID_SIZE)
-        _fixed_bytes("signature", self.signature, SIGNATURE_SIZE)
+        fixed_bytes("content_hash", self.content_hash, HASH_SIZE)
+        fixed_bytes("key_id", self.key_id, KEY_ID_SIZE)
+        fixed_bytes("signature", self.signature, SIGNATURE_SIZE)
 
     def content(self) -> bytes:
         return document_content(
@@ -237,7 +243,7 @@ def issue_document(
     """
     checked_kind = _kind(kind)
     checked_body = _body(checked_kind, body)
-    when = _utc(issued_at)
+    when = aware_utc(issued_at)
     content_hash = hashlib.sha256(
         document_content(checked_kind, serial, issuer_department, when, checked_body)
     ).digest()

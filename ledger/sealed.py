@@ -31,7 +31,8 @@ from enum import StrEnum
 from typing import Any, Final
 
 from ledger.departments import DEPARTMENT_CODE_PATTERN
-from ledger.encoding import EncodingError, canonical, decode
+from ledger.documents import aware_utc, checked_body, fixed_bytes
+from ledger.encoding import canonical
 from ledger.rules import InvalidDocument
 from ledger.signing import KEY_ID_SIZE, SIGNATURE_SIZE, Signer, key_id_of, verify_signature
 
@@ -104,32 +105,8 @@ def _issuer(value: object) -> str:
     return value
 
 
-def _utc(value: object) -> dt.datetime:
-    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
-        raise InvalidDocument("issued_at", "must be a time-zone-aware datetime")
-    return value.astimezone(dt.UTC)
-
-
 def _body(kind: SealedKind, value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidDocument("body", "must be a map with text keys")
-    try:
-        encoded = canonical(value)
-    except EncodingError as exc:
-        raise InvalidDocument("body", f"not canonical-encodable: {exc}") from None
-    if len(encoded) > MAX_BODY_BYTES:
-        raise InvalidDocument("body", f"larger than {MAX_BODY_BYTES} bytes")
-    body: dict[str, Any] = decode(encoded)
-    for name in REQUIRED_BODY_FIELDS[kind]:
-        if body.get(name) in (None, "", [], {}):
-            raise InvalidDocument(f"body.{name}", f"a {kind.value} states its {name}")
-    return body
-
-
-def _fixed_bytes(field: str, value: object, size: int) -> bytes:
-    if not isinstance(value, bytes) or len(value) != size:
-        raise InvalidDocument(field, f"must be {size} bytes")
-    return value
+    return checked_body(kind.value, REQUIRED_BODY_FIELDS[kind], value)
 
 
 def sealed_content(
@@ -185,11 +162,11 @@ class SealedRecord:
         object.__setattr__(self, "kind", kind)
         _subject(self.subject)
         _issuer(self.issuer)
-        object.__setattr__(self, "issued_at", _utc(self.issued_at))
+        object.__setattr__(self, "issued_at", aware_utc(self.issued_at))
         object.__setattr__(self, "body", _body(kind, self.body))
-        _fixed_bytes("content_hash", self.content_hash, HASH_SIZE)
-        _fixed_bytes("key_id", self.key_id, KEY_ID_SIZE)
-        _fixed_bytes("signature", self.signature, SIGNATURE_SIZE)
+        fixed_bytes("content_hash", self.content_hash, HASH_SIZE)
+        fixed_bytes("key_id", self.key_id, KEY_ID_SIZE)
+        fixed_bytes("signature", self.signature, SIGNATURE_SIZE)
 
     def content(self) -> bytes:
         return sealed_content(self.kind, self.subject, self.issuer, self.issued_at, self.body)
@@ -237,7 +214,7 @@ def seal(
     checked_kind = _kind(kind)
     checked_subject = _subject(subject)
     checked_issuer = _issuer(issuer)
-    when = _utc(issued_at)
+    when = aware_utc(issued_at)
     checked_body = _body(checked_kind, body)
     content_hash = hashlib.sha256(
         sealed_content(checked_kind, checked_subject, checked_issuer, when, checked_body)
