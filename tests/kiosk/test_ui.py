@@ -99,13 +99,24 @@ def screenshot(driver: Any, path: Path) -> None:
 def navigate(d: Any, element_id: str) -> None:
     """Click a control that loads a new page, and wait until the old page is gone (reading
     the old page's elements right after the click races the navigation)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = d.find_element(By.TAG_NAME, "html")
     d.find_element(By.ID, element_id).click()
-    WebDriverWait(d, 30).until(expected_conditions.staleness_of(old))
+
+    def old_page_gone(_: Any) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException:  # stale, or chromedriver's "does not belong to the document"
+            return True
+        return False
+
+    WebDriverWait(d, 30).until(old_page_gone)
+    WebDriverWait(d, 30).until(
+        lambda drv: drv.execute_script("return document.readyState") == "complete"
+    )
 
 
 def has_chinese(text: str) -> bool:
