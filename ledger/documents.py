@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -259,18 +259,34 @@ def issue_document(
     )
 
 
-def verify_document(document: SignedDocument, public_key: bytes) -> bool:
-    """True when the content hash, the key id and the signature all check; never raises.
+def verify_signed_content(
+    content: Callable[[], bytes],
+    content_hash: bytes,
+    key_id: bytes,
+    signature: bytes,
+    public_key: bytes,
+    message: Callable[[bytes], bytes],
+) -> bool:
+    """The check every signed form shares; never raises.
 
     Steps: 1. recompute the content hash and compare; 2. the key id is that of
-    ``public_key``; 3. the Ed25519 signature over the message verifies.
+    ``public_key``; 3. the Ed25519 signature over ``message(content hash)`` verifies.
     """
     try:
-        content_hash = hashlib.sha256(document.content()).digest()
-        if not hmac.compare_digest(content_hash, document.content_hash):
+        recomputed = hashlib.sha256(content()).digest()
+        if not hmac.compare_digest(recomputed, content_hash):
             return False
-        if not hmac.compare_digest(key_id_of(bytes(public_key)), document.key_id):
+        if not hmac.compare_digest(key_id_of(bytes(public_key)), key_id):
             return False
-        return verify_signature(public_key, document_message(content_hash), document.signature)
+        return verify_signature(public_key, message(recomputed), signature)
     except Exception:
         return False
+
+
+def verify_document(document: SignedDocument, public_key: bytes) -> bool:
+    """True when the document's hash, key id and seal signature all check; never raises."""
+    try:
+        parts = (document.content, document.content_hash, document.key_id, document.signature)
+    except AttributeError:
+        return False
+    return verify_signed_content(*parts, public_key, document_message)
