@@ -11,9 +11,10 @@ Layer: ledger application service. The CLI, the HTTP API and the kiosk all call
    command, which checks the regulations' rules and has the department's seal key issue the
    step's document (refused with ``DecisionNotSealed`` unless the key is the department's
    current, registered seal);
-4. saves the case (with the day's serial counter on submission and the idempotency record)
-   as ONE signed command, so all commit atomically; a version conflict with a concurrent
-   writer reloads and re-runs the rules.
+4. saves the case (on submission with the day's serial counter when it reserves a block of
+   numbers, ``ledger.numbering``) and the idempotency record as ONE signed command, so all
+   commit atomically; a version conflict with a concurrent writer reloads and re-runs the
+   rules.
 
 Time comes from the :class:`Clock` passed in (UTC instants); no other clock is read.
 """
@@ -21,8 +22,8 @@ Time comes from the :class:`Clock` passed in (UTC instants); no other clock is r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -56,6 +57,7 @@ from ledger.errors import LedgerError
 from ledger.idempotency import IdempotencyKeyReused, IdempotencyRecord, check_key
 from ledger.keys import ActorKey, KeyRole
 from ledger.materials import BlobStore, MaterialRef
+from ledger.numbering import SerialNumbering
 from ledger.rules import (
     DecisionNotSealed,
     InvalidCaseStep,
@@ -202,8 +204,7 @@ class CaseService:
         self.vault = vault
         self.blobs = blobs
         self.is_blacklisted = is_blacklisted
-        self._locks_guard = threading.Lock()
-        self._serial_locks: dict[str, threading.Lock] = {}
+        self.numbering = SerialNumbering()
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -276,28 +277,30 @@ class CaseService:
                 ServiceItem.id_for(item_code),
                 ServiceItemNotFound,
                 f"item_code: no service item {item_code}",
+                read_only=True,
             )
             department = self._department(item.current_guide.department)
             self._check_scope(key, department.code)
             applicant = self._get(
-                Applicant, applicant_id, ApplicantNotFound, f"applicant_id: no {applicant_id}"
+                Applicant,
+                applicant_id,
+                ApplicantNotFound,
+                f"applicant_id: no {applicant_id}",
+                read_only=True,
             )
-            with self._serial_lock(department.code):
-                outcome = self._submit_once(
-                    item,
-                    department,
-                    applicant,
-                    channel,
-                    handling_mode,
-                    materials,
-                    delivery,
-                    location,
-                    mailing_address,
-                    applicant_id,
-                    signer,
-                    idempotency_key,
-                    digest,
-                )
+            build = functools.partial(
+                self._submitted_case,
+                item=item,
+                department=department,
+                applicant=applicant,
+                channel=channel,
+                handling_mode=handling_mode,
+                materials=materials,
+                delivery=delivery,
+                location=location,
+                mailing_address=mailing_address,
+            )
+            outcome = self._submit_once(department.code, build, signer, idempotency_key, digest)
             if outcome is not None:
                 return outcome
             first = self._replay(idempotency_key, "submit", digest)
@@ -305,34 +308,43 @@ class CaseService:
                 return first
         raise ConcurrentModification("submit: the day's serial counter kept changing; retry")
 
-    def _serial_lock(self, department: str) -> threading.Lock:
-        """Submissions to one department take its day's serial counter one at a time in this
-        process (the counter is a hot aggregate); other processes still meet optimistic
-        concurrency and retry."""
-        with self._locks_guard:
-            return self._serial_locks.setdefault(department, threading.Lock())
-
     def _submit_once(
         self,
-        item: Any,
-        department: Any,
-        applicant: Any,
-        channel: Channel,
-        handling_mode: Any,
-        materials: Any,
-        delivery: Any,
-        location: Any,
-        mailing_address: Any,
-        applicant_id: UUID,
+        department: str,
+        build: Callable[[int, dt.datetime], tuple[Case, Outcome]],
         signer: Signer,
         idempotency_key: str | None,
         digest: bytes,
     ) -> Outcome | None:
-        """Allocate the serial, build the case and save both; None on a lost race."""
+        """Number, build and save the case — with the day's counter when this submission
+        reserved a block of numbers (``ledger.numbering``); None on a lost race."""
         at = self.clock.now()
         on = shanghai_date(at)
-        counter = self._counter(department.code, on)
-        number = counter.allocate()
+        with self.numbering.ticket(department, on, lambda: self._counter(department, on)) as t:
+            case, outcome = build(t.number, at)
+            counter = [] if t.counter is None else [t.counter]
+            t.recorded = self._save(
+                signer, [*counter, case], idempotency_key, "submit", digest, outcome
+            )
+            return outcome if t.recorded else None
+
+    def _submitted_case(
+        self,
+        number: int,
+        at: dt.datetime,
+        *,
+        item: ServiceItem,
+        department: Department,
+        applicant: Applicant,
+        channel: Channel,
+        handling_mode: str,
+        materials: Sequence[SubmittedMaterial],
+        delivery: DeliveryMethod | str,
+        location: str | None,
+        mailing_address: str | None,
+    ) -> tuple[Case, Outcome]:
+        """The case numbered ``number`` as submitted at ``at``, and what the command answers."""
+        on = shanghai_date(at)
         serial = serial_number(department.code, on, number)
         seal, issued = self._sealer(serial, department.code, at)
         case = Case.submit(
@@ -349,12 +361,9 @@ class CaseService:
             at=at,
             seal=seal,
             mailing_address=self._sealed_address(applicant, delivery, mailing_address),
-            blacklisted=self._blacklist(applicant_id, on),
+            blacklisted=self._blacklist(applicant.id, on),
         )
-        outcome = _outcome(case, issued)
-        if self._save(signer, [counter, case], idempotency_key, "submit", digest, outcome):
-            return outcome
-        return None
+        return case, _outcome(case, issued)
 
     # -- pre-review, correction, acceptance ---------------------------------------------------
 
@@ -865,14 +874,11 @@ class CaseService:
         """The department's seal signer, if it is the department's current registered key."""
         department = self._department(code)
         signer = self.seals(code)
-        key = self.ledger.actor_key(signer.key_id)
-        if (
-            signer.key_id != department.seal_key_id
-            or key is None
-            or key.revoked
-            or key.role != KeyRole.DEPARTMENT.value
-            or key.department != code
-        ):
+        try:
+            key = self.ledger.check_signer(signer, KeyRole.DEPARTMENT)
+        except KeyNotUsable:
+            key = None
+        if signer.key_id != department.seal_key_id or key is None or key.department != code:
             raise DecisionNotSealed(
                 f"seal: key {signer.key_id.hex()} is not the current e-seal of {code}"
             )
@@ -880,9 +886,20 @@ class CaseService:
 
     # -- look-ups -----------------------------------------------------------------------------
 
-    def _get(self, cls: type[_A], aggregate_id: UUID, missing: type[NotFound], message: str) -> _A:
+    def _get(
+        self,
+        cls: type[_A],
+        aggregate_id: UUID,
+        missing: type[NotFound],
+        message: str,
+        *,
+        read_only: bool = False,
+    ) -> _A:
+        """The aggregate; ``read_only`` for one the command reads but does not save
+        (``LedgerApplication.reference``)."""
+        load = self.ledger.reference if read_only else self.ledger.repository.get
         try:
-            aggregate: Aggregate = self.ledger.repository.get(aggregate_id)
+            aggregate: Aggregate = load(aggregate_id)
         except AggregateNotFoundError:
             raise missing(message) from None
         if not isinstance(aggregate, cls):
@@ -891,7 +908,11 @@ class CaseService:
 
     def _department(self, code: str) -> Department:
         return self._get(
-            Department, Department.id_for(code), DepartmentNotFound, f"department: no {code}"
+            Department,
+            Department.id_for(code),
+            DepartmentNotFound,
+            f"department: no {code}",
+            read_only=True,
         )
 
     def _counter(self, department: str, on: dt.date) -> DailyCounter:

@@ -180,10 +180,20 @@ class DailyCounter(Aggregate):
 
     def allocate(self) -> int:
         """Take the next number of the day. Raises :class:`InvalidSerial` past the maximum."""
-        number = self.count + 1
-        if number > MAX_DAILY_COUNT:
-            raise InvalidSerial(
-                "counter", f"{self.department} numbered {MAX_DAILY_COUNT} cases on {self.on}"
-            )
-        self._allocated(number)
-        return number
+        return self.reserve(1)[0]
+
+    def reserve(self, count: int) -> range:
+        """Take the next ``count`` numbers of the day, as one event (``Allocated`` records
+        the highest number taken). Raises :class:`InvalidSerial` past the maximum."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidSerial("count", "must be a whole number of at least 1")
+        last = self.count + count
+        if last > MAX_DAILY_COUNT:
+            if self.count >= MAX_DAILY_COUNT:
+                raise InvalidSerial(
+                    "counter", f"{self.department} numbered {MAX_DAILY_COUNT} cases on {self.on}"
+                )
+            last = MAX_DAILY_COUNT  # the day's last numbers: a shorter block
+        first = self.count + 1
+        self._allocated(last)
+        return range(first, last + 1)

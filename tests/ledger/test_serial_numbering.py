@@ -1,0 +1,185 @@
+"""Serial numbers under concurrent submissions: blocks reserved in the day's counter, handed
+to the submissions waiting for them, never twice, no gaps while the process runs
+(GZ16·11, PY·11: the serial number is the unique id of an application)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ledger.numbering import SerialNumbering, Ticket
+from ledger.rules import InvalidSerial
+from ledger.serials import MAX_DAILY_COUNT, DailyCounter, parse_serial
+from tests.ledger.case_world import World, build_world
+
+DAY = dt.date(2026, 9, 28)
+
+
+def test_a_reservation_takes_a_block_in_one_event() -> None:
+    counter = DailyCounter.open("GZ-SCJG", DAY)
+    assert counter.reserve(3) == range(1, 4)
+    assert counter.allocate() == 4
+    assert [type(e).__name__ for e in counter.collect_events()] == [
+        "Opened",
+        "Allocated",
+        "Allocated",
+    ]
+    with pytest.raises(InvalidSerial, match="count"):
+        counter.reserve(0)
+
+
+def test_the_days_last_numbers_make_a_shorter_block_then_none() -> None:
+    counter = DailyCounter.open("GZ-SCJG", DAY)
+    counter.reserve(MAX_DAILY_COUNT - 2)
+    assert counter.reserve(64) == range(MAX_DAILY_COUNT - 1, MAX_DAILY_COUNT + 1)
+    with pytest.raises(InvalidSerial, match="numbered 999999 cases"):
+        counter.reserve(1)
+
+
+def _waiting(numbering: SerialNumbering, count: int) -> None:
+    """Until ``count`` submissions wait for the reservation in flight."""
+    for _ in range(2000):
+        day = numbering._days.get(("GZ-SCJG", DAY))
+        if day is not None and day.waiting == count:
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"{count} submissions never waited")
+
+
+def test_waiting_submissions_share_the_next_block_and_skip_the_counter() -> None:
+    numbering = SerialNumbering()
+    counter = DailyCounter.open("GZ-SCJG", DAY)
+    release = threading.Event()
+    tickets: dict[str, Ticket] = {}
+
+    def submit(name: str, hold: bool = False) -> None:
+        with numbering.ticket("GZ-SCJG", DAY, lambda: counter) as ticket:
+            tickets[name] = ticket
+            if hold:
+                release.wait(10)
+            ticket.recorded = True  # as if the command was saved
+
+    first = threading.Thread(target=submit, args=("first", True))
+    first.start()
+    while "first" not in tickets:
+        time.sleep(0.001)
+    rest = [threading.Thread(target=submit, args=(n,)) for n in ("b", "c", "d")]
+    for t in rest:
+        t.start()
+    _waiting(numbering, 3)
+    release.set()
+    for t in [first, *rest]:
+        t.join(10)
+    assert tickets["first"].number == 1 and tickets["first"].counter is counter
+    numbers = sorted(t.number for t in tickets.values())
+    assert numbers == [1, 2, 3, 4]
+    reservers = [t for t in tickets.values() if t.counter is not None]
+    assert len(reservers) == 2  # the first alone, then one block of three for the waiters
+    assert counter.count == 4
+
+
+class _SavedCounter:
+    """The day's counter as the ledger would hold it: only recorded reservations count."""
+
+    def __init__(self) -> None:
+        self.saved = 0
+
+    def load(self) -> DailyCounter:
+        counter = DailyCounter.open("GZ-SCJG", DAY)
+        if self.saved:
+            counter.reserve(self.saved)
+        return counter
+
+    def record(self, ticket: Ticket) -> None:
+        if ticket.counter is not None:
+            self.saved = ticket.counter.count
+        ticket.recorded = True
+
+
+def test_a_refused_submission_leaves_no_gap() -> None:
+    numbering = SerialNumbering()
+    ledger = _SavedCounter()
+    release = threading.Event()
+    recorded: list[int] = []
+    started: list[int] = []
+
+    def submit(record: bool, hold: bool = False) -> None:
+        with numbering.ticket("GZ-SCJG", DAY, ledger.load) as ticket:
+            started.append(ticket.number)
+            if hold:
+                release.wait(10)
+            if record:  # else a rule refused the command: nothing recorded
+                ledger.record(ticket)
+                recorded.append(ticket.number)
+
+    first = threading.Thread(target=submit, args=(True, True))
+    first.start()
+    while not started:
+        time.sleep(0.001)
+    waiters = [threading.Thread(target=submit, args=(r,)) for r in (True, False)]
+    for t in waiters:
+        t.start()
+    _waiting(numbering, 2)
+    release.set()
+    for t in [first, *waiters]:
+        t.join(10)
+    submit(True)
+    assert sorted(recorded) == [1, 2, 3]  # the refused submission's number went to the next
+    assert ledger.saved == 3
+
+
+@pytest.fixture
+def world(storage_url: str, tmp_path: Path) -> Iterator[World]:
+    w = build_world(storage_url, tmp_path)
+    try:
+        yield w
+    finally:
+        w.ledger.close()
+
+
+def test_concurrent_submissions_get_every_number_once_and_batch_the_counter(
+    world: World,
+) -> None:
+    count = 48
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(lambda _: world.submit_food(), range(count)))
+    numbers = sorted(parse_serial(o.serial).counter for o in outcomes)
+    assert numbers == list(range(1, count + 1))  # unique, and no gap while the process runs
+    assert len({o.case_id for o in outcomes}) == count
+    counter = world.ledger.repository.get(DailyCounter.id_for("GZ-SCJG", DAY))
+    assert counter.count == count
+
+
+def test_two_services_on_one_ledger_never_share_a_number(world: World) -> None:
+    """Another process numbers through its own pool; the counter keeps them apart."""
+    from ledger.lifecycle import CaseService
+
+    other = CaseService(
+        world.ledger,
+        clock=world.clock,
+        seals=world.seals.__getitem__,
+        vault=world.vault,
+        blobs=world.cases.blobs,
+    )
+
+    def submit(i: int) -> str:
+        service = world.cases if i % 2 else other
+        return service.submit(
+            item_code="11440100MB2C92400X-FOOD-01",
+            applicant_id=world.enterprise.id,
+            channel="web",
+            handling_mode="online_pre_acceptance",
+            materials=world.full_food_materials(),
+            delivery="online",
+            signer=world.portal,
+        ).serial
+
+    with ThreadPoolExecutor(8) as pool:
+        serials = list(pool.map(submit, range(32)))
+    assert len(set(serials)) == 32
