@@ -53,9 +53,22 @@ class LedgerApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
+    def reference(self, aggregate_id: UUID) -> Any:
+        """An aggregate only read, never saved (a key, a department, an item).
+
+        Every command reads the same few of these; the repository brings its cached copy
+        up to date under a per-aggregate lock, so concurrent commands queued behind each
+        other's round trip. Here a reader that finds another thread doing that update
+        takes the cached copy instead: no older than what that thread is fetching.
+        Raises ``AggregateNotFoundError``."""
+        return self.repository.get(aggregate_id, fastforward_skipping=True)
+
     def check_signer(self, signer: Signer, *roles: KeyRole) -> ActorKey:
         """The signer's registered key; raises KeyNotUsable if unknown, revoked or off-role."""
-        key = self.actor_key(signer.key_id)
+        try:
+            key: ActorKey | None = self.reference(ActorKey.create_id(signer.key_id))
+        except AggregateNotFoundError:
+            key = None
         if key is None:
             raise KeyNotUsable(f"key {signer.key_id.hex()} is not registered in the ledger")
         if key.revoked:
