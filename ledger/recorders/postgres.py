@@ -139,23 +139,30 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         notification_ids: list[int] = []
         exc: Exception | None = None
         with self.datastore.get_connection() as conn:
-            with conn.pipeline(), conn.transaction():
-                with conn.cursor() as curs:
-                    self._insert_events(curs, events, **kwargs)  # type: ignore[attr-defined]
-                if commands:
-                    with conn.cursor() as curs, conn.cursor() as ids:
-                        try:
-                            self._lock_table(curs)  # type: ignore[attr-defined]
-                            self._notify_channel(curs)  # type: ignore[attr-defined]
-                            curs.execute(self._select_head, prepare=True)
-                            entries = self._link(commands, curs.fetchone())
-                            self._insert_stored_events(ids, events)
-                            curs.execute(self._insert_links, self._link_params(entries))
-                            notification_ids = [row["notification_id"] for row in ids.fetchall()]
-                        except Exception as e:  # re-raised once the pipeline has closed
-                            exc = e
-            if exc:
-                raise exc
+            try:
+                with conn.pipeline(), conn.transaction():
+                    with conn.cursor() as curs:
+                        self._insert_events(curs, events, **kwargs)  # type: ignore[attr-defined]
+                    if commands:
+                        with conn.cursor() as curs, conn.cursor() as ids:
+                            try:
+                                self._lock_table(curs)  # type: ignore[attr-defined]
+                                self._notify_channel(curs)  # type: ignore[attr-defined]
+                                curs.execute(self._select_head, prepare=True)
+                                entries = self._link(commands, curs.fetchone())
+                                self._insert_stored_events(ids, events)
+                                curs.execute(self._insert_links, self._link_params(entries))
+                                notification_ids = [r["notification_id"] for r in ids.fetchall()]
+                            except Exception as e:  # re-raised once the pipeline has closed
+                                exc = e
+                if exc:
+                    raise exc
+            except BaseException:
+                # A statement prepared in a pipeline that then failed (a version conflict)
+                # stays in psycopg's cache but not on the server ("prepared statement
+                # does not exist" on the next use): never hand that connection out again.
+                conn.close()
+                raise
         out, at = [], 0
         for item, _ in batch:
             out.append(notification_ids[at : at + len(item)])

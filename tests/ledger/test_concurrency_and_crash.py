@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from ledger.application import open_ledger
+from ledger.storage import parse_storage_url
 from ledger.verification import verify_chain
 from tests.helpers import new_ledger, run_sql
 
 ROOT = Path(__file__).resolve().parents[2]
+WRITER_APP = "caseledger-test-killed-writer"
 pytestmark = pytest.mark.slow
 
 
@@ -38,10 +40,26 @@ def _writer(
             str(events),
         ],
         cwd=ROOT,
+        env={**os.environ, "PGAPPNAME": WRITER_APP},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _wait_for_dead_writer(url: str) -> None:
+    """A killed client's last pipelined transaction may still commit on the server after
+    the process is gone: wait until its PostgreSQL backends have ended."""
+    if parse_storage_url(url).is_sqlite:
+        return
+    for _ in range(600):
+        live = run_sql(
+            url, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = ?", (WRITER_APP,)
+        )
+        if live[0][0] == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed writer's backends never ended")
 
 
 def test_four_processes_of_several_threads_leave_one_dense_verified_chain(storage_url: str) -> None:
@@ -72,6 +90,7 @@ def test_a_writer_killed_mid_batch_leaves_no_partial_command(storage_url: str) -
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    _wait_for_dead_writer(storage_url)
     led.app.close()
     reopened = open_ledger(storage_url)
     report = verify_chain(reopened.chain)
