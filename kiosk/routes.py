@@ -27,11 +27,12 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from api.http.deps import Ctx
 from api.http.problems import Problem
@@ -540,12 +541,28 @@ def kiosk_rate(
     return _page("评价完成", "Rated", body, kiosk=kiosk.kiosk_id)
 
 
-@router.get("/kiosk/api/status", tags=["kiosk"])
+class DocumentStatus(BaseModel):
+    """What the status endpoint says of a printed document."""
+
+    subject: str
+    status: Literal["valid", "superseded", "revoked", "unknown"]
+    checked_at: str
+
+
+@router.get(
+    "/kiosk/api/status",
+    tags=["kiosk"],
+    response_model=DocumentStatus,
+    responses={
+        422: {"description": "A query parameter is malformed (named in the problem)."},
+        429: {"description": "Too many status queries from this address; see Retry-After."},
+    },
+)
 def kiosk_status(
     ctx: Ctx,
     request: Request,
     subject: Annotated[str, Query(min_length=1, max_length=120)],
-    hash: Annotated[str, Query(min_length=64, max_length=64)],
+    hash: Annotated[str, Query(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$")],
 ) -> JSONResponse:
     """Certificate-status endpoint: is the printed document (``subject`` = case serial or
     certificate identifier, ``hash`` = its content SHA-256 in hex) still valid? Answers

@@ -39,6 +39,10 @@ Archivist = Annotated[Principal, Depends(require(Role.ARCHIVIST))]
 SERIAL: Final = re.compile(r"[0-9A-Za-z-]{1,64}")
 ARCHIVE_DIR_ENV: Final = "CASELEDGER_ARCHIVE_DIR"
 _lock = threading.Lock()
+_NOT_BUILT: Final[dict[int | str, dict[str, Any]]] = {
+    404: {"description": "No package of this case was built here."},
+    422: {"description": "The serial is not 1–64 of 0-9, A-Z, a-z, '-'."},
+}
 
 
 def archive_root(ctx: ApiContext) -> Path:
@@ -99,7 +103,17 @@ def _latest(ctx: ApiContext, serial: str) -> Path:
     return max(built, key=lambda p: p.stat().st_mtime)
 
 
-@router.post("/packages/{serial}", status_code=201, summary="Build and transfer a package")
+@router.post(
+    "/packages/{serial}",
+    status_code=201,
+    summary="Build and transfer a package",
+    responses={
+        404: {"description": "No case has this serial."},
+        409: {"description": "The package cannot be built (archive or anchoring refused)."},
+        422: {"description": "The case has not ended (NH·22, FZ·21, GZ20·24), or a bad serial."},
+        503: {"description": "The anchor node cannot be reached."},
+    },
+)
 def build(ctx: Ctx, who: Archivist, serial: str) -> dict[str, Any]:
     from anchors.errors import AnchorError, NodeUnavailable
     from api.archive.errors import ArchiveError
@@ -137,7 +151,12 @@ def build(ctx: Ctx, who: Archivist, serial: str) -> dict[str, Any]:
     return body
 
 
-@router.get("/packages/{serial}", summary="Download the latest package as a ZIP of the bag")
+@router.get(
+    "/packages/{serial}",
+    summary="Download the latest package as a ZIP of the bag",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}, **_NOT_BUILT},
+)
 def download(ctx: Ctx, _: Archivist, serial: str) -> Response:
     bag = _latest(ctx, _serial(serial))
     buffer = io.BytesIO()
@@ -151,7 +170,11 @@ def download(ctx: Ctx, _: Archivist, serial: str) -> Response:
     )
 
 
-@router.get("/packages/{serial}/check", summary="The four-property check of the latest package")
+@router.get(
+    "/packages/{serial}/check",
+    summary="The four-property check of the latest package",
+    responses=_NOT_BUILT,
+)
 def check(ctx: Ctx, _: Archivist, serial: str) -> dict[str, Any]:
     from api.archive.checker import check_package
 
@@ -166,7 +189,7 @@ def index(
     ctx: Ctx,
     _: Archivist,
     retention: Annotated[str | None, Query(pattern="^(Y|D30|D10)$")] = None,
-    after: Annotated[str, Query(max_length=64)] = "",
+    after: Annotated[str, Query(max_length=64, pattern="^[0-9A-Za-z-]*$")] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     from projections.archive_index import ArchiveIndexView, archived_cases
