@@ -2,8 +2,8 @@
 
 Layer: api (edge: database). Tokens and HTTP idempotency answers live beside the
 ledger but outside the chain; opening a connection per request cost more than the
-request itself, so each process keeps a small pool (PostgreSQL) or one connection
-per thread (SQLite).
+request itself, so each process borrows from :mod:`ledger.pg_pool` (PostgreSQL, with
+the ledger's schema as search path) or keeps one connection per thread (SQLite).
 """
 
 from __future__ import annotations
@@ -14,35 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from psycopg import sql
-from psycopg_pool import ConnectionPool
-
+from ledger import pg_pool
 from ledger.storage import StorageURL
 
-_pools: dict[str, ConnectionPool[Any]] = {}
 _local = threading.local()
-_guard = threading.Lock()
 
 
-def _pg_pool(storage: StorageURL) -> ConnectionPool[Any]:
-    key = storage.redacted()
-    with _guard:
-        pool = _pools.get(key)
-        if pool is None:
-            schema = storage.schema or "public"
-
-            def configure(conn: Any) -> None:
-                conn.autocommit = True
-                conn.execute(sql.SQL("SET search_path TO {0}").format(sql.Identifier(schema)))
-
-            conninfo = (
-                f"host={storage.host} port={storage.port} user={storage.user} "
-                f"dbname={storage.dbname}"
-                + (f" password={storage.password}" if storage.password else "")
-            )
-            pool = ConnectionPool(conninfo, min_size=1, max_size=8, configure=configure, open=True)
-            _pools[key] = pool
-        return pool
+def _conninfo(storage: StorageURL) -> str:
+    return (
+        f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
+        + (f" password={storage.password}" if storage.password else "")
+    )
 
 
 @contextmanager
@@ -57,5 +39,5 @@ def cursor(storage: StorageURL) -> Iterator[Any]:
         with conn:
             yield conn.cursor()
         return
-    with _pg_pool(storage).connection() as pg, pg.transaction():
+    with pg_pool.transaction(_conninfo(storage), search_path=storage.schema or "public") as pg:
         yield pg.cursor()

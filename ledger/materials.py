@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol
 import psycopg
 from psycopg import sql
 
+from ledger import pg_pool
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.rules import InvalidMaterial, MaterialTooLarge, MediaTypeMismatch, MediaTypeNotAllowed
 
@@ -254,7 +255,12 @@ class DirectoryBlobStore:
 
 
 class PostgresBlobStore:
-    """Materials in the ``material_blobs`` table (psycopg 3), in ``schema``."""
+    """Materials in the ``material_blobs`` table (psycopg 3), in ``schema``.
+
+    Each call is one transaction on a connection borrowed from :mod:`ledger.pg_pool`
+    (``exists`` runs once per material of a submission: a new connection each time
+    cost more than the query).
+    """
 
     def __init__(
         self, conninfo: str, schema: str = "public", *, max_bytes: int = MAX_MATERIAL_BYTES
@@ -272,7 +278,7 @@ class PostgresBlobStore:
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
         try:
-            with psycopg.connect(self.conninfo) as conn, conn.transaction():
+            with pg_pool.transaction(self.conninfo) as conn:
                 yield conn
         except psycopg.Error as exc:
             raise MaterialStoreError(f"materials: {exc}") from exc

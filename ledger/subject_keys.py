@@ -27,6 +27,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from ledger import pg_pool
 from ledger.errors import ConfigurationError, LedgerError
 
 __all__ = [
@@ -179,7 +180,11 @@ class SQLiteSubjectKeyStore:
 
 
 class PostgresSubjectKeyStore:
-    """Subject keys in PostgreSQL (psycopg 3), in ``schema`` (the ledger's schema)."""
+    """Subject keys in PostgreSQL (psycopg 3), in ``schema`` (the ledger's schema).
+
+    Each call is one transaction on a connection borrowed from :mod:`ledger.pg_pool`
+    (the vault reads a key on every request that shows personal data).
+    """
 
     def __init__(self, conninfo: str, schema: str = "public") -> None:
         if not _SCHEMA_PATTERN.fullmatch(schema):
@@ -190,7 +195,7 @@ class PostgresSubjectKeyStore:
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
         try:
-            with psycopg.connect(self.conninfo) as conn, conn.transaction():
+            with pg_pool.transaction(self.conninfo) as conn:
                 yield conn
         except psycopg.Error as exc:
             raise SubjectKeyStoreError(f"subject keys: {exc}") from exc
