@@ -314,12 +314,7 @@ def open_tree_store(storage: Any) -> SQLiteTreeStore | PostgresTreeStore:
     """The tree store beside the ledger at ``storage`` (a ``ledger.storage.StorageURL``)."""
     if storage.is_sqlite:
         return SQLiteTreeStore(storage.path)
-    conninfo = (
-        f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
-    )
-    if storage.password:
-        conninfo += f" password={storage.password}"
-    return PostgresTreeStore(conninfo, storage.schema or "public")
+    return PostgresTreeStore(storage.conninfo, storage.schema or "public")
 
 
 # --- the tree ------------------------------------------------------------------------------------

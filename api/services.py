@@ -67,13 +67,6 @@ def sqlite_side_paths(storage: StorageURL) -> tuple[Path, Path]:
     )
 
 
-def _conninfo(storage: StorageURL) -> str:
-    conninfo = (
-        f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
-    )
-    return conninfo + (f" password={storage.password}" if storage.password else "")
-
-
 def build_services(
     runtime: Runtime,
     *,
@@ -94,8 +87,8 @@ def build_services(
         blobs = DirectoryBlobStore(blob_dir)
     else:
         schema = storage.schema or "public"
-        keys = PostgresSubjectKeyStore(_conninfo(storage), schema)
-        pg_blobs = PostgresBlobStore(_conninfo(storage), schema)
+        keys = PostgresSubjectKeyStore(storage.conninfo, schema)
+        pg_blobs = PostgresBlobStore(storage.conninfo, schema)
         pg_blobs.migrate()
         blobs = pg_blobs
     keys.migrate()

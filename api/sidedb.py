@@ -20,13 +20,6 @@ from ledger.storage import StorageURL
 _local = threading.local()
 
 
-def _conninfo(storage: StorageURL) -> str:
-    return (
-        f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
-        + (f" password={storage.password}" if storage.password else "")
-    )
-
-
 @contextmanager
 def cursor(storage: StorageURL) -> Iterator[Any]:
     """A cursor in its own transaction, committed on success (rolled back on error)."""
@@ -39,5 +32,5 @@ def cursor(storage: StorageURL) -> Iterator[Any]:
         with conn:
             yield conn.cursor()
         return
-    with pg_pool.transaction(_conninfo(storage), search_path=storage.schema or "public") as pg:
+    with pg_pool.transaction(storage.conninfo, search_path=storage.schema or "public") as pg:
         yield pg.cursor()

@@ -36,6 +36,12 @@ class StorageURL:
     def is_sqlite(self) -> bool:
         return self.scheme == "sqlite"
 
+    @property
+    def conninfo(self) -> str:
+        """The libpq connection string of a PostgreSQL URL (its schema is not part of it)."""
+        info = f"host={self.host} port={self.port} user={self.user} dbname={self.dbname}"
+        return info + (f" password={self.password}" if self.password else "")
+
     def redacted(self) -> str:
         if self.is_sqlite:
             return f"sqlite:///{self.path}"

@@ -26,10 +26,7 @@ def _pg_base() -> str:
 def _pg_conninfo(url: str) -> str:
     from ledger.storage import parse_storage_url
 
-    s = parse_storage_url(url)
-    return f"host={s.host} port={s.port} user={s.user} dbname={s.dbname}" + (
-        f" password={s.password}" if s.password else ""
-    )
+    return parse_storage_url(url).conninfo
 
 
 _pg_state: dict[str, str | None] = {}

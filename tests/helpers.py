@@ -82,10 +82,7 @@ def run_sql(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, .
             rows = conn.execute(sql, params).fetchall()
             conn.commit()
             return rows
-    conninfo = (
-        f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
-    )
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(storage.conninfo, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{storage.schema or "public"}"')
         sql = sql.replace("stored_events", events_table(url))
         cur = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[call-overload]

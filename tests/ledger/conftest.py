@@ -35,12 +35,7 @@ class PostgresTarget:
 @pytest.fixture
 def postgres(pg_schema_url: str) -> PostgresTarget:
     storage = parse_storage_url(pg_schema_url)
-    conninfo = (
-        f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
-    )
-    if storage.password:
-        conninfo += f" password={storage.password}"
-    return PostgresTarget(conninfo, storage.schema)
+    return PostgresTarget(storage.conninfo, storage.schema)
 
 
 @pytest.fixture
