@@ -4,13 +4,17 @@ Layer: projections. RULES.md "Case lifecycle": progress is queryable by serial n
 number (GZ16·13, PY·13) and by approval code (NH·11); every step and result is disclosed
 except secrets and private data (FZ·6, GZ16·18). DESIGN invariants 4, 5 and 7.
 
-What the rows hold: per case its serial, approval code, item, department, state
-(:class:`~ledger.cases.CaseState`), due date as the case recorded it (with the
-special-procedure pauses, NH·15, ALL·45) and its provisional flag, what the applicant must
-do next, and every step with its UTC time and department. To find an applicant's cases
-without a bare ID number, a case row carries the applicant's credential *blind index*
-(HMAC, ``ledger.privacy``) copied from ``Applicant.Registered``; ``Applicant.Erased``
-clears it, so an erased applicant's cases can no longer be found by ID number.
+What the rows hold: per case its serial, approval code, item and the guide version it is
+judged by, department, channel, handling mode, state (:class:`~ledger.cases.CaseState`), due
+date as the case recorded it (with the special-procedure pauses, NH·15, ALL·45) and its
+provisional flag, what the applicant must do next, and every step with its UTC time, its
+number (the case event's version: every case event is a step, so the last number is the
+case's version) and the kind of the document it issued — so the kinds in step order are
+``Case.documents``. To find an applicant's cases without a bare ID number, a case row
+carries the applicant's credential *blind index* (HMAC, ``ledger.privacy``) copied from
+``Applicant.Registered``; ``Applicant.Erased`` clears it, so an erased applicant's cases can
+no longer be found by ID number. An applicant row keeps the applicant's kind, credential
+kind and whether it was erased — not personal data.
 
 Masking (decision): ``Applicant.Registered`` carries only sealed personal data and the
 blind index — no mask. A projection must not decrypt (it would put the vault into the
@@ -19,7 +23,9 @@ the view stores **nothing personal**. The query layer produces the masked displa
 (``4401**********1234``, ``张*``) through an :data:`IdentityPort`; :class:`VaultMasker`
 is that port over the ledger's repository and the personal-data vault, opening the name
 and credential only to mask them (a masked read reveals no personal data, so it records
-no ``PersonalDataRead``, ``ledger.access``).
+no ``PersonalDataRead``, ``ledger.access``). An erased applicant is shown ``[erased]``
+from the view alone, without the port; so a masked identity changes only by erasure, and
+:class:`IdentityCache` may keep the port's answers (masked values only) for a process.
 
 Kiosk verification code: cases carry none (``ledger.cases`` has no such field), so the
 view stores none.
@@ -28,7 +34,9 @@ view stores none.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 from uuid import UUID
@@ -43,7 +51,6 @@ from projections.common import (
     check_page,
     dumps,
     iso_date,
-    read,
     shanghai_text,
     utc_text,
 )
@@ -51,6 +58,9 @@ from projections.store import Table, Tx
 from projections.view import View, on
 
 __all__ = [
+    "ERASED_TEXT",
+    "CaseProgress",
+    "IdentityCache",
     "IdentityPort",
     "MaskedIdentity",
     "NextAction",
@@ -69,6 +79,7 @@ APPLICANTS = Table(
     "view_progress_applicants",
     (
         ("applicant_id", "TEXT"),
+        ("kind", "TEXT"),
         ("credential_kind", "TEXT"),
         ("credential_index", "BLOB"),
         ("erased", "BIGINT"),
@@ -89,6 +100,7 @@ CASES = Table(
         ("approval_code", "TEXT"),
         ("item_code", "TEXT"),
         ("item_name", "TEXT"),
+        ("guide_version", "BIGINT"),
         ("department", "TEXT"),
         ("applicant_id", "TEXT"),
         ("credential_index", "BLOB"),
@@ -120,6 +132,7 @@ STEPS = Table(
         ("at", "TEXT"),
         ("actor", "TEXT"),
         ("detail", "TEXT"),
+        ("document", "TEXT"),
     ),
     ("case_id", "number"),
 )
@@ -157,6 +170,9 @@ _NEXT_TEXT: Final[dict[str, str]] = {
     "contact_department": "送达未果，请联系办理部门",
     "finished": "办理已结束",
 }
+
+ERASED_TEXT: Final = "[erased]"
+"""What an erased applicant's name and credential show."""
 
 
 # --- values returned by the queries -------------------------------------------------------------
@@ -207,8 +223,11 @@ class CaseProgress:
     approval_code: str
     item_code: str
     item_name: str
+    guide_version: int
     department: str
     department_name: str
+    channel: str
+    handling_mode: str
     state: str
     state_label: str
     submitted_at: str
@@ -221,6 +240,10 @@ class CaseProgress:
     pauses: tuple[tuple[str, str], ...]
     next_action: NextAction
     steps: tuple[Step, ...]
+    documents: tuple[str, ...]
+    """Kinds of the documents the case issued, in order (``Case.documents``)."""
+    version: int
+    """The case's version: its last step's number."""
     applicant: MaskedIdentity | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -274,9 +297,52 @@ class VaultMasker:
             return None
         personal = applicant.personal_data(self._vault)
         credential = applicant.credential(self._vault)
-        name = "[erased]" if isinstance(personal.name, Erased) else mask_name(personal.name)
-        shown = "[erased]" if isinstance(credential, Erased) else mask_credential(credential.value)
+        name = ERASED_TEXT if isinstance(personal.name, Erased) else mask_name(personal.name)
+        shown = ERASED_TEXT if isinstance(credential, Erased) else mask_credential(credential.value)
         return MaskedIdentity(applicant.kind.value, applicant.credential_kind.value, name, shown)
+
+
+class IdentityCache:
+    """An :data:`IdentityPort` that remembers what ``port`` answered for the ``size`` most
+    recently asked applicants (least recently used out first); safe across threads.
+
+    Holds masked identities only, never clear text, and no ``None`` (an unknown applicant is
+    asked again). Correct for a port whose answer changes only when the applicant is erased,
+    used by the progress queries, which take erasure from the view and never ask a port for
+    an erased applicant (they :meth:`forget` it instead).
+    """
+
+    def __init__(self, port: IdentityPort, size: int = 10_000) -> None:
+        if size < 1:
+            raise ValueError("size: must be at least 1")
+        self._port = port
+        self._size = size
+        self._masks: OrderedDict[UUID, MaskedIdentity] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, applicant_id: UUID) -> MaskedIdentity | None:
+        with self._lock:
+            found = self._masks.get(applicant_id)
+            if found is not None:
+                self._masks.move_to_end(applicant_id)
+                return found
+        found = self._port(applicant_id)  # outside the lock: the vault may be slow
+        if found is not None:
+            with self._lock:
+                self._masks[applicant_id] = found
+                self._masks.move_to_end(applicant_id)
+                while len(self._masks) > self._size:
+                    self._masks.popitem(last=False)
+        return found
+
+    def forget(self, applicant_id: UUID) -> None:
+        """Drop what is kept of this applicant (it was erased)."""
+        with self._lock:
+            self._masks.pop(applicant_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._masks)
 
 
 def credential_index(vault: Vault, credential: Credential) -> bytes:
@@ -304,8 +370,8 @@ class ProgressView(View):
     @on(Topics.APPLICANT_REGISTERED)
     def registered(self, tx: Tx, e: Any) -> None:
         tx.execute(
-            "INSERT INTO view_progress_applicants VALUES (?, ?, ?, 0)",
-            (str(e.originator_id), e.credential_kind, e.credential_index),
+            "INSERT INTO view_progress_applicants VALUES (?, ?, ?, ?, 0)",
+            (str(e.originator_id), e.kind, e.credential_kind, e.credential_index),
         )
 
     @on(Topics.APPLICANT_ERASED)
@@ -347,7 +413,7 @@ class ProgressView(View):
         row = tx.fetchone()
         tx.execute(
             "INSERT INTO view_progress_cases VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, 0, NULL, '[]', "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, 0, NULL, '[]', "
             "'none', '{}', ?)",
             (
                 case_id,
@@ -355,6 +421,7 @@ class ProgressView(View):
                 e.approval_code,
                 e.terms["item_code"],
                 e.terms["item_name"],
+                int(e.terms["version"]),  # as ``Case.guide_version`` reads it
                 e.department,
                 applicant,
                 None if row is None else row[0],
@@ -367,7 +434,13 @@ class ProgressView(View):
                 utc_text(e.at),
             ),
         )
-        self._step(tx, e, CaseState.SUBMITTED, {"channel": e.channel, "location": e.location})
+        self._step(
+            tx,
+            e,
+            CaseState.SUBMITTED,
+            {"channel": e.channel, "location": e.location},
+            document=e.receipt,
+        )
 
     @on(Topics.PRE_REVIEW_PASSED)
     def pre_reviewed(self, tx: Tx, e: Any) -> None:
@@ -388,6 +461,7 @@ class ProgressView(View):
             e,
             CaseState.CORRECTION_REQUESTED,
             {"round": e.round_number, "materials": listed, "repeat": e.repeat},
+            document=e.notice,
         )
 
     @on(Topics.CORRECTED)
@@ -420,12 +494,13 @@ class ProgressView(View):
             e,
             CaseState.ACCEPTED,
             {"accepted_on": iso_date(e.accepted_on), "due": iso_date(e.due), "deemed": e.deemed},
+            document=e.receipt,
         )
 
     @on(Topics.REFUSED)
     def refused(self, tx: Tx, e: Any) -> None:
         self._advance(tx, e, CaseState(e.state), "finished", {})
-        self._step(tx, e, CaseState(e.state), {"reasons": list(e.reasons)})
+        self._step(tx, e, CaseState(e.state), {"reasons": list(e.reasons)}, document=e.notice)
 
     @on(Topics.PROCEDURE_STARTED)
     def procedure_started(self, tx: Tx, e: Any) -> None:
@@ -439,6 +514,7 @@ class ProgressView(View):
             e,
             CaseState.SPECIAL_PROCEDURE,
             {"procedure": e.procedure, "expected_working_days": e.expected_days},
+            document=e.notice,
         )
 
     @on(Topics.PROCEDURE_ENDED)
@@ -480,12 +556,19 @@ class ProgressView(View):
                 "reasons": list(e.reasons),
                 "on_time": body["on_time"],
             },
+            document=e.decision,
         )
 
     @on(Topics.RESULT_ISSUED)
     def result_issued(self, tx: Tx, e: Any) -> None:
         self._advance(tx, e, CaseState.RESULT_ISSUED, "none", {})
-        self._step(tx, e, CaseState.RESULT_ISSUED, {"title": e.result["body"]["title"]})
+        self._step(
+            tx,
+            e,
+            CaseState.RESULT_ISSUED,
+            {"title": e.result["body"]["title"]},
+            document=e.result,
+        )
 
     @on(Topics.CERTIFICATE_RECORDED)
     def certificate_recorded(self, tx: Tx, e: Any) -> None:
@@ -511,6 +594,7 @@ class ProgressView(View):
             e,
             CaseState.DELIVERED,
             {"method": e.method, "delivered_on": iso_date(e.delivered_on)},
+            document=e.receipt,
         )
 
     @on(Topics.CLOSED)
@@ -534,12 +618,21 @@ class ProgressView(View):
             (state.value, action, dumps(detail), utc_text(e.at), str(e.originator_id)),
         )
 
-    def _step(self, tx: Tx, e: Any, state: CaseState, detail: dict[str, Any]) -> None:
+    def _step(
+        self,
+        tx: Tx,
+        e: Any,
+        state: CaseState,
+        detail: dict[str, Any],
+        *,
+        document: dict[str, Any] | None = None,
+    ) -> None:
         """Record the step; its number is the case event's version (every case event is a
-        step), so the row needs nothing read back."""
+        step), so the row needs nothing read back. ``document`` is what the event appends
+        to ``Case.documents``; the row keeps its kind."""
         step = type(e).__name__
         tx.execute(
-            "INSERT INTO view_progress_steps VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO view_progress_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 str(e.originator_id),
                 int(e.originator_version),
@@ -548,20 +641,48 @@ class ProgressView(View):
                 utc_text(e.at),
                 "applicant" if step in APPLICANT_STEPS else "department",
                 dumps(detail),
+                None if document is None else str(document["kind"]),
             ),
         )
 
 
 # --- queries ------------------------------------------------------------------------------------
 
-_COLUMNS: Final = (
-    "c.case_id, c.serial, c.approval_code, c.item_code, c.item_name, c.department, "
-    "COALESCE(d.name, c.department), c.applicant_id, c.state, c.submitted_at, "
-    "c.pre_review_due, c.accepted_on, c.promised_days, c.due, c.due_provisional, "
-    "c.paused_since, c.pauses, c.next_action, c.next_detail"
-)
+_CASE: Final = {
+    "case_id": "c.case_id",
+    "serial": "c.serial",
+    "approval_code": "c.approval_code",
+    "item_code": "c.item_code",
+    "item_name": "c.item_name",
+    "guide_version": "c.guide_version",
+    "department": "c.department",
+    "department_name": "COALESCE(d.name, c.department)",
+    "channel": "c.channel",
+    "handling_mode": "c.handling_mode",
+    "applicant_id": "c.applicant_id",
+    "applicant_kind": "a.kind",
+    "credential_kind": "a.credential_kind",
+    "erased": "a.erased",
+    "state": "c.state",
+    "submitted_at": "c.submitted_at",
+    "pre_review_due": "c.pre_review_due",
+    "accepted_on": "c.accepted_on",
+    "promised_days": "c.promised_days",
+    "due": "c.due",
+    "due_provisional": "c.due_provisional",
+    "paused_since": "c.paused_since",
+    "pauses": "c.pauses",
+    "next_action": "c.next_action",
+    "next_detail": "c.next_detail",
+}
+"""What a case query selects, by name (rows come back by position)."""
+_COLUMNS: Final = ", ".join(_CASE.values())
+_WIDTH: Final = len(_CASE)
+_STEP_COLUMNS: Final = "s.number, s.step, s.state, s.at, s.actor, s.detail, s.document"
 _FROM: Final = (
-    "FROM view_progress_cases c LEFT JOIN view_progress_departments d ON d.code = c.department"
+    "FROM view_progress_cases c "
+    "LEFT JOIN view_progress_departments d ON d.code = c.department "
+    "LEFT JOIN view_progress_applicants a ON a.applicant_id = c.applicant_id"
 )
 
 
@@ -592,6 +713,7 @@ def by_credential_index(
     check_page(offset, limit)
     if not isinstance(index, bytes) or not index:
         raise ValueError("index: must be the credential's blind index (bytes)")
+    steps: dict[str, list[tuple[Any, ...]]] = {}
     with view.store.transaction(commit=False) as tx:
         tx.execute("SELECT COUNT(*) FROM view_progress_cases WHERE credential_index = ?", (index,))
         counted = tx.fetchone()
@@ -601,59 +723,92 @@ def by_credential_index(
             (index, limit, offset),
         )
         rows = tx.fetchall()
+        for r in rows:
+            tx.execute(
+                f"SELECT {_STEP_COLUMNS} FROM view_progress_steps s WHERE s.case_id = ? "
+                "ORDER BY s.number",
+                (r[0],),
+            )
+            steps[r[0]] = tx.fetchall()
     total = int(counted[0]) if counted else 0
-    return Page(tuple(_progress(view, r, identity) for r in rows), total, offset, limit)
+    return Page(tuple(_progress(r, steps[r[0]], identity) for r in rows), total, offset, limit)
 
 
 def _one(
     view: ProgressView, where: str, value: str, identity: IdentityPort | None
 ) -> CaseProgress | None:
+    """One case and its steps in one statement (one round trip, one snapshot)."""
     if not isinstance(value, str) or not value or len(value) > 80:
         return None
-    rows = read(view, f"SELECT {_COLUMNS} {_FROM} WHERE {where}", (value,))
-    return _progress(view, rows[0], identity) if rows else None
+    rows = view.store.select(
+        f"SELECT {_COLUMNS}, {_STEP_COLUMNS} {_FROM} "
+        f"LEFT JOIN view_progress_steps s ON s.case_id = c.case_id WHERE {where} "
+        "ORDER BY c.case_id, s.number",
+        (value,),
+    )
+    if not rows:
+        return None
+    case = rows[0][:_WIDTH]
+    steps: dict[int, tuple[Any, ...]] = {}  # by number: a repeated department code repeats rows
+    for r in rows:
+        if r[0] == case[0] and r[_WIDTH] is not None:
+            steps.setdefault(int(r[_WIDTH]), r[_WIDTH:])
+    return _progress(case, list(steps.values()), identity)
 
 
 def _progress(
-    view: ProgressView, r: tuple[Any, ...], identity: IdentityPort | None
+    row: tuple[Any, ...], steps: Sequence[tuple[Any, ...]], identity: IdentityPort | None
 ) -> CaseProgress:
-    steps = read(
-        view,
-        "SELECT number, step, state, at, actor, detail FROM view_progress_steps "
-        "WHERE case_id = ? ORDER BY number",
-        (r[0],),
+    c = dict(zip(_CASE, row, strict=True))
+    action = c["next_action"]
+    shown = tuple(
+        Step(
+            number=int(s[0]),
+            step=s[1],
+            state=s[2],
+            at_utc=s[3],
+            at_shanghai=shanghai_text(s[3]) or "",
+            department=c["department"],
+            actor=s[4],
+            detail=json.loads(s[5]),
+        )
+        for s in steps
     )
-    action, detail = r[17], json.loads(r[18])
     return CaseProgress(
-        serial=r[1],
-        approval_code=r[2],
-        item_code=r[3],
-        item_name=r[4],
-        department=r[5],
-        department_name=r[6],
-        state=r[8],
-        state_label=STATE_LABELS[r[8]],
-        submitted_at=shanghai_text(r[9]) or "",
-        pre_review_due=r[10],
-        accepted_on=r[11],
-        promised_days=int(r[12]),
-        due=r[13],
-        due_provisional=bool(r[14]),
-        paused_since=r[15],
-        pauses=tuple((a, b) for a, b in json.loads(r[16])),
-        next_action=NextAction(action, _NEXT_TEXT[action], detail),
-        steps=tuple(
-            Step(
-                number=int(s[0]),
-                step=s[1],
-                state=s[2],
-                at_utc=s[3],
-                at_shanghai=shanghai_text(s[3]) or "",
-                department=r[5],
-                actor=s[4],
-                detail=json.loads(s[5]),
-            )
-            for s in steps
-        ),
-        applicant=None if identity is None else identity(UUID(r[7])),
+        serial=c["serial"],
+        approval_code=c["approval_code"],
+        item_code=c["item_code"],
+        item_name=c["item_name"],
+        guide_version=int(c["guide_version"]),
+        department=c["department"],
+        department_name=c["department_name"],
+        channel=c["channel"],
+        handling_mode=c["handling_mode"],
+        state=c["state"],
+        state_label=STATE_LABELS[c["state"]],
+        submitted_at=shanghai_text(c["submitted_at"]) or "",
+        pre_review_due=c["pre_review_due"],
+        accepted_on=c["accepted_on"],
+        promised_days=int(c["promised_days"]),
+        due=c["due"],
+        due_provisional=bool(c["due_provisional"]),
+        paused_since=c["paused_since"],
+        pauses=tuple((a, b) for a, b in json.loads(c["pauses"])),
+        next_action=NextAction(action, _NEXT_TEXT[action], json.loads(c["next_detail"])),
+        steps=shown,
+        documents=tuple(str(s[6]) for s in steps if s[6] is not None),
+        version=shown[-1].number if shown else 0,
+        applicant=_applicant(identity, c),
     )
+
+
+def _applicant(identity: IdentityPort | None, c: dict[str, Any]) -> MaskedIdentity | None:
+    """The masked applicant: an erased one from the view alone, any other through the port."""
+    if identity is None:
+        return None
+    applicant_id = UUID(c["applicant_id"])
+    if c["erased"] and c["applicant_kind"] is not None:
+        if isinstance(identity, IdentityCache):
+            identity.forget(applicant_id)
+        return MaskedIdentity(c["applicant_kind"], c["credential_kind"], ERASED_TEXT, ERASED_TEXT)
+    return identity(applicant_id)

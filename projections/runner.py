@@ -79,6 +79,19 @@ def status(views: Sequence[View], app: LedgerApplication) -> list[ViewStatus]:
     return [ViewStatus(v.name, position(v, app), head) for v in views]
 
 
+def status_of(view: View, app: LedgerApplication) -> ViewStatus:
+    """One view's position and the log head, read together: one round trip on PostgreSQL,
+    where the view's tracking and the log share the database (what a read that must see
+    its caller's writes checks first)."""
+    store: Any = view.store
+    head_statement = getattr(app.recorder, "max_notification_id_statement", None)
+    if store.dialect == "postgres" and head_statement is not None:
+        at, head = store.position_and_head(app.name, head_statement)
+        return ViewStatus(view.name, at, head)
+    head = app.recorder.max_notification_id() or 0
+    return ViewStatus(view.name, position(view, app), head)
+
+
 @dataclass(frozen=True)
 class Rebuild:
     name: str

@@ -5,26 +5,37 @@ and its tracking position in one transaction, so a repeated delivery is refused
 (eventsourcing's single-row tracking rejects a position that does not advance).
 SQLite's tracking table has a fixed name, so each view has its own SQLite file;
 on PostgreSQL each view has its own tracking table beside its row tables.
+
+Schema changes: a view's tables are created with ``CREATE TABLE IF NOT EXISTS``, so a
+changed definition would meet the old tables. Each view's table definitions therefore have
+a fingerprint (SHA-256 of their DDL), kept in ``view_fingerprints`` beside the tracking;
+opening a view whose recorded fingerprint differs (or is missing while its tables or
+tracking exist) drops its tables and tracking and creates them anew, in one transaction,
+so the view rebuilds from the log on its next catch-up.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 
 from ledger.encoding import canonical
 from ledger.storage import StorageURL
+
+log = logging.getLogger("caseledger.projections")
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,8 @@ class ViewRecorder(Protocol):
 
     def transaction(self, *, commit: bool = True) -> Any: ...
 
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
     def track(self, tx: Tx, tracking: Tracking) -> None: ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
@@ -101,13 +114,99 @@ class ViewRecorder(Protocol):
     def create_table(self) -> None: ...
 
 
+# --- table fingerprints -------------------------------------------------------------------------
+
+FINGERPRINTS: Final = Table(
+    "view_fingerprints",
+    (("view", "TEXT"), ("fingerprint", "TEXT"), ("tables", "TEXT")),
+    ("view",),
+)
+"""One row per view: the fingerprint of its table definitions and the tables it made."""
+
+_TABLE_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def fingerprint(tables: Sequence[Table], dialect: str) -> str:
+    """SHA-256 of the tables' DDL on ``dialect``: any change to a table's name, columns, types,
+    key or indexes changes it."""
+    ddl = "\n".join(statement for table in tables for statement in table.ddl(dialect))
+    return hashlib.sha256(ddl.encode()).hexdigest()
+
+
+def _exists(tx: Tx, table: str) -> bool:
+    if tx.dialect == "sqlite":
+        tx.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+    else:  # the connection's search_path is the view's schema
+        tx.execute(
+            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?",
+            (table,),
+        )
+    row = tx.fetchone()
+    return bool(row and row[0])
+
+
+def _settle(tx: Tx, view: str, tables: Sequence[Table], tracking: str) -> None:
+    """Drop the view's tables and its tracking unless their recorded fingerprint is current.
+
+    Also drops tables the recorded definition had and the current one no longer has. A fresh
+    store (nothing recorded, nothing there) is left alone; the caller creates the tables.
+    """
+    for statement in FINGERPRINTS.ddl(tx.dialect):
+        tx.execute(statement)
+    tx.execute("SELECT fingerprint, tables FROM view_fingerprints WHERE view = ?", (view,))
+    row = tx.fetchone()
+    current = fingerprint(tables, tx.dialect)
+    if row is not None and row[0] == current:
+        return
+    names = [t.name for t in tables]
+    if row is not None:
+        names += [n for n in str(row[1]).split(",") if _TABLE_NAME.fullmatch(n) and n not in names]
+    dropped = [n for n in (*names, tracking) if _exists(tx, n)]
+    for name in dropped:
+        tx.execute(f'DROP TABLE "{name}"')
+    if dropped:
+        log.warning(
+            "view %s: table definitions %s (fingerprint %s, now %s): dropped %s; "
+            "the view rebuilds from the log",
+            view,
+            "changed" if row is not None else "not fingerprinted",
+            "none" if row is None else str(row[0])[:12],
+            current[:12],
+            ", ".join(dropped),
+        )
+
+
+def _reread_tracking(recorder: Any, tx: Tx, cursor: Any, tracking: str) -> None:
+    """What the library's ``create_table`` learnt of the tracking table before the creating
+    transaction may be stale (it was just dropped, or another process created it)."""
+    recorder.tracking_table_exists = _exists(tx, tracking)
+    previous = (
+        recorder._max_tracking_id(recorder.table_migration_identifier, cursor)
+        if recorder.tracking_table_exists
+        else None
+    )
+    recorder.tracking_migration_previous = recorder.tracking_migration_current = previous
+
+
+def _record(tx: Tx, view: str, tables: Sequence[Table]) -> None:
+    tx.execute(
+        "INSERT INTO view_fingerprints VALUES (?, ?, ?) ON CONFLICT (view) DO UPDATE "
+        "SET fingerprint = excluded.fingerprint, tables = excluded.tables",
+        (view, fingerprint(tables, tx.dialect), ",".join(t.name for t in tables)),
+    )
+
+
+# --- the recorders ------------------------------------------------------------------------------
+
+
 class SQLiteViewRecorder(SQLiteTrackingRecorder):
     """A view's rows and tracking in its own SQLite file."""
 
     dialect = "sqlite"
 
-    def __init__(self, datastore: SQLiteDatastore, tables: tuple[Table, ...]):
+    def __init__(self, datastore: SQLiteDatastore, tables: tuple[Table, ...], name: str):
         self.tables = tables
+        self.name = name
         super().__init__(datastore)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -116,10 +215,25 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
             statements.extend(table.ddl("sqlite"))
         return statements
 
+    def _create_table(self, c: Any) -> None:
+        """Settle the fingerprint, create what is missing, record the fingerprint: one
+        transaction (``create_table``)."""
+        tx = Tx(c, "sqlite")
+        _settle(tx, self.name, self.tables, "tracking")
+        _reread_tracking(self, tx, c, "tracking")
+        super()._create_table(c)
+        _record(tx, self.name, self.tables)
+
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as c:
             yield Tx(c, "sqlite")
+
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of one read-only statement."""
+        with self.transaction(commit=False) as tx:
+            tx.execute(sql, params)
+            return tx.fetchall()
 
     def track(self, tx: Tx, tracking: Tracking) -> None:
         self._insert_tracking(tx._cursor, tracking)
@@ -132,15 +246,49 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
 
     def __init__(self, datastore: PostgresDatastore, tables: tuple[Table, ...], name: str):
         self.tables = tables
+        self.name = name
         super().__init__(datastore, tracking_table_name=f"view_{name}_tracking")
         for table in tables:
             for statement in table.ddl("postgres"):
                 self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
 
+    def _create_table(self, curs: Any) -> None:
+        """As on SQLite, under a lock on the schema's views, so two processes opening views
+        at once neither race on ``view_fingerprints`` nor both rebuild."""
+        tx = Tx(curs, "postgres")
+        key = hashlib.sha256(f"caseledger views {self.datastore.schema}".encode()).digest()
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(?)", (int.from_bytes(key[:8], "big", signed=True),)
+        )
+        _settle(tx, self.name, self.tables, self.tracking_table_name)
+        _reread_tracking(self, tx, curs, self.tracking_table_name)
+        super()._create_table(curs)
+        _record(tx, self.name, self.tables)
+
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as c:
             yield Tx(c, "postgres")
+
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of one read-only statement: one round trip (autocommit, no BEGIN)."""
+        with self.datastore.get_connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            cursor.execute(SQL(sql.replace("?", "%s")), tuple(params))
+            return [_plain(row) for row in cursor.fetchall()]
+
+    def position_and_head(self, application_name: str, head: Composable) -> tuple[int, int]:
+        """The view's tracked position and the log head (``head``: the ledger recorder's
+        ``SELECT MAX(notification_id)`` statement) in one round trip: the view and the log
+        share the database."""
+        statement = SQL(
+            "SELECT ({0}), (SELECT MAX(notification_id) FROM {1} WHERE application_name = %s)"
+        ).format(head, Identifier(self.tracking_table_name))
+        with self.datastore.get_connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            cursor.execute(statement, (application_name,))
+            row = cursor.fetchone()
+        return (0, 0) if row is None else (int(row[1] or 0), int(row[0] or 0))
 
     def track(self, tx: Tx, tracking: Tracking) -> None:
         self._insert_tracking(tx._cursor, tracking)
@@ -171,7 +319,7 @@ def open_view_recorder(
     if storage.is_sqlite:
         path = view_directory(storage) / f"{name}{suffix}.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteViewRecorder(SQLiteDatastore(str(path), lock_timeout=60), tables)
+        return SQLiteViewRecorder(SQLiteDatastore(str(path), lock_timeout=60), tables, name)
     schema = storage.schema or "public"
     if suffix:  # a rebuild gets a schema of its own, so handlers' table names stay the same
         schema = f"{schema}{suffix}_{name}"[:63]

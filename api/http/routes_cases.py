@@ -64,8 +64,8 @@ from ledger.documents import SignedDocument
 from ledger.lifecycle import Outcome, ServiceItemNotFound
 from ledger.rules import InvalidSerial
 from ledger.signing import Signer
-from projections.progress import VaultMasker, by_serial
-from projections.runner import position
+from projections.progress import IdentityCache, IdentityPort, VaultMasker, by_serial
+from projections.runner import position, status_of
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 _SERIAL = re.compile(r"[A-Za-z0-9-]{4,64}")
@@ -233,24 +233,22 @@ def submit(body: CaseCreate, who: ApplicantSide, wired: Wired, key: IdempotencyK
     responses={404: _ANSWERS[404]},
 )
 def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
-    """From the progress view (``projections.progress``): scope, state, dates and steps, the
-    applicant masked through the vault. The view is first brought level with the log head
-    this request saw (bounded wait), so a client reads its own writes. ``guide_version``,
-    ``documents`` and ``version`` are not in the view and come from the aggregate."""
+    """From the progress view (``projections.progress``) alone: scope, state, dates, steps,
+    document kinds and version, the applicant masked (through the vault once per applicant
+    and process, ``[erased]`` from the view). The view is first brought level with the log
+    head this request saw (bounded wait), so a client reads its own writes."""
     view = wired.ctx.views.get("progress")
     if view is None:
         raise Problem(503, "Unavailable", "the progress read model is not open", code="no-view")
     if not _SERIAL.fullmatch(serial):  # checked before it reaches SQL (no NUL on PostgreSQL)
         raise Problem(404, "Not found", f"serial: no case {serial}", code="not-found")
     _wait_for_view(wired.ctx, view)
-    masker = VaultMasker(wired.ctx.runtime.ledger.repository.get, wired.services.vault)
-    progress = by_serial(view, serial, identity=masker)
+    progress = by_serial(view, serial, identity=_identity(wired))
     if progress is None:
         raise Problem(404, "Not found", f"serial: no case {serial}", code="not-found")
     in_scope(who, progress.department)
-    case = _case(wired, who, serial)
     steps = {s.step: s for s in progress.steps}
-    submitted = progress.steps[0] if progress.steps else None
+    submitted = progress.steps[0]  # every case begins with its Submitted step
     accepted = steps.get("Accepted")
     decided = steps.get("Decided")
     delivered = steps.get("Delivered")
@@ -261,12 +259,12 @@ def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
         department=progress.department,
         item_code=progress.item_code,
         item_name=progress.item_name,
-        guide_version=case.guide_version,
+        guide_version=progress.guide_version,
         state=CaseState(progress.state),
-        channel=Channel(submitted.detail["channel"]) if submitted else case.channel,
-        handling_mode=case.handling_mode.value,
-        submitted_at=submitted.at_utc if submitted else case.submitted_at.isoformat(),
-        pre_review_due=progress.pre_review_due or case.pre_review_due.isoformat(),
+        channel=Channel(progress.channel),
+        handling_mode=progress.handling_mode,
+        submitted_at=submitted.at_utc,
+        pre_review_due=progress.pre_review_due or "",
         accepted_on=progress.accepted_on,
         deemed_accepted=bool(accepted and accepted.detail.get("deemed")),
         due=progress.due,
@@ -279,8 +277,8 @@ def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
             for s in progress.steps
             if s.step == "CertificateRecorded"
         ],
-        documents=[str(d["kind"]) for d in case.documents],
-        version=case.version,
+        documents=list(progress.documents),
+        version=progress.version,
         state_label=progress.state_label,
         promised_days=progress.promised_days,
         paused_since=progress.paused_since,
@@ -292,12 +290,26 @@ def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
     )
 
 
+def _identity(wired: Wiring) -> IdentityPort:
+    """The process's one masker: the vault behind a cache of masked identities."""
+    services = wired.ctx.services
+    found = services.get("progress_identity")
+    if found is None:
+        masker = VaultMasker(wired.ctx.runtime.ledger.repository.get, wired.services.vault)
+        found = services.setdefault("progress_identity", IdentityCache(masker))
+    return found
+
+
 def _wait_for_view(ctx: ApiContext, view: Any, timeout: float = 2.0) -> None:
-    """Wait (bounded) until ``view`` has processed the log up to the head seen now."""
+    """Wait (bounded) until ``view`` has processed the log up to the head seen now.
+
+    A level view costs one query (position and head together on PostgreSQL)."""
     ledger = ctx.runtime.ledger
-    target = ledger.recorder.max_notification_id() or 0
+    seen = status_of(view, ledger)
+    if seen.lag == 0:
+        return
     deadline = time.monotonic() + timeout
-    while position(view, ledger) < target and time.monotonic() < deadline:
+    while position(view, ledger) < seen.head and time.monotonic() < deadline:
         time.sleep(0.02)
 
 

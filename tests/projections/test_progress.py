@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -13,6 +14,8 @@ from ledger.identity import parse_credential
 from ledger.storage import parse_storage_url
 from projections.common import Page
 from projections.progress import (
+    IdentityCache,
+    MaskedIdentity,
     ProgressView,
     VaultMasker,
     by_approval_code,
@@ -141,6 +144,100 @@ def test_an_erased_applicants_cases_are_no_longer_found_by_id_number(tmp_path: P
     shown = by_serial(view, serial, identity=VaultMasker(w.ledger.repository.get, w.vault))
     assert shown is not None and shown.applicant is not None
     assert (shown.applicant.name, shown.applicant.credential) == ("[erased]", "[erased]")
+
+
+def test_the_view_holds_the_guide_version_documents_and_version_of_every_city_case(
+    city: City, views: Views
+) -> None:
+    for name, serial in city.serials.items():
+        progress = by_serial(views["progress"], serial)
+        case = city.world.case(serial)
+        assert progress is not None, name
+        assert (progress.guide_version, progress.version) == (case.guide_version, case.version)
+        assert progress.documents == tuple(str(d["kind"]) for d in case.documents), name
+        assert (progress.channel, progress.handling_mode) == (
+            case.channel.value,
+            case.handling_mode.value,
+        )
+
+
+class _CountingPort:
+    """An identity port that counts its calls (and can be told to fail)."""
+
+    def __init__(self, port: Any = None) -> None:
+        self.port = port
+        self.calls = 0
+
+    def __call__(self, applicant_id: Any) -> MaskedIdentity | None:
+        self.calls += 1
+        if self.port is None:
+            raise AssertionError("the port was asked")
+        found: MaskedIdentity | None = self.port(applicant_id)
+        return found
+
+
+def test_a_cached_masker_answers_as_the_vault_does_and_asks_it_once(
+    city: City, views: Views
+) -> None:
+    w = city.world
+    vault = VaultMasker(w.ledger.repository.get, w.vault)
+    counted = _CountingPort(vault)
+    cache = IdentityCache(counted)
+    for serial in city.serials.values():
+        direct = by_serial(views["progress"], serial, identity=vault)
+        cached = by_serial(views["progress"], serial, identity=cache)
+        assert cached == direct
+    applicants = {w.case(serial).applicant_id for serial in city.serials.values()}
+    assert counted.calls == len(cache) == len(applicants)  # once per applicant
+    assert all("*" in m.name and "*" in m.credential for m in cache._masks.values())
+
+
+def test_the_identity_cache_keeps_the_most_recently_used_and_never_none() -> None:
+    def port(applicant_id: Any) -> MaskedIdentity | None:
+        if applicant_id.int == 0:
+            return None
+        return MaskedIdentity("natural_person", "resident_id", "张*", str(applicant_id.int))
+
+    counted = _CountingPort(port)
+    cache = IdentityCache(counted, size=2)
+    a, b, c, unknown = (UUID(int=n) for n in (1, 2, 3, 0))
+    cache(a), cache(b), cache(a), cache(c)  # b is the least recently used when c comes
+    assert counted.calls == 3 and len(cache) == 2
+    cache(a)
+    assert counted.calls == 3
+    cache(b)
+    assert counted.calls == 4
+    assert cache(unknown) is None and cache(unknown) is None and counted.calls == 6
+    with pytest.raises(ValueError, match="size"):
+        IdentityCache(port, size=0)
+
+
+def test_an_erased_applicant_shows_erased_from_the_view_even_when_cached_before(
+    tmp_path: Path,
+) -> None:
+    w = build_world(f"sqlite:///{tmp_path / 'l.sqlite3'}", tmp_path)
+    serial = w.submit_card().serial
+    view: Any = open_view(ProgressView, parse_storage_url(w.url))
+    catch_up(view, w.ledger)
+    counted = _CountingPort(VaultMasker(w.ledger.repository.get, w.vault))
+    cache = IdentityCache(counted)
+    before = by_serial(view, serial, identity=cache)
+    assert before is not None and before.applicant is not None
+    assert (before.applicant.name, before.applicant.credential) == ("张*", "1101**********002X")
+    assert len(cache) == 1
+    applicant: Any = w.ledger.repository.get(w.person.id)
+    applicant.erase("依法删除")
+    w.ledger.save_signed(applicant, signer=w.platform)
+    w.vault.erase(applicant.id)
+    catch_up(view, w.ledger)
+    after = by_serial(view, serial, identity=cache)
+    assert after is not None
+    assert after.applicant == MaskedIdentity(
+        "natural_person", "resident_id", "[erased]", "[erased]"
+    )
+    assert counted.calls == 1 and len(cache) == 0  # the view said so; the entry is forgotten
+    from_view_alone = by_serial(view, serial, identity=_CountingPort())  # a port that fails
+    assert from_view_alone is not None and from_view_alone.applicant == after.applicant
 
 
 def test_a_credential_index_must_be_bytes(views: Views) -> None:
