@@ -323,7 +323,7 @@ def open_view_recorder(
     schema = storage.schema or "public"
     if suffix:  # a rebuild gets a schema of its own, so handlers' table names stay the same
         schema = f"{schema}{suffix}_{name}"[:63]
-        with psycopg.connect(_conninfo(storage), autocommit=True) as conn:
+        with psycopg.connect(storage.conninfo, autocommit=True) as conn:
             conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
     datastore = _SchemaDatastore(
         storage.dbname,
@@ -341,15 +341,10 @@ def open_view_recorder(
 def drop_rebuild_schema(recorder: PostgresViewRecorder, storage: StorageURL) -> None:
     """Remove a rebuild's own schema (PostgreSQL)."""
     recorder.datastore.close()
-    with psycopg.connect(_conninfo(storage), autocommit=True) as conn:
+    with psycopg.connect(storage.conninfo, autocommit=True) as conn:
         conn.execute(
             SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(recorder.datastore.schema))
         )
-
-
-def _conninfo(storage: StorageURL) -> str:
-    info = f"host={storage.host} port={storage.port} user={storage.user} dbname={storage.dbname}"
-    return info + (f" password={storage.password}" if storage.password else "")
 
 
 def view_directory(storage: StorageURL) -> Path:
