@@ -346,7 +346,7 @@ class CaseService:
         """The case numbered ``number`` as submitted at ``at``, and what the command answers."""
         on = shanghai_date(at)
         serial = serial_number(department.code, on, number)
-        seal, issued = self._sealer(serial, department.code, at)
+        seal, issued = self._sealer(serial, department, at)
         case = Case.submit(
             serial=serial,
             approval_code=approval_code(item.implementation_code, on, number),
@@ -851,28 +851,31 @@ class CaseService:
             )
 
     def _sealer(
-        self, serial: str, department: str, at: dt.datetime
+        self, serial: str, department: str | Department, at: dt.datetime
     ) -> tuple[Sealer, list[SignedDocument]]:
-        """A seal issuing this case's documents with the department's current seal key."""
+        """A seal issuing this case's documents with the department's current seal key
+        (``department``: its code, or the department the command has already loaded)."""
         issued: list[SignedDocument] = []
+        code = department if isinstance(department, str) else department.code
 
         def seal(kind: str, body: Mapping[str, Any]) -> SignedDocument:
+            issuer = self._department(code) if isinstance(department, str) else department
             document = issue_document(
                 kind,
                 serial=serial,
-                issuer_department=department,
+                issuer_department=code,
                 issued_at=at,
                 body=body,
-                signer=self._seal_signer(department),
+                signer=self._seal_signer(issuer),
             )
             issued.append(document)
             return document
 
         return seal, issued
 
-    def _seal_signer(self, code: str) -> Signer:
+    def _seal_signer(self, department: Department) -> Signer:
         """The department's seal signer, if it is the department's current registered key."""
-        department = self._department(code)
+        code = department.code
         signer = self.seals(code)
         try:
             key = self.ledger.check_signer(signer, KeyRole.DEPARTMENT)
