@@ -17,15 +17,25 @@ from ledger.errors import ConfigurationError
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.bootstrap import open_runtime
-    from api.serve import run
+    from api.serve import run, run_workers
 
     if args.node:
         os.environ["CASELEDGER_NODE"] = args.node
-    runtime = open_runtime(
-        load_settings(args.db, args.keystore, args.passphrase_file), migrate=True
-    )
-    run(runtime, args.host, args.port)
+    settings = load_settings(args.db, args.keystore, args.passphrase_file)
+    if args.workers > 1:
+        return run_workers(settings, args.host, args.port, args.workers)
+    run(open_runtime(settings, migrate=True), args.host, args.port)
     return EXIT_OK
+
+
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return count
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
@@ -53,6 +63,13 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--node", help="anchor node URL (default $CASELEDGER_NODE; none: unanchored)")
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="HTTP worker processes on one socket (default 1: one process); worker 0 also "
+        "runs the read-model follower and the anchoring worker",
+    )
     p.set_defaults(handler=cmd_serve)
 
     t = sub.add_parser("token", help="API bearer tokens")

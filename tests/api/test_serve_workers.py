@@ -1,0 +1,251 @@
+"""``caseledger serve --workers N``: one socket, N real worker processes, one of them following
+the log and anchoring; SIGTERM stops them all, a dead worker stops the rest.
+
+Every test starts the real command on port 0 (the chosen port is read from its log) on each
+backend, and looks at the worker processes through ``/metrics`` (each worker labels itself
+with its index and pid) and ``/proc``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.anchors.processes import NodeProcess
+from tests.api.conftest import PASSPHRASE, ROOT, Served
+from tests.api.http_world import World, _setup
+
+WORKER_LINE = re.compile(
+    r'caseledger_serve_worker\{background="(true|false)",pid="(\d+)",worker="(\d+)"\}'
+)
+STOP_WAIT = 90.0
+"""Bound on how long a stopping server may take (a failing test, never a measured time)."""
+
+
+@dataclass
+class Workers:
+    served: Served
+    log: Path
+
+    @property
+    def parent(self) -> int:
+        return self.served.process.pid
+
+    def lines(self, text: str) -> list[str]:
+        return [line for line in self.log.read_text().splitlines() if text in line]
+
+    def started(self) -> dict[int, int]:
+        """Worker index → pid, from the parent's log."""
+        found = (re.search(r"worker (\d+) started \[(\d+)\]", x) for x in self.lines("started"))
+        return {int(m[1]): int(m[2]) for m in found if m}
+
+    def wait(self) -> int:
+        return self.served.process.wait(timeout=STOP_WAIT)
+
+
+def start_workers(db: str, tmp: Path, *extra: str, workers: int = 2) -> Workers:
+    """``caseledger serve --workers N --port 0``, ready when every worker answers."""
+    log = tmp / "serve.log"
+    env = {
+        **os.environ,
+        "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
+        "CASELEDGER_KEYSTORE": str(tmp / "keys"),
+    }
+    argv = ["serve", "--db", db, "--port", "0", "--workers", str(workers), *extra]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", *argv],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    served = Served("", db, env, process)
+    running = Workers(served, log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited {process.returncode}: {log.read_text()}")
+        port = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text())
+        if port and len(running.lines("Application startup complete")) == workers:
+            served.url = f"http://127.0.0.1:{port[1]}"
+            return running
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"serve --workers {workers} did not start: {log.read_text()}")
+
+
+def stop(running: Workers) -> None:
+    if running.served.process.poll() is None:
+        running.served.process.terminate()
+        try:
+            running.wait()
+        except subprocess.TimeoutExpired:
+            running.served.process.kill()
+
+
+@pytest.fixture
+def two(storage_url: str, tmp_path: Path) -> Iterator[Workers]:
+    running = start_workers(storage_url, tmp_path)
+    try:
+        yield running
+    finally:
+        stop(running)
+
+
+def worker_of(client: httpx.Client) -> tuple[int, int, bool]:
+    """(index, pid, background) of the worker answering on ``client``'s connection."""
+    found = WORKER_LINE.search(client.get("/metrics").text)
+    assert found is not None
+    return int(found[3]), int(found[2]), found[1] == "true"
+
+
+def one_client_per_worker(served: Served, token: str, workers: int = 2) -> dict[int, httpx.Client]:
+    """A keep-alive client pinned to each worker (new connections until each has answered)."""
+    pinned: dict[int, httpx.Client] = {}
+    for _ in range(500):
+        client = served.client(token)
+        index, _, _ = worker_of(client)
+        if index in pinned:
+            client.close()
+        else:
+            pinned[index] = client
+        if len(pinned) == workers:
+            return pinned
+    raise AssertionError(f"only workers {sorted(pinned)} answered 500 new connections")
+
+
+def children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(x) for x in path.read_text().split()} if path.exists() else set()
+
+
+def running_pids(pids: set[int]) -> set[int]:
+    """Those of ``pids`` that still run (neither gone nor a zombie)."""
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if state not in ("Z", "X"):
+            alive.add(pid)
+    return alive
+
+
+def wait_gone(pids: set[int]) -> set[int]:
+    deadline = time.monotonic() + STOP_WAIT
+    while running_pids(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return running_pids(pids)
+
+
+# --- serving -------------------------------------------------------------------------------
+
+
+def test_both_workers_answer_on_one_port_and_read_the_shared_read_models(two: Workers) -> None:
+    world: World = _setup(two.served)
+    pinned = one_client_per_worker(two.served, world.tokens["food"])
+    seen = {index: worker_of(client) for index, client in pinned.items()}
+    assert {index for index, _, _ in seen.values()} == {0, 1}
+    assert {pid for _, pid, _ in seen.values()} == set(two.started().values())
+    assert [index for index, _, background in seen.values() if background] == [0]
+    assert set(two.started().values()) <= children(two.parent)
+    for index, client in pinned.items():
+        serial = world.submit()["serial"]  # on any worker
+        r = client.get(f"/v1/cases/{serial}")
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == "submitted"
+        assert worker_of(client)[0] == index  # the same connection, the same worker
+
+
+def test_only_worker_0_follows_the_log_and_starts_the_background_workers(two: Workers) -> None:
+    assert len(two.lines("serving with 10 read models following the log")) == 1
+    # start_anchoring (WORKER_FACTORIES) ran once: it warns that no node is configured.
+    assert len(two.lines("no anchor node configured")) == 1
+    assert re.search(r"worker 0 \[\d+\] serving \(read-model follower", two.log.read_text())
+    with two.served.client() as c:
+        ready = c.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["anchoring"] == {"configured": False}
+
+
+def test_the_workers_hold_the_passphrase_in_neither_argv_nor_environment(two: Workers) -> None:
+    assert PASSPHRASE in Path(f"/proc/{two.parent}/environ").read_text()  # as it was started
+    for pid in two.started().values():
+        for name in ("environ", "cmdline"):
+            assert PASSPHRASE not in Path(f"/proc/{pid}/{name}").read_text(errors="replace")
+
+
+def test_every_worker_reports_anchoring_and_serves_the_audit_policy(
+    storage_url: str, tmp_path: Path
+) -> None:
+    node = NodeProcess(tmp_path / "node").start()
+    try:
+        running = start_workers(storage_url, tmp_path, "--node", node.url)
+        try:
+            world = _setup(running.served)
+            world.submit()
+            head = world.chain_head()
+            for index, client in one_client_per_worker(
+                running.served, world.tokens["auditor"]
+            ).items():
+                deadline = time.monotonic() + 60
+                anchoring: dict[str, object] = {}
+                while time.monotonic() < deadline:
+                    anchoring = client.get("/readyz").json()["anchoring"]
+                    if int(str(anchoring.get("anchored_size", 0))) >= head:
+                        break
+                    time.sleep(0.2)
+                assert anchoring["configured"] is True, (index, anchoring)
+                assert int(str(anchoring["anchored_size"])) >= head, (index, anchoring)
+                policy = client.get("/v1/audit/policy")
+                assert policy.status_code == 200, (index, policy.text)
+                assert worker_of(client)[0] == index
+        finally:
+            stop(running)
+    finally:
+        node.stop()
+
+
+# --- stopping ------------------------------------------------------------------------------
+
+
+def test_sigterm_stops_every_worker_and_the_parent_exits_0(two: Workers) -> None:
+    spawned = children(two.parent)
+    assert set(two.started().values()) <= spawned
+    two.served.process.send_signal(signal.SIGTERM)
+    assert two.wait() == 0, two.log.read_text()
+    assert wait_gone(spawned) == set()
+    assert len(two.lines("Application shutdown complete")) == 2
+
+
+def test_a_killed_worker_stops_the_others_and_the_parent_exits_non_zero(two: Workers) -> None:
+    spawned = children(two.parent)
+    workers = two.started()
+    os.kill(workers[1], signal.SIGKILL)
+    assert two.wait() != 0
+    assert wait_gone(spawned) == set()
+    assert two.lines(f"worker 1 [{workers[1]}] ended (exit code -9): stopped the others")
+    assert len(two.lines("Application shutdown complete")) == 1  # worker 0, gracefully
+
+
+def test_workers_must_be_at_least_one(sqlite_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "serve", "--db", sqlite_url, "--workers", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--workers" in result.stderr
