@@ -2,9 +2,10 @@
 
 Layer: ledger persistence. The chain serialises writers, so a second writer waits
 for the first's lock and fsync anyway; instead, whoever holds the leadership takes
-every command queued meanwhile and writes them together. If a batch fails (one
-command's version conflict, say) each of its commands is written alone, so every
-caller gets its own result or its own error and nothing else is affected.
+every command queued meanwhile and writes them together. A command the write refuses
+alone (a version conflict) gets its own error while the rest are written; if a whole
+batch fails, each of its commands is written alone, so every caller gets its own
+result or its own error and nothing else is affected.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 MAX_BATCH_COMMANDS = 256
 
-Write = Callable[[Sequence[tuple[Sequence[Any], Any]]], list[list[int]]]
+Write = Callable[[Sequence[tuple[Sequence[Any], Any]]], Sequence[list[int] | BaseException]]
+"""Writes a batch in one transaction: per command its notification ids, or the error that
+refused that command alone; raises when the whole batch failed."""
 
 
 @dataclass
@@ -71,6 +74,9 @@ class GroupCommitter:
             for p in batch:  # find whose command failed: each alone
                 self._run([p])
             return
-        for p, ids in zip(batch, results, strict=True):
-            p.result = ids
+        for p, written in zip(batch, results, strict=True):
+            if isinstance(written, BaseException):
+                p.error = written
+            else:
+                p.result = written
             p.done.set()

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     OperationalError,
     StoredEvent,
@@ -68,6 +69,11 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             "SELECT * FROM unnest(%b::{1}[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
         ).format(self._events, id_type)
+        self._select_taken = SQL(
+            "SELECT e.originator_id, e.originator_version FROM {0} e "
+            "JOIN unnest(%b::{1}[], %b::bigint[]) AS t(o, v) "
+            "ON e.originator_id = t.o AND e.originator_version = t.v"
+        ).format(self._events, id_type)
         self._insert_links = SQL(
             "INSERT INTO {0} (" + _ENTRY_COLUMNS + ") "
             "SELECT t.s, (SELECT e.notification_id FROM {1} e "
@@ -116,7 +122,10 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         """
         command = self.prepare_command(stored_events, kwargs)
         if command is None or kwargs.get("tracking") is not None or not self.group_commit:
-            return self._write([(stored_events, command)], **kwargs)[0]
+            written = self._write([(stored_events, command)], **kwargs)[0]
+            if isinstance(written, BaseException):
+                raise written
+            return written
         return self._committer().submit(stored_events, command)
 
     def _committer(self) -> GroupCommitter:
@@ -128,31 +137,42 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _write(
         self, batch: Sequence[tuple[Sequence[StoredEvent], SignedCommand | None]], **kwargs: Any
-    ) -> list[list[int]]:
-        """One transaction, three round trips: lock + head, events + links, commit.
+    ) -> list[list[int] | BaseException]:
+        """One transaction, three round trips: lock + head (+ conflicts), events + links,
+        commit. Per command of the batch: its notification ids, or the version conflict
+        that refused it alone (a batch's other commands are written all the same).
 
         The links do not depend on notification ids, so both inserts are pipelined;
         the chain rows look their notification id up by (originator id, version).
         """
-        events = [e for item, _ in batch for e in item]
-        commands = [c for _, c in batch if c is not None]
+        refused: dict[int, BaseException] = {}
         notification_ids: list[int] = []
         exc: Exception | None = None
         with self.datastore.get_connection() as conn:
             try:
                 with conn.pipeline(), conn.transaction():
                     with conn.cursor() as curs:
+                        events = [e for item, _ in batch for e in item]
                         self._insert_events(curs, events, **kwargs)  # type: ignore[attr-defined]
-                    if commands:
+                    if any(c is not None for _, c in batch):
                         with conn.cursor() as curs, conn.cursor() as ids:
                             try:
                                 self._lock_table(curs)  # type: ignore[attr-defined]
                                 self._notify_channel(curs)  # type: ignore[attr-defined]
                                 curs.execute(self._select_head, prepare=True)
-                                entries = self._link(commands, curs.fetchone())
-                                self._insert_stored_events(ids, events)
-                                curs.execute(self._insert_links, self._link_params(entries))
-                                notification_ids = [r["notification_id"] for r in ids.fetchall()]
+                                head = curs.fetchone()
+                                if len(batch) > 1:  # under the lock, so the answer holds
+                                    refused = self._conflicts(curs, batch)
+                                kept = [b for i, b in enumerate(batch) if i not in refused]
+                                commands = [c for _, c in kept if c is not None]
+                                events = [e for item, _ in kept for e in item]
+                                if events:
+                                    entries = self._link(commands, head)
+                                    self._insert_stored_events(ids, events)
+                                    curs.execute(self._insert_links, self._link_params(entries))
+                                    notification_ids = [
+                                        r["notification_id"] for r in ids.fetchall()
+                                    ]
                             except Exception as e:  # re-raised once the pipeline has closed
                                 exc = e
                 if exc:
@@ -163,11 +183,38 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
                 # does not exist" on the next use): never hand that connection out again.
                 conn.close()
                 raise
-        out, at = [], 0
-        for item, _ in batch:
+        out: list[list[int] | BaseException] = []
+        at = 0
+        for i, (item, _) in enumerate(batch):
+            if i in refused:
+                out.append(refused[i])
+                continue
             out.append(notification_ids[at : at + len(item)])
             at += len(item)
         return out
+
+    def _conflicts(
+        self, curs: Cursor[DictRow], batch: Sequence[tuple[Sequence[StoredEvent], Any]]
+    ) -> dict[int, BaseException]:
+        """The commands of ``batch`` that would break an aggregate's version sequence: an
+        event version already stored, or taken by an earlier command of the batch."""
+        curs.execute(
+            self._select_taken,
+            (
+                [e.originator_id for item, _ in batch for e in item],
+                [e.originator_version for item, _ in batch for e in item],
+            ),
+        )
+        taken = {(str(r["originator_id"]), r["originator_version"]) for r in curs.fetchall()}
+        refused: dict[int, BaseException] = {}
+        for i, (item, _) in enumerate(batch):
+            keys = {(str(e.originator_id), e.originator_version) for e in item}
+            if keys & taken:
+                refused[i] = IntegrityError(
+                    "version conflict: an event of this command's aggregates was recorded first"
+                )
+            taken |= keys
+        return refused
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -63,3 +64,39 @@ def test_a_conflicting_command_fails_alone(ledger: Ledger) -> None:
     assert sorted(outcomes).count("conflict") == 1
     assert outcomes.count("saved") == 1 and outcomes.count("independent") == 10
     assert verify_chain(ledger.app.chain).ok
+
+
+def _command(ledger: Ledger, note: Note) -> tuple[Any, Any]:
+    """What ``save`` hands the recorder: the stored events and their signed command."""
+    recorder: Any = ledger.app.recorder
+    stored = [ledger.app.mapper.to_stored_event(e) for e in note.collect_events()]
+    return stored, recorder.prepare_command(stored, {"signer": ledger.department})
+
+
+def test_a_batch_writes_every_command_but_those_that_conflict(ledger: Ledger) -> None:
+    """Checked under the lock, before writing: a version already stored, or taken by an
+    earlier command of the same batch, refuses that command; the others are written."""
+    stored = ledger.note(lines=0)
+    stale, winner = (ledger.app.repository.get(stored.id) for _ in range(2))
+    winner.write("recorded first")
+    ledger.app.save(winner, signer=ledger.department)
+    stale.write("too late")
+    shared = ledger.note(lines=0)
+    first, second = (ledger.app.repository.get(shared.id) for _ in range(2))
+    first.write("first in the batch")
+    second.write("second in the batch")
+    head = verify_chain(ledger.app.chain).head_sequence
+    fresh = [Note(title="a"), Note(title="b")]
+    recorder: Any = ledger.app.recorder
+    written = recorder._write(
+        [_command(ledger, n) for n in (fresh[0], stale, first, second, fresh[1])]
+    )
+    assert [isinstance(w, IntegrityError) for w in written] == [False, True, False, True, False]
+    report = verify_chain(ledger.app.chain)
+    assert report.ok, report.failure
+    assert report.head_sequence == head + 3
+    assert ledger.app.repository.get(stored.id).lines == ["recorded first"]
+    assert ledger.app.repository.get(shared.id).lines == ["first in the batch"]
+    assert [ledger.app.repository.get(n.id).title for n in fresh] == ["a", "b"]
+    events = run_sql(ledger.url, "SELECT COUNT(*) FROM stored_events")[0][0]
+    assert events == report.head_sequence
