@@ -138,45 +138,35 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
     def _write(
         self, batch: Sequence[tuple[Sequence[StoredEvent], SignedCommand | None]], **kwargs: Any
     ) -> list[list[int] | BaseException]:
-        """One transaction, three round trips: lock + head (+ conflicts), events + links,
-        commit. Per command of the batch: its notification ids, or the version conflict
-        that refused it alone (a batch's other commands are written all the same).
+        """One transaction, two round trips under the table lock: lock + head (+ the
+        batch's version conflicts), then events + links + commit. Per command of the batch:
+        its notification ids, or the version conflict that refused it alone (the batch's
+        other commands are written all the same).
 
-        The links do not depend on notification ids, so both inserts are pipelined;
-        the chain rows look their notification id up by (originator id, version).
+        The links do not depend on notification ids, so both inserts are pipelined with the
+        commit; the chain rows look their notification id up by (originator id, version).
+        Round trips matter more than statements: the lock is held across them, and every
+        other writer of the ledger waits for it.
         """
         refused: dict[int, BaseException] = {}
-        notification_ids: list[int] = []
         exc: Exception | None = None
         with self.datastore.get_connection() as conn:
             try:
-                with conn.pipeline(), conn.transaction():
-                    with conn.cursor() as curs:
+                with conn.pipeline(), conn.cursor() as curs, conn.cursor() as ids:
+                    with conn.transaction():
                         events = [e for item, _ in batch for e in item]
                         self._insert_events(curs, events, **kwargs)  # type: ignore[attr-defined]
-                    if any(c is not None for _, c in batch):
-                        with conn.cursor() as curs, conn.cursor() as ids:
+                        if any(c is not None for _, c in batch):
                             try:
-                                self._lock_table(curs)  # type: ignore[attr-defined]
-                                self._notify_channel(curs)  # type: ignore[attr-defined]
-                                curs.execute(self._select_head, prepare=True)
-                                head = curs.fetchone()
-                                if len(batch) > 1:  # under the lock, so the answer holds
-                                    refused = self._conflicts(curs, batch)
-                                kept = [b for i, b in enumerate(batch) if i not in refused]
-                                commands = [c for _, c in kept if c is not None]
-                                events = [e for item, _ in kept for e in item]
-                                if events:
-                                    entries = self._link(commands, head)
-                                    self._insert_stored_events(ids, events)
-                                    curs.execute(self._insert_links, self._link_params(entries))
-                                    notification_ids = [
-                                        r["notification_id"] for r in ids.fetchall()
-                                    ]
+                                refused = self._insert_linked(conn, curs, ids, batch)
                             except Exception as e:  # re-raised once the pipeline has closed
                                 exc = e
-                if exc:
-                    raise exc
+                    if exc:
+                        raise exc
+                    kept = sum(len(item) for i, (item, _) in enumerate(batch) if i not in refused)
+                    notification_ids = (
+                        [r["notification_id"] for r in ids.fetchall()] if kept else []
+                    )
             except BaseException:
                 # A statement prepared in a pipeline that then failed (a version conflict)
                 # stays in psycopg's cache but not on the server ("prepared statement
@@ -193,11 +183,36 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             at += len(item)
         return out
 
-    def _conflicts(
-        self, curs: Cursor[DictRow], batch: Sequence[tuple[Sequence[StoredEvent], Any]]
+    def _insert_linked(
+        self,
+        conn: Any,
+        curs: Cursor[DictRow],
+        ids: Cursor[DictRow],
+        batch: Sequence[tuple[Sequence[StoredEvent], SignedCommand | None]],
     ) -> dict[int, BaseException]:
-        """The commands of ``batch`` that would break an aggregate's version sequence: an
-        event version already stored, or taken by an earlier command of the batch."""
+        """Lock, read the head (and, for a batch, which commands conflict: under the lock,
+        so the answer holds), then queue the kept commands' events and links; the caller's
+        commit sends them. Returns the refused commands."""
+        self._lock_table(curs)  # type: ignore[attr-defined]
+        self._notify_channel(curs)  # type: ignore[attr-defined]
+        curs.execute(self._select_head, prepare=True)
+        with conn.cursor() as taken:
+            if len(batch) > 1:
+                self._select_conflicts(taken, batch)
+            head = curs.fetchone()  # one round trip: lock, head and conflicts together
+            refused = self._conflicts(taken, batch) if len(batch) > 1 else {}
+        kept = [b for i, b in enumerate(batch) if i not in refused]
+        commands = [c for _, c in kept if c is not None]
+        events = [e for item, _ in kept for e in item]
+        if events:
+            links = self._link_params(self._link(commands, head))  # before anything is queued
+            self._insert_stored_events(ids, events)
+            curs.execute(self._insert_links, links)
+        return refused
+
+    def _select_conflicts(
+        self, curs: Cursor[DictRow], batch: Sequence[tuple[Sequence[StoredEvent], Any]]
+    ) -> None:
         curs.execute(
             self._select_taken,
             (
@@ -205,6 +220,13 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
                 [e.originator_version for item, _ in batch for e in item],
             ),
         )
+
+    def _conflicts(
+        self, curs: Cursor[DictRow], batch: Sequence[tuple[Sequence[StoredEvent], Any]]
+    ) -> dict[int, BaseException]:
+        """The commands of ``batch`` that would break an aggregate's version sequence: an
+        event version already stored (``curs`` holds them, :meth:`_select_conflicts`), or
+        taken by an earlier command of the batch."""
         taken = {(str(r["originator_id"]), r["originator_version"]) for r in curs.fetchall()}
         refused: dict[int, BaseException] = {}
         for i, (item, _) in enumerate(batch):
