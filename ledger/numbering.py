@@ -4,15 +4,20 @@ Layer: ledger application service (used by :class:`~ledger.lifecycle.CaseService
 Every submission of a department on one day needs the next number of the department's
 :class:`~ledger.serials.DailyCounter`. Taking it one at a time made that counter a hot
 aggregate: submissions queued behind each other's commit, so group commit had nothing
-to batch. Here one submission *reserves* a block — itself plus the submissions waiting
-at that moment — by saving the counter in its own command; once that command is
-committed the rest of the block goes to the waiters, whose commands no longer touch the
-counter and commit together. Alone, a submission reserves exactly one number, as before.
+to batch. Here a submission may *reserve* a block of numbers by saving the counter in its
+own command; once that command is committed the block goes to this process's pool, and
+the submissions that take numbers from the pool do not touch the counter at all.
+
+Alone, a submission reserves exactly its own number, as before: a quiet department's
+serials stay consecutive. Under contention (someone waits for a number) the reservation
+takes :data:`MAX_BLOCK` numbers, and while the pool runs low one submission that takes a
+number from it also reserves the next block, so the pool is refilled before it runs dry.
 
 Uniqueness comes from the counter (a rival process's reservation conflicts and is
 retried), never from this process's memory. A number handed out but not recorded (the
-command was refused) goes back to the pool; numbers still in the pool when the process
-stops are never used: the day's serials may then have gaps, never duplicates.
+command was refused) goes back to the pool. Numbers still in the pool when the process
+stops, or when the business day ends, are never used: a busy day's serials may have
+gaps, never duplicates.
 """
 
 from __future__ import annotations
@@ -63,34 +68,36 @@ class SerialNumbering:
     def ticket(
         self, department: str, on: dt.date, load: Callable[[], DailyCounter]
     ) -> Iterator[Ticket]:
-        """A number for one submission; ``load`` reads the day's counter from the ledger."""
+        """A number for one submission; ``load`` reads the day's counter from the ledger.
+
+        The ticket's ``counter`` (when set) holds a reservation to save with the case."""
         day, number, block = self._wait_turn(department, on)
-        if number is not None:
-            taken = Ticket(number, None)
-            try:
-                yield taken
-            finally:
-                if not taken.recorded:
-                    with self._changed:
-                        day.free.appendleft(number)
-                        self._changed.notify()
-            return
         reserved: range | None = None
         ticket: Ticket | None = None
         try:
-            counter = load()
-            reserved = counter.reserve(block)
-            ticket = Ticket(reserved[0], counter)
+            if block:
+                counter = load()
+                reserved = counter.reserve(block)
+                ticket = Ticket(reserved[0] if number is None else number, counter)
+            else:
+                assert number is not None
+                ticket = Ticket(number, None)
             yield ticket
         finally:
+            used = ticket.number if ticket is not None and ticket.recorded else None
             with self._changed:
-                day.reserving = False
-                if reserved is not None and ticket is not None and ticket.recorded:
-                    day.free.extend(reserved[1:])
+                if block:
+                    day.reserving = False
+                if used is not None and reserved is not None:
+                    day.free.extend(n for n in reserved if n != used)
+                if used is None and number is not None:
+                    day.free.appendleft(number)
                 self._changed.notify_all()
 
     def _wait_turn(self, department: str, on: dt.date) -> tuple[_Day, int | None, int]:
-        """Wait for a free number, or for the right to reserve a block (and its size)."""
+        """Wait for a number from the pool or for the right to reserve a block.
+
+        Returns the pool number (if any) and the size of the block to reserve (0: none)."""
         with self._changed:
             day = self._days.get((department, on))
             if day is None:  # a new business day: the department's older days are done
@@ -102,6 +109,10 @@ class SerialNumbering:
                 self._changed.wait()
             day.waiting -= 1
             if day.free:
-                return day, day.free.popleft(), 0
+                number = day.free.popleft()
+                if len(day.free) < self._max_block // 2 and not day.reserving:
+                    day.reserving = True  # refill ahead, with this submission's command
+                    return day, number, self._max_block
+                return day, number, 0
             day.reserving = True
-            return day, None, min(self._max_block, 1 + day.waiting)
+            return day, None, self._max_block if day.waiting else 1
