@@ -70,6 +70,7 @@ class Keystore:
         self.directory = directory
         self._box = box
         self._cache: dict[bytes, Ed25519Signer] = {}
+        self._records: tuple[tuple[tuple[str, int, int, int], ...], list[KeyRecord]] | None = None
 
     @staticmethod
     def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> nacl.secret.SecretBox:
@@ -158,6 +159,25 @@ class Keystore:
         _write_private(path, data)
 
     def records(self) -> list[KeyRecord]:
+        """Every key record, oldest first. Read again only when a key file changed (another
+        process may add or retire keys): every write replaces its file, so a file's name,
+        inode, size and mtime tell — a request must not parse every key file."""
+        listing = tuple(
+            sorted(
+                (e.name, st.st_ino, st.st_size, st.st_mtime_ns)
+                for e in os.scandir(self.directory)
+                if e.name.endswith(".key") and e.is_file()
+                for st in (e.stat(),)
+            )
+        )
+        cached = self._records
+        if cached is not None and cached[0] == listing:
+            return list(cached[1])
+        out = self._read_records()
+        self._records = (listing, out)
+        return list(out)
+
+    def _read_records(self) -> list[KeyRecord]:
         out = []
         files = [(_read_json(p), p) for p in self.directory.glob("*.key")]
         files.sort(key=lambda dp: (int(dp[0].get("created_ns", 0)), dp[1].name))

@@ -67,3 +67,20 @@ def test_named_secrets_are_sealed_and_stable(tmp_path: Path) -> None:
     assert len(kek) == 32 and Keystore.open(tmp_path / "keys", PASS).secret("pii_kek") == kek
     with pytest.raises(KeystoreError):
         store.secret("absent", create=False)
+
+
+def test_keys_added_or_retired_by_another_process_are_seen_at_once(tmp_path: Path) -> None:
+    """Each process keeps the records it read; a changed key file makes it read again."""
+    here = Keystore.create(tmp_path / "keys", PASS)
+    elsewhere = Keystore.open(tmp_path / "keys", PASS)
+    first = Ed25519Signer.generate("dept:A")
+    here.add(first, actor="dept:A", role="department", department="A")
+    assert elsewhere.current_signer("dept:A").key_id == first.key_id
+    second = Ed25519Signer.generate("dept:A")
+    here.add(second, actor="dept:A", role="department", department="A")
+    here.retire(first.key_id)  # at once, within one clock tick of the add
+    assert elsewhere.current_signer("dept:A").key_id == second.key_id
+    here.retire(second.key_id)
+    with pytest.raises(KeystoreError, match="no current key"):
+        elsewhere.current_signer("dept:A")
+    assert [r.retired for r in elsewhere.records()] == [True, True]
