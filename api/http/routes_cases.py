@@ -177,9 +177,7 @@ def submit(body: CaseCreate, who: ApplicantSide, wired: Wired, key: IdempotencyK
     def action() -> CaseStepPublic:
         with edge():
             try:
-                item: Any = wired.ctx.runtime.ledger.repository.get(
-                    ServiceItem.id_for(body.item_code)
-                )
+                item: Any = wired.ctx.runtime.ledger.reference(ServiceItem.id_for(body.item_code))
             except Exception:
                 raise ServiceItemNotFound(f"item_code: no service item {body.item_code}") from None
             if not isinstance(item, ServiceItem):
