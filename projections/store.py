@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -325,17 +328,42 @@ def open_view_recorder(
         schema = f"{schema}{suffix}_{name}"[:63]
         with psycopg.connect(storage.conninfo, autocommit=True) as conn:
             conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-    datastore = _SchemaDatastore(
+        return PostgresViewRecorder(_datastore(storage, schema), tables, name)
+    return PostgresViewRecorder(_live_datastore(storage, schema), tables, name)
+
+
+_live: weakref.WeakValueDictionary[tuple[int, str, str], _SchemaDatastore] = (
+    weakref.WeakValueDictionary()
+)
+_live_guard = threading.Lock()
+
+
+def _live_datastore(storage: StorageURL, schema: str) -> _SchemaDatastore:
+    """The one datastore (connection pool) of this process for every live view of a schema:
+    a pool per view held some twenty idle connections per process. Kept while a view uses
+    it (weakly), as a pool per view was."""
+    key = (os.getpid(), storage.conninfo, schema)
+    with _live_guard:
+        found = _live.get(key)
+        if found is None:
+            found = _datastore(storage, schema, pool_size=2, max_overflow=8)
+            _live[key] = found
+        return found
+
+
+def _datastore(
+    storage: StorageURL, schema: str, *, pool_size: int = 2, max_overflow: int = 4
+) -> _SchemaDatastore:
+    return _SchemaDatastore(
         storage.dbname,
         storage.host,
         storage.port,
         storage.user,
         storage.password,
         schema=schema,
-        pool_size=2,
-        max_overflow=4,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
     )
-    return PostgresViewRecorder(datastore, tables, name)
 
 
 def drop_rebuild_schema(recorder: PostgresViewRecorder, storage: StorageURL) -> None:
