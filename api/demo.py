@@ -104,6 +104,7 @@ STAGE_MODULES = (
     "api.demo_supervision",
     "api.demo_archive",
     "api.demo_kiosk",
+    "api.demo_http",
 )
 
 

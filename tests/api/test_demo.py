@@ -1,10 +1,12 @@
 """End to end: ``caseledger demo`` as a real process drives every path of the case lifecycle,
-and ``caseledger verify`` passes on its ledger (also after an applicant's erasure)."""
+and ``caseledger verify`` passes on its ledger (also after an applicant's erasure); its last
+stage drives a real ``caseledger serve --workers 2`` over HTTP and leaves no process behind."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +73,58 @@ def test_verify_passes_on_the_demo_ledger(
     assert result.returncode == 0, result.stderr
     verify = run("verify", "--db", f"sqlite:///{out / 'caseledger.sqlite3'}", cwd=out)
     assert verify.returncode == 0, verify.stderr + verify.stdout
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped is not)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if Path("/proc").is_dir():
+        try:
+            return stat.read_text().rpartition(")")[2].split()[0] != "Z"
+        except OSError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _live_in_group(group: int) -> list[int]:
+    """Live processes of process group ``group`` (Linux /proc; empty elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_demo_drives_a_real_http_server_and_leaves_no_process_behind(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, result = demo
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"^  http           serve --workers 2 on 127\.0\.0\.1:\d+ .*POST /v1/cases 201 "
+        r"GZ-SCJG-\S+ .*→ same serial; GET progress submitted; GZ-GA token 404$",
+        result.stdout,
+        re.MULTILINE,
+    ), result.stdout
+    assert re.search(
+        r"^  http burst     300 progress GETs over 8 keep-alive .* SIGTERM → exit 0$",
+        result.stdout,
+        re.MULTILINE,
+    ), result.stdout
+    http = json.loads((out / "summary.json").read_text(encoding="utf-8"))["http"]
+    assert http["repeat_same_serial"] and http["progress_state"] == "submitted"
+    assert http["other_department_status"] == 404 and http["exit_code"] == 0
+    assert http["burst"]["statuses"] == {"200": 300} and not http["burst"]["errors"]
+    pids = {http["server_pid"], *http["worker_pids"]}
+    pids |= {int(p) for w in http["burst"]["by_worker"] for p in re.findall(r"\[(\d+)\]", w)}
+    assert len(pids) >= 2
+    assert [pid for pid in pids if _running(pid)] == []
+    assert _live_in_group(http["server_pid"]) == []
