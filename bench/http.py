@@ -1,11 +1,12 @@
 """Benchmark: the HTTP API under load, beside the same operations in-process.
 
-Run: ``python -m bench.http [--db URL] [--submit N] [--concurrency C] [--rate R] [--seconds S]``.
-Starts a real ``caseledger serve`` on loopback (default: a fresh PostgreSQL schema), sets a
-department, an item and an applicant up over HTTP (as docs/HTTP.md does), then runs the load
-client (bench/http_load.py) in a separate process: case submissions with C concurrent
-clients, and progress GETs at a fixed rate. The same submissions and lookups are then timed
-in-process through the application services. Bounded in count and time; loopback only.
+Run: ``python -m bench.http [--db URL] [--submit N] [--concurrency C] [--rate R] [--seconds S]
+[--workers W]``. Starts a real ``caseledger serve --workers W`` on loopback (default: one HTTP
+worker process per CPU, on a fresh PostgreSQL schema), sets a department, an item and an
+applicant up over HTTP (as docs/HTTP.md does), then runs the load client (bench/http_load.py)
+in a separate process: case submissions with C concurrent clients, and progress GETs at a
+fixed rate. The same submissions and lookups are then timed in-process through the
+application services. Bounded in count and time; loopback only.
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="caseledger-http-bench-"))
     schema = ""
@@ -178,7 +180,16 @@ def main() -> None:
     }
     port = _port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -189,6 +200,7 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "db": "postgresql" if "postgresql" in db else "sqlite",
+        "workers": args.workers,
         "load_before": os.getloadavg(),
     }
     try:
