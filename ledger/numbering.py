@@ -30,12 +30,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final
 
+from ledger.rules import InvalidSerial
 from ledger.serials import DailyCounter
 
 __all__ = ["MAX_BLOCK", "SerialNumbering", "Ticket"]
 
 MAX_BLOCK: Final = 64
-"""Most numbers one reservation takes (one submission plus those waiting for it)."""
+"""Numbers one reservation takes under contention (alone, a submission takes one)."""
 
 
 @dataclass
@@ -75,12 +76,15 @@ class SerialNumbering:
         reserved: range | None = None
         ticket: Ticket | None = None
         try:
-            if block:
+            if number is None:
                 counter = load()
                 reserved = counter.reserve(block)
-                ticket = Ticket(reserved[0] if number is None else number, counter)
+                ticket = Ticket(reserved[0], counter)
+            elif block:
+                refill = _refill(load, block)
+                ticket = Ticket(number, None if refill is None else refill[0])
+                reserved = None if refill is None else refill[1]
             else:
-                assert number is not None
                 ticket = Ticket(number, None)
             yield ticket
         finally:
@@ -116,3 +120,13 @@ class SerialNumbering:
                 return day, number, 0
             day.reserving = True
             return day, None, self._max_block if day.waiting else 1
+
+
+def _refill(load: Callable[[], DailyCounter], block: int) -> tuple[DailyCounter, range] | None:
+    """The counter with the next block reserved, or None once the day's numbers are all
+    reserved (the submission keeps the number it already has)."""
+    counter = load()
+    try:
+        return counter, counter.reserve(block)
+    except InvalidSerial:
+        return None

@@ -191,3 +191,35 @@ def test_two_services_on_one_ledger_never_share_a_number(world: World) -> None:
     with ThreadPoolExecutor(8) as pool:
         serials = list(pool.map(submit, range(32)))
     assert len(set(serials)) == 32
+
+
+def test_when_the_days_numbers_run_out_a_pooled_number_is_still_used() -> None:
+    numbering = SerialNumbering(max_block=8)
+    ledger = _SavedCounter()
+    ledger.saved = MAX_DAILY_COUNT - 5
+    release = threading.Event()
+    tickets: list[Ticket] = []
+
+    def submit(hold: bool = False) -> None:
+        with numbering.ticket("GZ-SCJG", DAY, ledger.load) as ticket:
+            tickets.append(ticket)
+            if hold:
+                release.wait(10)
+            ledger.record(ticket)
+
+    first = threading.Thread(target=submit, args=(True,))
+    first.start()
+    while not tickets:
+        time.sleep(0.001)
+    waiters = [threading.Thread(target=submit) for _ in range(2)]
+    for t in waiters:
+        t.start()
+    _waiting(numbering, 2)
+    release.set()
+    for t in [first, *waiters]:
+        t.join(10)
+    numbers = sorted(t.number for t in tickets)
+    assert numbers == [MAX_DAILY_COUNT - 4, MAX_DAILY_COUNT - 3, MAX_DAILY_COUNT - 2]
+    pooled = next(t for t in tickets if t.number == MAX_DAILY_COUNT - 2)
+    assert pooled.counter is None  # the refill found no numbers left; the submission went on
+    assert ledger.saved == MAX_DAILY_COUNT
