@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -161,6 +162,9 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
                                 refused = self._insert_linked(conn, curs, ids, batch)
                             except Exception as e:  # re-raised once the pipeline has closed
                                 exc = e
+                                # Never commit what was queued before the failure (events
+                                # without their chain entries): roll the transaction back.
+                                raise psycopg.Rollback() from None
                     if exc:
                         raise exc
                     kept = sum(len(item) for i, (item, _) in enumerate(batch) if i not in refused)

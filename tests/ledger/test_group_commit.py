@@ -100,3 +100,36 @@ def test_a_batch_writes_every_command_but_those_that_conflict(ledger: Ledger) ->
     assert [ledger.app.repository.get(n.id).title for n in fresh] == ["a", "b"]
     events = run_sql(ledger.url, "SELECT COUNT(*) FROM stored_events")[0][0]
     assert events == report.head_sequence
+
+
+@pytest.mark.parametrize("failure", ["server", "client"])
+def test_a_write_that_fails_after_its_events_are_queued_records_nothing(
+    ledger: Ledger, failure: str
+) -> None:
+    """The links insert failing (on the server, or in the client before it is sent) after the
+    events insert was queued must roll the transaction back: events without chain entries
+    would be a gap in the chain."""
+    recorder: Any = ledger.app.recorder
+    head = verify_chain(ledger.app.chain).head_sequence
+    real_params, real_sql = recorder._link_params, recorder._insert_links
+
+    def bad_params(entries: Any) -> Any:
+        params = list(real_params(entries))
+        params[0] = ["not a sequence number"]  # the server cannot take it as bigint[]
+        return tuple(params)
+
+    if failure == "server":
+        recorder._link_params = bad_params
+    else:
+        recorder._insert_links = 42  # not a statement: psycopg refuses it before sending
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - whatever psycopg raises for it
+            ledger.note(lines=1)
+    finally:
+        recorder._link_params, recorder._insert_links = real_params, real_sql
+    report = verify_chain(ledger.app.chain)
+    assert report.ok and report.head_sequence == head
+    events = run_sql(ledger.url, "SELECT COUNT(*) FROM stored_events")[0][0]
+    assert events == head
+    ledger.note(lines=1)  # the ledger writes on
+    assert verify_chain(ledger.app.chain).head_sequence == head + 2
