@@ -163,7 +163,7 @@ def _join_workers(ctx: ApiContext, worker: Worker) -> None:
     """Share the enrolment lock and say who this worker is in ``/metrics``."""
     wiring = ctx.services.get("wiring")
     if wiring is not None:
-        wiring._enrol = worker.enrol
+        wiring.enrol = worker.enrol
     Gauge(
         "caseledger_serve_worker",
         "This HTTP worker process (metrics are per process)",

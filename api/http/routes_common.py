@@ -96,7 +96,9 @@ class Wiring:
     supervision: SupervisionService
     idempotency: IdempotencyStore
     clock: SystemClock = field(default_factory=SystemClock)
-    _enrol: threading.Lock = field(default_factory=threading.Lock)
+    enrol: Any = field(default_factory=threading.Lock)
+    """Held while an actor is enrolled on first use; ``serve --workers`` shares one lock
+    between its processes, so two workers never enrol one actor twice."""
 
     def now(self) -> dt.datetime:
         return self.clock.now()
@@ -125,7 +127,7 @@ class Wiring:
             return keystore.current_signer(actor)
         except KeystoreError:
             pass
-        with self._enrol:  # one enrolment per actor, even under concurrent first requests
+        with self.enrol:  # one enrolment per actor, even under concurrent first requests
             try:
                 return keystore.current_signer(actor)
             except KeystoreError:

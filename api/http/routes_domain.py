@@ -161,7 +161,7 @@ def enrol_department(
             raise Problem(
                 409, "Conflict", f"department {body.code} is registered already", code="exists"
             )
-        with wired._enrol:
+        with wired.enrol:
             try:
                 seal = runtime.keystore.current_signer(f"dept:{body.code}")
             except LedgerError:
