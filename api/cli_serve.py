@@ -17,7 +17,8 @@ from ledger.errors import ConfigurationError
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.bootstrap import open_runtime
-    from api.serve import run, run_workers
+    from api.serve import run
+    from api.serve_workers import run_workers
 
     if args.node:
         os.environ["CASELEDGER_NODE"] = args.node
