@@ -175,6 +175,17 @@ def open_ledger_anchors(
     return LedgerAnchors(app, PersistentTree(store), origin, signer, platform)
 
 
+def only_receipts_after(chain: Any, anchored: int, size: int) -> bool:
+    """Whether the log's entries after ``anchored`` up to ``size`` are only the anchoring's own
+    receipt records (at most two): anchoring them would record another receipt, for ever.
+    Such a log counts as anchored at ``size``."""
+    if not 0 < size - anchored <= 2:
+        return False
+    return all(
+        e.topic in ANCHOR_TOPICS for e in chain.select_entries(anchored + 1, size - anchored)
+    )
+
+
 class AnchoringWorker:
     """Runs anchoring rounds against one node; see the module docstring."""
 
@@ -240,11 +251,9 @@ class AnchoringWorker:
             self.anchored_size = held_size
             return RoundResult(held_size, size, None, "up-to-date")
         # 4. nothing new but our own receipts?
-        if size - held_size <= 2:
-            new = a.chain.select_entries(held_size + 1, size - held_size)
-            if all(e.topic in ANCHOR_TOPICS for e in new):
-                self.anchored_size = size
-                return RoundResult(held_size, size, None, "only-receipts")
+        if only_receipts_after(a.chain, held_size, size):
+            self.anchored_size = size
+            return RoundResult(held_size, size, None, "only-receipts")
         # 5. sign and submit, retrying once from the size the node names.
         root = a.tree.root(size)
         signed = sign_checkpoint(a.checkpoint_key, size, root)

@@ -153,7 +153,8 @@ def _join_workers(ctx: ApiContext, worker: Worker) -> None:
 class AnchoringElsewhere:
     """Anchoring as seen by a worker that does not run it: the node (for the audit trust
     policy) and the size recorded in the chain, counting a tail of nothing but anchor
-    receipts as anchored, as the anchoring worker does. Its errors are the other worker's."""
+    receipts as anchored (``anchors.worker.only_receipts_after``, as the anchoring worker
+    does). Its errors are the other worker's."""
 
     last_error = ""
 
@@ -165,19 +166,15 @@ class AnchoringElsewhere:
 
     @property
     def anchored_size(self) -> int:
+        from anchors.worker import only_receipts_after
         from api.cli_anchors import latest_recorded
-        from ledger.anchoring import ANCHOR_TOPICS
 
         found = latest_recorded(self._runtime.ledger, self._runtime.settings.storage)
         size = 0 if found is None else int(found.size)
         chain = self._runtime.ledger.chain
         head = chain.chain_head()
         top = 0 if head is None else head.sequence
-        if 0 < top - size <= 2 and all(
-            e.topic in ANCHOR_TOPICS for e in chain.select_entries(size + 1, top - size)
-        ):
-            return top
-        return size
+        return top if only_receipts_after(chain, size, top) else size
 
 
 def _anchoring_elsewhere(runtime: Runtime) -> AnchoringElsewhere | None:
