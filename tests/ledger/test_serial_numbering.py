@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -52,30 +53,46 @@ def _waiting(numbering: SerialNumbering, count: int) -> None:
     raise AssertionError(f"{count} submissions never waited")
 
 
+class _Hold:
+    """The first submission takes its number and holds it until the others wait for theirs."""
+
+    def __init__(self) -> None:
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> None:
+        self.holding.set()
+        self.release.wait(10)
+
+    def run(
+        self, numbering: SerialNumbering, first: Callable[[], None], *others: Callable[[], None]
+    ) -> None:
+        leader = threading.Thread(target=first)
+        leader.start()
+        self.holding.wait(10)
+        threads = [threading.Thread(target=o) for o in others]
+        for t in threads:
+            t.start()
+        _waiting(numbering, len(others))
+        self.release.set()
+        for t in [leader, *threads]:
+            t.join(10)
+
+
 def test_waiting_submissions_share_the_next_block_and_skip_the_counter() -> None:
     numbering = SerialNumbering(max_block=8)
     counter = DailyCounter.open("GZ-SCJG", DAY)
-    release = threading.Event()
+    hold = _Hold()
     tickets: dict[str, Ticket] = {}
 
-    def submit(name: str, hold: bool = False) -> None:
+    def submit(name: str, held: bool = False) -> None:
         with numbering.ticket("GZ-SCJG", DAY, lambda: counter) as ticket:
             tickets[name] = ticket
-            if hold:
-                release.wait(10)
+            if held:
+                hold()
             ticket.recorded = True  # as if the command was saved
 
-    first = threading.Thread(target=submit, args=("first", True))
-    first.start()
-    while "first" not in tickets:
-        time.sleep(0.001)
-    rest = [threading.Thread(target=submit, args=(n,)) for n in ("b", "c", "d")]
-    for t in rest:
-        t.start()
-    _waiting(numbering, 3)
-    release.set()
-    for t in [first, *rest]:
-        t.join(10)
+    hold.run(numbering, lambda: submit("first", True), *(partial(submit, n) for n in "bcd"))
     assert tickets["first"].number == 1 and tickets["first"].counter is counter
     numbers = sorted(t.number for t in tickets.values())
     assert numbers == [1, 2, 3, 4]
@@ -114,30 +131,18 @@ class _SavedCounter:
 def test_a_refused_submission_leaves_no_gap() -> None:
     numbering = SerialNumbering(max_block=8)
     ledger = _SavedCounter()
-    release = threading.Event()
+    hold = _Hold()
     recorded: list[int] = []
-    started: list[int] = []
 
-    def submit(record: bool, hold: bool = False) -> None:
+    def submit(record: bool, held: bool = False) -> None:
         with numbering.ticket("GZ-SCJG", DAY, ledger.load) as ticket:
-            started.append(ticket.number)
-            if hold:
-                release.wait(10)
+            if held:
+                hold()
             if record:  # else a rule refused the command: nothing recorded
                 ledger.record(ticket)
                 recorded.append(ticket.number)
 
-    first = threading.Thread(target=submit, args=(True, True))
-    first.start()
-    while not started:
-        time.sleep(0.001)
-    waiters = [threading.Thread(target=submit, args=(r,)) for r in (True, False)]
-    for t in waiters:
-        t.start()
-    _waiting(numbering, 2)
-    release.set()
-    for t in [first, *waiters]:
-        t.join(10)
+    hold.run(numbering, lambda: submit(True, True), partial(submit, True), partial(submit, False))
     submit(True)
     assert sorted(recorded) == [1, 2, 3]  # the refused submission's number went to the next
 
@@ -197,27 +202,17 @@ def test_when_the_days_numbers_run_out_a_pooled_number_is_still_used() -> None:
     numbering = SerialNumbering(max_block=8)
     ledger = _SavedCounter()
     ledger.saved = MAX_DAILY_COUNT - 5
-    release = threading.Event()
+    hold = _Hold()
     tickets: list[Ticket] = []
 
-    def submit(hold: bool = False) -> None:
+    def submit(held: bool = False) -> None:
         with numbering.ticket("GZ-SCJG", DAY, ledger.load) as ticket:
             tickets.append(ticket)
-            if hold:
-                release.wait(10)
+            if held:
+                hold()
             ledger.record(ticket)
 
-    first = threading.Thread(target=submit, args=(True,))
-    first.start()
-    while not tickets:
-        time.sleep(0.001)
-    waiters = [threading.Thread(target=submit) for _ in range(2)]
-    for t in waiters:
-        t.start()
-    _waiting(numbering, 2)
-    release.set()
-    for t in [first, *waiters]:
-        t.join(10)
+    hold.run(numbering, lambda: submit(True), submit, submit)
     numbers = sorted(t.number for t in tickets)
     assert numbers == [MAX_DAILY_COUNT - 4, MAX_DAILY_COUNT - 3, MAX_DAILY_COUNT - 2]
     pooled = next(t for t in tickets if t.number == MAX_DAILY_COUNT - 2)
