@@ -27,7 +27,8 @@ from api.demo import DemoContext, Stage
 NODE_READY_SECONDS = 20.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free now (the child binds it a moment later)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -35,7 +36,7 @@ def _free_port() -> int:
 
 def start_node(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``caseledger node serve`` as a child process; returns it and its URL once healthy."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

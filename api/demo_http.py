@@ -22,7 +22,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,9 +33,9 @@ import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
 
 from api.demo import DemoContext, Stage
+from api.demo_anchoring import free_port
 from ledger.keystore import PASSPHRASE_ENV
 from ledger.storage import StorageURL
 
@@ -69,23 +68,6 @@ _LABEL: Final = re.compile(r'(\w+)="([^"]*)"')
 # --- the server process --------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _storage_url(storage: StorageURL) -> str:
-    """The URL the child opens (with the password, which therefore goes in its environment)."""
-    if storage.is_sqlite:
-        return "sqlite:///" + quote(storage.path)
-    login = quote(storage.user, safe="")
-    if storage.password:
-        login += ":" + quote(storage.password, safe="")
-    schema = f"?schema={storage.schema}" if storage.schema else ""
-    return f"postgresql://{login}@{storage.host}:{storage.port}/{storage.dbname}{schema}"
-
-
 def _check_unlocked(storage: StorageURL) -> None:
     """On SQLite, fail early unless a write transaction can begin now (nothing in this
     process is holding the write lock the server's workers will need)."""
@@ -109,7 +91,7 @@ def _serve_command(ctx: DemoContext, port: int) -> tuple[list[str], dict[str, st
     argv = [sys.executable, "-m", "api.cli", "serve", "--workers", str(WORKERS)]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--keystore", str(settings.keystore_dir)]
     env = {k: v for k, v in os.environ.items() if k not in ("CASELEDGER_NODE", PASSPHRASE_ENV)}
-    env["CASELEDGER_DB"] = _storage_url(settings.storage)
+    env["CASELEDGER_DB"] = settings.storage.url()
     secret_file = ctx.out / "keystore-passphrase.txt"
     try:
         written = secret_file.read_text(encoding="utf-8").strip()
@@ -123,7 +105,7 @@ def _serve_command(ctx: DemoContext, port: int) -> tuple[list[str], dict[str, st
 
 
 def _start(ctx: DemoContext, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     argv, env = _serve_command(ctx, port)
     with log.open("wb") as sink:
         process = subprocess.Popen(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from eventsourcing.utils import get_topic
 
@@ -41,6 +41,17 @@ class StorageURL:
         """The libpq connection string of a PostgreSQL URL (its schema is not part of it)."""
         info = f"host={self.host} port={self.port} user={self.user} dbname={self.dbname}"
         return info + (f" password={self.password}" if self.password else "")
+
+    def url(self) -> str:
+        """The URL this was parsed from, password included (for a child process's
+        environment, never for logs: see :meth:`redacted`)."""
+        if self.is_sqlite:
+            return "sqlite:///" + quote(self.path)
+        login = quote(self.user, safe="")
+        if self.password:
+            login += ":" + quote(self.password, safe="")
+        schema = f"?schema={self.schema}" if self.schema else ""
+        return f"postgresql://{login}@{self.host}:{self.port}/{self.dbname}{schema}"
 
     def redacted(self) -> str:
         if self.is_sqlite:

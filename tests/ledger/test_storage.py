@@ -26,6 +26,20 @@ def test_a_postgresql_url_gives_host_port_user_database_and_schema() -> None:
     assert "secret" not in parse_storage_url("postgresql://u:secret@h/db").redacted()
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///var/城市 ledger.sqlite3",
+        "postgresql://root@127.0.0.1:5432/test",
+        "postgresql://app:p%40ss%3Aw%2Fd@db.example:6543/ledger?schema=tianhe",
+    ],
+)
+def test_a_parsed_url_gives_itself_back_with_its_password(url: str) -> None:
+    storage = parse_storage_url(url)
+    assert parse_storage_url(storage.url()) == storage
+    assert "p%40ss" not in storage.redacted()
+
+
 def test_the_environment_supplies_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASELEDGER_DB", "sqlite:///from/env.sqlite3")
     assert parse_storage_url().path == "from/env.sqlite3"
