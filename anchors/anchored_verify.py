@@ -1,7 +1,7 @@
 """Verification of the local log against cosigned checkpoints (anchors layer).
 
 One responsibility: DESIGN invariant 3's last sentence — truncation and rewrite are caught
-against anchors. The chain itself is verified by ``ledger.verification.verify_chain``; this
+against anchors. The chain itself is verified by ``ledger.chain.verification.verify_chain``; this
 module adds, numbered as the code does:
 
 1. each candidate checkpoint (from the node, a kept ``--checkpoint`` file, or the receipts the
@@ -32,7 +32,7 @@ from anchors.errors import AnchorError, ReceiptError
 from anchors.policy import TrustPolicy
 from anchors.receipt import VerifiedCheckpoint, verify_cosigned_checkpoint
 from anchors.tree import PersistentTree
-from ledger.verification import Failure
+from ledger.chain.verification import Failure
 
 __all__ = ["AnchorReport", "collect_anchors", "verify_against_anchors"]
 

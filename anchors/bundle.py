@@ -28,7 +28,7 @@ Verification (:func:`verify_bundle`), numbered as in the code:
    checkpoint root; adjacent entries are linked by ``prev``;
 5. commands complete and consistent; genesis self-signed by a pinned platform key; each
    command's signature verifies with a key registered before it and not revoked (key events
-   replayed with ``ledger.verification.KeyRegistry``, the chain verifier's own rules);
+   replayed with ``ledger.chain.verification.KeyRegistry``, the chain verifier's own rules);
 6. the aggregate's versions are 1..n without a gap.
 
 Limit (stated in the report): a bundle proves that what it holds is in the anchored log and
@@ -125,7 +125,7 @@ def _resolve(ledger: Any, target: str, size: int) -> UUID:
         return UUID(target)
     except ValueError:
         pass
-    from ledger.cases import Case
+    from ledger.domain.cases import Case
     from ledger.errors import LedgerError
 
     try:
@@ -146,7 +146,7 @@ def export_bundle(ledger: Any, tree: PersistentTree, policy: TrustPolicy, target
     """
     from eventsourcing.application import AggregateNotFoundError
 
-    from ledger.anchoring import AnchorLog
+    from ledger.domain.anchoring import AnchorLog
     from ledger.encoding import pack_normal_form
 
     try:
@@ -216,7 +216,7 @@ def export_bundle(ledger: Any, tree: PersistentTree, policy: TrustPolicy, target
 
 @dataclass(frozen=True)
 class _Item:
-    entry: Any  # ledger.chain.ChainEntry
+    entry: Any  # ledger.chain.entries.ChainEntry
     state: bytes
 
 
@@ -239,7 +239,7 @@ def _bytes(value: Any, size: int | None, what: str) -> bytes:
 
 
 def _parse_entry(raw: bytes, index: int) -> Any:
-    from ledger.chain import FORMAT_VERSION, ChainEntry
+    from ledger.chain.entries import FORMAT_VERSION, ChainEntry
     from ledger.encoding import EncodingError, decode_canonical, pack_normal_form
 
     what = f"entry {index}"
@@ -346,12 +346,12 @@ def _check_signatures(commands: list[list[_Item]], policy: TrustPolicy) -> int:
     """Step 5 with the chain verifier's key rules; returns the number of keys seen."""
     from eventsourcing.persistence import StoredEvent
 
-    from ledger.chain import command_message
+    from ledger.chain.entries import command_message
+    from ledger.chain.recorders.base import LinkedEvent
+    from ledger.chain.signing import verify_signature
+    from ledger.chain.verification import ChainBroken, KeyRegistry, _Key
+    from ledger.domain.keys import KEY_REGISTERED_TOPIC, KEY_TOPICS, KeyRole
     from ledger.encoding import EncodingError, decode
-    from ledger.keys import KEY_REGISTERED_TOPIC, KEY_TOPICS, KeyRole
-    from ledger.recorders.base import LinkedEvent
-    from ledger.signing import verify_signature
-    from ledger.verification import ChainBroken, KeyRegistry, _Key
 
     registry = KeyRegistry(pinned=policy.platform_key_ids())
     if not commands or commands[0][0].entry.sequence != 1:

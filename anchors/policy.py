@@ -68,7 +68,7 @@ class TrustPolicy:
 
     def platform_key_ids(self) -> frozenset[bytes]:
         """Key ids (docs/FORMAT.md §3) of the pinned platform keys, for ``verify_chain``."""
-        from ledger.signing import key_id_of
+        from ledger.domain.signer import key_id_of
 
         return frozenset(key_id_of(k) for k in self.platform_keys)
 

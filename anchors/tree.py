@@ -311,7 +311,7 @@ class PostgresTreeStore:
 
 
 def open_tree_store(storage: Any) -> SQLiteTreeStore | PostgresTreeStore:
-    """The tree store beside the ledger at ``storage`` (a ``ledger.storage.StorageURL``)."""
+    """The tree store beside the ledger at ``storage`` (a ``ledger.storage.urls.StorageURL``)."""
     if storage.is_sqlite:
         return SQLiteTreeStore(storage.path)
     return PostgresTreeStore(storage.conninfo, storage.schema or "public")

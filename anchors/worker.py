@@ -17,7 +17,7 @@ A round (:meth:`AnchoringWorker.anchor_once`):
 5. sign the checkpoint of the whole tree, POST it with the RFC 9162 consistency proof from the
    held size (C2SP tlog-witness add-checkpoint); a stale ``old`` (409 with the held size) is
    retried once from the size the node names;
-6. verify the receipt and record it in the ledger (``ledger.anchoring.AnchorLog``).
+6. verify the receipt and record it in the ledger (``ledger.domain.anchoring.AnchorLog``).
 
 :meth:`AnchoringWorker.run` repeats rounds when ``every_entries`` new entries exist or
 ``every_seconds`` passed since the last anchor with something new, and backs off exponentially
@@ -44,7 +44,7 @@ from anchors.node.protocol import AddCheckpoint
 from anchors.policy import TrustPolicy
 from anchors.receipt import Receipt, VerifiedReceipt, verify_receipt
 from anchors.tree import PersistentTree, open_tree_store
-from ledger.anchoring import ANCHOR_TOPICS, AnchorLog
+from ledger.domain.anchoring import ANCHOR_TOPICS, AnchorLog
 
 __all__ = [
     "CITY_ENV",

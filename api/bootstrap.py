@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.settings import Settings
-from ledger.application import LedgerApplication, open_ledger
-from ledger.keys import KeyRole
-from ledger.keystore import Keystore
-from ledger.signing import Ed25519Signer
+from ledger.chain.signing import Ed25519Signer
+from ledger.domain.keys import KeyRole
+from ledger.services.application import LedgerApplication, open_ledger
+from ledger.storage.keystore import Keystore
 
 PLATFORM_ACTOR = "platform"
 

@@ -20,12 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.bootstrap import Runtime
-from ledger.lifecycle import BlacklistCheck, CaseService, Clock, never_blacklisted
-from ledger.materials import BlobStore, DirectoryBlobStore, PostgresBlobStore
-from ledger.privacy import PersonalDataVault
-from ledger.signing import Signer
-from ledger.storage import StorageURL
-from ledger.subject_keys import PostgresSubjectKeyStore, SQLiteSubjectKeyStore, SubjectKeyStore
+from ledger.domain.signer import Signer
+from ledger.services.cases import BlacklistCheck, CaseService, Clock, never_blacklisted
+from ledger.storage.materials import BlobStore, DirectoryBlobStore, PostgresBlobStore
+from ledger.storage.privacy import PersonalDataVault
+from ledger.storage.subject_keys import (
+    PostgresSubjectKeyStore,
+    SQLiteSubjectKeyStore,
+    SubjectKeyStore,
+)
+from ledger.storage.urls import StorageURL
 
 __all__ = [
     "INDEX_KEY_SECRET",

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.errors import ConfigurationError
-from ledger.keystore import MIN_PASSPHRASE, PASSPHRASE_ENV
-from ledger.storage import StorageURL, parse_storage_url
+from ledger.storage.keystore import MIN_PASSPHRASE, PASSPHRASE_ENV
+from ledger.storage.urls import StorageURL, parse_storage_url
 
 KEYSTORE_ENV = "CASELEDGER_KEYSTORE"
 

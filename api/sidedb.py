@@ -2,7 +2,7 @@
 
 Layer: api (edge: database). Tokens and HTTP idempotency answers live beside the
 ledger but outside the chain; opening a connection per request cost more than the
-request itself, so each process borrows from :mod:`ledger.pg_pool` (PostgreSQL, with
+request itself, so each process borrows from :mod:`ledger.storage.pg_pool` (PostgreSQL, with
 the ledger's schema as search path) or keeps one connection per thread (SQLite).
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ledger import pg_pool
-from ledger.storage import StorageURL
+from ledger.storage import pg_pool
+from ledger.storage.urls import StorageURL
 
 _local = threading.local()
 

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from api import sidedb
 from ledger.errors import ConfigurationError, LedgerError
-from ledger.storage import StorageURL
+from ledger.storage.urls import StorageURL
 
 CACHE_SECONDS = 10.0
 TOKEN_PATTERN = re.compile(r"cl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")

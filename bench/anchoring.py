@@ -257,7 +257,7 @@ def main() -> None:
                 rows.append(bench_proofs("sqlite", store, size))
                 store.close()
             if args.pg:
-                from ledger.storage import parse_storage_url
+                from ledger.storage.urls import parse_storage_url
 
                 s = parse_storage_url(args.pg)
                 schema = f"bench_{os.urandom(4).hex()}"

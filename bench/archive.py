@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="keep the ledger and packages here (default: temporary)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from api.archive.checker import check_package
+    from projections.archive.checker import check_package
     from tests.anchors.processes import NodeProcess
     from tests.archive.world import ARCHIVIST, PATHS, build_archive_world
 

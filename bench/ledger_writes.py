@@ -28,12 +28,12 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Transcoder
 
-from ledger.application import open_ledger
+from ledger.chain.signing import Ed25519Signer
+from ledger.chain.verification import verify_chain
+from ledger.domain.keys import KeyRole
 from ledger.encoding import MsgpackTranscoder
-from ledger.keys import KeyRole
-from ledger.signing import Ed25519Signer
-from ledger.storage import parse_storage_url
-from ledger.verification import verify_chain
+from ledger.services.application import open_ledger
+from ledger.storage.urls import parse_storage_url
 
 
 class Entry(Aggregate):

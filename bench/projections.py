@@ -3,7 +3,7 @@
 Run: ``python -m bench.projections [--cases N] [--pg URL] [--lag-seconds S] [--rate R]``.
 
 1. **Rebuild.** Builds a log of ``--cases`` cases driven through the real
-   :class:`~ledger.lifecycle.CaseService` on a SQLite file (≈ 10 events a case: submission,
+   :class:`~ledger.services.cases.CaseService` on a SQLite file (≈ 10 events a case: submission,
    pre-review, delivery of materials, acceptance, decision, result, dispatch, sign-off,
    close; one case in five stops half-way, one in ten goes through a correction), then
    rebuilds every registered view from zero (``projections.runner.rebuild``: the digest of
@@ -41,9 +41,9 @@ from typing import Any
 import psycopg
 from eventsourcing.domain import Aggregate, event
 
-from ledger.calendar import is_working_day
-from ledger.identity import parse_credential
-from ledger.storage import parse_storage_url
+from ledger.domain.calendar import is_working_day
+from ledger.domain.identity import parse_credential
+from ledger.storage.urls import parse_storage_url
 from projections.follower import BatchFollower
 from projections.progress import ProgressView, by_credential_index, by_serial, credential_index
 from projections.registry import VIEWS

@@ -1,6 +1,6 @@
 """The printed claim: CBOR claims → COSE_Sign1 (Ed25519, key id) → Base45 → QR text.
 
-Layer: kiosk (pure: bytes in, values out; crypto through ``ledger.signing``). The pipeline is
+Layer: kiosk (pure: bytes in, values out; crypto through ``ledger.chain.signing``). The pipeline is
 that of the EU Digital COVID Certificate, without its zlib step (our claims hold a hash and a
 signature, which do not compress: measured, zlib made them longer):
 
@@ -35,7 +35,8 @@ import base45
 import cbor2
 
 from kiosk.errors import BadSignature, MalformedClaim, UntrustedKey
-from ledger.signing import KEY_ID_SIZE, SIGNATURE_SIZE, Signer, verify_signature
+from ledger.chain.signing import verify_signature
+from ledger.domain.signer import KEY_ID_SIZE, SIGNATURE_SIZE, Signer
 
 __all__ = [
     "CLAIM_KEYS",

@@ -1,11 +1,11 @@
 """The kiosk fleet's use cases: register, announce suspensions, faults, resume, retire.
 
-Layer: kiosk application service over ``ledger.kiosks`` (STYLE habit 4). Each command checks
+Layer: kiosk application service over ``ledger.domain.kiosks`` (STYLE habit 4). Each command checks
 the signer — a registered, current key (``LedgerApplication.check_signer``) of an operator
 role (platform, department, supervisor), or for faults and resumptions also the kiosk's own
 key — runs the aggregate command and saves it as ONE signed command (DESIGN invariant 2). A
 refused command raises and records nothing. Time is passed in (aware, stored UTC).
-RULES.md "Kiosks" (PY·21); the rules themselves live in ``ledger.kiosks``.
+RULES.md "Kiosks" (PY·21); the rules themselves live in ``ledger.domain.kiosks``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any, Final
 
 from eventsourcing.application import AggregateNotFoundError
 
-from ledger.application import KeyNotUsable, LedgerApplication
-from ledger.keys import KeyRole
-from ledger.kiosks import Cause, InvalidKiosk, Kiosk, NoticeRule
-from ledger.signing import Signer
+from ledger.domain.keys import KeyRole
+from ledger.domain.kiosks import Cause, InvalidKiosk, Kiosk, NoticeRule
+from ledger.domain.signer import Signer
+from ledger.services.application import KeyNotUsable, LedgerApplication
 
 __all__ = ["OPERATOR_ROLES", "FleetService"]
 

@@ -32,7 +32,7 @@ import segno
 from kiosk.claims import ClaimKind, PrintClaim
 from kiosk.errors import KioskError
 from kiosk.verified_print import VerifiedDocument
-from ledger.calendar import to_shanghai
+from ledger.domain.calendar import to_shanghai
 
 __all__ = [
     "DEFAULT_FONT",

@@ -17,11 +17,11 @@ from typing import Any, Final
 
 from eventsourcing.application import AggregateNotFoundError
 
-from ledger.application import LedgerApplication
-from ledger.calendar import to_shanghai
-from ledger.cases import Case, CaseState
-from ledger.departments import Department
+from ledger.domain.calendar import to_shanghai
+from ledger.domain.cases import Case, CaseState
+from ledger.domain.departments import Department
 from ledger.errors import LedgerError
+from ledger.services.application import LedgerApplication
 
 __all__ = ["CaseView", "Step", "case_view"]
 

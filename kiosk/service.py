@@ -22,12 +22,12 @@ from kiosk.claims import AnchorRef, ClaimKind, PrintClaim, encode_qr_text, sign_
 from kiosk.errors import KioskError, PrintRefused
 from kiosk.printing import FontCache, Printout, render_pdf
 from kiosk.verified_print import verify_for_print
-from ledger.application import LedgerApplication
-from ledger.cases import Case
-from ledger.certificates import Certificate, VersionStatus
+from ledger.domain.cases import Case
+from ledger.domain.certificates import Certificate, VersionStatus
+from ledger.domain.kiosks import KioskPrint, PrintOutcome
+from ledger.domain.signer import Signer, key_id_of
 from ledger.errors import LedgerError
-from ledger.kiosks import KioskPrint, PrintOutcome
-from ledger.signing import Signer, key_id_of
+from ledger.services.application import LedgerApplication
 
 __all__ = ["STATUSES", "KioskService", "document_status"]
 

@@ -1,7 +1,7 @@
 """Verified print: a kiosk prints only what it has verified end to end.
 
 Layer: kiosk (application; reads the ledger through ``LedgerApplication`` and its chain store,
-the anchoring history through ``ledger.anchoring.AnchorLog`` and the persistent tree, and
+the anchoring history through ``ledger.domain.anchoring.AnchorLog`` and the persistent tree, and
 trusts only the :class:`~anchors.policy.TrustPolicy` it is given). GZ20·14, GZ16·14/15,
 GZ20·19/21 (e-seals from the trusted platform; blockchain data as basis).
 
@@ -15,8 +15,8 @@ GZ20·19/21 (e-seals from the trusted platform; blockchain data as basis).
    to the previous entry, and its command signature verifies under the registered key of the
    actor who recorded it (docs/FORMAT.md §2–3);
 3. ``seal`` — the document in that event verifies under the seal key that sealed it
-   (``ledger.documents`` / ``ledger.sealed``), a department key of the issuing department that
-   was not revoked before the document was recorded;
+   (``ledger.domain.documents`` / ``ledger.domain.sealed``), a department key of the issuing
+   department that was not revoked before the document was recorded;
 4. ``anchor`` — the ledger's latest recorded receipt verifies against the trust policy (ledger
    signature, ≥ k validator cosignatures, block signed by ≥ k validators, checkpoint in the
    block: ``anchors.receipt``), the entry lies within the checkpoint, and its RFC 9162
@@ -41,19 +41,20 @@ from anchors.policy import TrustPolicy
 from anchors.receipt import Receipt, verify_receipt
 from kiosk.claims import ClaimKind
 from kiosk.errors import PrintRefused
-from ledger.anchoring import AnchorLog
-from ledger.application import LedgerApplication
-from ledger.cases import Case, CaseState
-from ledger.certificates import Certificate, VersionStatus
-from ledger.chain import ChainEntry, command_message
-from ledger.departments import Department
-from ledger.documents import SignedDocument, verify_document
+from ledger.chain.entries import ChainEntry, command_message
+from ledger.chain.recorders.base import LinkedEvent
+from ledger.chain.seals import verify_document, verify_sealed
+from ledger.chain.signing import verify_signature
+from ledger.domain.anchoring import AnchorLog
+from ledger.domain.cases import Case, CaseState
+from ledger.domain.certificates import Certificate, VersionStatus
+from ledger.domain.departments import Department
+from ledger.domain.documents import SignedDocument
+from ledger.domain.keys import KEY_REVOKED_TOPIC, ActorKey, KeyRole
+from ledger.domain.sealed import SealedRecord
 from ledger.encoding import decode
 from ledger.errors import LedgerError
-from ledger.keys import KEY_REVOKED_TOPIC, ActorKey, KeyRole
-from ledger.recorders.base import LinkedEvent
-from ledger.sealed import SealedRecord, verify_sealed
-from ledger.signing import verify_signature
+from ledger.services.application import LedgerApplication
 
 __all__ = [
     "CHECKS",

@@ -29,8 +29,8 @@ from typing import Any, Final
 from anchors.policy import TrustPolicy
 from kiosk.claims import PREFIX, ClaimKind, PrintClaim, verify_qr_text
 from kiosk.errors import ClaimError, ImageError, KioskError, StatusUnavailable
-from ledger.calendar import to_shanghai
-from ledger.signing import key_id_of
+from ledger.domain.calendar import to_shanghai
+from ledger.domain.signer import key_id_of
 
 __all__ = [
     "MAX_INPUT_BYTES",

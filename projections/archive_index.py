@@ -1,6 +1,6 @@
 """Read model of the archive (档案目录): archived cases, their retention and package digest.
 
-Layer: projections. Built only from ``ledger.archiving`` events (RULES.md "Archiving": NH·22,
+Layer: projections. Built only from ``ledger.domain.archiving`` events (RULES.md "Archiving": NH·22,
 FZ·21, GZ20·24): one row per archived case with its latest transfer — payload digest, retention
 code (Y / D30 / D10, DA/T 70-2018), who transferred it and when, how many events the package
 holds — and how many transfers there were. A pure function of the log (DESIGN invariant 4).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.archiving import ARCHIVE_OPENED_TOPIC, ARCHIVE_TRANSFERRED_TOPIC
+from ledger.domain.archiving import ARCHIVE_OPENED_TOPIC, ARCHIVE_TRANSFERRED_TOPIC
 from projections.store import Table, Tx
 from projections.view import View, on
 

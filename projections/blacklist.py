@@ -4,10 +4,10 @@ Layer: projections. RULES.md "Blacklist and credit" (GZ16·22, PY·28, NH·25): 
 grounds of NH·25 need *more than three* facts — untrue complaints or ratings, missed
 appointments, failures to submit materials after approval; a blacklisting blocks online
 application (3 months by default) with an appeal within 30 working days, and ends early on
-removal. The decision is the authority's (``ledger.blacklist``); this view counts the facts
+removal. The decision is the authority's (``ledger.domain.blacklist``); this view counts the facts
 and proposes a decision when a threshold is crossed.
 
-Facts counted (each named as ``ledger.services_domain`` names it, so an authority can pass
+Facts counted (each named as ``ledger.services.domain_services`` names it, so an authority can pass
 them to ``BlacklistService.blacklist``):
 
 - missed appointment: ``AppointmentSlot.NoShowRecorded`` → ``appointment:<slot>:<booking>``;
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
-from ledger.blacklist import COUNT_THRESHOLD, BlacklistGround
-from ledger.cases import CaseState
+from ledger.domain.blacklist import COUNT_THRESHOLD, BlacklistGround
+from ledger.domain.cases import CaseState
 from projections.common import Page, Topics, check_page, iso_date, read, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on

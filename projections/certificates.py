@@ -9,7 +9,7 @@ a kiosk or a verifier asks about an identifier (GB/T 36904 ``1.2.156.3005.2.…`
 Status of a version: ``valid`` (the current version of a certificate not revoked),
 ``superseded`` (an update replaced it; still verifiable), ``revoked`` (the certificate was
 revoked — every version), ``disputed`` (the valid version has an objection not yet
-answered). Built from ``ledger.certificates`` events only; nothing personal is stored (the
+answered). Built from ``ledger.domain.certificates`` events only; nothing personal is stored (the
 holder is the applicant's id).
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
-from ledger.certificates import parse_identifier
+from ledger.domain.certificates import parse_identifier
 from projections.common import Topics, iso_date, read, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on
@@ -241,7 +241,7 @@ def _status(number: int, versions: int, revoked: bool, disputed: bool) -> str:
 def status(view: CertificatesView, identifier: str) -> CertificateStatus | None:
     """The status of the version ``identifier`` names, or ``None`` when never issued.
 
-    Raises :class:`~ledger.rules.InvalidCertificate` for a malformed identifier or a wrong
+    Raises :class:`~ledger.domain.rules.InvalidCertificate` for a malformed identifier or a wrong
     check character (checked before any look-up)."""
     text = str(parse_identifier(identifier))
     rows = read(

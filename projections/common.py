@@ -17,17 +17,17 @@ from typing import Any, Final, Generic, TypeVar
 
 from eventsourcing.utils import get_topic
 
-from ledger.anchoring import ANCHOR_OPENED_TOPIC, ANCHORED_TOPIC
-from ledger.applicants import Applicant
-from ledger.appointments import AppointmentSlot
-from ledger.blacklist import Blacklisting
-from ledger.calendar import to_shanghai
-from ledger.cases import Case
-from ledger.certificates import Certificate, CertificateDispute, CertificateReference, Wallet
-from ledger.complaints import Consultation
-from ledger.departments import Department
-from ledger.ratings import Rating
-from ledger.supervision import SupervisionOrder
+from ledger.domain.anchoring import ANCHOR_OPENED_TOPIC, ANCHORED_TOPIC
+from ledger.domain.applicants import Applicant
+from ledger.domain.appointments import AppointmentSlot
+from ledger.domain.blacklist import Blacklisting
+from ledger.domain.calendar import to_shanghai
+from ledger.domain.cases import Case
+from ledger.domain.certificates import Certificate, CertificateDispute, CertificateReference, Wallet
+from ledger.domain.complaints import Consultation
+from ledger.domain.departments import Department
+from ledger.domain.ratings import Rating
+from ledger.domain.supervision import SupervisionOrder
 from projections.view import View
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from ledger.application import LedgerApplication
+from ledger.services.application import LedgerApplication
 from projections.runner import catch_up, position
 from projections.view import View
 

@@ -30,9 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.cases import Channel, MaterialForm
-from ledger.catalogue import ResultType
-from ledger.ratings import RatingLevel
+from ledger.domain.cases import Channel, MaterialForm
+from ledger.domain.catalogue import ResultType
+from ledger.domain.ratings import RatingLevel
 from projections.common import Topics, month_of, read
 from projections.store import Table, Tx
 from projections.view import View, on

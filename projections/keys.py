@@ -1,14 +1,14 @@
 """Read model of actor keys: who holds which key, since when, and whether it was revoked.
 
 Layer: projections. Serves the trust policy export and the audit endpoints
-(DESIGN invariant 2); built only from ``ledger.keys`` events.
+(DESIGN invariant 2); built only from ``ledger.domain.keys`` events.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ledger.keys import KEY_REGISTERED_TOPIC, KEY_REVOKED_TOPIC
+from ledger.domain.keys import KEY_REGISTERED_TOPIC, KEY_REVOKED_TOPIC
 from projections.store import Table, Tx
 from projections.view import View, on
 

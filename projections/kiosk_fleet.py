@@ -1,7 +1,7 @@
 """Read model of the kiosk fleet (自助终端): kiosks, suspensions, outages, prints, and the
 supervision flags of PY·21.
 
-Layer: projections. Built only from ``ledger.kiosks`` events (DESIGN invariant 4: handlers
+Layer: projections. Built only from ``ledger.domain.kiosks`` events (DESIGN invariant 4: handlers
 take every time from the event and never read a clock or the holiday table). A suspension's
 notice verdict (``late``) was computed when the notice was recorded and travels in the event;
 retirement grounds (a week in a row, ≥ 5 working days in a calendar month, third-party causes
@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from eventsourcing.utils import get_topic
 
-from ledger.kiosks import Cause, Kiosk, KioskPrint, retirement_grounds
+from ledger.domain.kiosks import Cause, Kiosk, KioskPrint, retirement_grounds
 from projections.store import Table, Tx
 from projections.view import View, on
 

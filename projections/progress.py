@@ -5,13 +5,13 @@ number (GZ16·13, PY·13) and by approval code (NH·11); every step and result i
 except secrets and private data (FZ·6, GZ16·18). DESIGN invariants 4, 5 and 7.
 
 What the rows hold: per case its serial, approval code, item and the guide version it is
-judged by, department, channel, handling mode, state (:class:`~ledger.cases.CaseState`), due
+judged by, department, channel, handling mode, state (:class:`~ledger.domain.cases.CaseState`), due
 date as the case recorded it (with the special-procedure pauses, NH·15, ALL·45) and its
 provisional flag, what the applicant must do next, and every step with its UTC time, its
 number (the case event's version: every case event is a step, so the last number is the
 case's version) and the kind of the document it issued — so the kinds in step order are
 ``Case.documents``. To find an applicant's cases without a bare ID number, a case row
-carries the applicant's credential *blind index* (HMAC, ``ledger.privacy``) copied from
+carries the applicant's credential *blind index* (HMAC, ``ledger.storage.privacy``) copied from
 ``Applicant.Registered``; ``Applicant.Erased`` clears it, so an erased applicant's cases can
 no longer be found by ID number. An applicant row keeps the applicant's kind, credential
 kind and whether it was erased — not personal data.
@@ -23,11 +23,11 @@ the view stores **nothing personal**. The query layer produces the masked displa
 (``4401**********1234``, ``张*``) through an :data:`IdentityPort`; :class:`VaultMasker`
 is that port over the ledger's repository and the personal-data vault, opening the name
 and credential only to mask them (a masked read reveals no personal data, so it records
-no ``PersonalDataRead``, ``ledger.access``). An erased applicant is shown ``[erased]``
+no ``PersonalDataRead``, ``ledger.domain.access``). An erased applicant is shown ``[erased]``
 from the view alone, without the port; so a masked identity changes only by erasure, and
 :class:`IdentityCache` may keep the port's answers (masked values only) for a process.
 
-Kiosk verification code: cases carry none (``ledger.cases`` has no such field), so the
+Kiosk verification code: cases carry none (``ledger.domain.cases`` has no such field), so the
 view stores none.
 """
 
@@ -41,10 +41,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 from uuid import UUID
 
-from ledger.applicants import Applicant, Vault
-from ledger.cases import CaseState
-from ledger.identity import Credential
-from ledger.privacy import Erased
+from ledger.domain.applicants import Applicant, Vault
+from ledger.domain.cases import CaseState
+from ledger.domain.identity import Credential
+from ledger.domain.personal_data import Erased
 from projections.common import (
     Page,
     Topics,
@@ -280,7 +280,7 @@ def mask_name(value: str) -> str:
 class VaultMasker:
     """The :data:`IdentityPort` over the ledger's applicants and the personal-data vault.
 
-    ``load(applicant_id)`` returns the :class:`~ledger.applicants.Applicant` (e.g. the
+    ``load(applicant_id)`` returns the :class:`~ledger.domain.applicants.Applicant` (e.g. the
     ledger repository's ``get``). An erased applicant shows ``[erased]``.
     """
 

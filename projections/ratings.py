@@ -9,7 +9,7 @@ assessment (FZ·22).
 
 Month: the Asia/Shanghai month of the rating. Satisfaction rate: ratings 非常满意, 满意 or
 基本满意 over all counted ratings (first and follow-up ratings alike). Built from
-``ledger.ratings`` events only.
+``ledger.domain.ratings`` events only.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.ratings import RatingLevel
+from ledger.domain.ratings import RatingLevel
 from projections.common import Page, Topics, iso_date, month_of, paged, read, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on

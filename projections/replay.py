@@ -18,8 +18,8 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from ledger.application import LedgerApplication
-from ledger.storage import StorageURL
+from ledger.services.application import LedgerApplication
+from ledger.storage.urls import StorageURL
 from projections.runner import PAGE, Rebuild, catch_up, open_view, position
 from projections.store import drop_rebuild_schema, table_digest
 from projections.view import View

@@ -16,8 +16,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import BaseProjectionRunner
 
-from ledger.application import LedgerApplication
-from ledger.storage import StorageURL
+from ledger.services.application import LedgerApplication
+from ledger.storage.urls import StorageURL
 from projections.store import drop_rebuild_schema, open_view_recorder, table_digest
 from projections.view import View
 

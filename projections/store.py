@@ -36,7 +36,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
 from ledger.encoding import canonical
-from ledger.storage import StorageURL
+from ledger.storage.urls import StorageURL
 
 log = logging.getLogger("caseledger.projections")
 

@@ -53,9 +53,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ledger.calendar import HolidayTable, default_table
-from ledger.cases import PRE_REVIEW_WORKING_DAYS, CaseState
-from ledger.catalogue import HandlingMode, ResultType
+from ledger.domain.calendar import HolidayTable, default_table
+from ledger.domain.cases import PRE_REVIEW_WORKING_DAYS, CaseState
+from ledger.domain.catalogue import HandlingMode, ResultType
 from projections.common import Page, Topics, check_page, iso_date, local_date, read, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on

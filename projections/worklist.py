@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.cases import CaseState
+from ledger.domain.cases import CaseState
 from projections.common import Page, Topics, iso_date, paged, read, shanghai_text, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on
@@ -194,7 +194,7 @@ def worklist(
 ) -> Page[WorkItem]:
     """One department's open cases, soonest due first (undated last), then by serial.
 
-    Filters: ``state`` (a :class:`~ledger.cases.CaseState` value), ``item_code``, and
+    Filters: ``state`` (a :class:`~ledger.domain.cases.CaseState` value), ``item_code``, and
     ``overdue`` (true: only overdue as of ``today``; false: only not overdue). Raises
     ``ValueError`` for an unknown state, a missing department or a bad page.
     """

@@ -24,7 +24,7 @@ def _pg_base() -> str:
 
 
 def _pg_conninfo(url: str) -> str:
-    from ledger.storage import parse_storage_url
+    from ledger.storage.urls import parse_storage_url
 
     return parse_storage_url(url).conninfo
 

@@ -14,10 +14,10 @@ from typing import Any
 import psycopg
 from eventsourcing.domain import Aggregate, event
 
-from ledger.application import LedgerApplication, open_ledger
-from ledger.keys import KeyRole
-from ledger.signing import Ed25519Signer
-from ledger.storage import parse_storage_url
+from ledger.chain.signing import Ed25519Signer
+from ledger.domain.keys import KeyRole
+from ledger.services.application import LedgerApplication, open_ledger
+from ledger.storage.urls import parse_storage_url
 
 
 class Note(Aggregate):

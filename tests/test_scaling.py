@@ -14,7 +14,7 @@ import pytest
 
 from anchors.anchored_verify import collect_anchors, verify_against_anchors
 from anchors.errors import AnchorError
-from ledger.verification import verify_chain
+from ledger.chain.verification import verify_chain
 from tests.anchors.fixtures import Anchored, wire
 from tests.anchors.processes import NodeProcess
 from tests.helpers import new_ledger

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.http import problems, routes_audit, routes_health
 from api.http.context import ApiContext
-from ledger.materials import MAX_MATERIAL_BYTES
+from ledger.storage.materials import MAX_MATERIAL_BYTES
 
 ASGIApp = Callable[
     [dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],

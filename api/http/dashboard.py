@@ -11,8 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from api.http.routes_reads import IndicatorsPublic
-    from api.http.routes_supervision import Warnings
+    from api.http.schemas_reads import IndicatorsPublic, Warnings
 
 COLOURS: Final = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828"}
 LIGHT_LABELS: Final = {"green": "绿灯 Green", "yellow": "黄灯 Yellow", "red": "红灯 Red"}

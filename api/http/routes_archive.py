@@ -65,9 +65,9 @@ def _service(ctx: ApiContext) -> Any:
         return found
     from anchors.node.client import NodeClient
     from anchors.worker import AnchoringWorker, open_ledger_anchors
-    from api.archive.service import ArchiveService, WorkerAnchoring
-    from api.cli_anchors import node_url
+    from api.anchoring import node_url
     from api.services import build_services
+    from projections.archive.service import ArchiveService, WorkerAnchoring
 
     runtime = ctx.runtime
     services = build_services(runtime)
@@ -116,8 +116,8 @@ def _latest(ctx: ApiContext, serial: str) -> Path:
 )
 def build(ctx: Ctx, who: Archivist, serial: str) -> dict[str, Any]:
     from anchors.errors import AnchorError, NodeUnavailable
-    from api.archive.errors import ArchiveError
-    from ledger.lifecycle import NotFound
+    from ledger.services.cases import NotFound
+    from projections.archive.errors import ArchiveError
 
     serial = _serial(serial)
     with _lock:  # one build at a time per process: transfers and anchoring rounds serialise
@@ -176,7 +176,7 @@ def download(ctx: Ctx, _: Archivist, serial: str) -> Response:
     responses=_NOT_BUILT,
 )
 def check(ctx: Ctx, _: Archivist, serial: str) -> dict[str, Any]:
-    from api.archive.checker import check_package
+    from projections.archive.checker import check_package
 
     report = check_package(_latest(ctx, _serial(serial)))
     value: dict[str, Any] = report.as_json()

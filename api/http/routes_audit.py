@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from api.http.deps import Auditor, Ctx
 from api.http.problems import Problem
-from ledger.chain import ChainEntry
+from ledger.chain.entries import ChainEntry
 from projections.keys import current_keys
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -80,7 +80,7 @@ def keys(ctx: Ctx, _: Auditor) -> list[dict[str, Any]]:
 
 
 def _latest_anchor(ctx: Any) -> Any:
-    from api.cli_anchors import latest_recorded
+    from api.anchoring import latest_recorded
 
     found = latest_recorded(ctx.runtime.ledger, ctx.runtime.settings.storage)
     if found is None or not getattr(found, "checkpoint", ""):
@@ -93,7 +93,7 @@ def _policy(ctx: Any) -> Any:
     and the node's published keys (kept for the process; rebuilt if the checkpoint key of
     the chain's record changes)."""
     from anchors.errors import AnchorError, NodeUnavailable
-    from api.cli_anchors import build_policy
+    from api.anchoring import build_policy
 
     found = _latest_anchor(ctx)
     cached = ctx.services.get("audit_policy")
@@ -163,7 +163,7 @@ def bundle(
     from anchors.bundle import export_bundle
     from anchors.errors import AnchorError
     from anchors.tree import PersistentTree, open_tree_store
-    from ledger.cases import Case
+    from ledger.domain.cases import Case
 
     ledger = ctx.runtime.ledger
     try:

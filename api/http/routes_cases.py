@@ -2,7 +2,7 @@
 
 Layer: api (HTTP). Each endpoint resolves who signs (``routes_common.Wiring``), checks the
 caller's department scope (another department's case is 404, not 403), and calls
-:class:`~ledger.lifecycle.CaseService` — the one use-case surface; no rule lives here. Every
+:class:`~ledger.services.cases.CaseService` — the one use-case surface; no rule lives here. Every
 POST takes ``Idempotency-Key``; the answer is the case's state after the step and the
 document the step issued (RULES.md "Case lifecycle").
 """
@@ -58,12 +58,12 @@ from api.http.schemas import (
     WithdrawalCreate,
 )
 from api.tokens import Principal, Role
-from ledger.cases import Case, CaseState, Channel
-from ledger.catalogue import ServiceItem
-from ledger.documents import SignedDocument
-from ledger.lifecycle import Outcome, ServiceItemNotFound
-from ledger.rules import InvalidSerial
-from ledger.signing import Signer
+from ledger.domain.cases import Case, CaseState, Channel
+from ledger.domain.catalogue import ServiceItem
+from ledger.domain.documents import SignedDocument
+from ledger.domain.rules import InvalidSerial
+from ledger.domain.signer import Signer
+from ledger.services.cases import Outcome, ServiceItemNotFound
 from projections.progress import IdentityCache, IdentityPort, VaultMasker, by_serial
 from projections.runner import position, status_of
 

@@ -17,7 +17,7 @@ Who signs over HTTP (DESIGN invariant 2) — the API process holds the keystore:
 Idempotency (DESIGN invariant 6): every POST may carry ``Idempotency-Key``. The first answer
 (status and body) is kept in the unchained table ``api_idempotency`` under (token, key); a
 repeat gets it back and records nothing; a concurrent duplicate waits for the first one's
-answer. Case commands also pass the key to :class:`~ledger.lifecycle.CaseService`, whose
+answer. Case commands also pass the key to :class:`~ledger.services.cases.CaseService`, whose
 in-chain record commits atomically with the command's events.
 """
 
@@ -49,13 +49,13 @@ from api.http.deps import Ctx
 from api.http.problems import Problem
 from api.services import Services, SystemClock, build_services
 from api.tokens import Principal, Role
-from ledger.application import KeyNotUsable
+from ledger.domain.keys import KeyRole
+from ledger.domain.rules import NotInDepartmentScope
+from ledger.domain.signer import Signer
 from ledger.errors import KeystoreError
-from ledger.idempotency import IdempotencyKeyReused, InvalidIdempotencyKey
-from ledger.keys import KeyRole
-from ledger.lifecycle import ConcurrentModification, NotFound
-from ledger.rules import NotInDepartmentScope
-from ledger.services_domain import (
+from ledger.services.application import KeyNotUsable
+from ledger.services.cases import ConcurrentModification, NotFound
+from ledger.services.domain_services import (
     AppointmentService,
     BlacklistService,
     CertificateService,
@@ -64,8 +64,8 @@ from ledger.services_domain import (
     SupervisionService,
     UnknownRecord,
 )
-from ledger.signing import Signer
-from ledger.storage import StorageURL
+from ledger.services.idempotency import IdempotencyKeyReused, InvalidIdempotencyKey
+from ledger.storage.urls import StorageURL
 
 PORTAL_ACTOR: Final = "portal"
 SUPERVISION_OFFICE: Final = "ZWFW"

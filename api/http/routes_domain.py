@@ -3,7 +3,7 @@ ratings, appointments, consultations and complaints, blacklist, supervision orde
 
 Layer: api (HTTP). One router per resource, gathered in ``router``. Each endpoint resolves who
 signs (``routes_common.Wiring``), keeps a department token to its own department (404
-otherwise), and calls the application services (``ledger.services_domain``) — no rule lives
+otherwise), and calls the application services (``ledger.services.domain_services``) — no rule lives
 here. Every POST takes ``Idempotency-Key``.
 """
 
@@ -65,18 +65,18 @@ from api.http.schemas_domain import (
     UntrueFinding,
 )
 from api.tokens import Principal, Role
-from ledger.access import record_read
-from ledger.applicants import Applicant, AuthenticationLevel
-from ledger.cases import Case
-from ledger.catalogue import Guide, ServiceItem
-from ledger.departments import Department
+from ledger.domain.access import record_read
+from ledger.domain.applicants import Applicant, AuthenticationLevel
+from ledger.domain.cases import Case
+from ledger.domain.catalogue import Guide, ServiceItem
+from ledger.domain.departments import Department
+from ledger.domain.identity import CredentialError, parse_credential
+from ledger.domain.keys import KeyRole
+from ledger.domain.personal_data import Erased, PersonalData
+from ledger.domain.rules import InvalidSerial
+from ledger.domain.sealed import SealedRecord
 from ledger.errors import LedgerError
-from ledger.identity import CredentialError, parse_credential
-from ledger.keys import KeyRole
-from ledger.lifecycle import CaseNotFound
-from ledger.privacy import Erased, PersonalData
-from ledger.rules import InvalidSerial
-from ledger.sealed import SealedRecord
+from ledger.services.cases import CaseNotFound
 
 router = APIRouter()
 

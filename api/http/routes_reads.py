@@ -16,13 +16,26 @@ from typing import Annotated, Any, Final
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
 
 from api.http.deps import Ctx, require
 from api.http.problems import Problem
+from api.http.schemas_reads import (
+    ApplicantRestrictions,
+    BadRatingPublic,
+    BadRatingsPage,
+    CertificateStatusPublic,
+    DistributionPublic,
+    IndicatorsPublic,
+    ProposalPublic,
+    RatePublic,
+    RestrictionPublic,
+    VersionPublic,
+    WorkItemPublic,
+    WorklistPage,
+)
 from api.tokens import Principal, Role
-from ledger.calendar import to_shanghai
-from ledger.cases import CaseState
+from ledger.domain.calendar import to_shanghai
+from ledger.domain.cases import CaseState
 from projections import blacklist as bl
 from projections import certificates as certs
 from projections import indicators as ind
@@ -111,31 +124,6 @@ def bad_value(exc: ValueError) -> Problem:
 # --- worklist -----------------------------------------------------------------------------------
 
 
-class WorkItemPublic(BaseModel):
-    serial: str
-    approval_code: str
-    item_code: str
-    item_name: str
-    state: str
-    waiting_on: str
-    submitted_at: str
-    due: str | None
-    due_provisional: bool
-    paused: bool
-    overdue: bool
-
-
-class WorklistPage(BaseModel):
-    department: str
-    today: str
-    items: list[WorkItemPublic]
-    total: int
-    offset: int
-    limit: int
-    next: int | None = Field(description="Offset of the next page, or null")
-    counts: dict[str, int] = Field(description="Open cases per state")
-
-
 @router.get(
     "/v1/departments/{code}/worklist",
     tags=["worklist"],
@@ -186,22 +174,6 @@ def department_worklist(
 # --- indicators ---------------------------------------------------------------------------------
 
 
-class RatePublic(BaseModel):
-    numerator: int
-    denominator: int
-    value: float | None = Field(description="numerator / denominator, or null when 0/0")
-
-
-class IndicatorsPublic(BaseModel):
-    department: str
-    month: str
-    fully_online: RatePublic
-    online_completion: RatePublic
-    certificate_electronisation: RatePublic
-    on_time: RatePublic
-    satisfaction: RatePublic
-
-
 INDICATOR_NAMES: Final = (
     "fully_online",
     "online_completion",
@@ -244,28 +216,6 @@ def indicators(
 # --- certificates -------------------------------------------------------------------------------
 
 
-class VersionPublic(BaseModel):
-    identifier: str
-    number: int
-    status: str
-    issued_at: str
-    reason: str
-
-
-class CertificateStatusPublic(BaseModel):
-    identifier: str
-    version: int
-    status: str = Field(description="valid, superseded, revoked or disputed")
-    current_identifier: str
-    type_code: str
-    issuer_department: str
-    case_serial: str
-    revoked_at: str | None
-    revocation_reason: str
-    open_disputes: int
-    versions: list[VersionPublic]
-
-
 @router.get(
     "/v1/certificates/{identifier}",
     tags=["certificates"],
@@ -290,43 +240,6 @@ def certificate_status(
 
 
 # --- ratings ------------------------------------------------------------------------------------
-
-
-class DistributionPublic(BaseModel):
-    department: str
-    month: str
-    counts: dict[str, int]
-    total: int
-    satisfied: int
-    satisfaction_rate: float | None
-    excluded: int
-
-
-class BadRatingPublic(BaseModel):
-    case_serial: str
-    kind: str
-    department: str
-    level: str
-    channel: str
-    reason: str
-    rated_at: str
-    rectification_due: str | None
-    provisional: bool
-    callback_at: str | None
-    rectified_at: str | None
-    rectified_late: bool
-    dispute: str | None
-    state: str
-
-
-class BadRatingsPage(BaseModel):
-    department: str
-    today: str
-    items: list[BadRatingPublic]
-    total: int
-    offset: int
-    limit: int
-    next: int | None
 
 
 @router.get(
@@ -388,33 +301,6 @@ def department_bad_ratings(
 
 
 # --- blacklist ----------------------------------------------------------------------------------
-
-
-class RestrictionPublic(BaseModel):
-    applicant_id: str
-    ground: str
-    authority: str
-    starts: str
-    until: str
-    appeal_due: str
-    appealed_on: str | None
-    appeal_finding: str | None
-    credit_referral: bool
-
-
-class ApplicantRestrictions(BaseModel):
-    applicant_id: str
-    today: str
-    restricted: bool = Field(description="A blacklisting is in force today: no online application")
-    restrictions: list[RestrictionPublic]
-    facts: dict[str, int] = Field(description="Counted facts per ground (NH·25)")
-    unused: dict[str, int] = Field(description="Facts not yet used by a blacklisting")
-
-
-class ProposalPublic(BaseModel):
-    applicant_id: str
-    ground: str
-    facts: list[str]
 
 
 @router.get(

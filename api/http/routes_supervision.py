@@ -9,7 +9,7 @@ Asia/Shanghai date of the server clock (``?as_of=YYYY-MM-DD`` to look at another
 token is sent as ``Authorization: Bearer`` or exchanged once: ``/supervision?token=…`` (or
 the form on the page) sets an HttpOnly, SameSite=Strict cookie scoped to ``/supervision`` and
 redirects to the bare URL, so the token does not stay in the address bar or in history —
-the kiosk's pattern (``kiosk.routes``).
+the kiosk's pattern (``api.http.routes_kiosk``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 
 from api.http import dashboard
 from api.http.deps import Ctx, require
@@ -32,6 +31,15 @@ from api.http.routes_reads import (
     today_for,
     view_of,
 )
+from api.http.schemas_reads import (
+    AnchoringPublic,
+    CaseLightPublic,
+    DepartmentCounts,
+    FlagPublic,
+    LightsPage,
+    SummaryPublic,
+    Warnings,
+)
 from api.tokens import Principal, Role
 from projections import indicators as ind
 from projections import supervision as sv
@@ -41,74 +49,6 @@ router = APIRouter(tags=["supervision"])
 COOKIE: Final = "supervision_token"
 REFRESH_SECONDS: Final = 30
 SupervisorCaller = Annotated[Principal, Depends(require(Role.SUPERVISOR))]
-
-
-class CaseLightPublic(BaseModel):
-    serial: str
-    department: str
-    item_code: str
-    state: str
-    clock: str
-    light: str = Field(description="green, yellow or red")
-    days_left: int | None
-    limit_days: int | None
-    due: str | None
-    provisional: bool
-    paused: bool
-    explained: bool
-    order_open: bool
-
-
-class FlagPublic(BaseModel):
-    flag: str
-    subject: str
-    department: str
-    case_serial: str
-    at: str
-    detail: str
-
-
-class DepartmentCounts(BaseModel):
-    lights: dict[str, int]
-    flags: dict[str, int]
-    needs_order: int
-
-
-class AnchoringPublic(BaseModel):
-    anchored_size: int
-    log_head: int
-    waiting: int
-    last_anchor_at: str
-    seconds_since: int
-    lagging: bool
-
-
-class SummaryPublic(BaseModel):
-    today: str
-    open_cases: int
-    lights: dict[str, int]
-    flags: dict[str, int]
-    needs_order: int
-    provisional: int
-    paused: int
-    by_department: dict[str, DepartmentCounts]
-    anchoring: AnchoringPublic | None
-
-
-class LightsPage(BaseModel):
-    items: list[CaseLightPublic]
-    total: int
-    offset: int
-    limit: int
-    next: int | None
-
-
-class Warnings(BaseModel):
-    today: str = Field(description="The Asia/Shanghai date the lights are evaluated on")
-    summary: SummaryPublic = Field(description="Counts over every department (unfiltered)")
-    lights: LightsPage
-    needing_orders: list[CaseLightPublic]
-    flags: list[FlagPublic]
 
 
 def _light(c: sv.CaseLight) -> CaseLightPublic:

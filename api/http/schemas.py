@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ledger.cases import (
+from ledger.domain.cases import (
     CaseState,
     Channel,
     DeliveryMethod,
@@ -23,7 +23,7 @@ from ledger.cases import (
     SpecialProcedure,
     SubmittedMaterial,
 )
-from ledger.catalogue import HandlingMode
+from ledger.domain.catalogue import HandlingMode
 
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z-]{2,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]

@@ -15,12 +15,12 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from api.http.schemas import Code, Frozen, OptionalText, Text
-from ledger.appointments import RefusalGround
-from ledger.blacklist import BlacklistGround
-from ledger.complaints import ConsultationChannel, ConsultationKind
-from ledger.ratings import Channel as RatingChannel
-from ledger.ratings import CodeSystem, RatingKind
-from ledger.supervision import SupervisionReason
+from ledger.domain.appointments import RefusalGround
+from ledger.domain.blacklist import BlacklistGround
+from ledger.domain.complaints import ConsultationChannel, ConsultationKind
+from ledger.domain.ratings import Channel as RatingChannel
+from ledger.domain.ratings import CodeSystem, RatingKind
+from ledger.domain.supervision import SupervisionReason
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Evidence = Annotated[tuple[Text, ...], Field(max_length=50)]
@@ -48,7 +48,7 @@ class DepartmentCreate(Frozen):
 
 
 class GuidePublish(Frozen):
-    """A 办事指南 version with every FZ·7 / GZ16·18 field (``ledger.catalogue.Guide``);
+    """A 办事指南 version with every FZ·7 / GZ16·18 field (``ledger.domain.catalogue.Guide``);
     publishing an existing item's code publishes its next version."""
 
     guide: Annotated[dict[str, Any], Field(max_length=40)]

@@ -18,7 +18,7 @@ from anchors.checkpoints import checkpoint_signer, ledger_origin
 from anchors.node.client import NodeClient
 from anchors.tree import PersistentTree, open_tree_store
 from anchors.worker import AnchoringWorker, LedgerAnchors, WorkerSettings
-from ledger.storage import parse_storage_url
+from ledger.storage.urls import parse_storage_url
 from tests.anchors.processes import NodeProcess
 from tests.helpers import Ledger
 

@@ -1,7 +1,7 @@
 """Test helpers: the anchor node as its own real process on a free loopback port.
 
 ``caseledger node serve`` is started with ``subprocess`` (the installed entry point, run as
-``python -m api.cli`` from this interpreter) and is ready when ``/healthz`` answers.
+``python -m api.cli.main`` from this interpreter) and is ready when ``/healthz`` answers.
 """
 
 from __future__ import annotations

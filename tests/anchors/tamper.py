@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ledger.chain import command_message, sha256
+from ledger.chain.entries import command_message, sha256
 from ledger.encoding import canonical, decode
 from tests.helpers import event_id_column, run_sql
 

@@ -18,7 +18,7 @@ from anchors.bundle import export_bundle, verify_bundle
 from anchors.codec import canonical_json
 from anchors.errors import BundleError
 from anchors.policy import TrustPolicy, parse_policy
-from api.cli import main
+from api.cli.main import main
 from tests.anchors.fixtures import (
     Anchored,
     shared_node_fixture,  # noqa: F401

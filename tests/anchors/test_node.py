@@ -23,8 +23,8 @@ from anchors.node.client import NodeClient
 from anchors.node.protocol import AddCheckpoint
 from anchors.receipt import verify_receipt
 from anchors.worker import WorkerSettings
-from ledger.anchoring import ANCHORED_TOPIC
-from ledger.verification import verify_chain
+from ledger.chain.verification import verify_chain
+from ledger.domain.anchoring import ANCHORED_TOPIC
 from tests.anchors.fixtures import (
     node_fixture,  # noqa: F401
     shared_node_fixture,  # noqa: F401
@@ -176,7 +176,7 @@ def test_a_forked_ledger_is_refused_and_raises_an_alarm(
         src.backup(dst)
     a.ledger.note(lines=3)
     a.worker.anchor_once()
-    from ledger.application import open_ledger
+    from ledger.services.application import open_ledger
     from tests.helpers import Ledger
 
     fork_app = open_ledger(f"sqlite:///{fork_path}")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from anchors import merkle
 from anchors.errors import TreeConflict, TreeDiverged
 from anchors.tree import PersistentTree, open_tree_store
-from ledger.storage import parse_storage_url
+from ledger.storage.urls import parse_storage_url
 from tests.helpers import new_ledger, run_sql
 
 

@@ -1,7 +1,7 @@
 """``caseledger verify`` with anchors catches truncation and rewrite, on SQLite and PostgreSQL.
 
-The node runs as its own process; the CLI runs its real code (``api.cli.main``); the attacks are
-raw SQL on the real database. A rewrite re-signed with the stolen platform key passes the chain
+The node runs as its own process; the CLI runs its real code (``api.cli.main.main``); the attacks
+are raw SQL on the real database. A rewrite re-signed with the stolen platform key passes the chain
 check alone and is caught against the cosigned checkpoints, naming the first rewritten entry.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from anchors.tree import NODES_TABLE, STATE_TABLE
-from api.cli import main
-from ledger.verification import verify_chain
+from api.cli.main import main
+from ledger.chain.verification import verify_chain
 from tests.anchors.fixtures import (
     Anchored,
     shared_node_fixture,  # noqa: F401

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from api.demo_cases import PATH_NAMES, PATHS
+from api.demo.cases import PATH_NAMES, PATHS
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ _SCRIPT = Path(sys.executable).with_name("caseledger")
 CLI = (
     [str(_SCRIPT)]
     if _SCRIPT.exists()  # the installed console script (pip install -e .)
-    else [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())"]
+    else [sys.executable, "-c", "import sys; from api.cli.main import main; sys.exit(main())"]
 )
 
 

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 
 from api.bootstrap import open_runtime
-from api.demo import DemoContext, stages
-from api.demo_services import STAGE, lines
+from api.demo.main import DemoContext, stages
+from api.demo.services import STAGE, lines
 from api.settings import Settings
-from ledger.application import LedgerApplication, open_ledger
-from ledger.certificates import Certificate, CertificateDispute, VersionStatus
-from ledger.services_domain import BlacklistService, CertificateService
-from ledger.storage import parse_storage_url
-from ledger.verification import verify_chain
+from ledger.chain.verification import verify_chain
+from ledger.domain.certificates import Certificate, CertificateDispute, VersionStatus
+from ledger.services.application import LedgerApplication, open_ledger
+from ledger.services.domain_services import BlacklistService, CertificateService
+from ledger.storage.urls import parse_storage_url
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ _SCRIPT = Path(sys.executable).with_name("caseledger")
 CLI = (
     [str(_SCRIPT)]
     if _SCRIPT.exists()
-    else [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())"]
+    else [sys.executable, "-c", "import sys; from api.cli.main import main; sys.exit(main())"]
 )
 SEED = 20261123
 """``caseledger demo``'s default seed."""

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from ledger.identity import resident_id_check_character
-from ledger.materials import MAX_MATERIAL_BYTES
+from ledger.domain.identity import resident_id_check_character
+from ledger.storage.materials import MAX_MATERIAL_BYTES
 from tests.api import http_world
 from tests.api.http_world import FOOD, ITEM, OTHER_ITEM, PDF, World
 

@@ -8,7 +8,7 @@ import datetime as dt
 import subprocess
 import sys
 
-from ledger.certificate_id import make_certificate_id
+from ledger.domain.certificate_id import make_certificate_id
 from tests.api import reads_world
 from tests.api.conftest import ROOT
 from tests.api.http_world import FOOD, ISSUER, PDF, TRANSPORT

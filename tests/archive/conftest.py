@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api.archive.service import BuildResult
+from projections.archive.service import BuildResult
 from tests.anchors.processes import NodeProcess
 from tests.archive.world import ArchiveWorld, build_archive_world
 

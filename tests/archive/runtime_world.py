@@ -10,15 +10,15 @@ from pathlib import Path
 from api.bootstrap import enrol_actor, open_runtime
 from api.services import build_services
 from api.settings import Settings
-from ledger.applicants import Applicant
-from ledger.cases import SubmittedMaterial
-from ledger.catalogue import ServiceItem
-from ledger.certificate_id import make_certificate_id
-from ledger.departments import Department
-from ledger.identity import parse_credential
-from ledger.keys import KeyRole
-from ledger.privacy import PersonalData
-from ledger.storage import parse_storage_url
+from ledger.domain.applicants import Applicant
+from ledger.domain.cases import SubmittedMaterial
+from ledger.domain.catalogue import ServiceItem
+from ledger.domain.certificate_id import make_certificate_id
+from ledger.domain.departments import Department
+from ledger.domain.identity import parse_credential
+from ledger.domain.keys import KeyRole
+from ledger.domain.personal_data import PersonalData
+from ledger.storage.urls import parse_storage_url
 from tests.archive.world import JPEG, pdf, png
 from tests.ledger.case_world import (
     FOOD,

@@ -16,13 +16,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from api.archive import layout
-from api.archive.checker import check_package
-from api.archive.second_opinion import bagit_opinion
-from api.archive.service import BuildResult
-from ledger.archiving import ArchiveRecord, CaseNotArchivable
-from ledger.keys import KeyRole
-from ledger.verification import verify_chain
+from ledger.chain.verification import verify_chain
+from ledger.domain.archiving import ArchiveRecord, CaseNotArchivable
+from ledger.domain.keys import KeyRole
+from projections.archive import layout
+from projections.archive.checker import check_package
+from projections.archive.second_opinion import bagit_opinion
+from projections.archive.service import BuildResult
 from projections.archive_index import ArchiveIndexView, archived_cases
 from projections.runner import catch_up, open_view, rebuild
 from tests.anchors.processes import NodeProcess
@@ -173,7 +173,7 @@ def test_personal_data_is_a_reference_unless_the_policy_says_clear(
 def test_the_provenance_says_who_created_transferred_and_checked_it(
     packages: dict[str, BuildResult],
 ) -> None:
-    from api.archive.provenance import parse_provenance
+    from projections.archive.provenance import parse_provenance
 
     provenance = parse_provenance((packages["approved"].path / layout.PROVENANCE).read_bytes())
     assert [e.event_type for e in provenance.events][-1] == "validation"
@@ -225,7 +225,7 @@ def test_the_cli_checks_a_copy_with_nothing_but_the_project(
 def test_the_archive_index_lists_archived_cases_with_retention_and_digest(
     aworld: ArchiveWorld, packages: dict[str, BuildResult]
 ) -> None:
-    from ledger.storage import parse_storage_url
+    from ledger.storage.urls import parse_storage_url
 
     storage = parse_storage_url(aworld.world.url)
     view = open_view(ArchiveIndexView, storage)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from api.archive.checker import check_package
-from api.cli import main
+from api.cli.main import main
+from projections.archive.checker import check_package
 from tests.anchors.processes import NodeProcess
 from tests.api.conftest import start_server, stop_server
 from tests.archive.runtime_world import PASSPHRASE, RuntimeWorld, build_runtime_world

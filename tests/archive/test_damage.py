@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from anchors.codec import canonical_json
-from api.archive.checker import check_package
-from api.archive.second_opinion import bagit_opinion
-from api.cli import main
+from api.cli.main import main
+from ledger.chain.signing import Ed25519Signer
 from ledger.encoding import canonical, decode_canonical
-from ledger.signing import Ed25519Signer
+from projections.archive.checker import check_package
+from projections.archive.second_opinion import bagit_opinion
 from tests.archive.damage import copy, first, flip_byte, make_executable, recompute
 from tests.archive.world import pdf
 

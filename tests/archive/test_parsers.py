@@ -14,18 +14,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.archive.bagfiles import (
+from ledger.domain.archiving import CaseNotArchivable, InvalidTransfer, Transfer, check_archivable
+from projections.archive.bagfiles import (
     format_bag_info,
     format_manifest,
     parse_bag_info,
     parse_manifest,
 )
-from api.archive.checker import validate_metadata
-from api.archive.errors import PackageError
-from api.archive.formats import active_content, encryption, opens_as
-from api.archive.layout import check_relative_path, stage_of
-from api.archive.provenance import Agent, Provenance, ProvenanceEvent, parse_provenance
-from ledger.archiving import CaseNotArchivable, InvalidTransfer, Transfer, check_archivable
+from projections.archive.checker import validate_metadata
+from projections.archive.errors import PackageError
+from projections.archive.formats import active_content, encryption, opens_as
+from projections.archive.layout import check_relative_path, stage_of
+from projections.archive.provenance import Agent, Provenance, ProvenanceEvent, parse_provenance
 from tests.archive.world import JPEG, pdf, png
 
 HEX = "ab" * 64

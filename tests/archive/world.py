@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from api.archive.service import ArchiveService, BuildResult, WorkerAnchoring
-from ledger.cases import CaseState, SubmittedMaterial
-from ledger.services_domain import CertificateService
+from ledger.domain.cases import CaseState, SubmittedMaterial
+from ledger.services.domain_services import CertificateService
+from projections.archive.service import ArchiveService, BuildResult, WorkerAnchoring
 from tests.anchors.fixtures import Anchored, wire
 from tests.helpers import Ledger
 from tests.ledger.case_world import FOOD_DEPT, ISSUER, World, build_world

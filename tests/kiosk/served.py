@@ -17,10 +17,10 @@ from api.services import build_services
 from api.settings import Settings
 from kiosk.codes import SECRET_NAME, verification_code
 from kiosk.fleet import FleetService
-from ledger.catalogue import ServiceItem
-from ledger.departments import Department
-from ledger.keys import KeyRole
-from ledger.storage import parse_storage_url
+from ledger.domain.catalogue import ServiceItem
+from ledger.domain.departments import Department
+from ledger.domain.keys import KeyRole
+from ledger.storage.urls import parse_storage_url
 from tests.api.conftest import PASSPHRASE
 from tests.ledger.case_world import (
     FOOD,
@@ -74,7 +74,7 @@ def anchor_again(db: str, keystore: Path, node_url: str) -> None:
 
 
 def build_served_world(tmp: Path, node_url: str) -> ServedWorld:
-    from ledger.services_domain import CertificateService
+    from ledger.services.domain_services import CertificateService
 
     db = f"sqlite:///{tmp / 'ledger.sqlite3'}"
     keystore = tmp / "keys"
@@ -110,7 +110,7 @@ def build_served_world(tmp: Path, node_url: str) -> ServedWorld:
                 materials.append(
                     SubmittedMaterial.e_copy(code, ref.sha256, ref.size, ref.media_type)
                 )
-            from ledger.certificate_id import make_certificate_id
+            from ledger.domain.certificate_id import make_certificate_id
 
             licence = make_certificate_id(ISSUER + "001", ISSUER, "2026000123", 1)
             materials.append(SubmittedMaterial.e_certificate("LICENCE", licence, "营业执照"))

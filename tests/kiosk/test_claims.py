@@ -24,7 +24,7 @@ from kiosk.claims import (
 )
 from kiosk.errors import BadSignature, ClaimError, MalformedClaim, UntrustedKey
 from kiosk.printing import qr_code
-from ledger.signing import Ed25519Signer
+from ledger.chain.signing import Ed25519Signer
 
 
 def claim(**changes: object) -> PrintClaim:

@@ -12,8 +12,8 @@ from pathlib import Path
 from api.bootstrap import open_runtime
 from api.settings import Settings
 from kiosk.verify import extract_qr_text
-from ledger.services_domain import CertificateService
-from ledger.storage import parse_storage_url
+from ledger.services.domain_services import CertificateService
+from ledger.storage.urls import parse_storage_url
 from tests.api.conftest import PASSPHRASE, ROOT, Served
 from tests.kiosk.served import ServedWorld
 from tests.ledger.case_world import FOOD_DEPT

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from kiosk.fleet import FleetService
-from ledger.application import KeyNotUsable
-from ledger.kiosks import (
+from ledger.domain.kiosks import (
     InvalidKiosk,
     KioskNotInService,
     NoticeBand,
@@ -20,7 +19,8 @@ from ledger.kiosks import (
     notice_rule,
     retirement_grounds,
 )
-from ledger.storage import parse_storage_url
+from ledger.services.application import KeyNotUsable
+from ledger.storage.urls import parse_storage_url
 from projections.kiosk_fleet import KioskFleetView, fleet, supervision_flags
 from projections.runner import catch_up, open_view, rebuild
 from tests.ledger.case_world import World, build_world

@@ -18,8 +18,8 @@ from PIL import Image
 
 from kiosk.trust import load_trust_policy
 from kiosk.verify import verify_printout
-from ledger.application import open_ledger
-from ledger.kiosks import PRINT_RECORDED_TOPIC
+from ledger.domain.kiosks import PRINT_RECORDED_TOPIC
+from ledger.services.application import open_ledger
 from tests.api.conftest import ROOT, Served
 from tests.kiosk.served import KIOSK_ID, ServedWorld
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from api.demo_anchoring import rewrite_copy
+from api.demo.anchoring import rewrite_copy
 from kiosk.errors import PrintRefused
 from kiosk.printing import FontCache
 from kiosk.service import KioskService
 from kiosk.verify import extract_qr_text, qr_texts_in_image, verify_printout
-from ledger.application import open_ledger
-from ledger.kiosks import KioskPrint, PrintOutcome
-from ledger.services_domain import CertificateService
+from ledger.domain.kiosks import KioskPrint, PrintOutcome
+from ledger.services.application import open_ledger
+from ledger.services.domain_services import CertificateService
 from tests.kiosk.world import KIOSK_ID, KioskWorld, closed_certificate_case, closed_document_case
 from tests.ledger.case_world import FOOD_DEPT
 

@@ -18,9 +18,9 @@ from anchors.tree import PersistentTree, open_tree_store
 from anchors.worker import AnchoringWorker, LedgerAnchors
 from kiosk.printing import FontCache
 from kiosk.service import KioskService
-from ledger.certificate_id import make_certificate_id
-from ledger.services_domain import CertificateService
-from ledger.storage import parse_storage_url
+from ledger.domain.certificate_id import make_certificate_id
+from ledger.services.domain_services import CertificateService
+from ledger.storage.urls import parse_storage_url
 from tests.ledger.case_world import FOOD_DEPT, ISSUER, World, build_world
 
 KIOSK_ID = "GZ-TH-001"

@@ -17,20 +17,21 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from ledger.applicants import Applicant
-from ledger.application import LedgerApplication, open_ledger
-from ledger.calendar import to_shanghai
-from ledger.cases import Case, SubmittedMaterial
-from ledger.catalogue import Guide, HandlingMode, MaterialSpec, ServiceItem
-from ledger.certificate_id import make_certificate_id
-from ledger.departments import Department
-from ledger.identity import parse_credential
-from ledger.keys import KeyRole
-from ledger.lifecycle import CaseService, Outcome
-from ledger.materials import DirectoryBlobStore
-from ledger.privacy import PersonalData, PersonalDataVault
-from ledger.signing import Ed25519Signer
-from ledger.subject_keys import SQLiteSubjectKeyStore
+from ledger.chain.signing import Ed25519Signer
+from ledger.domain.applicants import Applicant
+from ledger.domain.calendar import to_shanghai
+from ledger.domain.cases import Case, SubmittedMaterial
+from ledger.domain.catalogue import Guide, HandlingMode, MaterialSpec, ServiceItem
+from ledger.domain.certificate_id import make_certificate_id
+from ledger.domain.departments import Department
+from ledger.domain.identity import parse_credential
+from ledger.domain.keys import KeyRole
+from ledger.domain.personal_data import PersonalData
+from ledger.services.application import LedgerApplication, open_ledger
+from ledger.services.cases import CaseService, Outcome
+from ledger.storage.materials import DirectoryBlobStore
+from ledger.storage.privacy import PersonalDataVault
+from ledger.storage.subject_keys import SQLiteSubjectKeyStore
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 FOOD = "11440100MB2C92400X-FOOD-01"

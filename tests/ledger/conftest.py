@@ -14,12 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import LedgerApplication, open_ledger
-from ledger.keys import KeyRole
-from ledger.privacy import PersonalDataVault
-from ledger.signing import Ed25519Signer
-from ledger.storage import parse_storage_url
-from ledger.subject_keys import PostgresSubjectKeyStore, SQLiteSubjectKeyStore, SubjectKeyStore
+from ledger.chain.signing import Ed25519Signer
+from ledger.domain.keys import KeyRole
+from ledger.services.application import LedgerApplication, open_ledger
+from ledger.storage.privacy import PersonalDataVault
+from ledger.storage.subject_keys import (
+    PostgresSubjectKeyStore,
+    SQLiteSubjectKeyStore,
+    SubjectKeyStore,
+)
+from ledger.storage.urls import parse_storage_url
 
 DEPARTMENT_CODE = "11440100MB2C92400X"
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-from ledger.application import LedgerApplication, open_ledger
-from ledger.keys import KeyRole
-from ledger.services_domain import (
+from ledger.chain.signing import Ed25519Signer
+from ledger.chain.verification import verify_chain
+from ledger.domain.keys import KeyRole
+from ledger.services.application import LedgerApplication, open_ledger
+from ledger.services.domain_services import (
     AppointmentService,
     BlacklistService,
     CertificateService,
@@ -23,8 +25,6 @@ from ledger.services_domain import (
     RatingService,
     SupervisionService,
 )
-from ledger.signing import Ed25519Signer
-from ledger.verification import verify_chain
 
 ISSUER = "11440100MB2C92400X"
 """The issuing department (its code is its 18-character USCC)."""

@@ -8,7 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.applicants import (
+from ledger.chain.verification import verify_chain
+from ledger.domain.applicants import (
     REQUIRED_LEVEL,
     Action,
     Applicant,
@@ -16,11 +17,11 @@ from ledger.applicants import (
     AuthenticationLevel,
     AuthenticationMethod,
 )
+from ledger.domain.identity import parse_credential
+from ledger.domain.personal_data import ERASED, PersonalData, Sealed
+from ledger.domain.rules import ApplicantErased, AuthenticationTooLow, InvalidApplicant
 from ledger.encoding import canonical
-from ledger.identity import parse_credential
-from ledger.privacy import ERASED, PersonalData, PersonalDataVault, Sealed
-from ledger.rules import ApplicantErased, AuthenticationTooLow, InvalidApplicant
-from ledger.verification import verify_chain
+from ledger.storage.privacy import PersonalDataVault
 from tests.ledger.conftest import SignedLedger
 
 RESIDENT_ID = "11010519491231002X"

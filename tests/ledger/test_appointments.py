@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ledger.appointments import AppointmentSlot, BookingStatus, RefusalGround
-from ledger.rules import (
+from ledger.domain.appointments import AppointmentSlot, BookingStatus, RefusalGround
+from ledger.domain.rules import (
     AppointmentNotActive,
     AppointmentRefusalNotAllowed,
     AppointmentSlotFull,

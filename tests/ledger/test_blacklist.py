@@ -9,12 +9,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ledger.application import KeyNotUsable
-from ledger.blacklist import COUNTED_GROUNDS, BlacklistGround, Restriction, add_months
-from ledger.calendar import add_working_days
-from ledger.complaints import ConsultationKind
-from ledger.ratings import CodeSystem
-from ledger.rules import (
+from ledger.chain.seals import verify_sealed
+from ledger.domain.blacklist import COUNTED_GROUNDS, BlacklistGround, Restriction, add_months
+from ledger.domain.calendar import add_working_days
+from ledger.domain.complaints import ConsultationKind
+from ledger.domain.ratings import CodeSystem
+from ledger.domain.rules import (
     AppealOutOfTime,
     BlacklistedApplicant,
     BlacklistThresholdNotMet,
@@ -22,8 +22,9 @@ from ledger.rules import (
     InvalidBlacklistTransition,
     NotInDepartmentScope,
 )
-from ledger.sealed import SealedKind, verify_sealed
-from ledger.services_domain import appointment_fact, consultation_fact, rating_fact
+from ledger.domain.sealed import SealedKind
+from ledger.services.application import KeyNotUsable
+from ledger.services.domain_services import appointment_fact, consultation_fact, rating_fact
 from tests.ledger.domain_world import ISSUER, OFFICE, World, at, world_at
 
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.calendar import (
+from ledger.domain.calendar import (
     MAX_DATA_FILE_BYTES,
     MAX_WORKING_DAYS,
     CalendarError,
@@ -314,5 +314,5 @@ def test_tables_and_deadlines_are_frozen_values() -> None:
 
 
 def test_importing_the_calendar_builds_nothing_and_does_not_load_chinese_calendar() -> None:
-    code = "import sys, ledger.calendar; assert 'chinese_calendar' not in sys.modules"
+    code = "import sys, ledger.domain.calendar; assert 'chinese_calendar' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,17 +12,14 @@ from typing import Any
 
 import pytest
 
-from ledger.application import KeyNotUsable
-from ledger.calendar import deadline
-from ledger.cases import CaseState, SubmittedMaterial
-from ledger.certificate_id import make_certificate_id
-from ledger.documents import DocumentKind, SignedDocument, verify_document
-from ledger.encoding import canonical
-from ledger.errors import RuleViolation
-from ledger.idempotency import IdempotencyKeyReused
-from ledger.lifecycle import CaseNotFound
-from ledger.privacy import ERASED, Sealed
-from ledger.rules import (
+from ledger.chain.seals import verify_document
+from ledger.chain.verification import verify_chain
+from ledger.domain.calendar import deadline
+from ledger.domain.cases import CaseState, SubmittedMaterial
+from ledger.domain.certificate_id import make_certificate_id
+from ledger.domain.documents import DocumentKind, SignedDocument
+from ledger.domain.personal_data import ERASED, Sealed
+from ledger.domain.rules import (
     AuthenticationTooLow,
     BlacklistedApplicant,
     CaseNotClosable,
@@ -44,8 +41,12 @@ from ledger.rules import (
     SecondCorrectionRequest,
     StepOutOfOrder,
 )
-from ledger.serials import serial_number
-from ledger.verification import verify_chain
+from ledger.domain.serials import serial_number
+from ledger.encoding import canonical
+from ledger.errors import RuleViolation
+from ledger.services.application import KeyNotUsable
+from ledger.services.cases import CaseNotFound
+from ledger.services.idempotency import IdempotencyKeyReused
 from tests.ledger.case_world import FOOD, ISSUER, World, build_world, shanghai
 
 ACCEPTED_ON = dt.date(2026, 9, 28)

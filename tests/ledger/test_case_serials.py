@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger.certificate_id import ALPHABET
-from ledger.rules import InvalidSerial
-from ledger.serials import (
+from ledger.domain.certificate_id import ALPHABET
+from ledger.domain.rules import InvalidSerial
+from ledger.domain.serials import (
     DailyCounter,
     approval_code,
     parse_approval_code,

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from ledger.cases import TRANSITIONS, CaseState
-from ledger.certificate_id import make_certificate_id
+from ledger.domain.cases import TRANSITIONS, CaseState
+from ledger.domain.certificate_id import make_certificate_id
+from ledger.domain.rules import CaseNotClosable, InvalidTransition
 from ledger.errors import RuleViolation
-from ledger.lifecycle import CaseService
-from ledger.rules import CaseNotClosable, InvalidTransition
+from ledger.services.cases import CaseService
 from tests.ledger.case_world import ISSUER, World, build_world
 
 Command = Callable[[World, str], Any]

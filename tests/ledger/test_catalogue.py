@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ledger.catalogue import (
+from ledger.chain.verification import verify_chain
+from ledger.domain.catalogue import (
     Guide,
     HandlingMode,
     ItemType,
@@ -18,9 +19,7 @@ from ledger.catalogue import (
     Retention,
     ServiceItem,
 )
-from ledger.encoding import canonical, decode
-from ledger.errors import RuleViolation
-from ledger.rules import (
+from ledger.domain.rules import (
     GuideCodeChanged,
     GuideOnlineExceedsWindow,
     InvalidGuide,
@@ -28,7 +27,8 @@ from ledger.rules import (
     ServiceItemWithdrawn,
     UnknownGuideVersion,
 )
-from ledger.verification import verify_chain
+from ledger.encoding import canonical, decode
+from ledger.errors import RuleViolation
 from tests.ledger.conftest import DEPARTMENT_CODE, SignedLedger
 
 ID_CARD = MaterialSpec("M01", "居民身份证", True, ("111",), online=True, window=True)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.certificate_id import (
+from ledger.domain.certificate_id import (
     ALPHABET,
     BadCharacter,
     CertificateId,

@@ -13,15 +13,18 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from ledger.calendar import add_working_days
-from ledger.certificates import (
+from ledger.chain.seals import verify_sealed
+from ledger.chain.signing import Ed25519Signer
+from ledger.chain.verification import verify_chain
+from ledger.domain.calendar import add_working_days
+from ledger.domain.certificates import (
     Certificate,
     CertificateReference,
     VersionStatus,
     check_reupload_request,
     parse_identifier,
 )
-from ledger.rules import (
+from ledger.domain.rules import (
     CaseNotDecided,
     CertificateNotCurrent,
     CertificateNotHeld,
@@ -34,9 +37,7 @@ from ledger.rules import (
     NotIssuingDepartment,
     ResubmissionDemanded,
 )
-from ledger.sealed import SealedKind, verify_sealed
-from ledger.signing import Ed25519Signer
-from ledger.verification import verify_chain
+from ledger.domain.sealed import SealedKind
 from tests.ledger.domain_world import ISSUER, TYPE_CODE, USER, World, at, world_at
 
 # Identifiers issued by provincial platforms (Hunan, Zhejiang), as in test_certificate_id.py.
@@ -245,7 +246,7 @@ def test_update_states_its_reason_and_revoked_certificates_stay_revoked_GZ16_15(
 
 
 class FakeCase(Aggregate):
-    """Stands in for ``ledger.cases.Case``: records the certificate issued for it."""
+    """Stands in for ``ledger.domain.cases.Case``: records the certificate issued for it."""
 
     @event("Opened")
     def __init__(self) -> None:
@@ -575,7 +576,7 @@ def test_seal_keys_are_passed_in_never_built_by_the_domain() -> None:
         at=dt.datetime(2025, 9, 29, 2, tzinfo=dt.UTC),
         seal_key=signer,
     )
-    assert certificate.verify_version(1, signer.public_key)
+    assert verify_sealed(certificate.sealed_version(1), signer.public_key)
     with pytest.raises(InvalidCertificate) as caught:
         Certificate.issue(
             case_id=uuid4(),
@@ -593,14 +594,14 @@ def test_seal_keys_are_passed_in_never_built_by_the_domain() -> None:
     assert caught.value.field == "at"
 
 
-# --- integration with the real case (ledger.cases) ------------------------------------------
+# --- integration with the real case (ledger.domain.cases) -----------------------------------
 
 
 def test_issuing_from_an_approved_case_records_it_and_lets_the_case_proceed_NH_20(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    from ledger.cases import CaseState
-    from ledger.services_domain import CertificateService
+    from ledger.domain.cases import CaseState
+    from ledger.services.domain_services import CertificateService
     from tests.ledger.case_world import FOOD_DEPT, build_world
     from tests.ledger.case_world import ISSUER as FOOD_USCC
 

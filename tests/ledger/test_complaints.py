@@ -10,11 +10,12 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.calendar import add_working_days
-from ledger.complaints import AnswerLimits, Consultation, ConsultationKind
-from ledger.rules import ConsultationNotOpen, InvalidConsultation, NotInDepartmentScope
-from ledger.sealed import SealedKind, verify_sealed
-from ledger.services_domain import ConsultationService
+from ledger.chain.seals import verify_sealed
+from ledger.domain.calendar import add_working_days
+from ledger.domain.complaints import AnswerLimits, Consultation, ConsultationKind
+from ledger.domain.rules import ConsultationNotOpen, InvalidConsultation, NotInDepartmentScope
+from ledger.domain.sealed import SealedKind
+from ledger.services.domain_services import ConsultationService
 from tests.ledger.domain_world import ISSUER, USER, World, at, world_at
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import open_ledger
-from ledger.storage import parse_storage_url
-from ledger.verification import verify_chain
+from ledger.chain.verification import verify_chain
+from ledger.services.application import open_ledger
+from ledger.storage.urls import parse_storage_url
 from tests.helpers import new_ledger, run_sql
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from ledger.departments import SEAL_KEY_ID_SIZE, Department
-from ledger.rules import InvalidDepartment
-from ledger.signing import KEY_ID_SIZE, Ed25519Signer
-from ledger.verification import verify_chain
+from ledger.chain.signing import Ed25519Signer
+from ledger.chain.verification import verify_chain
+from ledger.domain.departments import SEAL_KEY_ID_SIZE, Department
+from ledger.domain.rules import InvalidDepartment
+from ledger.domain.signer import KEY_ID_SIZE
 from tests.ledger.conftest import DEPARTMENT_CODE, SignedLedger
 
 SEAL = Ed25519Signer.generate().key_id

@@ -11,17 +11,17 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.documents import (
+from ledger.chain.seals import verify_document
+from ledger.chain.signing import Ed25519Signer, verify_signature
+from ledger.domain.documents import (
     DOCUMENT_CONTEXT,
     REQUIRED_BODY_FIELDS,
     DocumentKind,
     SignedDocument,
     issue_document,
-    verify_document,
 )
+from ledger.domain.rules import InvalidDocument
 from ledger.encoding import canonical, decode
-from ledger.rules import InvalidDocument
-from ledger.signing import Ed25519Signer, verify_signature
 from tests.ledger.conftest import DEPARTMENT_CODE
 
 SEAL = Ed25519Signer.generate("dept")

@@ -119,7 +119,7 @@ def test_integers_beyond_64_bits_are_refused() -> None:
 def test_the_chain_fast_path_encodes_exactly_like_canonical(
     seq: int, prev: bytes, oid: UUID, version: int, topic: str, ts: int, size: int
 ) -> None:
-    from ledger.chain import ChainEntry
+    from ledger.chain.entries import ChainEntry
     from ledger.encoding import pack_normal_form
 
     entry = ChainEntry(seq, prev, oid, version, topic, ts, prev, prev[:8], prev * 2, size - 1, size)

@@ -7,10 +7,16 @@ import hashlib
 import re
 from pathlib import Path
 
-from ledger.chain import GENESIS_HASH, EventDigest, command_message, link_command, sign_command
+from ledger.chain.entries import (
+    GENESIS_HASH,
+    EventDigest,
+    command_message,
+    link_command,
+    sign_command,
+)
+from ledger.chain.signing import Ed25519Signer, verify_signature
+from ledger.domain.keys import ActorKey
 from ledger.encoding import canonical, pack_normal_form
-from ledger.keys import ActorKey
-from ledger.signing import Ed25519Signer, verify_signature
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md"
 

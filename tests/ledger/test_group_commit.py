@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger.verification import verify_chain
+from ledger.chain.verification import verify_chain
 from tests.helpers import Ledger, Note, new_ledger, run_sql
 
 pytestmark = pytest.mark.postgres

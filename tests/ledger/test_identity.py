@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.errors import LedgerError
-from ledger.identity import (
+from ledger.domain.identity import (
     BadCharacter,
     Credential,
     CredentialError,
@@ -33,6 +32,7 @@ from ledger.identity import (
     validate_social_security_number,
     validate_uscc,
 )
+from ledger.errors import LedgerError
 
 # The example of GB 11643-1999 itself (a Beijing Chaoyang number, born 1949-12-31).
 PUBLISHED_RESIDENT_ID = "11010519491231002X"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.application import KeyNotUsable
+from ledger.chain.signing import Ed25519Signer
+from ledger.chain.verification import verify_chain
+from ledger.domain.keys import KeyRole
 from ledger.errors import LedgerError, SigningError
-from ledger.keys import KeyRole
-from ledger.signing import Ed25519Signer
-from ledger.verification import verify_chain
+from ledger.services.application import KeyNotUsable
 from tests.helpers import Ledger, new_ledger, run_sql
 
 
@@ -50,7 +50,7 @@ def test_only_a_platform_key_registers_keys(ledger: Ledger) -> None:
 
 
 def test_a_key_event_signed_by_a_department_key_fails_verification(ledger: Ledger) -> None:
-    from ledger.keys import ActorKey
+    from ledger.domain.keys import ActorKey
 
     rogue = Ed25519Signer.generate()
     key = ActorKey(
@@ -88,7 +88,7 @@ def test_a_policy_pins_the_genesis_platform_key(ledger: Ledger) -> None:
 
 
 def test_a_chain_whose_genesis_is_not_a_platform_key_fails(sqlite_url: str) -> None:
-    from ledger.application import open_ledger
+    from ledger.services.application import open_ledger
     from tests.helpers import Note
 
     app = open_ledger(sqlite_url, migrate=True)

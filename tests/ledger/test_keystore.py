@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ledger.chain.signing import Ed25519Signer
 from ledger.errors import KeystoreError
-from ledger.keystore import Keystore
-from ledger.signing import Ed25519Signer
+from ledger.storage.keystore import Keystore
 
 PASS = "correct horse battery staple"
 

@@ -11,8 +11,14 @@ from typing import Any
 
 import pytest
 
+from ledger.domain.rules import (
+    InvalidMaterial,
+    MaterialTooLarge,
+    MediaTypeMismatch,
+    MediaTypeNotAllowed,
+)
 from ledger.encoding import canonical, decode
-from ledger.materials import (
+from ledger.storage.materials import (
     ALLOWED_MEDIA_TYPES,
     MAX_MATERIAL_BYTES,
     BlobCorrupted,
@@ -24,7 +30,6 @@ from ledger.materials import (
     check_material,
     sniff_media_type,
 )
-from ledger.rules import InvalidMaterial, MaterialTooLarge, MediaTypeMismatch, MediaTypeNotAllowed
 from tests.ledger.conftest import PostgresTarget
 
 

@@ -1,4 +1,4 @@
-"""The process-wide PostgreSQL pools (ledger.pg_pool) on the real server: connections are
+"""The process-wide PostgreSQL pools (ledger.storage.pg_pool) on the real server: connections are
 reused and bounded, each borrowing is one transaction, a failure leaves the pool usable,
 a forked child never shares its parent's connections, and the interpreter exits cleanly."""
 
@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 
-from ledger import pg_pool
-from ledger.materials import PostgresBlobStore
-from ledger.subject_keys import PostgresSubjectKeyStore, SubjectKeyStoreError
+from ledger.storage import pg_pool
+from ledger.storage.materials import PostgresBlobStore
+from ledger.storage.subject_keys import PostgresSubjectKeyStore, SubjectKeyStoreError
 from tests.ledger.conftest import PostgresTarget
 
 pytestmark = pytest.mark.postgres
@@ -180,7 +180,7 @@ def _run_python(script: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_process_using_a_pool_exits_cleanly(postgres: PostgresTarget) -> None:
     done = _run_python(
-        "from ledger import pg_pool\n"
+        "from ledger.storage import pg_pool\n"
         f"with pg_pool.transaction({postgres.conninfo!r}) as conn:\n"
         "    conn.execute('SELECT 1')\n"
     )
@@ -191,7 +191,7 @@ def test_a_process_exits_cleanly_while_its_pool_waits_on_a_silent_server() -> No
     done = _run_python(
         "import socket\n"
         "import psycopg_pool\n"
-        "from ledger import pg_pool\n"
+        "from ledger.storage import pg_pool\n"
         "silent = socket.create_server(('127.0.0.1', 0))\n"
         "port = silent.getsockname()[1]\n"
         "silent.detach()  # listening until exit, never answering\n"

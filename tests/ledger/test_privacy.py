@@ -15,22 +15,19 @@ from uuid import uuid4
 
 import pytest
 
+from ledger.domain.personal_data import ERASED, PersonalData, PrivacyError, Sealed
+from ledger.domain.rules import InvalidApplicant
 from ledger.encoding import canonical, decode
 from ledger.errors import ConfigurationError
-from ledger.privacy import (
-    ERASED,
+from ledger.storage.privacy import (
     CiphertextRejected,
-    PersonalData,
     PersonalDataVault,
-    PrivacyError,
-    Sealed,
     SubjectErased,
     UnknownSubject,
     WrongKeyEncryptionKey,
     normalise_index_value,
 )
-from ledger.rules import InvalidApplicant
-from ledger.subject_keys import SQLiteSubjectKeyStore, SubjectKeyStore
+from ledger.storage.subject_keys import SQLiteSubjectKeyStore, SubjectKeyStore
 
 NAME = "张三丰"
 
@@ -337,7 +334,8 @@ def test_vault_works_on_every_store(
 
 def test_domain_modules_load_no_crypto_or_database_at_import() -> None:
     code = (
-        "import sys, ledger.applicants, ledger.catalogue, ledger.departments, ledger.rules;"
+        "import sys, ledger.domain.applicants, ledger.domain.catalogue,"
+        " ledger.domain.departments, ledger.domain.rules;"
         "bad = [m for m in ('cryptography', 'psycopg', 'sqlite3', 'nacl') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.application import KeyNotUsable
-from ledger.calendar import add_working_days
-from ledger.ratings import (
+from ledger.chain.seals import verify_sealed
+from ledger.domain.calendar import add_working_days
+from ledger.domain.ratings import (
     CODE_TABLES,
     Channel,
     CodeSystem,
@@ -24,7 +24,7 @@ from ledger.ratings import (
     from_code,
     to_code,
 )
-from ledger.rules import (
+from ledger.domain.rules import (
     EvidenceRequired,
     InvalidRating,
     NotInDepartmentScope,
@@ -33,8 +33,9 @@ from ledger.rules import (
     RatingReasonRequired,
     RectificationNotOpen,
 )
-from ledger.sealed import SealedKind, SealedRecord, verify_sealed
-from ledger.services_domain import RatingService
+from ledger.domain.sealed import SealedKind, SealedRecord
+from ledger.services.application import KeyNotUsable
+from ledger.services.domain_services import RatingService
 from tests.ledger.domain_world import ISSUER, USER, World, at, world_at
 
 

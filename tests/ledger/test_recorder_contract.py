@@ -21,12 +21,15 @@ from eventsourcing.tests.persistence import (
     TrackingRecorderTestCase,
 )
 
-from ledger.recorders.postgres import (
+from ledger.chain.recorders.postgres import (
     ChainedPostgresApplicationRecorder,
     ChainedPostgresProcessRecorder,
 )
-from ledger.recorders.sqlite import ChainedSQLiteApplicationRecorder, ChainedSQLiteProcessRecorder
-from ledger.signing import Ed25519Signer
+from ledger.chain.recorders.sqlite import (
+    ChainedSQLiteApplicationRecorder,
+    ChainedSQLiteProcessRecorder,
+)
+from ledger.chain.signing import Ed25519Signer
 from tests.conftest import _pg_base, pg_conninfo_for, require_postgres
 
 SIGNER = Ed25519Signer.generate("contract-tests")

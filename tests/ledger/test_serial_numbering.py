@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.numbering import SerialNumbering, Ticket
-from ledger.rules import InvalidSerial
-from ledger.serials import MAX_DAILY_COUNT, DailyCounter, parse_serial
+from ledger.domain.rules import InvalidSerial
+from ledger.domain.serials import MAX_DAILY_COUNT, DailyCounter, parse_serial
+from ledger.services.numbering import SerialNumbering, Ticket
 from tests.ledger.case_world import World, build_world
 
 DAY = dt.date(2026, 9, 28)
@@ -171,7 +171,7 @@ def test_concurrent_submissions_get_every_number_once_and_reserve_blocks(
 
 def test_two_services_on_one_ledger_never_share_a_number(world: World) -> None:
     """Another process numbers through its own pool; the counter keeps them apart."""
-    from ledger.lifecycle import CaseService
+    from ledger.services.cases import CaseService
 
     other = CaseService(
         world.ledger,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.errors import ConfigurationError
-from ledger.storage import parse_storage_url
+from ledger.storage.urls import parse_storage_url
 
 
 def test_a_sqlite_url_names_its_file() -> None:
@@ -68,7 +68,7 @@ def test_a_recorder_on_a_datastore_with_database_functions_refuses_to_start(
 ) -> None:
     from eventsourcing.postgres import PostgresDatastore
 
-    from ledger.recorders.postgres import ChainedPostgresApplicationRecorder
+    from ledger.chain.recorders.postgres import ChainedPostgresApplicationRecorder
 
     s = parse_storage_url(pg_schema_url)
     datastore = PostgresDatastore(
@@ -82,7 +82,7 @@ def test_a_recorder_on_a_datastore_with_database_functions_refuses_to_start(
 
 
 def test_tables_are_not_created_by_opening_a_ledger(sqlite_url: str) -> None:
-    from ledger.application import open_ledger
+    from ledger.services.application import open_ledger
     from tests.helpers import run_sql
 
     open_ledger(sqlite_url, migrate=True).close()

@@ -10,10 +10,14 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.application import KeyNotUsable
-from ledger.calendar import add_working_days
-from ledger.rules import InvalidSupervisionOrder, NotInDepartmentScope, SupervisionOrderNotOpen
-from ledger.supervision import SupervisionOrder, SupervisionReason
+from ledger.domain.calendar import add_working_days
+from ledger.domain.rules import (
+    InvalidSupervisionOrder,
+    NotInDepartmentScope,
+    SupervisionOrderNotOpen,
+)
+from ledger.domain.supervision import SupervisionOrder, SupervisionReason
+from ledger.services.application import KeyNotUsable
 from tests.ledger.domain_world import ISSUER, World, at, world_at
 
 

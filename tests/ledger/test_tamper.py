@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.verification import verify_chain
+from ledger.chain.verification import verify_chain
 from tests.helpers import Ledger, event_id_column, new_ledger, run_sql
 
 
@@ -142,8 +142,8 @@ def test_a_changed_signature_is_found_at_its_command(ledger: Ledger) -> None:
 
 
 def test_a_rehashed_forged_signature_is_found_as_bad_signature(ledger: Ledger) -> None:
-    from ledger.chain import ChainEntry
-    from ledger.recorders.base import LinkedEvent
+    from ledger.chain.entries import ChainEntry
+    from ledger.chain.recorders.base import LinkedEvent
 
     # Rewrite from entry 12 on with a forged signature and recomputed hashes (an insider rewrite).
     links: list[LinkedEvent] = list(ledger.app.chain.select_links(12, 3))
@@ -182,7 +182,7 @@ def test_an_event_signed_by_a_revoked_key_is_found(ledger: Ledger) -> None:
 
 
 def test_an_event_signed_by_an_unregistered_key_is_found(ledger: Ledger) -> None:
-    from ledger.signing import Ed25519Signer
+    from ledger.chain.signing import Ed25519Signer
 
     ledger.note(lines=0, signer=Ed25519Signer.generate())
     assert _failure(ledger) == (15, "unknown-key")
@@ -191,7 +191,7 @@ def test_an_event_signed_by_an_unregistered_key_is_found(ledger: Ledger) -> None
 def test_signature_checks_in_worker_processes_report_the_same_first_failure(
     ledger: Ledger,
 ) -> None:
-    from ledger.chain import ChainEntry
+    from ledger.chain.entries import ChainEntry
 
     links = list(ledger.app.chain.select_links(6, 20))
     prev = links[0].entry.prev_hash

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 import threading
 
-from ledger.application import open_ledger
-from ledger.signing import Ed25519Signer
+from ledger.chain.signing import Ed25519Signer
+from ledger.services.application import open_ledger
 from tests.helpers import Note
 
 

@@ -1,7 +1,7 @@
 """A scripted city for the read-model tests: real cases through the real services.
 
 Built on ``tests.ledger.case_world`` (real keys, real storage, real vault; only the clock is
-simulated) plus a supervisor key and the domain services of ``ledger.services_domain``.
+simulated) plus a supervisor key and the domain services of ``ledger.services.domain_services``.
 Each case is named by what it demonstrates; the expected values in the tests are worked out
 by hand from the 2026 State Council schedule (National Day: 1–7 October off, 8 October a
 working day, Saturday 10 October a make-up working day).
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
-from ledger.anchoring import AnchorLog
-from ledger.cases import Case
-from ledger.keys import KeyRole
-from ledger.services_domain import (
+from ledger.chain.signing import Ed25519Signer
+from ledger.domain.anchoring import AnchorLog
+from ledger.domain.cases import Case
+from ledger.domain.keys import KeyRole
+from ledger.services.domain_services import (
     AppointmentService,
     BlacklistService,
     CertificateService,
@@ -26,8 +27,7 @@ from ledger.services_domain import (
     SupervisionService,
     appointment_fact,
 )
-from ledger.signing import Ed25519Signer
-from ledger.storage import parse_storage_url
+from ledger.storage.urls import parse_storage_url
 from projections.registry import VIEWS
 from projections.runner import catch_up, open_view
 from projections.view import View

@@ -7,8 +7,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from api.demo import DemoContext
-from api.demo_supervision import STAGE
+from api.demo.main import DemoContext
+from api.demo.supervision import STAGE
 from tests.projections.city import build_city
 
 

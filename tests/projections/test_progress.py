@@ -9,9 +9,9 @@ from uuid import UUID
 
 import pytest
 
-from ledger.applicants import Applicant
-from ledger.identity import parse_credential
-from ledger.storage import parse_storage_url
+from ledger.domain.applicants import Applicant
+from ledger.domain.identity import parse_credential
+from ledger.storage.urls import parse_storage_url
 from projections.common import Page
 from projections.progress import (
     IdentityCache,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledger.storage import parse_storage_url
+from ledger.storage.urls import parse_storage_url
 from projections.progress import (
     IdentityCache,
     MaskedIdentity,

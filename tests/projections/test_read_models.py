@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
-from ledger.storage import parse_storage_url
+from ledger.storage.urls import parse_storage_url
 from projections.follower import BatchFollower
 from projections.progress import ProgressView, by_serial
 from projections.registry import VIEWS, view_class

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from ledger.certificate_id import make_certificate_id
-from ledger.rules import InvalidCertificate
+from ledger.domain.certificate_id import make_certificate_id
+from ledger.domain.rules import InvalidCertificate
 from projections.blacklist import counters, proposals, restrictions
 from projections.certificates import status, wallet
 from projections.indicators import Rate, indicators

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from ledger.anchoring import AnchorLog
-from ledger.storage import parse_storage_url
+from ledger.domain.anchoring import AnchorLog
+from ledger.storage.urls import parse_storage_url
 from projections.runner import catch_up, open_view
 from projections.supervision import (
     CaseLight,

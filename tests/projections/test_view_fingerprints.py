@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ledger.keys import KEY_REGISTERED_TOPIC, KeyRole
-from ledger.signing import Ed25519Signer
-from ledger.storage import parse_storage_url
+from ledger.chain.signing import Ed25519Signer
+from ledger.domain.keys import KEY_REGISTERED_TOPIC, KeyRole
+from ledger.storage.urls import parse_storage_url
 from projections.keys import KEYS, KeysView, current_keys
 from projections.runner import catch_up, open_view, position, rebuild
 from projections.store import Table, Tx, fingerprint, table_digest

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
-from ledger.keys import KEY_REGISTERED_TOPIC
-from ledger.signing import Ed25519Signer
-from ledger.storage import parse_storage_url
+from ledger.chain.signing import Ed25519Signer
+from ledger.domain.keys import KEY_REGISTERED_TOPIC
+from ledger.storage.urls import parse_storage_url
 from projections.keys import KeysView, current_keys
 from projections.runner import catch_up, follow, open_view, position, rebuild, status
 from projections.store import Tx, table_digest
@@ -101,7 +101,7 @@ def test_a_view_follows_the_live_log(ledger: Ledger) -> None:
     assert status([view], ledger.app)[0].lag == 0
 
 
-from ledger.keys import KeyRole  # noqa: E402
+from ledger.domain.keys import KeyRole  # noqa: E402
 
 
 def test_the_batch_follower_wakes_on_new_events_on_both_backends(ledger: Ledger) -> None:

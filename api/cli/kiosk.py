@@ -1,0 +1,138 @@
+"""``caseledger kiosk print SERIAL -o FILE.pdf`` and ``caseledger kiosk verify FILE``.
+
+Layer: api (CLI over ``kiosk.service`` and ``kiosk.verify``). Exit codes (DESIGN "Contract"):
+``print`` 0 printed / 1 refused (nothing written; the refusal is recorded) / 2 usage or
+configuration; ``verify`` 0 valid / 1 invalid / 2 usage (no policy, unreadable file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from api.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, key_args, storage_args
+
+OPERATOR_KIOSK = "OPERATOR"
+"""Kiosk id of a print made from the operator's console when no kiosk key is in the keystore."""
+
+
+def _kiosk_signer(runtime: Any, kiosk: str | None) -> tuple[str, Any]:
+    from ledger.domain.keys import KeyRole
+    from ledger.errors import ConfigurationError, KeystoreError
+
+    if kiosk:
+        try:
+            return kiosk, runtime.keystore.current_signer(f"kiosk:{kiosk}")
+        except KeystoreError as exc:
+            raise ConfigurationError(f"--kiosk: no key of kiosk {kiosk}: {exc}") from exc
+    for record in runtime.keystore.records():
+        if record.role != KeyRole.KIOSK.value or not record.actor.startswith("kiosk:"):
+            continue
+        key = runtime.ledger.actor_key(record.key_id)
+        if key is not None and not key.revoked:
+            try:
+                signer = runtime.keystore.current_signer(record.actor)
+            except KeystoreError:
+                continue
+            return record.actor.removeprefix("kiosk:"), signer
+    return OPERATOR_KIOSK, runtime.platform_signer()
+
+
+def cmd_print(args: argparse.Namespace) -> int:
+    from anchors.tree import PersistentTree, open_tree_store
+    from api.bootstrap import open_runtime
+    from api.settings import load_settings
+    from kiosk.errors import KioskError, PrintRefused
+    from kiosk.printing import FontCache
+    from kiosk.service import KioskService
+    from kiosk.trust import load_trust_policy
+
+    runtime = open_runtime(load_settings(args.db, args.keystore, args.passphrase_file))
+    store = open_tree_store(runtime.settings.storage)
+    try:
+        try:
+            policy = load_trust_policy(args.policy, runtime.settings.storage)
+            service = KioskService(
+                runtime.ledger,
+                policy,
+                PersistentTree(store),
+                runtime.platform_signer(),
+                FontCache.default(),
+            )
+        except KioskError as exc:
+            print(f"caseledger kiosk print: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        kiosk_id, signer = _kiosk_signer(runtime, args.kiosk)
+        try:
+            printout = service.print_result(args.serial, kiosk_id=kiosk_id, kiosk_signer=signer)
+        except PrintRefused as refused:
+            print(f"REFUSED, nothing printed — {refused.check}: {refused.reason}", file=sys.stderr)
+            return EXIT_FAILED
+        Path(args.output).write_bytes(printout.pdf)
+        c = printout.claim
+        print(
+            f"printed {args.output}: {c.subject} ({c.title}), verified end to end; anchored in "
+            f"checkpoint size {c.anchor.checkpoint_size}, block {c.anchor.block_height}; "
+            f"kiosk {c.kiosk}, print {c.print_id.hex()}; QR version {printout.qr_version}, "
+            f"{printout.qr_mm} mm"
+        )
+        return EXIT_OK
+    finally:
+        store.close()
+        runtime.close()
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from kiosk.claims import PREFIX
+    from kiosk.errors import KioskError
+    from kiosk.trust import load_trust_policy
+    from kiosk.verify import MAX_INPUT_BYTES, verify_printout
+
+    try:
+        policy = load_trust_policy(args.policy)
+    except KioskError as exc:
+        print(f"caseledger kiosk verify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.file == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    elif args.file.startswith(PREFIX) and not Path(args.file).exists():
+        data = args.file.encode("utf-8")
+    else:
+        try:
+            with open(args.file, "rb") as fh:
+                data = fh.read(MAX_INPUT_BYTES + 1)
+        except OSError as exc:
+            print(f"caseledger kiosk verify: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    verdict = verify_printout(data, policy, online=args.online)
+    if args.json:
+        print(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(verdict.lines()))
+    return EXIT_OK if verdict.ok else EXIT_FAILED
+
+
+def register(sub: Any) -> None:
+    k = sub.add_parser("kiosk", help="kiosk printouts: print a verified result, verify one")
+    inner = k.add_subparsers(dest="action", required=True)
+    p = inner.add_parser(
+        "print", help="verify a closed case's result end to end and print it as an A4 PDF"
+    )
+    p.add_argument("serial", help="the case's serial number")
+    p.add_argument("-o", "--output", required=True, help="PDF file to write")
+    storage_args(p)
+    key_args(p)
+    p.add_argument("--policy", help="trust policy file (default $CASELEDGER_TRUST_POLICY)")
+    p.add_argument("--kiosk", help="kiosk id whose key records the print (default: the first)")
+    p.set_defaults(handler=cmd_print)
+    v = inner.add_parser(
+        "verify", help="verify a printout offline: a PDF, a PNG/JPEG photo or scan, or QR text"
+    )
+    v.add_argument("file", help="PDF, PNG or JPEG file, a text file, '-' or the QR text itself")
+    v.add_argument("--policy", help="trust policy file (default $CASELEDGER_TRUST_POLICY)")
+    v.add_argument("--online", metavar="URL", help="also ask URL's status endpoint (revoked?)")
+    v.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    v.set_defaults(handler=cmd_verify)

@@ -1,0 +1,87 @@
+"""``caseledger serve`` and ``caseledger token create|revoke``.
+
+Layer: api.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from api.cli.main import EXIT_FAILED, EXIT_OK, key_args, storage_args
+from api.settings import load_settings
+from api.tokens import Role, TokenError, token_store
+from ledger.errors import ConfigurationError
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.bootstrap import open_runtime
+    from api.serve.app import run
+    from api.serve.workers import run_workers
+
+    if args.node:
+        os.environ["CASELEDGER_NODE"] = args.node
+    settings = load_settings(args.db, args.keystore, args.passphrase_file)
+    if args.workers > 1:
+        return run_workers(settings, args.host, args.port, args.workers)
+    run(open_runtime(settings, migrate=True), args.host, args.port)
+    return EXIT_OK
+
+
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return count
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    store = token_store(load_settings(args.db).storage)
+    store.migrate()
+    try:
+        token = store.create(args.role, args.department or "", args.name or "")
+    except TokenError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    print(token)
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    store = token_store(load_settings(args.db).storage)
+    return EXIT_OK if store.revoke(args.token_id) else EXIT_FAILED
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve", help="the HTTP API, the read-model workers and the anchoring worker"
+    )
+    storage_args(p)
+    key_args(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--node", help="anchor node URL (default $CASELEDGER_NODE; none: unanchored)")
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="HTTP worker processes on one socket (default 1: one process); worker 0 also "
+        "runs the read-model follower and the anchoring worker",
+    )
+    p.set_defaults(handler=cmd_serve)
+
+    t = sub.add_parser("token", help="API bearer tokens")
+    inner = t.add_subparsers(dest="action", required=True)
+    c = inner.add_parser("create", help="create a token (printed once; only its hash is kept)")
+    storage_args(c)
+    c.add_argument("--role", required=True, choices=[r.value for r in Role])
+    c.add_argument("--department", help="department code (department tokens)")
+    c.add_argument("--name", help="who or what holds the token")
+    c.set_defaults(handler=cmd_token_create)
+    r = inner.add_parser("revoke", help="revoke a token by its id (the hex after cl_)")
+    storage_args(r)
+    r.add_argument("token_id")
+    r.set_defaults(handler=cmd_token_revoke)

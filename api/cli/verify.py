@@ -1,0 +1,226 @@
+"""``caseledger verify``: the auditor's command (DESIGN "Contract").
+
+Layer: api. Exit 0 verified, 1 verification failed (first bad sequence and why),
+2 usage or configuration error. With ``--checkpoint FILE`` and/or ``--node URL`` the log is
+also checked against cosigned checkpoints (``anchors.anchored_verify``): a log shorter than an
+anchored checkpoint (truncation) or with another root at an anchored size (rewrite) fails,
+and the report says how much of the log is anchored and how far behind anchoring is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from api.cli.main import EXIT_FAILED, EXIT_OK, storage_args
+from api.settings import load_settings
+from ledger.chain.verification import Report, verify_chain
+from ledger.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from anchors.anchored_verify import AnchorReport
+    from anchors.policy import TrustPolicy
+
+
+def _load_policy(path: str) -> tuple[TrustPolicy | None, list[bytes]]:
+    """The trust policy (anchors.policy) and the platform key ids it pins.
+
+    A pin-only file ``{"ledger": {"platform_keys": [hex key id or public key, ...]}}`` is also
+    accepted: it pins the genesis key but carries no anchoring keys.
+    """
+    from anchors.errors import PolicyError
+    from anchors.policy import parse_policy
+    from ledger.domain.signer import key_id_of
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"--policy: {exc}") from exc
+    try:
+        policy = parse_policy(data)
+        return policy, sorted(policy.platform_key_ids())
+    except PolicyError as exc:
+        try:
+            keys = [bytes.fromhex(k) for k in json.loads(data)["ledger"]["platform_keys"]]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigurationError(f"--policy: {path}: {exc}") from exc
+        if not keys or any(len(k) not in (8, 32) for k in keys):
+            raise ConfigurationError(f"--policy: {path}: {exc}") from exc
+        return None, [k if len(k) == 8 else key_id_of(k) for k in keys]
+
+
+def _progress_printer() -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\rverifying {done:,}/{total:,}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=1, ensure_ascii=False))
+        return
+    if report.ok:
+        rate = report.checked / report.seconds if report.seconds else 0.0
+        print(
+            f"verified: {report.checked:,} entries "
+            f"({report.first_sequence}..{report.head_sequence}) "
+            f"in {report.commands:,} signed commands, {report.keys} keys; "
+            f"head {report.head_hash.hex()} ({rate:,.0f} entries/s)"
+        )
+        if not report.genesis_pinned:
+            print("note: the genesis platform key was trusted on first use (--policy pins it)")
+    else:
+        print(f"FAILED at {report.failure}")
+
+
+def _local_origin(storage: Any) -> str | None:
+    from anchors.tree import open_tree_store
+
+    store = open_tree_store(storage)
+    try:
+        store.migrate()
+        return store.get_meta("origin")
+    finally:
+        store.close()
+
+
+def _genesis_platform_key(ledger: Any) -> bytes:
+    from ledger.encoding import EncodingError, decode
+
+    links = ledger.chain.select_links(1, 1)
+    try:
+        return bytes(decode(links[0].event.state)["public_key"])
+    except (IndexError, AttributeError, EncodingError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"no readable genesis platform key: {exc}") from exc
+
+
+def _recorded_checkpoints(ledger: Any, origin: str) -> list[str]:
+    """Cosigned checkpoints the ledger recorded (untrusted: each is verified by the policy)."""
+    from ledger.domain.anchoring import AnchorLog
+
+    try:
+        events = list(ledger.events.get(AnchorLog.create_id(origin)))
+    except Exception:  # a tampered log must not stop the anchor checks
+        return []
+    return [str(e.checkpoint) for e in events if isinstance(getattr(e, "checkpoint", None), str)]
+
+
+def verify_anchors(
+    args: argparse.Namespace, ledger: Any, storage: Any, policy: TrustPolicy | None
+) -> AnchorReport:
+    """Gather checkpoints (node, file, ledger receipts), verify them, check the log."""
+    from anchors.anchored_verify import collect_anchors, verify_against_anchors
+    from anchors.errors import AnchorError, NodeRefused, NodeUnavailable
+    from anchors.node.client import NodeClient
+    from anchors.tree import PersistentTree, open_tree_store
+
+    texts: list[str] = []
+    if args.checkpoint:
+        try:
+            texts.append(Path(args.checkpoint).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"--checkpoint: {exc}") from exc
+    origin = policy.origin if policy else _local_origin(storage)
+    if args.node:
+        client = NodeClient(args.node)
+        try:
+            if origin is None:
+                raise ConfigurationError("--node: the log origin is unknown; pass --policy")
+            if policy is None:  # trust on first use of the node's published keys
+                policy = client.policy(origin, (_genesis_platform_key(ledger),))
+            texts.extend(client.checkpoints(origin, limit=10_000))
+        except (NodeUnavailable, NodeRefused) as exc:
+            raise ConfigurationError(f"--node: {exc}") from exc
+        except AnchorError as exc:
+            raise ConfigurationError(f"--node: {exc}") from exc
+    if policy is None:
+        raise ConfigurationError("--checkpoint needs --policy (or --node) to know whose keys")
+    texts.extend(_recorded_checkpoints(ledger, policy.origin))
+    anchors, ignored = collect_anchors(texts, policy)
+    if args.checkpoint and not any(a.text == texts[0] for a in anchors):
+        from ledger.errors import LedgerError
+
+        raise LedgerError(f"--checkpoint {args.checkpoint} does not verify against the policy")
+    store = open_tree_store(storage)
+    try:
+        return verify_against_anchors(
+            ledger.chain, anchors, ignored=ignored, tree=PersistentTree(store)
+        )
+    except AnchorError as exc:
+        from ledger.errors import LedgerError
+
+        raise LedgerError(str(exc)) from exc
+    finally:
+        store.close()
+
+
+def print_anchor_report(report: AnchorReport) -> None:
+    if report.failure is not None:
+        print(f"FAILED at {report.failure}")
+        return
+    print(
+        f"anchored: {min(report.checkpoint_size, report.log_size):,} of {report.log_size:,} "
+        f"entries ({report.anchored_fraction:.1%}) by checkpoint {report.origin} size "
+        f"{report.checkpoint_size:,}, cosigned by {', '.join(report.cosigners)}; "
+        f"{report.unanchored_entries:,} unanchored (oldest {report.lag_seconds:.1f} s old); "
+        f"{report.anchors_checked} anchor(s) checked"
+        + (f", {report.anchors_ignored} ignored (did not verify)" if report.anchors_ignored else "")
+    )
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ledger.services.application import open_ledger
+
+    policy, pinned = _load_policy(args.policy) if args.policy else (None, [])
+    try:
+        trusted = bytes.fromhex(args.trusted_head) if args.trusted_head else None
+    except ValueError as exc:
+        raise ConfigurationError("--trusted-head: not a hex hash") from exc
+    storage = load_settings(args.db).storage
+    ledger = open_ledger(storage)
+    anchor_report = None
+    try:
+        report = verify_chain(
+            ledger.chain,
+            start=max(1, args.start),
+            trusted_prev_hash=trusted,
+            pinned_platform_keys=pinned,
+            progress=_progress_printer(),
+        )
+        if args.checkpoint or args.node:
+            anchor_report = verify_anchors(args, ledger, storage, policy)
+    finally:
+        ledger.close()
+    ok = report.ok and (anchor_report is None or anchor_report.ok)
+    if args.json:
+        data = report.as_dict()
+        data["ok"] = ok
+        data["chain_ok"] = report.ok
+        data["anchors"] = None if anchor_report is None else anchor_report.as_dict()
+        print(json.dumps(data, indent=1, ensure_ascii=False))
+    else:
+        print_report(report, False)
+        if anchor_report is not None:
+            print_anchor_report(anchor_report)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("verify", help="verify the chain; exit 0 verified, 1 failed, 2 usage")
+    storage_args(p)
+    p.add_argument("--policy", help="trust policy JSON (pins the platform keys)")
+    p.add_argument("--checkpoint", help="a cosigned checkpoint kept earlier")
+    p.add_argument("--node", help="URL of the anchor node")
+    p.add_argument("--from", dest="start", type=int, default=1, help="verify from sequence N")
+    p.add_argument("--trusted-head", help="hex entry hash of sequence N-1 (with --from)")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.set_defaults(handler=cmd_verify)

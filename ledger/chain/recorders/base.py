@@ -1,0 +1,94 @@
+"""What both chained recorders share: preparing a signed command, and the chain port.
+
+Layer: ledger chain (persistence). DESIGN invariant 1: the link is computed inside the
+write transaction, under the lock that orders notifications; signing (the slow
+part) happens here, before that lock is taken.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.chain.entries import ChainEntry, EventDigest, SignedCommand, sha256, sign_command
+from ledger.domain.signer import Signer
+from ledger.errors import SigningError
+
+CHAIN_TABLE = "chain_entries"
+
+
+@dataclass(frozen=True)
+class LinkedEvent:
+    """A chain entry with the stored event its notification id points at (if any)."""
+
+    entry: ChainEntry
+    notification_id: int
+    event: StoredEvent | None
+
+
+class ChainStore(Protocol):
+    """The read side of a chained recorder that verification and anchoring use."""
+
+    def chain_head(self) -> ChainEntry | None: ...
+
+    def select_links(self, start: int, limit: int) -> Sequence[LinkedEvent]: ...
+
+    def select_entries(self, start: int, limit: int) -> Sequence[ChainEntry]: ...
+
+    def count_unlinked_events(self, from_notification_id: int) -> tuple[int, int | None]: ...
+
+    def select_key_events(self, before: int) -> Sequence[LinkedEvent]: ...
+
+    def select_entries_of(self, originator_id: UUID | str) -> Sequence[ChainEntry]: ...
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def digest_events(stored_events: Sequence[StoredEvent]) -> list[EventDigest]:
+    return [
+        EventDigest(s.originator_id, s.originator_version, s.topic, sha256(s.state))
+        for s in stored_events
+    ]
+
+
+class ChainedRecorderMixin:
+    """Signs a command before the lock; builds nothing else (backends do the linking)."""
+
+    chain_table_name = CHAIN_TABLE
+    #: Only for reusable library test cases, which insert without an actor.
+    default_signer: Signer | None = None
+
+    def prepare_command(
+        self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]
+    ) -> SignedCommand | None:
+        if not stored_events:
+            return None
+        signer: Signer | None = kwargs.get("signer") or self.default_signer
+        if signer is None:
+            raise SigningError(
+                "no signer: every command is signed by the actor that causes it "
+                "(DESIGN invariant 2); pass signer=… to save()"
+            )
+        return sign_command(digest_events(stored_events), signer)
+
+
+def originator_id_text(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
+def pages(fetch: Any, start: int, page_size: int) -> Iterator[Any]:
+    """Iterate ``fetch(start, limit)`` pages of chain rows by sequence."""
+    while True:
+        rows = fetch(start, page_size)
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1]
+        start = (last.entry.sequence if isinstance(last, LinkedEvent) else last.sequence) + 1

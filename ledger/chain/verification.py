@@ -1,0 +1,479 @@
+"""Verification of the chain: every link, hash, signature and key, in notification order.
+
+Layer: ledger (reads through the :class:`~ledger.chain.recorders.base.ChainStore` port;
+works the same on SQLite and PostgreSQL). DESIGN invariant 3; steps follow
+docs/FORMAT.md §5 and stop at the first failure, naming its sequence number,
+aggregate and reason. Anchors (truncation, rewrite) are checked on top of this
+by ``anchors``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any
+from uuid import UUID
+
+from ledger.chain.entries import GENESIS_HASH, ChainEntry, command_message, sha256
+from ledger.chain.recorders.base import ChainStore, LinkedEvent
+from ledger.chain.signature_batch import first_bad
+from ledger.chain.signing import verify_signature
+from ledger.domain.keys import (
+    KEY_REGISTERED_TOPIC,
+    KEY_REVOKED_TOPIC,
+    KEY_TOPICS,
+    ActorKey,
+    KeyRole,
+)
+from ledger.encoding import EncodingError, decode
+
+PAGE_SIZE = 5000
+SIGNATURE_BATCH = 512
+PARALLEL_THRESHOLD = 50_000
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Where and why verification failed: the first bad sequence number."""
+
+    sequence: int
+    originator_id: str
+    reason: str  # a stable code, e.g. "state-hash-mismatch"
+    detail: str  # what was expected and what was found
+
+    def __str__(self) -> str:
+        return (
+            f"sequence {self.sequence} ({self.originator_id or '-'}): {self.reason}: {self.detail}"
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of a verification run."""
+
+    ok: bool
+    first_sequence: int
+    checked: int
+    head_sequence: int
+    head_hash: bytes
+    commands: int
+    keys: int
+    genesis_pinned: bool
+    seconds: float
+    failure: Failure | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "first_sequence": self.first_sequence,
+            "checked": self.checked,
+            "head_sequence": self.head_sequence,
+            "head_hash": self.head_hash.hex(),
+            "commands": self.commands,
+            "keys": self.keys,
+            "genesis_pinned": self.genesis_pinned,
+            "seconds": round(self.seconds, 3),
+            "failure": None
+            if self.failure is None
+            else {
+                "sequence": self.failure.sequence,
+                "originator_id": self.failure.originator_id,
+                "reason": self.failure.reason,
+                "detail": self.failure.detail,
+            },
+        }
+
+
+@dataclass
+class _Key:
+    public_key: bytes
+    role: str
+    registered_at: int
+    revoked_at: int | None = None
+
+
+class ChainBroken(Exception):
+    """Internal: carries a Failure out of the walk."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+def _fail(entry: ChainEntry | None, sequence: int, reason: str, detail: str) -> ChainBroken:
+    oid = "" if entry is None else str(entry.originator_id)
+    return ChainBroken(Failure(sequence, oid, reason, detail))
+
+
+@dataclass
+class KeyRegistry:
+    """Keys as the chain registered and revoked them, by key id."""
+
+    pinned: frozenset[bytes] = frozenset()
+    keys: dict[bytes, _Key] = field(default_factory=dict)
+    by_originator: dict[UUID, bytes] = field(default_factory=dict)
+
+    def check(self, key_id: bytes, sequence: int, entry: ChainEntry) -> _Key:
+        key = self.keys.get(key_id)
+        if key is None:
+            raise _fail(entry, sequence, "unknown-key", f"key {key_id.hex()} was never registered")
+        if key.revoked_at is not None and key.revoked_at < sequence:
+            raise _fail(
+                entry,
+                sequence,
+                "revoked-key",
+                f"key {key_id.hex()} was revoked at sequence {key.revoked_at}",
+            )
+        return key
+
+    def apply(self, link: LinkedEvent, signer_key: _Key | None, genesis: bool) -> None:
+        entry = link.entry
+        assert link.event is not None
+        try:
+            state = decode(link.event.state)
+        except EncodingError as exc:
+            raise _fail(entry, entry.sequence, "malformed-key-event", str(exc)) from exc
+        if not genesis and (signer_key is None or signer_key.role != KeyRole.PLATFORM):
+            raise _fail(
+                entry, entry.sequence, "unauthorised-key-event", "key events need a platform key"
+            )
+        if entry.topic == KEY_REGISTERED_TOPIC:
+            try:
+                key_id, public_key, role = state["key_id"], state["public_key"], state["role"]
+            except (KeyError, TypeError) as exc:
+                raise _fail(entry, entry.sequence, "malformed-key-event", str(exc)) from exc
+            if not isinstance(key_id, bytes) or not isinstance(public_key, bytes):
+                raise _fail(entry, entry.sequence, "malformed-key-event", "key fields not bytes")
+            if ActorKey.create_id(key_id) != entry.originator_id:
+                raise _fail(entry, entry.sequence, "malformed-key-event", "id does not match key")
+            self.keys[key_id] = _Key(public_key, str(role), entry.sequence)
+            if isinstance(entry.originator_id, UUID):
+                self.by_originator[entry.originator_id] = key_id
+        elif entry.topic == KEY_REVOKED_TOPIC:
+            revoked = self.by_originator.get(entry.originator_id)  # type: ignore[arg-type]
+            if revoked is None:
+                raise _fail(entry, entry.sequence, "malformed-key-event", "revokes an unknown key")
+            self.keys[revoked].revoked_at = entry.sequence
+
+
+def _check_entry(
+    link: LinkedEvent, expected_sequence: int, prev_hash: bytes, prev_nid: int
+) -> None:
+    """Steps 1–5 of FORMAT.md §5 for one entry."""
+    entry, seq = link.entry, expected_sequence
+    if entry.sequence != seq:
+        raise _fail(entry, seq, "missing-entry", f"expected sequence {seq}, found {entry.sequence}")
+    if entry.prev_hash != prev_hash:
+        raise _fail(
+            entry,
+            seq,
+            "broken-link",
+            f"previous hash {prev_hash.hex()}, found {entry.prev_hash.hex()}",
+        )
+    computed = entry.compute_hash()
+    if computed != entry.entry_hash:
+        raise _fail(
+            entry,
+            seq,
+            "entry-hash-mismatch",
+            f"entry fields hash to {computed.hex()}, stored {entry.entry_hash.hex()}",
+        )
+    if link.notification_id <= prev_nid:
+        raise _fail(
+            entry,
+            seq,
+            "order-mismatch",
+            f"notification id {link.notification_id} does not follow {prev_nid}",
+        )
+    event = link.event
+    if event is None:
+        raise _fail(
+            entry, seq, "event-missing", f"no stored event at notification {link.notification_id}"
+        )
+    if (
+        event.originator_id != entry.originator_id
+        or event.originator_version != entry.originator_version
+    ):
+        raise _fail(
+            entry,
+            seq,
+            "event-mismatch",
+            f"entry names {entry.originator_id} v{entry.originator_version}, stored event is "
+            f"{event.originator_id} v{event.originator_version}",
+        )
+    if event.topic != entry.topic:
+        raise _fail(
+            entry, seq, "topic-mismatch", f"entry topic {entry.topic!r}, stored {event.topic!r}"
+        )
+    found = sha256(event.state)
+    if found != entry.state_hash:
+        raise _fail(
+            entry,
+            seq,
+            "state-hash-mismatch",
+            f"state hashes to {found.hex()}, entry says {entry.state_hash.hex()}",
+        )
+
+
+@dataclass(frozen=True)
+class _PendingSignature:
+    sequence: int
+    originator_id: str
+    key_id: bytes
+
+
+class _SignatureChecks:
+    """Checks command signatures inline, or in worker processes for large logs.
+
+    With workers, checks run behind the walk; any failure found later is still
+    reported in sequence order, because :meth:`finish` runs before a report.
+    """
+
+    def __init__(self, jobs: int):
+        self.pool: ProcessPoolExecutor | None = None
+        self.jobs = jobs
+        if jobs > 1:
+            self.pool = ProcessPoolExecutor(jobs, mp_context=get_context("forkserver"))
+        self.items: list[tuple[bytes, bytes, bytes]] = []
+        self.meta: list[_PendingSignature] = []
+        self.futures: deque[tuple[Future[int | None], list[_PendingSignature]]] = deque()
+
+    def check(self, head: ChainEntry, public_key: bytes, message: bytes) -> None:
+        if self.pool is None:
+            if not verify_signature(public_key, message, head.signature):
+                raise _bad_signature(head.sequence, str(head.originator_id), head.key_id)
+            return
+        self.items.append((public_key, message, head.signature))
+        self.meta.append(_PendingSignature(head.sequence, str(head.originator_id), head.key_id))
+        if len(self.items) >= SIGNATURE_BATCH:
+            self._submit()
+        self._drain(block=len(self.futures) > 4 * self.jobs)
+
+    def _submit(self) -> None:
+        assert self.pool is not None
+        if self.items:
+            self.futures.append((self.pool.submit(first_bad, self.items), self.meta))
+            self.items, self.meta = [], []
+
+    def _drain(self, *, block: bool) -> None:
+        while self.futures and (block or self.futures[0][0].done()):
+            future, meta = self.futures.popleft()
+            bad = future.result()
+            if bad is not None:
+                m = meta[bad]
+                raise _bad_signature(m.sequence, m.originator_id, m.key_id)
+
+    def finish(self) -> None:
+        """Wait for every pending check; raises the first failure in sequence order."""
+        if self.pool is None:
+            return
+        try:
+            self._submit()
+            while self.futures:
+                self._drain(block=True)
+        finally:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
+def _bad_signature(sequence: int, originator_id: str, key_id: bytes) -> ChainBroken:
+    return ChainBroken(
+        Failure(
+            sequence,
+            originator_id,
+            "bad-signature",
+            f"signature does not verify with key {key_id.hex()}",
+        )
+    )
+
+
+class _Walk:
+    def __init__(self, registry: KeyRegistry, genesis_pinned: bool, signatures: _SignatureChecks):
+        self.registry = registry
+        self.genesis_pinned = genesis_pinned
+        self.signatures = signatures
+        self.group: list[LinkedEvent] = []
+        self.commands = 0
+
+    def add(self, link: LinkedEvent) -> None:
+        entry = link.entry
+        first = self.group[0].entry if self.group else None
+        if entry.command_index != len(self.group):
+            raise _fail(
+                entry,
+                entry.sequence,
+                "command-broken",
+                f"command position {entry.command_index}, expected {len(self.group)}",
+            )
+        if first is not None and (
+            entry.command_size != first.command_size
+            or entry.key_id != first.key_id
+            or entry.signature != first.signature
+        ):
+            raise _fail(entry, entry.sequence, "command-broken", "entries of one command disagree")
+        if entry.command_size < 1:
+            raise _fail(entry, entry.sequence, "command-broken", "command size below 1")
+        self.group.append(link)
+        if len(self.group) == entry.command_size:
+            self.close()
+
+    def close(self) -> None:
+        group, self.group = self.group, []
+        head = group[0].entry
+        genesis = head.sequence == 1
+        key = None
+        if genesis:
+            key = self._genesis_key(group)
+        else:
+            key = self.registry.check(head.key_id, head.sequence, head)
+        message = command_message([link.entry.digest for link in group])
+        self.signatures.check(head, key.public_key, message)
+        for link in group:
+            if link.entry.topic in KEY_TOPICS:
+                self.registry.apply(link, key, genesis)
+        if genesis:
+            self.registry.check(head.key_id, head.sequence, head)
+        self.commands += 1
+
+    def _genesis_key(self, group: list[LinkedEvent]) -> _Key:
+        """The first command registers the platform key and is signed by it."""
+        head = group[0].entry
+        link = group[0]
+        if head.topic != KEY_REGISTERED_TOPIC or link.event is None:
+            raise _fail(head, 1, "bad-genesis", "the first command must register the platform key")
+        try:
+            state = decode(link.event.state)
+            public_key, key_id, role = state["public_key"], state["key_id"], state["role"]
+        except (EncodingError, KeyError, TypeError) as exc:
+            raise _fail(head, 1, "bad-genesis", f"malformed genesis key: {exc}") from exc
+        if key_id != head.key_id or role != KeyRole.PLATFORM:
+            raise _fail(head, 1, "bad-genesis", "genesis is not self-signed by a platform key")
+        if self.registry.pinned and key_id not in self.registry.pinned:
+            raise _fail(
+                head, 1, "untrusted-genesis", f"platform key {key_id.hex()} is not in the policy"
+            )
+        return _Key(bytes(public_key), str(role), 1)
+
+
+def verify_chain(
+    store: ChainStore,
+    *,
+    start: int = 1,
+    trusted_prev_hash: bytes | None = None,
+    pinned_platform_keys: Iterable[bytes] = (),
+    stop: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    jobs: int | None = None,
+) -> Report:
+    """Verify entries ``start``..head (or ``stop``) of ``store``; never raises on bad data.
+
+    With ``start > 1`` the entries before it are trusted (an earlier verified head):
+    their key events are replayed without re-checking, and ``trusted_prev_hash``
+    (if given) must equal the stored hash of entry ``start - 1``. ``jobs`` worker
+    processes check signatures (default: the cores, for logs over PARALLEL_THRESHOLD).
+    """
+    began = time.perf_counter()
+    pinned = frozenset(pinned_platform_keys)
+    registry = KeyRegistry(pinned=pinned)
+    head = store.chain_head()
+    last = head.sequence if head is not None else 0
+    if stop is not None:
+        last = min(last, stop)
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, 4) if last - start >= PARALLEL_THRESHOLD else 1
+    signatures = _SignatureChecks(jobs)
+    walk = _Walk(registry, bool(pinned), signatures)
+    prev_hash, prev_nid, checked = GENESIS_HASH, 0, 0
+    seq = start
+    head_hash = GENESIS_HASH
+
+    def report(failure: Failure | None) -> Report:
+        return Report(
+            ok=failure is None,
+            first_sequence=start,
+            checked=checked,
+            head_sequence=seq - 1 if failure is None else failure.sequence - 1,
+            head_hash=head_hash,
+            commands=walk.commands,
+            keys=len(registry.keys),
+            genesis_pinned=bool(pinned),
+            seconds=time.perf_counter() - began,
+            failure=failure,
+        )
+
+    try:
+        if start > 1:
+            prev_hash, prev_nid = _trusted_prefix(store, start, trusted_prev_hash, registry)
+            head_hash = prev_hash
+        unlinked, first_unlinked = store.count_unlinked_events(prev_nid + 1)
+        while seq <= last:
+            links: Sequence[LinkedEvent] = store.select_links(seq, min(PAGE_SIZE, last - seq + 1))
+            if not links:
+                raise _fail(None, seq, "missing-entry", f"chain ends before sequence {last}")
+            for link in links:
+                if first_unlinked is not None and link.notification_id > first_unlinked:
+                    raise _fail(
+                        link.entry,
+                        seq,
+                        "event-without-entry",
+                        f"stored event at notification {first_unlinked} has no chain entry",
+                    )
+                if link.entry.sequence > last:
+                    break
+                _check_entry(link, seq, prev_hash, prev_nid)
+                walk.add(link)
+                prev_hash, prev_nid = link.entry.entry_hash, link.notification_id
+                head_hash = prev_hash
+                seq += 1
+                checked += 1
+            if progress is not None:
+                progress(seq - 1, last)
+        if walk.group:
+            tail = walk.group[-1].entry
+            raise _fail(
+                tail, tail.sequence + 1, "command-truncated", "the last command is incomplete"
+            )
+        if first_unlinked is not None and stop is None:
+            raise _fail(
+                None,
+                seq,
+                "event-without-entry",
+                f"{unlinked} stored event(s) without chain entry, "
+                f"first at notification {first_unlinked}",
+            )
+        signatures.finish()
+    except ChainBroken as broken:
+        failure = broken.failure
+        try:
+            signatures.finish()  # an earlier signature failure takes precedence
+        except ChainBroken as earlier:
+            if earlier.failure.sequence <= failure.sequence:
+                failure = earlier.failure
+        return report(failure)
+    return report(None)
+
+
+def _trusted_prefix(
+    store: ChainStore, start: int, trusted_prev_hash: bytes | None, registry: KeyRegistry
+) -> tuple[bytes, int]:
+    before = store.select_links(start - 1, 1)
+    if not before or before[0].entry.sequence != start - 1:
+        raise _fail(None, start - 1, "missing-entry", f"no entry {start - 1} to continue from")
+    prev = before[0]
+    if trusted_prev_hash is not None and prev.entry.entry_hash != trusted_prev_hash:
+        raise _fail(
+            prev.entry,
+            start - 1,
+            "trusted-head-mismatch",
+            f"trusted hash {trusted_prev_hash.hex()}, stored {prev.entry.entry_hash.hex()}",
+        )
+    for link in store.select_key_events(before=start):
+        if link.event is None:
+            continue
+        registry.apply(link, _Key(b"", KeyRole.PLATFORM, 0), genesis=True)
+    return prev.entry.entry_hash, prev.notification_id

@@ -1,5 +1,0 @@
-"""Chained recorders: eventsourcing recorders whose insert path also writes the chain.
-
-Layer: ledger persistence (edge). Each backend module subclasses the library's
-application and process recorders; :mod:`ledger.recorders.base` holds what they share.
-"""

@@ -1,0 +1,972 @@
+"""The case application service: the one use-case surface of the case lifecycle.
+
+Layer: ledger services. The CLI, the HTTP API and the kiosk all call
+:class:`CaseService` and hold no rule themselves (STYLE habit 4). Each command:
+
+1. checks the signer's key and role (``LedgerApplication.check_signer``) and, for a
+   department key, that the case belongs to that department (GZ20·25, NH·23, GZ16·21);
+2. returns the first result again, recording nothing, when its idempotency key was seen
+   (DESIGN invariant 6) — and refuses a key reused for another request;
+3. loads the aggregates, reads the clock once, and calls the :class:`~ledger.domain.cases.Case`
+   command, which checks the regulations' rules and has the department's seal key issue the
+   step's document (refused with ``DecisionNotSealed`` unless the key is the department's
+   current, registered seal);
+4. saves the case (on submission with the day's serial counter when it reserves a block of
+   numbers, ``ledger.services.numbering``) and the idempotency record as ONE signed command, so all
+   commit atomically; a version conflict with a concurrent writer reloads and re-runs the
+   rules.
+
+Time comes from the :class:`Clock` passed in (UTC instants); no other clock is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from ledger.domain.applicants import Applicant, Vault
+from ledger.domain.calendar import shanghai_date
+from ledger.domain.cases import (
+    BlacklistStatus,
+    Case,
+    CaseState,
+    Channel,
+    DeliveryMethod,
+    MaterialForm,
+    Recipient,
+    Sealer,
+    SpecialProcedure,
+    SubmittedMaterial,
+)
+from ledger.domain.catalogue import ServiceItem
+from ledger.domain.departments import Department
+from ledger.domain.documents import SignedDocument, issue_document
+from ledger.domain.keys import ActorKey, KeyRole
+from ledger.domain.rules import (
+    DecisionNotSealed,
+    InvalidCaseStep,
+    InvalidMaterial,
+    NotInDepartmentScope,
+)
+from ledger.domain.serials import DailyCounter, approval_code, parse_serial, serial_number
+from ledger.domain.signer import Signer
+from ledger.encoding import canonical
+from ledger.errors import LedgerError
+from ledger.services.application import KeyNotUsable, LedgerApplication
+from ledger.services.idempotency import IdempotencyKeyReused, IdempotencyRecord, check_key
+from ledger.services.numbering import SerialNumbering
+from ledger.storage.materials import BlobStore, MaterialRef
+
+__all__ = [
+    "APPLICANT_ROLES",
+    "DEPARTMENT_ROLES",
+    "ApplicantNotFound",
+    "BlacklistCheck",
+    "CaseNotFound",
+    "CaseService",
+    "Clock",
+    "ConcurrentModification",
+    "DepartmentNotFound",
+    "NotFound",
+    "Outcome",
+    "ServiceItemNotFound",
+    "never_blacklisted",
+]
+
+MAX_CONFLICT_RETRIES: Final = 5
+
+DEPARTMENT_ROLES: Final = (KeyRole.DEPARTMENT,)
+"""Who drives pre-review, acceptance, decisions, results and deliveries: the department."""
+APPLICANT_ROLES: Final = (KeyRole.APPLICANT_PORTAL, KeyRole.KIOSK, KeyRole.DEPARTMENT)
+"""Who signs what the applicant does: the portal, a kiosk, or the window (department)."""
+SYSTEM_ROLES: Final = (KeyRole.PLATFORM, KeyRole.DEPARTMENT)
+"""Automatic steps: deemed acceptance (ALL·32), payment notices of the payment platform."""
+SIGN_OFF_ROLES: Final = (KeyRole.DEPARTMENT, KeyRole.KIOSK, KeyRole.APPLICANT_PORTAL)
+"""Who records a sign-off: the window, a kiosk (self-print, locker) or the portal (online)."""
+
+_CHANNEL_ROLES: Final = {
+    Channel.WINDOW: KeyRole.DEPARTMENT,
+    Channel.KIOSK: KeyRole.KIOSK,
+    Channel.WEB: KeyRole.APPLICANT_PORTAL,
+    Channel.APP: KeyRole.APPLICANT_PORTAL,
+    Channel.WECHAT: KeyRole.APPLICANT_PORTAL,
+}
+
+
+class Clock(Protocol):
+    """Where the service reads time: an aware datetime, normally UTC."""
+
+    def now(self) -> dt.datetime: ...
+
+
+BlacklistCheck = Callable[[UUID, dt.date], tuple[bool, dt.date | None, str]]
+"""``(applicant_id, on) -> (blacklisted, until, appeal route)`` — the blacklist's port."""
+
+
+def never_blacklisted(applicant_id: UUID, on: dt.date) -> tuple[bool, dt.date | None, str]:
+    """The default until the blacklist is built: nobody is blocked."""
+    return False, None, ""
+
+
+class NotFound(LedgerError, LookupError):
+    """Root of the look-up failures of the service (HTTP 404 at the edge)."""
+
+
+class CaseNotFound(NotFound):
+    """No case has that serial number."""
+
+
+class ServiceItemNotFound(NotFound):
+    """No service item has that implementation code."""
+
+
+class ApplicantNotFound(NotFound):
+    """No applicant has that id."""
+
+
+class DepartmentNotFound(NotFound):
+    """No department has that code."""
+
+
+class ConcurrentModification(LedgerError):
+    """The case kept changing under the command; the caller may retry later."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a case command returns — and what a retry with the same idempotency key returns
+    again: the case, its state after the command, and the document the command issued."""
+
+    case_id: UUID
+    serial: str
+    approval_code: str
+    state: CaseState
+    version: int
+    document: SignedDocument | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "serial": self.serial,
+            "approval_code": self.approval_code,
+            "state": self.state.value,
+            "version": self.version,
+            "document": None if self.document is None else self.document.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+        document = data["document"]
+        return cls(
+            case_id=data["case_id"],
+            serial=data["serial"],
+            approval_code=data["approval_code"],
+            state=CaseState(data["state"]),
+            version=data["version"],
+            document=None if document is None else SignedDocument.from_dict(document),
+        )
+
+
+_A = TypeVar("_A", bound=Aggregate)
+
+
+class CaseService:
+    """Drives cases through the lifecycle on a :class:`LedgerApplication`.
+
+    ``seals(department_code)`` returns that department's current seal signer (from the
+    keystore); ``vault`` seals courier addresses; ``blobs`` holds uploaded materials (a
+    submitted e-copy must be in it); ``is_blacklisted`` is the blacklist's port.
+    """
+
+    def __init__(
+        self,
+        ledger: LedgerApplication,
+        *,
+        clock: Clock,
+        seals: Callable[[str], Signer],
+        vault: Vault | None = None,
+        blobs: BlobStore | None = None,
+        is_blacklisted: BlacklistCheck = never_blacklisted,
+    ) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.seals = seals
+        self.vault = vault
+        self.blobs = blobs
+        self.is_blacklisted = is_blacklisted
+        self.numbering = SerialNumbering()
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def case(self, serial: str) -> Case:
+        """The case with this serial number. Raises ``InvalidSerial`` or :class:`CaseNotFound`."""
+        parse_serial(serial)
+        return self._get(Case, Case.id_for(serial), CaseNotFound, f"serial: no case {serial}")
+
+    def documents(self, serial: str) -> list[SignedDocument]:
+        """Every signed document of the case, in the order issued."""
+        return [SignedDocument.from_dict(d) for d in self.case(serial).documents]
+
+    def upload(self, data: bytes, media_type: str) -> MaterialRef:
+        """Store an uploaded material in the blob store (content-addressed, size and type
+        checked); submit it as ``SubmittedMaterial.e_copy(code, ref.sha256, …)``."""
+        if self.blobs is None:
+            raise InvalidMaterial("materials", "this service has no blob store")
+        return self.blobs.put(data, media_type)
+
+    # -- submission ---------------------------------------------------------------------------
+
+    def submit(
+        self,
+        *,
+        item_code: str,
+        applicant_id: UUID,
+        channel: Channel | str,
+        handling_mode: str,
+        materials: Sequence[SubmittedMaterial],
+        delivery: DeliveryMethod | str,
+        signer: Signer,
+        location: str | None = None,
+        mailing_address: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Submit an application; returns the case with its application receipt.
+
+        The signer matches the channel: the portal for web/app/WeChat, a kiosk key at a kiosk,
+        the department's key at its window. ``mailing_address`` (clear text) is sealed under
+        the applicant's subject key; without it a courier delivery uses the applicant's
+        registered address, still sealed."""
+        key = self.ledger.check_signer(signer, *APPLICANT_ROLES)
+        try:
+            channel = Channel(channel)
+        except ValueError:
+            raise InvalidCaseStep("channel", f"unknown channel {channel!r}") from None
+        if key.role != _CHANNEL_ROLES[channel].value:
+            raise KeyNotUsable(
+                f"key {signer.key_id.hex()} has role {key.role}; the {channel} channel is "
+                f"signed by a {_CHANNEL_ROLES[channel].value} key"
+            )
+        params = {
+            "item_code": item_code,
+            "applicant_id": applicant_id,
+            "channel": channel.value,
+            "handling_mode": str(handling_mode),
+            "materials": [m.to_dict() for m in materials],
+            "delivery": str(delivery),
+            "location": location,
+            "mailing_address": mailing_address,
+        }
+        digest = _digest("submit", params)
+        first = self._replay(idempotency_key, "submit", digest)
+        if first is not None:
+            return first
+        self._check_blobs(materials)
+        for _ in range(MAX_CONFLICT_RETRIES):
+            item = self._get(
+                ServiceItem,
+                ServiceItem.id_for(item_code),
+                ServiceItemNotFound,
+                f"item_code: no service item {item_code}",
+                read_only=True,
+            )
+            department = self._department(item.current_guide.department)
+            self._check_scope(key, department.code)
+            applicant = self._get(
+                Applicant,
+                applicant_id,
+                ApplicantNotFound,
+                f"applicant_id: no {applicant_id}",
+                read_only=True,
+            )
+            build = functools.partial(
+                self._submitted_case,
+                item=item,
+                department=department,
+                applicant=applicant,
+                channel=channel,
+                handling_mode=handling_mode,
+                materials=materials,
+                delivery=delivery,
+                location=location,
+                mailing_address=mailing_address,
+            )
+            outcome = self._submit_once(department.code, build, signer, idempotency_key, digest)
+            if outcome is not None:
+                return outcome
+            first = self._replay(idempotency_key, "submit", digest)
+            if first is not None:
+                return first
+        raise ConcurrentModification("submit: the day's serial counter kept changing; retry")
+
+    def _submit_once(
+        self,
+        department: str,
+        build: Callable[[int, dt.datetime], tuple[Case, Outcome]],
+        signer: Signer,
+        idempotency_key: str | None,
+        digest: bytes,
+    ) -> Outcome | None:
+        """Number, build and save the case — with the day's counter when this submission
+        reserved a block of numbers (``ledger.services.numbering``); None on a lost race."""
+        at = self.clock.now()
+        on = shanghai_date(at)
+        with self.numbering.ticket(department, on, lambda: self._counter(department, on)) as t:
+            case, outcome = build(t.number, at)
+            counter = [] if t.counter is None else [t.counter]
+            t.recorded = self._save(
+                signer, [*counter, case], idempotency_key, "submit", digest, outcome
+            )
+            return outcome if t.recorded else None
+
+    def _submitted_case(
+        self,
+        number: int,
+        at: dt.datetime,
+        *,
+        item: ServiceItem,
+        department: Department,
+        applicant: Applicant,
+        channel: Channel,
+        handling_mode: str,
+        materials: Sequence[SubmittedMaterial],
+        delivery: DeliveryMethod | str,
+        location: str | None,
+        mailing_address: str | None,
+    ) -> tuple[Case, Outcome]:
+        """The case numbered ``number`` as submitted at ``at``, and what the command answers."""
+        on = shanghai_date(at)
+        serial = serial_number(department.code, on, number)
+        seal, issued = self._sealer(serial, department, at)
+        case = Case.submit(
+            serial=serial,
+            approval_code=approval_code(item.implementation_code, on, number),
+            item=item,
+            department=department,
+            applicant=applicant,
+            channel=channel,
+            handling_mode=handling_mode,
+            materials=materials,
+            delivery=delivery,
+            location=location or f"{department.name} 政务服务窗口",
+            at=at,
+            seal=seal,
+            mailing_address=self._sealed_address(applicant, delivery, mailing_address),
+            blacklisted=self._blacklist(applicant.id, on),
+        )
+        return case, _outcome(case, issued)
+
+    # -- pre-review, correction, acceptance ---------------------------------------------------
+
+    def pass_pre_review(
+        self, serial: str, *, signer: Signer, idempotency_key: str | None = None
+    ) -> Outcome:
+        """Record that pre-review found the application complete (预审通过)."""
+        return self._command(
+            "pass_pre_review",
+            serial,
+            {},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.pass_pre_review(at=at),
+        )
+
+    def request_correction(
+        self,
+        serial: str,
+        defects: Mapping[str, str],
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Issue the one-time correction notice (一次性告知) listing every defective material."""
+        defects = dict(defects)
+        return self._command(
+            "request_correction",
+            serial,
+            {"defects": defects},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.request_correction(defects, at=at, seal=seal),
+        )
+
+    def correct(
+        self,
+        serial: str,
+        applicant_id: UUID,
+        materials: Sequence[SubmittedMaterial],
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """The applicant supplies the materials the notice asked for (补齐补正)."""
+        self._check_blobs(materials)
+        return self._command(
+            "correct",
+            serial,
+            {"applicant_id": applicant_id, "materials": [m.to_dict() for m in materials]},
+            signer,
+            APPLICANT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.correct(applicant_id, materials, at=at),
+        )
+
+    def record_material_delivery(
+        self,
+        serial: str,
+        method: DeliveryMethod | str,
+        *,
+        signer: Signer,
+        waybill: str = "",
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Record how the materials reached the department after pre-review (NH·13)."""
+        return self._command(
+            "record_material_delivery",
+            serial,
+            {"method": str(method), "waybill": waybill},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.record_material_delivery(method, at=at, waybill=waybill),
+        )
+
+    def accept(self, serial: str, *, signer: Signer, idempotency_key: str | None = None) -> Outcome:
+        """Accept the case and issue the acceptance receipt; the time limit starts."""
+        return self._command(
+            "accept",
+            serial,
+            {},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.accept(at=at, seal=seal),
+        )
+
+    def deem_accepted(
+        self, serial: str, *, signer: Signer, idempotency_key: str | None = None
+    ) -> Outcome:
+        """ALL·32: record the deemed acceptance of a case without timely pre-review findings.
+
+        Available only after the 5th working day after submission; the acceptance date
+        recorded is the submission date (the day the materials were received)."""
+        return self._command(
+            "deem_accepted",
+            serial,
+            {},
+            signer,
+            SYSTEM_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.deem_accepted(at=at, seal=seal),
+        )
+
+    def not_accept(
+        self,
+        serial: str,
+        reasons: Sequence[str],
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Refuse acceptance with reasons (不予受理通知书)."""
+        reasons = list(reasons)
+        return self._command(
+            "not_accept",
+            serial,
+            {"reasons": reasons},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.not_accept(reasons, at=at, seal=seal),
+        )
+
+    def return_case(
+        self,
+        serial: str,
+        reasons: Sequence[str],
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Return the application with reasons (退件通知书)."""
+        reasons = list(reasons)
+        return self._command(
+            "return_case",
+            serial,
+            {"reasons": reasons},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.return_case(reasons, at=at, seal=seal),
+        )
+
+    # -- processing ---------------------------------------------------------------------------
+
+    def start_special_procedure(
+        self,
+        serial: str,
+        procedure: SpecialProcedure | str,
+        expected_days: int,
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Start a special procedure with its notice; the time limit pauses."""
+        return self._command(
+            "start_special_procedure",
+            serial,
+            {"procedure": str(procedure), "expected_days": expected_days},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.start_special_procedure(
+                procedure, expected_days, at=at, seal=seal
+            ),
+        )
+
+    def end_special_procedure(
+        self, serial: str, outcome: str, *, signer: Signer, idempotency_key: str | None = None
+    ) -> Outcome:
+        """End the special procedure; the due date moves by the working days it took."""
+        return self._command(
+            "end_special_procedure",
+            serial,
+            {"outcome": outcome},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.end_special_procedure(outcome, at=at),
+        )
+
+    def assess_fee(
+        self, serial: str, amount: Decimal, *, signer: Signer, idempotency_key: str | None = None
+    ) -> Outcome:
+        """Assess the guide's fee for the unified payment platform (FZ·18)."""
+        return self._command(
+            "assess_fee",
+            serial,
+            {"amount": amount},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.assess_fee(amount, at=at),
+        )
+
+    def pay_fee(
+        self,
+        serial: str,
+        payment_reference: str,
+        amount: Decimal,
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Record the payment the unified payment platform confirmed (FZ·18)."""
+        return self._command(
+            "pay_fee",
+            serial,
+            {"payment_reference": payment_reference, "amount": amount},
+            signer,
+            SYSTEM_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.pay_fee(payment_reference, amount, at=at),
+        )
+
+    def approve(
+        self,
+        serial: str,
+        *,
+        signer: Signer,
+        conclusion: str = "准予许可",
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Approve with an e-sealed approval decision (批准决定书)."""
+        return self._command(
+            "approve",
+            serial,
+            {"conclusion": conclusion},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.approve(at=at, seal=seal, conclusion=conclusion),
+        )
+
+    def disapprove(
+        self,
+        serial: str,
+        reasons: Sequence[str],
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Disapprove with reasons (不予批准决定书)."""
+        reasons = list(reasons)
+        return self._command(
+            "disapprove",
+            serial,
+            {"reasons": reasons},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.disapprove(reasons, at=at, seal=seal),
+        )
+
+    def issue_result_document(
+        self, serial: str, *, signer: Signer, title: str = "", idempotency_key: str | None = None
+    ) -> Outcome:
+        """Issue the result document of an approved case (until e-certificates exist)."""
+        return self._command(
+            "issue_result_document",
+            serial,
+            {"title": title},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.issue_result_document(at=at, seal=seal, title=title),
+        )
+
+    def record_certificate(
+        self,
+        serial: str,
+        certificate_id: str,
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Record the e-certificate issued for the case (it lets the case close)."""
+        return self._command(
+            "record_certificate",
+            serial,
+            {"certificate_id": certificate_id},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.record_certificate(certificate_id, at=at),
+        )
+
+    # -- delivery and closing -----------------------------------------------------------------
+
+    def dispatch(
+        self,
+        serial: str,
+        method: DeliveryMethod | str,
+        *,
+        signer: Signer,
+        waybill: str = "",
+        mailing_address: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Send the result on site, by courier or online."""
+        params = {"method": str(method), "waybill": waybill, "mailing_address": mailing_address}
+
+        def act(case: Case, at: dt.datetime, seal: Sealer) -> None:
+            sealed = None
+            if mailing_address is not None:
+                sealed = self._seal_text(case.applicant_id, mailing_address)
+            case.dispatch(method, at=at, waybill=waybill, mailing_address=sealed)
+
+        return self._command(
+            "dispatch", serial, params, signer, DEPARTMENT_ROLES, idempotency_key, act
+        )
+
+    def record_delivery_failure(
+        self, serial: str, reason: str, *, signer: Signer, idempotency_key: str | None = None
+    ) -> Outcome:
+        """Record that a delivery failed."""
+        return self._command(
+            "record_delivery_failure",
+            serial,
+            {"reason": reason},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.record_delivery_failure(reason, at=at),
+        )
+
+    def sign_off(
+        self,
+        serial: str,
+        recipient: Recipient | str = Recipient.APPLICANT,
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Record the sign-off and issue the delivery receipt (送达回证)."""
+        return self._command(
+            "sign_off",
+            serial,
+            {"recipient": str(recipient)},
+            signer,
+            SIGN_OFF_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.sign_off(recipient, at=at, seal=seal),
+        )
+
+    def deliver_by_public_notice(
+        self,
+        serial: str,
+        *,
+        signer: Signer,
+        notice_days: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Deliver by public notice after failed deliveries (公告送达)."""
+
+        def act(case: Case, at: dt.datetime, seal: Sealer) -> None:
+            if notice_days is None:
+                case.deliver_by_public_notice(at=at, seal=seal)
+            else:
+                case.deliver_by_public_notice(at=at, seal=seal, notice_days=notice_days)
+
+        return self._command(
+            "deliver_by_public_notice",
+            serial,
+            {"notice_days": notice_days},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            act,
+        )
+
+    def close(self, serial: str, *, signer: Signer, idempotency_key: str | None = None) -> Outcome:
+        """Close the case (办结) once its result is issued and delivered."""
+        return self._command(
+            "close",
+            serial,
+            {},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.close(at=at),
+        )
+
+    def withdraw(
+        self,
+        serial: str,
+        applicant_id: UUID,
+        reason: str = "",
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """The applicant withdraws before the decision."""
+        return self._command(
+            "withdraw",
+            serial,
+            {"applicant_id": applicant_id, "reason": reason},
+            signer,
+            APPLICANT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.withdraw(applicant_id, reason, at=at),
+        )
+
+    # -- the command pipeline -----------------------------------------------------------------
+
+    def _command(
+        self,
+        name: str,
+        serial: str,
+        params: dict[str, Any],
+        signer: Signer,
+        roles: Sequence[KeyRole],
+        idempotency_key: str | None,
+        act: Callable[[Case, dt.datetime, Sealer], None],
+    ) -> Outcome:
+        key = self.ledger.check_signer(signer, *roles)
+        digest = _digest(name, {"serial": serial, **params})
+        first = self._replay(idempotency_key, name, digest)
+        if first is not None:
+            return first
+        for _ in range(MAX_CONFLICT_RETRIES):
+            case = self.case(serial)
+            self._check_scope(key, case.department)
+            at = self.clock.now()
+            seal, issued = self._sealer(case.serial, case.department, at)
+            act(case, at, seal)
+            outcome = _outcome(case, issued)
+            if self._save(signer, [case], idempotency_key, name, digest, outcome):
+                return outcome
+            first = self._replay(idempotency_key, name, digest)
+            if first is not None:
+                return first
+        raise ConcurrentModification(f"{name}: case {serial} kept changing; retry")
+
+    def _save(
+        self,
+        signer: Signer,
+        aggregates: list[Aggregate],
+        idempotency_key: str | None,
+        command: str,
+        digest: bytes,
+        outcome: Outcome,
+    ) -> bool:
+        """Save as one signed command; ``False`` on a version conflict (nothing recorded)."""
+        if idempotency_key is not None:
+            aggregates.append(
+                IdempotencyRecord(
+                    key=idempotency_key,
+                    command=command,
+                    request_digest=digest,
+                    result=outcome.to_dict(),
+                )
+            )
+        try:
+            self.ledger.save_signed(*aggregates, signer=signer)
+        except IntegrityError:
+            return False
+        return True
+
+    def _replay(self, idempotency_key: str | None, command: str, digest: bytes) -> Outcome | None:
+        if idempotency_key is None:
+            return None
+        try:
+            record: Aggregate = self.ledger.repository.get(
+                IdempotencyRecord.id_for(check_key(idempotency_key))
+            )
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, IdempotencyRecord)
+        if not record.matches(command, digest):
+            raise IdempotencyKeyReused(
+                f"idempotency_key: first used for {record.command} with other arguments"
+            )
+        return Outcome.from_dict(record.result)
+
+    def _check_scope(self, key: ActorKey, department: str) -> None:
+        if key.role == KeyRole.DEPARTMENT.value and key.department != department:
+            raise NotInDepartmentScope(
+                f"department: key of {key.department or 'no department'} may not act on a case "
+                f"of {department}"
+            )
+
+    def _sealer(
+        self, serial: str, department: str | Department, at: dt.datetime
+    ) -> tuple[Sealer, list[SignedDocument]]:
+        """A seal issuing this case's documents with the department's current seal key
+        (``department``: its code, or the department the command has already loaded)."""
+        issued: list[SignedDocument] = []
+        code = department if isinstance(department, str) else department.code
+
+        def seal(kind: str, body: Mapping[str, Any]) -> SignedDocument:
+            issuer = self._department(code) if isinstance(department, str) else department
+            document = issue_document(
+                kind,
+                serial=serial,
+                issuer_department=code,
+                issued_at=at,
+                body=body,
+                signer=self._seal_signer(issuer),
+            )
+            issued.append(document)
+            return document
+
+        return seal, issued
+
+    def _seal_signer(self, department: Department) -> Signer:
+        """The department's seal signer, if it is the department's current registered key."""
+        code = department.code
+        signer = self.seals(code)
+        try:
+            key = self.ledger.check_signer(signer, KeyRole.DEPARTMENT)
+        except KeyNotUsable:
+            key = None
+        if signer.key_id != department.seal_key_id or key is None or key.department != code:
+            raise DecisionNotSealed(
+                f"seal: key {signer.key_id.hex()} is not the current e-seal of {code}"
+            )
+        return signer
+
+    # -- look-ups -----------------------------------------------------------------------------
+
+    def _get(
+        self,
+        cls: type[_A],
+        aggregate_id: UUID,
+        missing: type[NotFound],
+        message: str,
+        *,
+        read_only: bool = False,
+    ) -> _A:
+        """The aggregate; ``read_only`` for one the command reads but does not save
+        (``LedgerApplication.reference``)."""
+        load = self.ledger.reference if read_only else self.ledger.repository.get
+        try:
+            aggregate: Aggregate = load(aggregate_id)
+        except AggregateNotFoundError:
+            raise missing(message) from None
+        if not isinstance(aggregate, cls):
+            raise missing(message)
+        return aggregate
+
+    def _department(self, code: str) -> Department:
+        return self._get(
+            Department,
+            Department.id_for(code),
+            DepartmentNotFound,
+            f"department: no {code}",
+            read_only=True,
+        )
+
+    def _counter(self, department: str, on: dt.date) -> DailyCounter:
+        try:
+            counter: Aggregate = self.ledger.repository.get(DailyCounter.id_for(department, on))
+        except AggregateNotFoundError:
+            return DailyCounter.open(department, on)
+        assert isinstance(counter, DailyCounter)
+        return counter
+
+    def _blacklist(self, applicant_id: UUID, on: dt.date) -> BlacklistStatus | None:
+        blocked, until, appeal_route = self.is_blacklisted(applicant_id, on)
+        return BlacklistStatus(until, appeal_route) if blocked else None
+
+    def _check_blobs(self, materials: Sequence[SubmittedMaterial]) -> None:
+        if self.blobs is None:
+            return
+        for material in materials:
+            if material.form in (MaterialForm.E_SIGNED, MaterialForm.E_COPY) and not (
+                self.blobs.exists(material.sha256)
+            ):
+                raise InvalidMaterial(
+                    f"materials[{material.code}].sha256", "was not uploaded to the material store"
+                )
+
+    def _seal_text(self, applicant_id: UUID, address: str) -> bytes:
+        if self.vault is None:
+            raise InvalidCaseStep("mailing_address", "this service has no personal-data vault")
+        return self.vault.seal(applicant_id, "mailing_address", address).ciphertext
+
+    def _sealed_address(
+        self, applicant: Applicant, delivery: DeliveryMethod | str, address: str | None
+    ) -> bytes | None:
+        if address is not None:
+            return self._seal_text(applicant.id, address)
+        if delivery != DeliveryMethod.COURIER.value:
+            return None
+        registered = applicant.sealed("address")
+        return None if registered is None else registered.ciphertext
+
+
+def _digest(command: str, params: Mapping[str, Any]) -> bytes:
+    return hashlib.sha256(canonical({"command": command, "params": dict(params)})).digest()
+
+
+def _outcome(case: Case, issued: list[SignedDocument]) -> Outcome:
+    return Outcome(
+        case_id=case.id,
+        serial=case.serial,
+        approval_code=case.approval_code,
+        state=case.state,
+        version=case.version,
+        document=issued[-1] if issued else None,
+    )

@@ -1,0 +1,862 @@
+"""Application services of e-certificates, ratings, appointments, consultations and
+complaints, the blacklist and supervision orders.
+
+Layer: ledger application service (the one use-case surface the HTTP API, the CLI and the
+kiosk call). Each command checks the signer — a registered, current key of the right role
+(``LedgerApplication.check_signer``) and, for a department key, that it acts for its own
+department (:class:`~ledger.domain.rules.NotInDepartmentScope`, GZ20·25, NH·23, GZ16·21) — then
+runs the aggregate command and saves every changed aggregate as ONE signed command. A
+refused command raises before the save and records nothing (DESIGN invariant 6). Time is
+passed in as ``at`` (aware; stored UTC); nothing here reads a clock.
+
+Roles: department keys (部门电子印章) issue and answer; supervisor keys (电子监察 / 网上办事
+管理部门, registered with the office's code as their department) issue supervision orders,
+decide rating disputes and blacklist; applicant-facing channels (portal, kiosk) rate, book,
+complain, reference certificates and appeal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from ledger.chain.seals import verify_sealed
+from ledger.domain.appointments import AppointmentSlot, BookingStatus, RefusalGround
+from ledger.domain.blacklist import (
+    APPEAL_DAYS,
+    RESTRICTION_MONTHS,
+    BlacklistGround,
+    Blacklisting,
+    Restriction,
+)
+from ledger.domain.certificates import (
+    DISPUTE_ANSWER_DAYS,
+    Certificate,
+    CertificateDispute,
+    CertificateReference,
+    Wallet,
+)
+from ledger.domain.complaints import (
+    AnswerLimits,
+    Consultation,
+    ConsultationChannel,
+    ConsultationKind,
+)
+from ledger.domain.keys import ActorKey, KeyRole
+from ledger.domain.ratings import RECTIFICATION_DAYS, Channel, CodeSystem, Rating, RatingKind
+from ledger.domain.rules import (
+    BlacklistedApplicant,
+    InvalidBlacklisting,
+    InvalidCertificate,
+    NotInDepartmentScope,
+    RatingAlreadyGiven,
+)
+from ledger.domain.sealed import SealedRecord
+from ledger.domain.signer import Signer
+from ledger.domain.supervision import ANSWER_DAYS, SupervisionOrder, SupervisionReason
+from ledger.errors import LedgerError
+from ledger.services.application import LedgerApplication
+
+__all__ = [
+    "APPLICANT_ROLES",
+    "AppointmentService",
+    "BlacklistService",
+    "CaseRecorder",
+    "CertificateService",
+    "ConsultationService",
+    "RatingService",
+    "SupervisionService",
+    "UnknownRecord",
+    "appointment_fact",
+    "consultation_fact",
+    "rating_fact",
+]
+
+APPLICANT_ROLES: Final = (KeyRole.APPLICANT_PORTAL, KeyRole.KIOSK)
+"""Keys that act for an applicant: the portal (web, app, phone/SMS gateways) and kiosks."""
+
+_A = TypeVar("_A", bound=Aggregate)
+
+
+class UnknownRecord(LedgerError, LookupError):
+    """No aggregate of that kind with that id or identifier is in the ledger."""
+
+
+class CaseRecorder(Protocol):
+    """What the certificate service needs of ``ledger.domain.cases.Case``."""
+
+    def record_certificate(self, certificate_id: str, *, at: dt.datetime) -> None: ...
+
+
+class _Service:
+    def __init__(self, app: LedgerApplication) -> None:
+        self.app = app
+
+    def _get(self, kind: type[_A], aggregate_id: UUID) -> _A:
+        try:
+            aggregate: Any = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise UnknownRecord(f"no {kind.__name__} {aggregate_id}") from None
+        if not isinstance(aggregate, kind):
+            raise UnknownRecord(f"{aggregate_id} is not a {kind.__name__}")
+        return aggregate
+
+    def _find(self, kind: type[_A], aggregate_id: UUID) -> _A | None:
+        try:
+            return self._get(kind, aggregate_id)
+        except UnknownRecord:
+            return None
+
+    def _department(self, signer: Signer, department: str) -> ActorKey:
+        """The signer's department key, which must act for ``department``."""
+        key = self.app.check_signer(signer, KeyRole.DEPARTMENT)
+        if key.department != department:
+            raise NotInDepartmentScope(
+                f"department: key {signer.key_id.hex()} acts for {key.department or 'none'}, "
+                f"not {department}"
+            )
+        return key
+
+    def _supervisor(self, signer: Signer, office: str | None = None) -> ActorKey:
+        """The signer's supervisor key (acting for ``office`` when given)."""
+        key = self.app.check_signer(signer, KeyRole.SUPERVISOR)
+        if office is not None and key.department != office:
+            raise NotInDepartmentScope(
+                f"authority: key {signer.key_id.hex()} acts for {key.department or 'none'}, "
+                f"not {office}"
+            )
+        return key
+
+    def _applicant_channel(self, signer: Signer) -> ActorKey:
+        return self.app.check_signer(signer, *APPLICANT_ROLES)
+
+    def _verify(self, record: SealedRecord) -> bool:
+        key = self.app.actor_key(record.key_id)
+        return key is not None and verify_sealed(record, key.public_key)
+
+
+# --- e-certificates (电子证照) --------------------------------------------------------------------
+
+
+class CertificateService(_Service):
+    """Issue, update, revoke, dispute and reference e-certificates (GZ20·21, GZ20·23, GZ16·15)."""
+
+    def issue(
+        self,
+        *,
+        signer: Signer,
+        department: str,
+        case_id: UUID,
+        case_serial: str,
+        case_department: str,
+        case_decided: bool,
+        holder: UUID,
+        type_code: str,
+        serial: str,
+        content: Mapping[str, Any],
+        at: dt.datetime,
+        issuer_code: str | None = None,
+        case: CaseRecorder | None = None,
+    ) -> Certificate:
+        """Issue version 001, sealed with the department's key, gather it into the holder's
+        wallet and, when ``case`` is given, record it on the case — one signed command."""
+        self._department(signer, department)
+        certificate = Certificate.issue(
+            case_id=case_id,
+            case_serial=case_serial,
+            case_department=case_department,
+            case_decided=case_decided,
+            issuer_department=department,
+            issuer_code=issuer_code,
+            type_code=type_code,
+            serial=serial,
+            holder=holder,
+            content=content,
+            at=at,
+            seal_key=signer,
+        )
+        if self._find(Certificate, certificate.id) is not None:
+            raise InvalidCertificate("serial", f"{certificate.identifier} was already issued")
+        wallet = self._find(Wallet, Wallet.id_for(holder)) or Wallet.open(holder)
+        wallet.gather(certificate)
+        changed: list[Any] = [certificate, wallet]
+        if case is not None:
+            case.record_certificate(certificate.identifier, at=at)
+            changed.append(case)
+        self.app.save_signed(*changed, signer=signer)
+        return certificate
+
+    def certificate(self, identifier: str) -> Certificate:
+        """The certificate any version's identifier names (validated first)."""
+        return self._get(Certificate, Certificate.id_for(identifier))
+
+    def update(
+        self,
+        identifier: str,
+        *,
+        signer: Signer,
+        department: str,
+        content: Mapping[str, Any],
+        reason: str,
+        at: dt.datetime,
+    ) -> str:
+        """Issue the next version with a reason; returns its identifier."""
+        self._department(signer, department)
+        certificate = self.certificate(identifier)
+        new = certificate.update(
+            department=department, content=content, reason=reason, at=at, seal_key=signer
+        )
+        self.app.save_signed(certificate, signer=signer)
+        return new
+
+    def revoke(
+        self, identifier: str, *, signer: Signer, department: str, reason: str, at: dt.datetime
+    ) -> None:
+        self._department(signer, department)
+        certificate = self.certificate(identifier)
+        certificate.revoke(department=department, reason=reason, at=at)
+        self.app.save_signed(certificate, signer=signer)
+
+    def verify(self, identifier: str) -> bool:
+        """True when the version ``identifier`` names verifies under the key that sealed it
+        (superseded and revoked versions still verify)."""
+        version = self.certificate(identifier).version_of(identifier)
+        return self._verify(version.record)
+
+    def wallet(self, holder: UUID) -> list[Certificate]:
+        """The holder's certificates (证照汇集), in the order issued."""
+        wallet = self._find(Wallet, Wallet.id_for(holder))
+        if wallet is None:
+            return []
+        return [self._get(Certificate, cid) for cid in wallet.certificate_ids]
+
+    # -- disputes (GZ20·23) -----------------------------------------------------------------
+
+    def raise_dispute(
+        self,
+        identifier: str,
+        *,
+        signer: Signer,
+        department: str,
+        reasons: str,
+        evidence: Sequence[str],
+        at: dt.datetime,
+        answer_days: int = DISPUTE_ANSWER_DAYS,
+    ) -> CertificateDispute:
+        """A using department objects to the current version with reasons and evidence."""
+        self._department(signer, department)
+        certificate = self.certificate(identifier)
+        dispute = CertificateDispute.raise_objection(
+            certificate,
+            identifier=identifier,
+            using_department=department,
+            reasons=reasons,
+            evidence=evidence,
+            at=at,
+            answer_days=answer_days,
+        )
+        self.app.save_signed(dispute, signer=signer)
+        return dispute
+
+    def dispute(self, dispute_id: UUID) -> CertificateDispute:
+        return self._get(CertificateDispute, dispute_id)
+
+    def request_extension(
+        self,
+        dispute_id: UUID,
+        *,
+        signer: Signer,
+        department: str,
+        reason: str,
+        days: int,
+        at: dt.datetime,
+    ) -> None:
+        self._department(signer, department)
+        dispute = self.dispute(dispute_id)
+        dispute.request_extension(department=department, reason=reason, days=days, at=at)
+        self.app.save_signed(dispute, signer=signer)
+
+    def uphold_dispute(
+        self,
+        dispute_id: UUID,
+        *,
+        signer: Signer,
+        department: str,
+        content: Mapping[str, Any],
+        reason: str,
+        answer: str,
+        at: dt.datetime,
+    ) -> str:
+        """Correct the certificate by an update and answer the using department, as one
+        command; returns the corrected version's identifier."""
+        self._department(signer, department)
+        dispute = self.dispute(dispute_id)
+        certificate = self._get(Certificate, dispute.certificate_id)
+        new = certificate.update(
+            department=department, content=content, reason=reason, at=at, seal_key=signer
+        )
+        dispute.uphold(certificate, department=department, answer=answer, at=at, seal_key=signer)
+        self.app.save_signed(certificate, dispute, signer=signer)
+        return new
+
+    def reject_dispute(
+        self, dispute_id: UUID, *, signer: Signer, department: str, answer: str, at: dt.datetime
+    ) -> None:
+        """Answer in writing that the objection does not hold."""
+        self._department(signer, department)
+        dispute = self.dispute(dispute_id)
+        dispute.reject(department=department, answer=answer, at=at, seal_key=signer)
+        self.app.save_signed(dispute, signer=signer)
+
+    # -- use in new applications (GZ16·15, GZ20·13) --------------------------------------------
+
+    def reference(
+        self,
+        identifier: str,
+        *,
+        signer: Signer,
+        case_id: UUID,
+        case_serial: str,
+        material_code: str,
+        applicant_id: UUID,
+        at: dt.datetime,
+    ) -> CertificateReference:
+        """The applicant references a held certificate for a material instead of an upload."""
+        self._applicant_channel(signer)
+        certificate = self.certificate(identifier)
+        wallet = self._find(Wallet, Wallet.id_for(applicant_id)) or Wallet.open(applicant_id)
+        reference = CertificateReference.reference(
+            certificate,
+            wallet,
+            case_id=case_id,
+            case_serial=case_serial,
+            material_code=material_code,
+            applicant_id=applicant_id,
+            at=at,
+        )
+        if self._find(CertificateReference, reference.id) is not None:
+            raise InvalidCertificate("material_code", f"{material_code} is already referenced")
+        self.app.save_signed(reference, signer=signer)
+        return reference
+
+    def record_reupload_demand(
+        self,
+        case_id: UUID,
+        material_code: str,
+        *,
+        signer: Signer,
+        department: str,
+        note: str,
+        at: dt.datetime,
+    ) -> None:
+        """Record (as a violation) that ``department`` asked for the referenced certificate
+        again; reported by the applicant's channel or a supervisor."""
+        self.app.check_signer(signer, *APPLICANT_ROLES, KeyRole.SUPERVISOR)
+        reference = self._get(
+            CertificateReference, CertificateReference.id_for(case_id, material_code)
+        )
+        reference.record_reupload_demand(department=department, note=note, at=at)
+        self.app.save_signed(reference, signer=signer)
+
+
+# --- ratings (好差评) -----------------------------------------------------------------------------
+
+
+class RatingService(_Service):
+    """Rate cases, call back, rectify and dispute ratings (GZ20·16, NH·17, FZ·22)."""
+
+    def __init__(
+        self, app: LedgerApplication, *, rectification_days: int = RECTIFICATION_DAYS
+    ) -> None:
+        super().__init__(app)
+        self.rectification_days = rectification_days
+
+    def rating(self, case_id: UUID) -> Rating:
+        return self._get(Rating, Rating.id_for(case_id))
+
+    def rate(
+        self,
+        *,
+        signer: Signer,
+        case_id: UUID,
+        case_serial: str,
+        department: str,
+        applicant_id: UUID,
+        system: CodeSystem | str,
+        code: int,
+        channel: Channel | str,
+        reason: str = "",
+        at: dt.datetime,
+    ) -> Rating:
+        """The first rating of a case, or its follow-up when the case was rated already."""
+        self._applicant_channel(signer)
+        existing = self._find(Rating, Rating.id_for(case_id))
+        if existing is None:
+            rating = Rating.rate(
+                case_id=case_id,
+                case_serial=case_serial,
+                department=department,
+                applicant_id=applicant_id,
+                system=system,
+                code=code,
+                channel=channel,
+                reason=reason,
+                at=at,
+                rectification_days=self.rectification_days,
+            )
+        else:
+            if existing.department != department:
+                raise RatingAlreadyGiven(f"case {case_serial} was rated for another department")
+            rating = existing
+            rating.follow_up(
+                applicant_id=applicant_id,
+                system=system,
+                code=code,
+                channel=channel,
+                reason=reason,
+                at=at,
+                rectification_days=self.rectification_days,
+            )
+        self.app.save_signed(rating, signer=signer)
+        return rating
+
+    def record_callback(
+        self,
+        case_id: UUID,
+        *,
+        signer: Signer,
+        department: str,
+        kind: RatingKind | str,
+        note: str,
+        at: dt.datetime,
+    ) -> None:
+        self._department(signer, department)
+        rating = self.rating(case_id)
+        rating.record_callback(kind=kind, department=department, note=note, at=at)
+        self.app.save_signed(rating, signer=signer)
+
+    def rectify(
+        self,
+        case_id: UUID,
+        *,
+        signer: Signer,
+        department: str,
+        kind: RatingKind | str,
+        measures: str,
+        at: dt.datetime,
+    ) -> None:
+        self._department(signer, department)
+        rating = self.rating(case_id)
+        rating.rectify(kind=kind, department=department, measures=measures, at=at, seal_key=signer)
+        self.app.save_signed(rating, signer=signer)
+
+    def dispute(
+        self,
+        case_id: UUID,
+        *,
+        signer: Signer,
+        department: str,
+        kind: RatingKind | str,
+        reasons: str,
+        evidence: list[str],
+        at: dt.datetime,
+    ) -> None:
+        self._department(signer, department)
+        rating = self.rating(case_id)
+        rating.dispute(kind=kind, department=department, reasons=reasons, evidence=evidence, at=at)
+        self.app.save_signed(rating, signer=signer)
+
+    def decide_dispute(
+        self,
+        case_id: UUID,
+        *,
+        signer: Signer,
+        kind: RatingKind | str,
+        upheld: bool,
+        reasons: str,
+        at: dt.datetime,
+    ) -> None:
+        self._supervisor(signer)
+        rating = self.rating(case_id)
+        rating.decide_dispute(kind=kind, upheld=upheld, reasons=reasons, at=at)
+        self.app.save_signed(rating, signer=signer)
+
+
+# --- appointments (网上预约) ----------------------------------------------------------------------
+
+
+class AppointmentService(_Service):
+    """Open slots, book, cancel, check in, refuse and record no-shows (GZ20·9, NH·9)."""
+
+    def slot(self, slot_id: UUID) -> AppointmentSlot:
+        return self._get(AppointmentSlot, slot_id)
+
+    def open_slot(
+        self,
+        *,
+        signer: Signer,
+        department: str,
+        hall: str,
+        service_item: str,
+        starts_at: dt.datetime,
+        ends_at: dt.datetime,
+        capacity: int,
+    ) -> AppointmentSlot:
+        self._department(signer, department)
+        slot = AppointmentSlot.open(
+            hall=hall,
+            service_item=service_item,
+            department=department,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=capacity,
+        )
+        if self._find(AppointmentSlot, slot.id) is not None:
+            raise LedgerError(f"slot {hall}/{service_item} at {starts_at} is already open")
+        self.app.save_signed(slot, signer=signer)
+        return slot
+
+    def book(self, slot_id: UUID, *, signer: Signer, applicant_id: UUID, at: dt.datetime) -> UUID:
+        self._applicant_channel(signer)
+        slot = self.slot(slot_id)
+        booking = slot.book(applicant_id=applicant_id, at=at)
+        self.app.save_signed(slot, signer=signer)
+        return booking
+
+    def cancel(self, slot_id: UUID, *, signer: Signer, booking_id: UUID, at: dt.datetime) -> None:
+        self._applicant_channel(signer)
+        slot = self.slot(slot_id)
+        slot.cancel(booking_id=booking_id, at=at)
+        self.app.save_signed(slot, signer=signer)
+
+    def check_in(self, slot_id: UUID, *, signer: Signer, booking_id: UUID, at: dt.datetime) -> None:
+        """Check-in at the hall: by a hall kiosk, or by the slot's department at the window."""
+        key = self.app.check_signer(signer, KeyRole.KIOSK, KeyRole.DEPARTMENT)
+        slot = self.slot(slot_id)
+        if key.role == KeyRole.DEPARTMENT:
+            self._department(signer, slot.department)
+        slot.check_in(booking_id=booking_id, at=at)
+        self.app.save_signed(slot, signer=signer)
+
+    def refuse(
+        self,
+        slot_id: UUID,
+        *,
+        signer: Signer,
+        booking_id: UUID,
+        ground: RefusalGround | str,
+        details: str,
+        at: dt.datetime,
+    ) -> None:
+        slot = self.slot(slot_id)
+        self._department(signer, slot.department)
+        slot.refuse(booking_id=booking_id, ground=ground, details=details, at=at)
+        self.app.save_signed(slot, signer=signer)
+
+    def record_no_shows(self, slot_id: UUID, *, signer: Signer, at: dt.datetime) -> list[UUID]:
+        """After the slot: record its no-shows (by the department or the platform's job)."""
+        key = self.app.check_signer(signer, KeyRole.DEPARTMENT, KeyRole.PLATFORM)
+        slot = self.slot(slot_id)
+        if key.role == KeyRole.DEPARTMENT:
+            self._department(signer, slot.department)
+        missed = slot.record_no_shows(at=at)
+        if missed:
+            self.app.save_signed(slot, signer=signer)
+        return missed
+
+
+# --- consultations and complaints (12345) ---------------------------------------------------------
+
+
+class ConsultationService(_Service):
+    """Receive, answer and find untrue consultations and complaints (GZ20·8, FZ·9)."""
+
+    def __init__(self, app: LedgerApplication, *, limits: AnswerLimits | None = None) -> None:
+        super().__init__(app)
+        self.limits = limits or AnswerLimits()
+
+    def consultation(self, consultation_id: UUID) -> Consultation:
+        return self._get(Consultation, consultation_id)
+
+    def receive(
+        self,
+        *,
+        signer: Signer,
+        kind: ConsultationKind | str,
+        channel: ConsultationChannel | str,
+        department: str,
+        applicant_id: UUID | None,
+        summary: str,
+        at: dt.datetime,
+        case_serial: str = "",
+    ) -> Consultation:
+        """Recorded by the applicant's channel, the 12345 centre (platform) or a kiosk."""
+        self.app.check_signer(signer, *APPLICANT_ROLES, KeyRole.PLATFORM)
+        consultation = Consultation.receive(
+            kind=kind,
+            channel=channel,
+            department=department,
+            applicant_id=applicant_id,
+            summary=summary,
+            at=at,
+            case_serial=case_serial,
+            limits=self.limits,
+        )
+        self.app.save_signed(consultation, signer=signer)
+        return consultation
+
+    def answer(
+        self,
+        consultation_id: UUID,
+        *,
+        signer: Signer,
+        department: str,
+        answer: str,
+        at: dt.datetime,
+    ) -> SealedRecord:
+        self._department(signer, department)
+        consultation = self.consultation(consultation_id)
+        record = consultation.answer_with(
+            department=department, answer=answer, at=at, seal_key=signer
+        )
+        self.app.save_signed(consultation, signer=signer)
+        return record
+
+    def find_untrue(
+        self,
+        consultation_id: UUID,
+        *,
+        signer: Signer,
+        department: str,
+        reasons: str,
+        evidence: list[str],
+        at: dt.datetime,
+    ) -> None:
+        self._department(signer, department)
+        consultation = self.consultation(consultation_id)
+        consultation.find_untrue(department=department, reasons=reasons, evidence=evidence, at=at)
+        self.app.save_signed(consultation, signer=signer)
+
+
+# --- blacklist (黑名单) ---------------------------------------------------------------------------
+
+
+def appointment_fact(slot_id: UUID, booking_id: UUID) -> str:
+    """The fact reference of a missed appointment."""
+    return f"appointment:{slot_id}:{booking_id}"
+
+
+def consultation_fact(consultation_id: UUID) -> str:
+    """The fact reference of a complaint found untrue."""
+    return f"consultation:{consultation_id}"
+
+
+def rating_fact(case_id: UUID, kind: RatingKind | str = RatingKind.FIRST) -> str:
+    """The fact reference of a rating found untrue (dispute upheld)."""
+    return f"rating:{case_id}:{RatingKind(kind).value}"
+
+
+class BlacklistService(_Service):
+    """Blacklist, appeal, remove, and answer ``is_blacklisted`` (GZ16·22, NH·25, PY·28)."""
+
+    def __init__(
+        self,
+        app: LedgerApplication,
+        *,
+        restriction_months: int = RESTRICTION_MONTHS,
+        appeal_days: int = APPEAL_DAYS,
+    ) -> None:
+        super().__init__(app)
+        self.restriction_months = restriction_months
+        self.appeal_days = appeal_days
+
+    def record(self, applicant_id: UUID) -> Blacklisting | None:
+        return self._find(Blacklisting, Blacklisting.id_for(applicant_id))
+
+    def is_blacklisted(self, applicant_id: UUID, on: dt.date) -> Restriction:
+        """``(blocked, until, appeal_route)`` for online application on ``on``."""
+        record = self.record(applicant_id)
+        return record.restriction(on) if record else Restriction(False, None, "")
+
+    def refuse_if_blacklisted(self, applicant_id: UUID, on: dt.date) -> None:
+        """Raise :class:`BlacklistedApplicant` (with the end date and how to appeal) when the
+        applicant may not apply online on ``on``."""
+        blocked, until, route = self.is_blacklisted(applicant_id, on)
+        if blocked:
+            end = until.isoformat() if until else "further notice"
+            raise BlacklistedApplicant(
+                f"applicant: blocked from online applications until {end}; appeal: {route}"
+            )
+
+    def blacklist(
+        self,
+        applicant_id: UUID,
+        *,
+        signer: Signer,
+        authority: str,
+        ground: BlacklistGround | str,
+        facts: Iterable[str],
+        details: str,
+        at: dt.datetime,
+        credit_referral: bool = False,
+    ) -> SealedRecord:
+        """Decide a blacklisting with its sealed notice; counted facts are checked against
+        the ledger (no-shows, untrue complaints, untrue ratings of this applicant)."""
+        self._supervisor(signer, authority)
+        refs = list(facts)
+        self._check_facts(applicant_id, refs)
+        record = self.record(applicant_id) or Blacklisting.open(applicant_id)
+        notice = record.blacklist(
+            ground=ground,
+            facts=refs,
+            authority=authority,
+            details=details,
+            at=at,
+            seal_key=signer,
+            restriction_months=self.restriction_months,
+            appeal_days=self.appeal_days,
+            credit_referral=credit_referral,
+        )
+        self.app.save_signed(record, signer=signer)
+        return notice
+
+    def lodge_appeal(
+        self,
+        applicant_id: UUID,
+        *,
+        signer: Signer,
+        reasons: str,
+        evidence: Sequence[str] = (),
+        at: dt.datetime,
+    ) -> None:
+        self._applicant_channel(signer)
+        record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
+        record.lodge_appeal(reasons=reasons, evidence=evidence, at=at)
+        self.app.save_signed(record, signer=signer)
+
+    def decide_appeal(
+        self,
+        applicant_id: UUID,
+        *,
+        signer: Signer,
+        authority: str,
+        unintentional: bool,
+        reasons: str,
+        at: dt.datetime,
+    ) -> SealedRecord:
+        self._supervisor(signer, authority)
+        record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
+        decision = record.decide_appeal(
+            unintentional=unintentional,
+            reasons=reasons,
+            authority=authority,
+            at=at,
+            seal_key=signer,
+        )
+        self.app.save_signed(record, signer=signer)
+        return decision
+
+    def remove(
+        self,
+        applicant_id: UUID,
+        *,
+        signer: Signer,
+        authority: str,
+        reasons: str,
+        evidence: Sequence[str],
+        at: dt.datetime,
+    ) -> SealedRecord:
+        self._supervisor(signer, authority)
+        record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
+        decision = record.remove(
+            reasons=reasons, evidence=evidence, authority=authority, at=at, seal_key=signer
+        )
+        self.app.save_signed(record, signer=signer)
+        return decision
+
+    def _check_facts(self, applicant_id: UUID, facts: list[str]) -> None:
+        for i, fact in enumerate(facts):
+            field = f"facts[{i}]"
+            kind, _, rest = fact.partition(":") if isinstance(fact, str) else ("", "", "")
+            try:
+                if kind == "appointment":
+                    slot_text, _, booking_text = rest.partition(":")
+                    slot = self._get(AppointmentSlot, UUID(slot_text))
+                    booking = UUID(booking_text)
+                    ok = (
+                        slot.status(booking) is BookingStatus.NO_SHOW
+                        and slot.applicant_of(booking) == applicant_id
+                    )
+                elif kind == "consultation":
+                    consultation = self._get(Consultation, UUID(rest))
+                    ok = consultation.untrue and consultation.applicant_id == applicant_id
+                elif kind == "rating":
+                    case_text, _, which = rest.partition(":")
+                    rating = self._get(Rating, Rating.id_for(UUID(case_text)))
+                    ok = rating.applicant_id == applicant_id and rating.is_untrue(which)
+                else:
+                    continue  # other facts (case serials, material hashes) are the authority's
+            except (ValueError, LedgerError):
+                ok = False
+            if not ok:
+                raise InvalidBlacklisting(field, f"{fact!r} is not such a fact of this applicant")
+
+
+# --- supervision orders (督办) --------------------------------------------------------------------
+
+
+class SupervisionService(_Service):
+    """Issue, answer and close supervision orders (FZ·24, GZ20·26, FZ·26)."""
+
+    def order(self, order_id: UUID) -> SupervisionOrder:
+        return self._get(SupervisionOrder, order_id)
+
+    def issue(
+        self,
+        *,
+        signer: Signer,
+        department: str,
+        reason: SupervisionReason | str,
+        details: str,
+        at: dt.datetime,
+        case_id: UUID | None = None,
+        case_serial: str = "",
+        answer_days: int = ANSWER_DAYS,
+    ) -> SupervisionOrder:
+        key = self._supervisor(signer)
+        order = SupervisionOrder.issue(
+            supervisor=key.actor,
+            department=department,
+            reason=reason,
+            details=details,
+            at=at,
+            case_id=case_id,
+            case_serial=case_serial,
+            answer_days=answer_days,
+        )
+        self.app.save_signed(order, signer=signer)
+        return order
+
+    def answer(
+        self, order_id: UUID, *, signer: Signer, department: str, answer: str, at: dt.datetime
+    ) -> SealedRecord:
+        self._department(signer, department)
+        order = self.order(order_id)
+        record = order.answer_with(department=department, answer=answer, at=at, seal_key=signer)
+        self.app.save_signed(order, signer=signer)
+        return record
+
+    def close(self, order_id: UUID, *, signer: Signer, conclusion: str, at: dt.datetime) -> None:
+        key = self._supervisor(signer)
+        order = self.order(order_id)
+        order.close(supervisor=key.actor, conclusion=conclusion, at=at)
+        self.app.save_signed(order, signer=signer)
+
+    def verify_answer(self, order_id: UUID) -> bool:
+        record = self.order(order_id).answer_record
+        return record is not None and self._verify(record)
