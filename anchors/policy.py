@@ -95,6 +95,11 @@ class AnchorConfig:
             raise PolicyError("validators: cosignature/v1 verifier keys")
         if len({v.name for v in self.validators}) != len(self.validators):
             raise PolicyError("validators: names must be distinct")
+        keys = {v.public_key for v in self.validators}
+        if len(keys) != len(self.validators):
+            raise PolicyError("validators: keys must be distinct (one key would count twice)")
+        if self.checkpoint_key.public_key in keys:
+            raise PolicyError("validators: the ledger's checkpoint key cannot cosign itself")
         _check_threshold(self.threshold, len(self.validators))
         if not self.node or any(ch.isspace() for ch in self.node) or len(self.node) > 200:
             raise PolicyError("anchor node name: a non-empty word")

@@ -28,14 +28,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from anchors.errors import ReceiptError
+from anchors import note
+from anchors.errors import PolicyError, ReceiptError
 from anchors.policy import AnchorConfig, TrustPolicy
 from anchors.receipt import VerifiedCheckpoint, verify_receipt
-from anchors.recorded import RecordedAnchoring, RecordedConfig
+from anchors.recorded import RecordedAnchor, RecordedAnchoring, RecordedConfig
 from anchors.supersession import SupersessionError, verify_supersessions
 from ledger.chain.verification import Failure
 
-__all__ = ["PolicyCheck", "check_policy", "superseded_size"]
+__all__ = ["PolicyCheck", "check_policy", "superseded_size", "verify_as_recorded"]
 
 
 @dataclass(frozen=True)
@@ -268,3 +269,65 @@ def superseded_size(recorded: RecordedAnchoring, new: AnchorConfig) -> int | Non
 
 def _same(recorded: RecordedConfig, config: AnchorConfig) -> bool:
     return _keys_match(recorded, config) and recorded.threshold == config.threshold
+
+
+def verify_as_recorded(
+    recorded: RecordedAnchoring, platform_keys: tuple[bytes, ...]
+) -> tuple[tuple[VerifiedCheckpoint, ...], int, Failure | None]:
+    """Every recorded receipt under the configuration the chain recorded in force at its
+    sequence: no pinned policy, only the keys the chain itself holds (for plain ``verify``).
+
+    Returns (verified checkpoints, receipts that could not be checked because no complete
+    configuration precedes them — ledgers anchored before ``Configured`` existed —, the first
+    failure). A receipt that does not verify is ``anchor-rejected`` at its sequence.
+    """
+    out: list[VerifiedCheckpoint] = []
+    unchecked = 0
+    for a in recorded.anchors:
+        in_force = next(
+            (c for c in reversed(recorded.configs) if c.sequence < a.sequence and c.complete),
+            None,
+        )
+        if in_force is None:
+            unchecked += 1
+            continue
+        found = _verify_under(recorded, a, in_force, platform_keys)
+        if isinstance(found, Failure):
+            return tuple(out), unchecked, found
+        out.append(found)
+    return tuple(out), unchecked, None
+
+
+def _verify_under(
+    recorded: RecordedAnchoring,
+    anchor: RecordedAnchor,
+    config: RecordedConfig,
+    platform_keys: tuple[bytes, ...],
+) -> VerifiedCheckpoint | Failure:
+    oid, where = recorded.originator_id, f"the configuration recorded at sequence {config.sequence}"
+    try:
+        policy = TrustPolicy(
+            recorded.origin,
+            note.Verifier.from_key(config.checkpoint_key),
+            platform_keys,
+            config.node,
+            tuple(note.Verifier.from_key(v) for v in config.validators),
+            config.threshold,
+        )
+    except (PolicyError, note.NoteError) as exc:
+        return Failure(config.sequence, oid, "anchor-record-malformed", f"{where}: {exc}")
+    try:
+        verified = verify_receipt(anchor.receipt, policy).checkpoint
+    except ReceiptError as exc:
+        return Failure(
+            anchor.sequence,
+            oid,
+            "anchor-rejected",
+            f"the receipt recorded at sequence {anchor.sequence} (checkpoint size "
+            f"{anchor.size}) does not verify under {where}: {exc}",
+        )
+    if verified.size != anchor.size or verified.root != anchor.root:
+        return Failure(
+            anchor.sequence, oid, "anchor-rejected", "a receipt for another size or root"
+        )
+    return verified

@@ -219,3 +219,22 @@ def test_the_anchor_log_records_a_configuration_only_when_it_changes() -> None:
     ):
         with pytest.raises(ValueError):
             log.configure(*bad)
+
+
+def _cosigner(name: str, public_key: bytes) -> note.Verifier:
+    import hashlib
+
+    alg = note.ALG_COSIGNATURE_V1
+    key_id = hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + public_key).digest()[:4]
+    return note.Verifier(name, key_id, alg, public_key)
+
+
+def test_one_key_cannot_count_twice_nor_the_ledger_cosign_itself() -> None:
+    ckpt = checkpoint_signer(ORIGIN, bytes(32))
+    good = _policy(ckpt, _validators())
+    twice = _cosigner("v9.node.example", good.validators[0].public_key)
+    with pytest.raises(PolicyError, match="keys must be distinct"):
+        replace(good, validators=(*good.validators, twice))
+    itself = _cosigner("ledger.node.example", ckpt.verifier().public_key)
+    with pytest.raises(PolicyError, match="cannot cosign itself"):
+        replace(good, validators=(*good.validators[:3], itself))

@@ -20,6 +20,8 @@ import pytest
 
 from anchors.codec import canonical_json
 from anchors.policy import parse_policy
+from anchors.policy_check import verify_as_recorded
+from anchors.recorded import read_recorded
 from anchors.worker import AnchoringWorker
 from api.cli.main import main
 from ledger.chain.verification import verify_chain
@@ -118,6 +120,16 @@ def test_the_honest_policy_alone_checks_every_recorded_anchor(
     fingerprint = parse_policy(Path(policy).read_bytes()).fingerprint_text()
     assert report["policy"]["fingerprint"] == fingerprint
     assert report["anchors"]["policy_fingerprint"] == fingerprint
+    # the recorded receipts also verify under the configuration the chain itself recorded,
+    # except on a ledger anchored before that record existed
+    recorded = read_recorded(anchored.ledger.app.chain, anchored.anchors.origin)
+    assert recorded is not None
+    verified, unchecked, failure = verify_as_recorded(
+        recorded, (anchored.ledger.platform.public_key,)
+    )
+    legacy = not _sequences(anchored, ANCHOR_CONFIGURED_TOPIC)
+    assert failure is None
+    assert (len(verified), unchecked) == ((0, 3) if legacy else (3, 0))
 
 
 def test_the_chain_records_the_configuration_it_was_anchored_under(
@@ -222,6 +234,15 @@ def test_a_recorded_receipt_altered_with_the_stolen_platform_key_fails_at_its_se
     assert code == 1
     assert (failure["reason"], failure["sequence"]) == ("anchor-rejected", second)
     assert "2 validator cosignature(s), the policy needs 3" in failure["detail"]
+    # with no policy at all, under the configuration the chain itself recorded
+    recorded = read_recorded(a.ledger.app.chain, a.anchors.origin)
+    assert recorded is not None
+    verified, unchecked, failure_ = verify_as_recorded(recorded, (a.ledger.platform.public_key,))
+    assert failure_ is not None and (failure_.reason, failure_.sequence) == (
+        "anchor-rejected",
+        second,
+    )
+    assert len(verified) == 1 and unchecked == 0
     a.close()
 
 
@@ -358,3 +379,64 @@ def test_fingerprint_usage_errors_exit_2(
     )
     assert main(["verify", "--db", url, "--policy", str(pin_only), "--fingerprint", "ab"]) == 2
     assert "--fingerprint" in capsys.readouterr().err
+
+
+def test_a_node_run_by_the_attacker_is_not_trusted_on_first_use(
+    anchored: Anchored, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``verify --node EVIL``: the attacker's node publishes their checkpoint key for the origin
+    and cosigns their checkpoint of the rewritten log; the chain's own record disagrees."""
+    from anchors import merkle
+    from anchors.checkpoints import sign_checkpoint
+    from anchors.node.client import NodeClient
+    from anchors.node.protocol import AddCheckpoint
+
+    a = anchored
+    rewrite_chain(a.ledger.url, a.ledger.app.chain, 2, a.ledger.platform)
+    keys = attacker_keys(a.anchors.origin)
+    chain = a.ledger.app.chain
+    head = chain.chain_head()
+    leaves = [merkle.leaf_hash(e.entry_hash) for e in chain.select_entries(1, head.sequence)]
+    evil = NodeProcess(tmp_path / "evil").start()
+    try:
+        client = NodeClient(evil.url)
+        client.register(a.anchors.origin, keys.checkpoint.verifier().to_key())
+        signed = sign_checkpoint(keys.checkpoint, len(leaves), merkle.root(leaves))
+        client.add_checkpoint(AddCheckpoint(0, (), signed))
+        code, report = _verify(a.ledger.url, "--node", evil.url, capsys=capsys)
+    finally:
+        evil.stop()
+    failure = _failure(report)
+    assert code == 1 and failure["reason"] == "policy-mismatch"
+    assert failure["sequence"] == _sequences(a, ANCHOR_OPENED_TOPIC)[0]
+    assert report["policy"]["source"].startswith("trusted on first use")
+
+
+def test_a_history_invented_in_front_of_the_honest_configuration_fails(
+    anchored: Anchored, shared_node: NodeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attacker prepends a configuration of their own, 'superseded' by the honest one,
+    covering every size the honest receipts anchored. They can sign the statement as its old
+    key, but a change of checkpoint key must be signed by the new (honest) key as well."""
+    from anchors import note
+    from anchors.policy import Supersession
+    from anchors.supersession import SupersessionError, sign_supersession, statement_text
+
+    a = anchored
+    honest = parse_policy(
+        Path(_policy_file(a, shared_node, tmp_path / "p.json", capsys)).read_bytes()
+    )
+    keys = attacker_keys(a.anchors.origin)
+    invented = forged_policy(honest, keys).anchor_config()
+    last = a.worker.anchored_size
+    with pytest.raises(SupersessionError, match="needs the signature"):
+        sign_supersession(invented, honest.anchor_config(), last, [keys.checkpoint])
+    text = statement_text(invented, honest.anchor_config(), last)
+    statement = note.sign_note(text, [keys.checkpoint])
+    policy = dataclasses.replace(honest, supersedes=(Supersession(invented, last, statement),))
+    code, report = _verify(
+        a.ledger.url, "--policy", write_policy(tmp_path / "i.json", policy), capsys=capsys
+    )
+    failure = _failure(report)
+    assert code == 1 and failure["reason"] == "policy-supersession"
+    assert f"no signature of {honest.checkpoint_key.to_key()}" in failure["detail"]
