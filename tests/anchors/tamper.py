@@ -8,6 +8,7 @@ its own. ``truncate_chain`` drops the tail. Both work on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ledger.chain.entries import command_message, sha256
@@ -26,11 +27,21 @@ def truncate_chain(url: str, keep: int) -> None:
     run_sql(url, "DELETE FROM chain_entries WHERE sequence > ?", (keep,))
 
 
-def rewrite_chain(url: str, chain: Any, sequence: int, platform: Any) -> None:
-    """Alter the (platform-signed) event at ``sequence`` and recompute the chain after it."""
+def rewrite_chain(
+    url: str,
+    chain: Any,
+    sequence: int,
+    platform: Any,
+    change: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Alter the (platform-signed) event at ``sequence`` — its ``actor``, or whatever ``change``
+    does to its decoded state — and recompute the chain after it."""
     target = chain.select_links(sequence, 1)[0]
     value = decode(target.event.state)
-    value["actor"] = str(value.get("actor", "")) + " (rewritten)"
+    if change is None:
+        value["actor"] = str(value.get("actor", "")) + " (rewritten)"
+    else:
+        change(value)
     new_state = canonical(value)
     run_sql(
         url,

@@ -41,7 +41,6 @@ from tests.anchors.forge import (
     attacker_keys,
     forged_checkpoint,
     forged_policy,
-    rewrite_event,
     write_policy,
 )
 from tests.anchors.processes import NodeProcess
@@ -227,7 +226,7 @@ def test_a_recorded_receipt_altered_with_the_stolen_platform_key_fails_at_its_se
         del lines[-2]  # the last cosignature line (the note ends with a newline)
         value["checkpoint"] = "\n".join(lines)
 
-    rewrite_event(a.ledger.url, a.ledger.app.chain, second, a.ledger.platform, drop_a_cosignature)
+    rewrite_chain(a.ledger.url, a.ledger.app.chain, second, a.ledger.platform, drop_a_cosignature)
     assert verify_chain(a.ledger.app.chain).ok
     code, report = _verify(a.ledger.url, "--policy", policy, capsys=capsys)
     failure = _failure(report)
