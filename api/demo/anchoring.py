@@ -171,6 +171,7 @@ def run(ctx: DemoContext) -> None:
         "bundle_bytes": len(bundle),
         "bundle_events": report.versions,
         "policy": str(out / "policy.json"),
+        "policy_fingerprint": policy.fingerprint_text(),
         "checkpoint": str(out / "checkpoint.txt"),
         "alarms": node_alarms,
         "seconds": round(time.perf_counter() - started, 2),
@@ -248,7 +249,8 @@ def lines(ctx: DemoContext) -> list[str]:
         f"{s['validators']} validators",
         f"proof bundle   {s['bundle']} ({s['bundle_bytes']:,} bytes, {s['bundle_events']} "
         "events) verified offline",
-        f"trust policy   {s['policy']}; checkpoint {s['checkpoint']}",
+        f"trust policy   {s['policy']} (fingerprint {s['policy_fingerprint']}); "
+        f"checkpoint {s['checkpoint']}",
     ]
     attacks = {
         "keyless": "a whole command deleted, chain relinked without a key",
