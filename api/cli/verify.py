@@ -196,6 +196,45 @@ def verify_anchors(
     return report, policy
 
 
+def verify_recorded_anchors(ledger: Any, storage: Any) -> AnchorReport | None:
+    """Plain ``verify``: every receipt the chain recorded, under the anchor configuration the
+    chain itself recorded in force at its sequence (its checkpoint key, validators and k), and
+    the log against those checkpoints. None when the ledger never anchored."""
+    from anchors.anchored_verify import failed_report, verify_against_anchors
+    from anchors.errors import AnchorError
+    from anchors.policy_check import verify_as_recorded
+    from anchors.recorded import read_recorded
+    from anchors.tree import PersistentTree, open_tree_store
+    from ledger.errors import LedgerError
+
+    origin = _local_origin(storage)
+    recorded = read_recorded(ledger.chain, origin) if origin else None
+    if origin is None or recorded is None or not recorded.anchors:
+        return None
+    verified, _, failure = verify_as_recorded(recorded, (_genesis_platform_key(ledger),))
+    if failure is not None:
+        return failed_report(ledger.chain, origin, failure, "")
+    if not verified:
+        return None  # anchored before the chain recorded its configuration
+    store = open_tree_store(storage)
+    try:
+        return verify_against_anchors(
+            ledger.chain, verified, tree=PersistentTree(store), recorded=len(verified)
+        )
+    except AnchorError as exc:
+        raise LedgerError(str(exc)) from exc
+    finally:
+        store.close()
+
+
+def sealed_line(report: Report) -> str:
+    """How much of the log its command signatures seal (FORMAT.md §3: each signs its place)."""
+    return (
+        f"sealed: {report.sealed_through:,} of {report.head_sequence:,} entries by command "
+        f"signatures over their place in the chain; unsealed tail {report.unsealed:,}"
+    )
+
+
 def policy_line(policy: TrustPolicy, source: str) -> str:
     """The trust policy in use, by fingerprint (docs/ANCHORING.md §4.3: compare it with the
     one you pinned)."""
@@ -279,6 +318,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if policy is None:
                 source = "trusted on first use: the keys the node publishes"
             anchor_report, policy = verify_anchors(args, ledger, storage, policy)
+        elif report.ok:
+            anchor_report = verify_recorded_anchors(ledger, storage)
     finally:
         ledger.close()
     ok = report.ok and (anchor_report is None or anchor_report.ok)
@@ -302,10 +343,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=1, ensure_ascii=False))
     else:
         print_report(report, False)
-        # Lines summarising the chain itself (how much of the log is sealed, the unsealed tail)
-        # belong here: after the chain's line, before the trust policy and the anchors.
-        if anchor_report is not None and policy is not None:
-            print(policy_line(policy, source))
+        if report.ok:
+            print(sealed_line(report))
+        if anchor_report is not None:
+            if policy is not None:
+                print(policy_line(policy, source))
+            else:
+                print(
+                    "anchors: the receipts recorded in the chain, under the anchor configuration "
+                    "the chain recorded (pin a policy with --policy to check those keys too)"
+                )
             print_anchor_report(anchor_report)
     return EXIT_OK if ok else EXIT_FAILED
 

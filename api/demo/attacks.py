@@ -53,7 +53,7 @@ def run_sql(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, .
     with psycopg.connect(storage.conninfo, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{storage.schema or "public"}"')
         sql = sql.replace("stored_events", "caseledger_events").replace("rowid", "notification_id")
-        cur = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[call-overload]
+        cur = conn.execute(sql.replace("?", "%s"), params)
         return list(cur.fetchall()) if cur.description else []
 
 

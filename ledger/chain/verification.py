@@ -171,13 +171,15 @@ class KeyRegistry:
                 raise _fail(entry, entry.sequence, "malformed-key-event", "id does not match key")
             earlier = self.keys.get(key_id)
             if earlier is not None:
-                revoked = "" if earlier.revoked_at is None else f", revoked at {earlier.revoked_at}"
+                revocation = (
+                    "" if earlier.revoked_at is None else f", revoked at {earlier.revoked_at}"
+                )
                 raise _fail(
                     entry,
                     entry.sequence,
                     "key-reregistered",
                     f"key {key_id.hex()} was registered at sequence {earlier.registered_at}"
-                    f"{revoked}; a key is registered once and a revoked key stays revoked",
+                    f"{revocation}; a key is registered once and a revoked key stays revoked",
                 )
             self.keys[key_id] = _Key(public_key, str(role), entry.sequence)
             if isinstance(entry.originator_id, UUID):

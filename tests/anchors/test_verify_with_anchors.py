@@ -150,3 +150,28 @@ def test_a_forged_checkpoint_file_fails(
     assert code == 1
     assert "does not verify" in capsys.readouterr().err
     anchored.close()
+
+
+def test_plain_verify_checks_the_recorded_receipts_and_reports_what_is_sealed(
+    anchored: Anchored, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["verify", "--db", anchored.ledger.url])
+    out = capsys.readouterr().out
+    head = anchored.ledger.app.chain.chain_head()
+    assert code == 0 and head is not None
+    assert f"sealed: {head.sequence:,} of {head.sequence:,} entries" in out
+    assert "unsealed tail 0" in out
+    assert "recorded in the chain, each verified" in out
+    anchored.close()
+
+
+def test_plain_verify_catches_a_rewrite_with_every_key_against_the_recorded_receipts(
+    anchored: Anchored, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rename_actor(anchored.ledger.url, 2, anchored.ledger.keys)
+    assert verify_chain(anchored.ledger.app.chain).ok  # every key stolen: the chain alone passes
+    code, report = _verify(anchored.ledger.url, capsys=capsys)  # no flags at all
+    assert code == 1 and report["chain_ok"]
+    failure = report["anchors"]["failure"]
+    assert (failure["reason"], failure["sequence"]) == ("rewritten", 2)
+    anchored.close()
