@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
 from ledger.domain.documents import aware_utc, checked_body, fixed_bytes
-from ledger.domain.rules import InvalidDocument
+from ledger.domain.rules import FieldViolation, InvalidDocument
 from ledger.domain.signer import KEY_ID_SIZE, SIGNATURE_SIZE, Signer
 from ledger.encoding import canonical
 
@@ -204,11 +204,29 @@ def seal(
     issued_at: dt.datetime,
     body: Mapping[str, Any],
     signer: Signer,
+    refuse: type[FieldViolation] = InvalidDocument,
 ) -> SealedRecord:
     """Seal a new record with ``signer`` (the issuer's seal key).
 
-    Raises :class:`InvalidDocument` naming the field when the record is malformed.
+    Raises ``refuse`` (by default :class:`InvalidDocument`) naming the field when the record is
+    malformed: an aggregate passes its own refusal, so its callers see one error type.
     """
+    try:
+        return _seal(kind, subject, issuer, issued_at, body, signer)
+    except InvalidDocument as exc:
+        if refuse is InvalidDocument:
+            raise
+        raise refuse(exc.field, exc.problem) from None
+
+
+def _seal(
+    kind: SealedKind | str,
+    subject: str,
+    issuer: str,
+    issued_at: dt.datetime,
+    body: Mapping[str, Any],
+    signer: Signer,
+) -> SealedRecord:
     checked_kind = _kind(kind)
     checked_subject = _subject(subject)
     checked_issuer = _issuer(issuer)
