@@ -90,14 +90,7 @@ class AnchorReport:
             "policy_fingerprint": self.policy_fingerprint,
             "unanchored_entries": self.unanchored_entries,
             "lag_seconds": round(self.lag_seconds, 3),
-            "failure": None
-            if self.failure is None
-            else {
-                "sequence": self.failure.sequence,
-                "originator_id": self.failure.originator_id,
-                "reason": self.failure.reason,
-                "detail": self.failure.detail,
-            },
+            "failure": None if self.failure is None else self.failure.as_dict(),
         }
 
 

@@ -51,6 +51,14 @@ class Failure:
             f"sequence {self.sequence} ({self.originator_id or '-'}): {self.reason}: {self.detail}"
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "originator_id": self.originator_id,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
 
 @dataclass(frozen=True)
 class Report:
@@ -88,14 +96,7 @@ class Report:
             "sealed_through": self.sealed_through,
             "unsealed": self.unsealed,
             "seconds": round(self.seconds, 3),
-            "failure": None
-            if self.failure is None
-            else {
-                "sequence": self.failure.sequence,
-                "originator_id": self.failure.originator_id,
-                "reason": self.failure.reason,
-                "detail": self.failure.detail,
-            },
+            "failure": None if self.failure is None else self.failure.as_dict(),
         }
 
 

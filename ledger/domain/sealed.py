@@ -212,26 +212,15 @@ def seal(
     malformed: an aggregate passes its own refusal, so its callers see one error type.
     """
     try:
-        return _seal(kind, subject, issuer, issued_at, body, signer)
+        checked_kind = _kind(kind)
+        checked_subject = _subject(subject)
+        checked_issuer = _issuer(issuer)
+        when = aware_utc(issued_at)
+        checked_body = _body(checked_kind, body)
     except InvalidDocument as exc:
         if refuse is InvalidDocument:
             raise
         raise refuse(exc.field, exc.problem) from None
-
-
-def _seal(
-    kind: SealedKind | str,
-    subject: str,
-    issuer: str,
-    issued_at: dt.datetime,
-    body: Mapping[str, Any],
-    signer: Signer,
-) -> SealedRecord:
-    checked_kind = _kind(kind)
-    checked_subject = _subject(subject)
-    checked_issuer = _issuer(issuer)
-    when = aware_utc(issued_at)
-    checked_body = _body(checked_kind, body)
     content_hash = hashlib.sha256(
         sealed_content(checked_kind, checked_subject, checked_issuer, when, checked_body)
     ).digest()
