@@ -5,7 +5,7 @@ the checkpoint, hash tiles and entry bundles — from the persistent tree (:mod:
 and the chain, for the tree of the latest *published* checkpoint. Paths and byte formats are
 :mod:`anchors.tiles`; HTTP (status codes, caching headers) is the caller's.
 
-Decisions (docs/ANCHORING.md §8):
+Decisions (docs/ANCHORING.md §11):
 
 * The published checkpoint is the latest cosigned checkpoint the ledger recorded in its own
   chain (the last ``AnchorLog.Anchored`` event; what ``caseledger checkpoint`` prints): a

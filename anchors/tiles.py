@@ -20,7 +20,7 @@ Spec followed, section by section:
 * *Log entries*: an entry bundle is a sequence of big-endian uint16 length-prefixed entries;
   entry ``i`` hashes (RFC 6962 leaf hash) to hash ``i`` of the level-0 tile with the same index.
 
-Decision (DESIGN "Formats"; docs/ANCHORING.md §8): the leaf data of this ledger's tree is the
+Decision (DESIGN "Formats"; docs/ANCHORING.md §11): the leaf data of this ledger's tree is the
 32-byte chain entry hash, so each entry of a bundle is that 32-byte hash (``leaf_hash(entry) =
 SHA-256(0x00 ‖ entry hash)`` is then exactly the level-0 tile hash, as the spec requires). The
 canonical entry bytes that hash to it are served to auditors by ``/v1/audit/entries``.

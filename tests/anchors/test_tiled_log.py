@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -426,3 +427,54 @@ def test_before_anchoring_the_log_says_why_it_has_nothing(tmp_path: Path) -> Non
         stop_server(served)
     assert checkpoint.status_code == tile.status_code == 404
     assert "no anchor node is configured" in checkpoint.json()["detail"]
+
+
+# --- the auditor's walkthrough in docs/ANCHORING.md runs as written ------------------------------
+
+
+def _walkthrough_blocks() -> list[str]:
+    text = (ROOT / "docs" / "ANCHORING.md").read_text(encoding="utf-8")
+    section = text[text.index("### Mirror the log and re-verify it independently") :]
+    section = section[: section.find("\n## ")] if "\n## " in section else section
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 2, "the walkthrough has its curl/caseledger block and its Go block"
+    return blocks
+
+
+def test_the_auditor_walkthrough_in_anchoring_md_runs_as_written(
+    log: Log, go_reader: Path, tmp_path: Path
+) -> None:
+    shim = tmp_path / ".venv" / "bin" / "caseledger"
+    shim.parent.mkdir(parents=True)
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m api.cli "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    shutil.copy(log.world.policy, tmp_path / "policy.json")
+    env = {
+        **os.environ,
+        "LOG": log.served.url,
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(tmp_path),
+        "GOCACHE": str(tmp_path / "go-cache"),
+        "GOFLAGS": "",
+        "GOPROXY": "off",
+    }
+    outputs = []
+    for block in _walkthrough_blocks():
+        ran = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert ran.returncode == 0, f"{block}\n{ran.stdout}\n{ran.stderr}"
+        outputs.append(ran.stdout)
+    assert outputs[0].startswith(log.world.checkpoints[-1])
+    assert outputs[0].count(f"VERIFIED tiled log {log.policy.origin}: size {SIZES[-1]}") == 2
+    assert f"kept checkpoint of size {SIZES[-1]}" in outputs[0]
+    reports = [json.loads(line) for line in outputs[1].splitlines()]
+    assert [r["entries"] for r in reports] == [SIZES[-1]] * 2
+    assert reports[0]["kept_size"] == SIZES[-1]
