@@ -18,10 +18,15 @@ Decisions (docs/ANCHORING.md §11):
   never deleted: a partial tile's bytes cannot change in an append-only tree).
 * Hash tiles are read in one query of the stored complete subtrees (tree level 8·L);
   entry bundles from the chain entries (leaf data = entry hash, :mod:`anchors.tiles`).
+* Full tiles never change, so a :class:`TiledLog` keeps the most recently served
+  :data:`CACHED_TILES` of them (at most ~8.7 KB each) and answers them again without a query;
+  partial tiles are always read.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Final
@@ -31,6 +36,7 @@ from anchors.errors import TreeStoreError
 from anchors.tiles import Tile, format_entry_bundle
 
 __all__ = [
+    "CACHED_TILES",
     "NodeReader",
     "PublishedCheckpoint",
     "TiledLog",
@@ -41,6 +47,8 @@ NodeReader = Callable[[Collection[int]], dict[int, bytes]]
 """``read(node ids) -> {node id: hash}`` of the persistent tree (``TreeStore.read``)."""
 
 _ANCHORED: Final = "Anchored"
+CACHED_TILES: Final = 2048
+"""Full tiles a :class:`TiledLog` keeps in memory (~18 MB at most)."""
 
 
 @dataclass(frozen=True)
@@ -73,16 +81,38 @@ class TiledLog:
     """
 
     def __init__(
-        self, read_nodes: NodeReader, entry_hashes: Callable[[int, int], list[bytes]]
+        self,
+        read_nodes: NodeReader,
+        entry_hashes: Callable[[int, int], list[bytes]],
+        *,
+        cached: int = CACHED_TILES,
     ) -> None:
         self._read_nodes = read_nodes
         self._entry_hashes = entry_hashes
+        self._cached = cached
+        self._cache: OrderedDict[Tile, bytes] = OrderedDict()
+        self._lock = threading.Lock()
 
     def tile(self, tile: Tile, size: int) -> bytes | None:
         """The bytes of ``tile`` in the tree of ``size`` leaves, or None if the tree has no
         such tile. Raises ``TreeStoreError`` if the store or chain lacks what the tree needs."""
         if tile.needs_size > size:
             return None
+        if tile.is_partial:
+            return self._read(tile)
+        with self._lock:
+            found = self._cache.get(tile)
+            if found is not None:
+                self._cache.move_to_end(tile)
+                return found
+        data = self._read(tile)
+        with self._lock:
+            self._cache[tile] = data
+            while len(self._cache) > self._cached:
+                self._cache.popitem(last=False)
+        return data
+
+    def _read(self, tile: Tile) -> bytes:
         if tile.is_entries:
             return self._bundle(tile)
         ids = tile.node_ids()

@@ -47,6 +47,8 @@ PARTIAL: Final = "public, max-age=60"
 CHECKPOINT_CACHE: Final = "public, max-age=5"
 OCTETS: Final = "application/octet-stream"
 _ORIGIN: Final = "tiles_origin"
+_PUBLISHED: Final = "tiles_published"
+_LOG: Final = "tiled_log"
 _MAX_SIZE: Final = 2**62
 
 
@@ -116,8 +118,15 @@ def _reader(ctx: Any) -> PooledTreeReader:
     return PooledTreeReader(ctx.runtime.settings.storage)
 
 
-def _published(ctx: Any) -> PublishedCheckpoint:
-    """The latest cosigned checkpoint in the chain, or a 404 saying why there is none."""
+def _published(ctx: Any, *, covering: int | None = None) -> PublishedCheckpoint:
+    """The latest cosigned checkpoint in the chain, or a 404 saying why there is none.
+
+    With ``covering``, the one this process last read is reused when its tree has at least
+    that many leaves (a tree only grows, so what it covers stays valid); else it is read again.
+    """
+    last: PublishedCheckpoint | None = ctx.services.get(_PUBLISHED)
+    if covering is not None and last is not None and last.size >= covering:
+        return last
     origin = ctx.services.get(_ORIGIN)
     if origin is None:
         origin = _reader(ctx).get_meta("origin")
@@ -132,6 +141,15 @@ def _published(ctx: Any) -> PublishedCheckpoint:
             "(serve --node URL or $CASELEDGER_NODE)"
         )
         raise Problem(404, "Not found", why, code="not-anchored")
+    ctx.services[_PUBLISHED] = found
+    return found
+
+
+def _tiled_log(ctx: Any) -> TiledLog:
+    """The process's tiled log (it keeps recently served full tiles)."""
+    found: TiledLog | None = ctx.services.get(_LOG)
+    if found is None:
+        found = ctx.services.setdefault(_LOG, TiledLog(_reader(ctx).read, _entry_hashes(ctx)))
     return found
 
 
@@ -196,10 +214,9 @@ def tile(
         wanted = parse_tile_path("tile/" + tile_path)
     except TileError as exc:
         raise Problem(400, "Bad request", str(exc), code="bad-tile-path") from None
-    found = _published(ctx)
-    log = TiledLog(_reader(ctx).read, _entry_hashes(ctx))
+    found = _published(ctx, covering=wanted.needs_size)
     try:
-        data = log.tile(wanted, found.size)
+        data = _tiled_log(ctx).tile(wanted, found.size)
     except AnchorError as exc:
         raise Problem(503, "Unavailable", str(exc), code="tree-unavailable") from None
     if data is None:

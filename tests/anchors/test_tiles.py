@@ -206,3 +206,25 @@ def test_no_tile_beyond_the_tree_is_served(grown: tuple[PersistentTree, list[byt
     assert log.tile(Tile(1, 0, 2), 511) is None  # only one complete level-0 tile
     assert log.tile(Tile(ENTRIES, 1, 256), 511) is None
     assert log.tile(Tile(2, 0, 1), 65_535) is None and log.tile(Tile(2, 0, 1), 65_536)
+
+
+def test_full_tiles_are_kept_and_partial_ones_read_again(
+    grown: tuple[PersistentTree, list[bytes]],
+) -> None:
+    tree, data = grown
+    reads: list[int] = []
+
+    def read(ids: object) -> dict[int, bytes]:
+        reads.append(1)
+        return tree.store.read(ids)  # type: ignore[arg-type]
+
+    log = TiledLog(read, lambda first, count: data[first - 1 : first - 1 + count], cached=2)
+    first = log.tile(Tile(0, 0), 1000)
+    assert log.tile(Tile(0, 0), 1000) == first and len(reads) == 1
+    log.tile(Tile(0, 3, 232), 1000)
+    log.tile(Tile(0, 3, 232), 1000)
+    assert len(reads) == 3  # a partial tile is read each time
+    log.tile(Tile(0, 1), 1000)
+    log.tile(Tile(0, 2), 1000)  # the cache holds two: tile 0 goes
+    log.tile(Tile(0, 0), 1000)
+    assert len(reads) == 6
