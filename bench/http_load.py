@@ -6,6 +6,7 @@ and time; loopback only.
 
 Usage: python -m bench.http_load submit BASE TOKEN PAYLOAD_JSON COUNT CONCURRENCY
        python -m bench.http_load progress BASE TOKEN SERIALS_JSON RATE SECONDS
+       python -m bench.http_load get BASE TOKEN PATHS_JSON RATE SECONDS   (TOKEN "-": none)
 Prints one JSON line with throughput and latency percentiles.
 """
 
@@ -96,9 +97,15 @@ async def submit(base: str, token: str, payload: dict, count: int, concurrency: 
 
 
 async def progress(base: str, token: str, serials: list[str], rate: float, seconds: float) -> dict:
+    """GET each case's progress at a fixed rate (see :func:`get`)."""
+    out = await get(base, token, [f"/v1/cases/{s}" for s in serials], rate, seconds)
+    return {**out, "kind": "progress"}
+
+
+async def get(base: str, token: str, paths: list[str], rate: float, seconds: float) -> dict:
     """Open loop at a fixed rate: a request is sent at its scheduled time on a free connection."""
     url = urlsplit(base)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}"} if token != "-" else {}
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     total = int(rate * seconds)
@@ -106,10 +113,10 @@ async def progress(base: str, token: str, serials: list[str], rate: float, secon
     for _ in range(64):
         pool.put_nowait(Connection(url.hostname or "127.0.0.1", url.port or 80))
 
-    async def one(scheduled: float, serial: str) -> None:
+    async def one(scheduled: float, path: str) -> None:
         conn = await pool.get()
         try:
-            status = await conn.request("GET", f"/v1/cases/{serial}", headers)
+            status = await conn.request("GET", path, headers)
         finally:
             pool.put_nowait(conn)
         latencies.append(time.perf_counter() - scheduled)  # includes any queueing delay
@@ -122,11 +129,11 @@ async def progress(base: str, token: str, serials: list[str], rate: float, secon
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(scheduled, serials[i % len(serials)])))
+        tasks.append(asyncio.create_task(one(scheduled, paths[i % len(paths)])))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - began
     return {
-        "kind": "progress",
+        "kind": "get",
         "rate": rate,
         "requests": total,
         "achieved_per_s": round(total / elapsed, 1),
@@ -143,8 +150,9 @@ def main() -> None:
             submit(base, token, json.loads(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
         )
     else:
+        run = progress if kind == "progress" else get
         out = asyncio.run(
-            progress(base, token, json.loads(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]))
+            run(base, token, json.loads(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]))
         )
     print(json.dumps(out))
 

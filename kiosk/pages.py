@@ -1,7 +1,10 @@
 """The kiosk's pages: server-rendered HTML, Chinese first with English, no external assets.
 
 Layer: kiosk (pure rendering: values in, escaped HTML text out). GZ20·14, PY·18–23. Large touch
-targets, no scripts, fonts or images from anywhere; every value is escaped. The HTTP routes
+targets, no scripts, fonts or images from anywhere; every value is escaped. Every text meets
+WCAG 2.1 AA contrast (1.4.3: 4.5:1, 3:1 for large text) against what is painted behind it —
+the English labels on buttons take the button's white (tests/kiosk/test_ui.py measures each
+text element in Chromium). The HTTP routes
 (``api.http.routes_kiosk``) wrap these in responses with their status and security headers.
 """
 
@@ -38,6 +41,7 @@ button,.button{display:inline-block;font-size:32px;min-height:96px;min-width:300
 padding:18px 36px;margin:24px 18px 0 0;border:0;border-radius:16px;background:#b40000;
 color:#fff;cursor:pointer;text-decoration:none;text-align:center}
 button.secondary,.button.secondary{background:#4a4a4a}
+button .en,.button .en{color:inherit}
 .card{background:#fff;border-radius:16px;padding:24px 30px;margin:20px 0;
 box-shadow:0 2px 6px rgba(0,0,0,.12)}
 .ok{border-left:14px solid #1a7f37}.bad{border-left:14px solid #b40000}

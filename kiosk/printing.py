@@ -1,10 +1,12 @@
 """The printout: an A4 PDF of a verified result, in Chinese, with its QR claim.
 
 Layer: kiosk (edge: PDF and fonts, ``fpdf2`` and ``fontTools``; QR by ``segno``). What the page
-carries (issue 9, GZ20·14, GZ16·14): the result in Chinese (with English labels), the
-department's e-seal information, the anchor reference (checkpoint size, block height), the time
-and kiosk of printing, and the QR code of the signed claim (``kiosk.claims``) at error
-correction level Q (ISO/IEC 18004), drawn as vector modules of :data:`MODULE_MM`.
+carries (issue 9, GZ20·14, GZ16·14): the result in Chinese, every field labelled in Chinese
+with English and dates written the Chinese way (``kiosk.labels``; issue 17), a certificate's
+holder masked as the progress query shows applicants, the department's e-seal information,
+the anchor reference (checkpoint size, block height), the time and kiosk of printing, and the
+QR code of the signed claim (``kiosk.claims``) at error correction level Q (ISO/IEC 18004),
+drawn as vector modules of :data:`MODULE_MM`.
 
 Font: the CJK font comes from Debian (``fonts-wqy-zenhei``: WenQuanYi Zen Hei). Parsing the
 17 MB collection costs ~0.4 s per document, so :class:`FontCache` subsets it ONCE per machine
@@ -17,7 +19,6 @@ correct).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import tempfile
@@ -31,8 +32,9 @@ import segno
 
 from kiosk.claims import ClaimKind, PrintClaim
 from kiosk.errors import KioskError
+from kiosk.labels import HIDDEN_CONTENT, chinese_datetime, content_label, content_value, holder_text
 from kiosk.verified_print import VerifiedDocument
-from ledger.domain.calendar import to_shanghai
+from projections.progress import MaskedIdentity
 
 __all__ = [
     "DEFAULT_FONT",
@@ -164,11 +166,13 @@ def qr_code(text: str) -> segno.QRCode:
     return segno.make_qr(text, error=QR_ERROR, boost_error=False)
 
 
-def _shanghai(at: dt.datetime) -> str:
-    return to_shanghai(at).strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
+MAX_CONTENT_ROWS: Final = 8
+"""Certificate content fields printed (after the fixed rows)."""
 
 
-def _rows(document: VerifiedDocument, claim: PrintClaim) -> list[tuple[str, str]]:
+def _rows(
+    document: VerifiedDocument, claim: PrintClaim, holder: MaskedIdentity | None
+) -> list[tuple[str, str]]:
     body = document.body
     rows = [
         ("办件编号 Serial No.", document.serial),
@@ -176,10 +180,16 @@ def _rows(document: VerifiedDocument, claim: PrintClaim) -> list[tuple[str, str]
     ]
     if document.kind is ClaimKind.E_CERTIFICATE:
         rows.append(("证照编号 Certificate ID", document.subject))
+        rows.append(("持证人 Holder", holder_text(holder)))
         content = body.get("content")
         if isinstance(content, dict):
-            for name, value in list(content.items())[:6]:
-                rows.append((str(name)[:24], str(value)[:60]))
+            shown = [
+                (str(k), v)
+                for k, v in content.items()
+                if str(k) not in HIDDEN_CONTENT and str(k) != "holder"
+            ]
+            for name, value in shown[:MAX_CONTENT_ROWS]:
+                rows.append((content_label(name), content_value(value)[:60]))
         rows.append(("证照状态 Status", "现行有效 current"))
     else:
         rows.append(("结果 Result", str(body.get("conclusion") or document.title)))
@@ -188,7 +198,7 @@ def _rows(document: VerifiedDocument, claim: PrintClaim) -> list[tuple[str, str]
             rows.append(("理由 Reasons", "；".join(str(r) for r in reasons)[:120]))
     rows += [
         ("办理部门 Department", f"{document.issuer_name}（{document.issuer}）"),
-        ("出具时间 Issued", _shanghai(document.issued_at)),
+        ("出具时间 Issued", chinese_datetime(document.issued_at)),
         ("电子印章 E-seal", f"密钥 key {document.seal_key_id.hex()}，Ed25519，核验通过 verified"),
         ("内容摘要 SHA-256", document.content_hash.hex()),
         ("账本序号 Ledger entry", f"{document.sequence}（{document.entry_hash.hex()[:32]}…）"),
@@ -198,19 +208,24 @@ def _rows(document: VerifiedDocument, claim: PrintClaim) -> list[tuple[str, str]
             f"{document.anchor.block_height}，{len(document.anchor.cosigners)} 个验证节点共同签名",
         ),
         ("账本 Ledger", document.anchor.origin),
-        ("打印时间 Printed", _shanghai(claim.printed)),
+        ("打印时间 Printed", chinese_datetime(claim.printed)),
         ("自助终端 Kiosk", f"{claim.kiosk}　打印编号 print {claim.print_id.hex()}"),
     ]
     return rows
 
 
 def render_pdf(
-    document: VerifiedDocument, claim: PrintClaim, qr_text: str, fonts: FontCache
+    document: VerifiedDocument,
+    claim: PrintClaim,
+    qr_text: str,
+    fonts: FontCache,
+    holder: MaskedIdentity | None = None,
 ) -> Printout:
-    """Lay out the A4 printout of ``document`` with the QR of ``qr_text``."""
+    """Lay out the A4 printout of ``document`` with the QR of ``qr_text``; a certificate's
+    ``holder`` is printed masked (``kiosk.labels.holder_text``), withheld when None."""
     from fpdf import FPDF
 
-    rows = _rows(document, claim)
+    rows = _rows(document, claim, holder)
     heading = "政务服务办理结果" if document.kind is ClaimKind.RESULT_DOCUMENT else "电子证照打印件"
     seal_line = (
         f"本结果由{document.issuer_name}加盖电子印章。电子印章与实物印章具有同等法律效力"
@@ -236,16 +251,17 @@ def render_pdf(
     for label, value in rows:
         pdf.set_font("cjk", size=10)
         pdf.set_xy(15, y)
-        pdf.cell(48, 7, label)
+        pdf.multi_cell(50, 6.5, label, align="L")
+        label_end = pdf.get_y()
         pdf.set_font("cjk", size=11)
-        pdf.set_xy(63, y)
-        pdf.multi_cell(132, 7, value)
-        y = max(y + 7.5, pdf.get_y() + 0.5)
+        pdf.set_xy(66, y)
+        pdf.multi_cell(129, 6.5, value, align="L")
+        y = max(y + 7.5, label_end + 1, pdf.get_y() + 1)
     pdf.set_draw_color(160, 0, 0)
     pdf.line(15, y + 2, 195, y + 2)
     pdf.set_font("cjk", size=10)
     pdf.set_xy(15, y + 5)
-    pdf.multi_cell(180, 6, seal_line)
+    pdf.multi_cell(180, 6, seal_line, align="L")
     code = qr_code(qr_text)
     width = code.symbol_size(border=0)[0]
     side = width * MODULE_MM
@@ -276,6 +292,7 @@ def render_pdf(
         "任何人可离线核验本打印件：caseledger kiosk verify <本文件或照片>。"
         "Anyone can verify this printout offline against the ledger's trust policy; "
         "--online also checks it was not revoked since.\n"
-        f"QR: version {code.version}, level Q, {side:.1f} mm",
+        f"二维码 QR：版本 version {code.version}，纠错等级 level Q，{side:.1f} mm",
+        align="L",
     )
     return Printout(bytes(pdf.output()), claim, qr_text, int(code.version), round(side, 1))

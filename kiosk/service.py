@@ -14,6 +14,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from typing import Any, Final
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -21,13 +22,14 @@ from anchors.policy import TrustPolicy
 from kiosk.claims import AnchorRef, ClaimKind, PrintClaim, encode_qr_text, sign_claim
 from kiosk.errors import KioskError, PrintRefused
 from kiosk.printing import FontCache, Printout, render_pdf
-from kiosk.verified_print import verify_for_print
+from kiosk.verified_print import VerifiedDocument, verify_for_print
 from ledger.domain.cases import Case
 from ledger.domain.certificates import Certificate, VersionStatus
 from ledger.domain.kiosks import KioskPrint, PrintOutcome
 from ledger.domain.signer import Signer, key_id_of
 from ledger.errors import LedgerError
 from ledger.services.application import LedgerApplication
+from projections.progress import IdentityPort, MaskedIdentity
 
 __all__ = ["STATUSES", "KioskService", "document_status"]
 
@@ -57,6 +59,9 @@ class KioskService:
     claim_signer: Signer
     fonts: FontCache
     clock: Any = None
+    identity: IdentityPort | None = None
+    """Masks a certificate holder for the printout (``projections.progress.VaultMasker``);
+    without one the holder is printed as withheld."""
 
     def __post_init__(self) -> None:
         if self.clock is None:
@@ -96,7 +101,7 @@ class KioskService:
             print_id=print_id,
         )
         text = encode_qr_text(sign_claim(claim, self.claim_signer))
-        printout = render_pdf(document, claim, text, self.fonts)
+        printout = render_pdf(document, claim, text, self.fonts, self._holder(document))
         kind = "e_certificate" if document.kind is ClaimKind.E_CERTIFICATE else "result_document"
         self._record(
             print_id,
@@ -110,6 +115,16 @@ class KioskService:
             at,
         )
         return printout
+
+    def _holder(self, document: VerifiedDocument) -> MaskedIdentity | None:
+        """The certificate holder, masked (None: not a certificate, no port, or unknown)."""
+        holder = document.body.get("holder")
+        if self.identity is None or document.kind is not ClaimKind.E_CERTIFICATE:
+            return None
+        try:
+            return self.identity(holder if isinstance(holder, UUID) else UUID(str(holder)))
+        except (ValueError, LedgerError):
+            return None
 
     def _record(
         self,

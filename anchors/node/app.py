@@ -2,23 +2,35 @@
 
 Routes (docs/ANCHORING.md §5): ``GET /healthz``; ``GET /v1/keys`` (node name, k, validators'
 cosignature verifier keys); ``POST /v1/origins`` (register an origin and its checkpoint key);
-``POST /add-checkpoint`` (C2SP tlog-witness body → JSON receipt); ``GET /v1/checkpoint``
-(latest receipt of an origin, or the one at ``size``); ``GET /v1/checkpoints`` (history of
-cosigned checkpoints, newest first); ``GET /v1/blocks/{height}``; ``GET /v1/alarms``.
-Errors are JSON ``{"error": code, "detail": text, "size": held size or null}`` with the status
-of the refusal (400, 403, 404, 409, 422); the mapping lives here only.
+``POST /add-checkpoint`` (C2SP tlog-witness); ``GET /<origin hash>/checkpoint`` (tlog-witness
+monitoring: the latest cosigned checkpoint of a log); ``GET /v1/checkpoint`` (latest receipt
+of an origin, or the one at ``size``); ``GET /v1/checkpoints`` (history of cosigned
+checkpoints, newest first); ``GET /v1/blocks/{height}``; ``GET /v1/alarms``.
+
+``POST /add-checkpoint`` answers as C2SP tlog-witness specifies, so any witness client can
+use the node: 200 with the validators' ``cosignature/v1`` lines (``text/plain``), 409 with the
+held size as ``<size>\n`` (``text/x.tlog.size``), 400/403/404/422 with a one-line reason. A
+client that sends ``Accept: application/json`` (our ``anchors.node.client``) gets the block
+receipt as JSON instead, and refusals as JSON ``{"error": code, "detail": text, "size": held
+size or null}`` — as every other route does; the mapping lives here only.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from anchors.errors import AnchorError, NodeRefused
-from anchors.node.protocol import MAX_BODY_BYTES
+from anchors.node.protocol import (
+    MAX_BODY_BYTES,
+    SIZE_MEDIA_TYPE,
+    cosignature_lines,
+    format_size,
+)
 from anchors.node.service import AnchorNode
 
 __all__ = ["create_app"]
@@ -30,6 +42,17 @@ def _refused(exc: NodeRefused) -> JSONResponse:
     return JSONResponse(
         {"error": exc.code, "detail": exc.detail, "size": exc.size}, status_code=exc.status
     )
+
+
+def _witness_refused(exc: NodeRefused) -> Response:
+    """A refusal as C2SP tlog-witness answers it: every 409 carries the held size."""
+    if exc.status == 409 and exc.size is not None:
+        return Response(format_size(exc.size), 409, headers={"Content-Type": SIZE_MEDIA_TYPE})
+    return PlainTextResponse(f"{exc.code}: {exc.detail}\n", exc.status)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "").lower()
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -83,10 +106,17 @@ def create_app(node: AnchorNode) -> FastAPI:
         return node.store.origins()
 
     @app.post("/add-checkpoint")
-    async def add_checkpoint(request: Request) -> dict[str, Any]:
-        raw = await _body(request, MAX_BODY_BYTES)
-        receipt = await run_in_threadpool(node.add_checkpoint, raw)
-        return receipt.as_json_value()
+    async def add_checkpoint(request: Request) -> Response:
+        as_json = _wants_json(request)
+        try:
+            raw = await _body(request, MAX_BODY_BYTES)
+            receipt = await run_in_threadpool(node.add_checkpoint, raw)
+        except NodeRefused as exc:
+            return _refused(exc) if as_json else _witness_refused(exc)
+        if as_json:
+            return JSONResponse(receipt.as_json_value())
+        lines = cosignature_lines(receipt.checkpoint, node.consortium.cosignature_verifiers())
+        return PlainTextResponse(lines)
 
     @app.get("/v1/checkpoint")
     def checkpoint(
@@ -116,5 +146,18 @@ def create_app(node: AnchorNode) -> FastAPI:
     @app.get("/v1/alarms")
     def alarms() -> dict[str, Any]:
         return {"alarms": [a.as_json_value() for a in node.alarms()]}
+
+    @app.get("/{origin_hash}/checkpoint", response_class=PlainTextResponse)
+    def witnessed(
+        origin_hash: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    ) -> PlainTextResponse:
+        """C2SP tlog-witness monitoring: the latest checkpoint cosigned for the log whose
+        origin hashes (SHA-256, lowercase hex) to ``origin_hash``; 404 if none."""
+        for origin in node.store.origins():
+            if hashlib.sha256(origin.encode("utf-8")).hexdigest() == origin_hash:
+                receipt = node.latest(origin)
+                if receipt is not None:
+                    return PlainTextResponse(receipt.checkpoint)
+        return PlainTextResponse("no checkpoint of this log was cosigned\n", 404)
 
     return app

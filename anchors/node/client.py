@@ -48,6 +48,7 @@ class NodeClient:
         self, method: str, path: str, body: bytes | None = None, content_type: str = ""
     ) -> Any:
         request = urllib.request.Request(self.base_url + path, data=body, method=method)
+        request.add_header("Accept", "application/json")  # receipts, not tlog-witness text
         if content_type:
             request.add_header("Content-Type", content_type)
         try:

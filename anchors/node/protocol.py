@@ -1,14 +1,17 @@
-"""The add-checkpoint request body, after C2SP tlog-witness (anchors node layer, pure).
+"""The add-checkpoint request and response bodies of C2SP tlog-witness (anchors node layer, pure).
 
-https://c2sp.org/tlog-witness ``POST /add-checkpoint``: the body is ``old <size>``, then one
-base64 consistency-proof hash per line (at most ``MAX_PROOF_LINES``), an empty line, and the
-signed checkpoint note. This module formats and parses exactly that; the body is bounded by
-``MAX_BODY_BYTES``.
+https://c2sp.org/tlog-witness ``POST /add-checkpoint``: the request body is ``old <size>``, then
+one base64 consistency-proof hash per line (at most ``MAX_PROOF_LINES``), an empty line, and
+the signed checkpoint note; it is bounded by ``MAX_BODY_BYTES``. A witness answers 200 with
+its cosignature/v1 signature lines (:func:`cosignature_lines`), or 409 with the size it holds
+as ``<size>\n`` of type :data:`SIZE_MEDIA_TYPE` (:func:`format_size`). This module formats and
+parses exactly those bytes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -16,10 +19,20 @@ from anchors import note
 from anchors.codec import b64decode, b64encode
 from anchors.errors import AnchorError, NodeRefused
 
-__all__ = ["MAX_BODY_BYTES", "MAX_PROOF_LINES", "AddCheckpoint", "parse_add_checkpoint"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_PROOF_LINES",
+    "SIZE_MEDIA_TYPE",
+    "AddCheckpoint",
+    "cosignature_lines",
+    "format_size",
+    "parse_add_checkpoint",
+]
 
 MAX_PROOF_LINES: Final = 63
 MAX_BODY_BYTES: Final = note.MAX_NOTE_BYTES + 8 * 1024
+SIZE_MEDIA_TYPE: Final = "text/x.tlog.size"
+"""Content type of a 409 answer: the tree size the witness holds, then a newline."""
 _OLD: Final = re.compile(r"old (0|[1-9][0-9]{0,19})")
 
 
@@ -68,3 +81,25 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
     if any(len(p) != 32 for p in proof):
         raise _bad("a proof hash is 32 bytes")
     return AddCheckpoint(int(match[1]), proof, signed)
+
+
+def format_size(size: int) -> str:
+    """The body of a 409 answer: ``<size>\n`` (decimal, no leading zeroes)."""
+    return f"{int(size)}\n"
+
+
+def cosignature_lines(cosigned_note: str, witnesses: Iterable[note.Verifier]) -> str:
+    """The body of a 200 answer: the signature lines of ``cosigned_note`` made by the
+    ``witnesses``' cosignature keys (name and key ID), in note order, each ending in a newline.
+
+    Raises ``AnchorError`` if the note is malformed or carries none of them.
+    """
+    try:
+        parsed = note.parse_note(cosigned_note)
+    except note.NoteError as exc:
+        raise AnchorError(f"cosigned checkpoint: {exc}") from exc
+    keys = {(w.name, w.key_id) for w in witnesses if w.alg == note.ALG_COSIGNATURE_V1}
+    lines = [s.line() for s in parsed.signatures if (s.name, s.key_id) in keys]
+    if not lines:
+        raise AnchorError("cosigned checkpoint: no cosignature of the witness keys")
+    return "".join(lines)

@@ -7,13 +7,15 @@ Checkpoint acceptance follows C2SP tlog-witness ``add-checkpoint``
 1. the origin is registered (404 ``unknown-origin``);
 2. the note is signed by the origin's registered key (403 ``bad-signature``);
 3. the text is a tlog-checkpoint and ``old`` is not above its size (400);
-4. a size *below* the latest held is a rollback (409 ``smaller-size``, alarm ``rollback``);
-   the same size with another root is a split view (409 ``different-root``, alarm
-   ``split-view``); the same checkpoint again returns the existing receipt;
-5. ``old`` must equal the latest size held (409 ``old-size-mismatch`` with that size — a stale
-   client, no alarm);
-6. the RFC 9162 consistency proof from the held checkpoint verifies (else 422
-   ``inconsistent``, alarm ``inconsistent``: a fork or a rewrite);
+4. a size *below* the latest held is a rollback (409 ``smaller-size`` with the held size,
+   alarm ``rollback``); the same size with another root is a split view (alarm
+   ``split-view``; 422 ``different-root``, or 409 when ``old`` is stale, as the spec orders
+   its checks); the same checkpoint again, from the held size, returns the existing receipt;
+5. ``old`` must equal the latest size held, 0 before the first (409 ``old-size-mismatch``
+   with that size — a stale client, no alarm);
+6. the RFC 9162 consistency proof from the held checkpoint verifies, empty from size 0, and a
+   checkpoint of size 0 has the empty tree's root (else 422 ``inconsistent``, alarm
+   ``inconsistent``: a fork or a rewrite);
 7. k validators (round robin by block height) each re-check 2 and 6 and add a cosignature/v1
    line; the cosigned checkpoint becomes a transaction.
 
@@ -278,8 +280,6 @@ class AnchorNode:
             checkpoint = note.parse_checkpoint(parsed.text)
         except note.NoteError as exc:
             raise NodeRefused(400, "malformed-checkpoint", str(exc)) from exc
-        if checkpoint.size == 0:
-            raise NodeRefused(400, "empty-tree", "an empty tree has nothing to anchor")
         if request.old_size > checkpoint.size:
             raise NodeRefused(400, "old-above-size", "old size is larger than the checkpoint's")
         current = held.get(origin, _Held(0, merkle.EMPTY_ROOT, ""))
@@ -300,29 +300,31 @@ class AnchorNode:
                 f"size {checkpoint.size} is below the anchored size {current.size} (rollback)",
                 current.size,
             )
-        if checkpoint.size == current.size and current.size > 0:
-            if checkpoint.root_hash == current.root:
+        stale = request.old_size != current.size
+        if checkpoint.size == current.size and current.note:
+            if checkpoint.root_hash != current.root:
+                alarms.append(
+                    (
+                        origin,
+                        "split-view",
+                        f"a different root at the anchored size {current.size}",
+                        request.signed_note,
+                        current.note,
+                    )
+                )
+                raise NodeRefused(
+                    409 if stale else 422,
+                    "different-root",
+                    f"another root was anchored at size {current.size} (split view)",
+                    current.size,
+                )
+            if not stale:
                 stored = self.store.at_size(origin, current.size)
                 if stored is not None:
                     return checkpoint, current.note, _receipt(stored.receipt)
                 raise NodeRefused(409, "in-flight", "this checkpoint is being sealed", current.size)
-            alarms.append(
-                (
-                    origin,
-                    "split-view",
-                    f"a different root at the anchored size {current.size}",
-                    request.signed_note,
-                    current.note,
-                )
-            )
-            raise NodeRefused(
-                409,
-                "different-root",
-                f"another root was anchored at size {current.size} (split view)",
-                current.size,
-            )
         # 5. the client must prove consistency from what the node holds.
-        if request.old_size != current.size:
+        if stale:
             raise NodeRefused(
                 409,
                 "old-size-mismatch",

@@ -1,4 +1,5 @@
-"""CLI commands of anchoring: ``node serve``, ``checkpoint``, ``anchor``, ``policy``, ``bundle``.
+"""CLI commands of anchoring: ``node serve``, ``checkpoint``, ``anchor``, ``policy``, ``bundle``,
+``tiles verify``.
 
 Layer: api. Thin shells over ``anchors``; errors of the anchors package map to exit 2 (usage or
 configuration: the node is down, the store is corrupted, a file is malformed) or 1 (a bundle
@@ -304,6 +305,37 @@ def _bundle_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- the tiled log ------------------------------------------------------------------------------
+
+
+def cmd_tiles(args: argparse.Namespace) -> int:
+    """``tiles verify SOURCE --policy FILE [--checkpoint FILE] [--mirror DIR]``: read the tiled
+    log at SOURCE (URL prefix or mirror directory) and check every byte (anchors.tile_reader)."""
+    from anchors.errors import AnchorError
+    from anchors.policy import parse_policy
+    from anchors.tile_reader import MirroringSource, TileLogError, read_log, source_for
+
+    try:
+        policy = parse_policy(Path(args.policy).read_bytes())
+        kept = Path(args.checkpoint).read_text(encoding="utf-8") if args.checkpoint else None
+    except (AnchorError, OSError, UnicodeDecodeError) as exc:
+        return _fail("tiles verify", exc)
+    source = source_for(args.source)
+    if args.mirror:
+        source = MirroringSource(source, Path(args.mirror))
+    try:
+        report = read_log(source, policy, kept_checkpoint=kept)
+    except TileLogError as exc:
+        if exc.step in ("fetch", "mirror"):
+            return _fail("tiles verify", exc)
+        print(f"REJECTED: {exc}")
+        return EXIT_FAILED
+    print(report.summary())
+    if args.mirror:
+        print(f"  mirrored to {args.mirror} (serve it as static files; verify it offline later)")
+    return EXIT_OK
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("node", help="the simulated municipal blockchain node")
     node_sub = p.add_subparsers(dest="node_command", required=True)
@@ -363,3 +395,14 @@ def register(sub: Any) -> None:
     p.add_argument("--policy", help="trust policy file")
     p.add_argument("-o", "--output", help="bundle file to write")
     p.set_defaults(handler=cmd_bundle)
+
+    p = sub.add_parser(
+        "tiles", help="verify SOURCE: check a C2SP tiled log (URL or mirror) against a policy"
+    )
+    tiles_sub = p.add_subparsers(dest="tiles_command", required=True)
+    s = tiles_sub.add_parser("verify", help="check every tile, entry and the cosigned checkpoint")
+    s.add_argument("source", help="the log's URL prefix (serve's http://host:port) or a mirror")
+    s.add_argument("--policy", required=True, help="trust policy file (caseledger policy)")
+    s.add_argument("--checkpoint", help="a checkpoint kept from before: the log must extend it")
+    s.add_argument("--mirror", help="keep every resource read in DIR (full tiles read once)")
+    s.set_defaults(handler=cmd_tiles)

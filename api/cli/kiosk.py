@@ -44,11 +44,13 @@ def _kiosk_signer(runtime: Any, kiosk: str | None) -> tuple[str, Any]:
 def cmd_print(args: argparse.Namespace) -> int:
     from anchors.tree import PersistentTree, open_tree_store
     from api.bootstrap import open_runtime
+    from api.services import build_services
     from api.settings import load_settings
     from kiosk.errors import KioskError, PrintRefused
     from kiosk.printing import FontCache
     from kiosk.service import KioskService
     from kiosk.trust import load_trust_policy
+    from projections.progress import VaultMasker
 
     runtime = open_runtime(load_settings(args.db, args.keystore, args.passphrase_file))
     store = open_tree_store(runtime.settings.storage)
@@ -61,6 +63,7 @@ def cmd_print(args: argparse.Namespace) -> int:
                 PersistentTree(store),
                 runtime.platform_signer(),
                 FontCache.default(),
+                identity=VaultMasker(runtime.ledger.repository.get, build_services(runtime).vault),
             )
         except KioskError as exc:
             print(f"caseledger kiosk print: {exc}", file=sys.stderr)

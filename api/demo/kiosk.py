@@ -121,12 +121,14 @@ def _png(pdf: bytes, dpi: int) -> bytes:
 
 def run(ctx: DemoContext) -> None:
     from anchors.tree import PersistentTree, open_tree_store
+    from api.services import build_services
     from kiosk.codes import SECRET_NAME, verification_code
     from kiosk.errors import PrintRefused
     from kiosk.printing import FontCache
     from kiosk.service import KioskService
     from kiosk.trust import load_trust_policy
     from kiosk.verify import verify_printout
+    from projections.progress import VaultMasker
 
     started = time.perf_counter()
     runtime = ctx.runtime
@@ -149,6 +151,7 @@ def run(ctx: DemoContext) -> None:
         PersistentTree(store),
         runtime.platform_signer(),
         FontCache.default(),
+        identity=VaultMasker(runtime.ledger.repository.get, build_services(runtime).vault),
     )
     kiosk_id = KIOSKS[0]
     signer = ctx.signers[f"kiosk:{kiosk_id}"]

@@ -48,6 +48,7 @@ from kiosk.service import KioskService, document_status
 from kiosk.trust import load_trust_policy
 from ledger.domain.kiosks import KIOSK_ID_PATTERN
 from ledger.errors import LedgerError
+from projections.progress import IdentityCache, IdentityPort, VaultMasker
 
 __all__ = ["KioskRuntime", "install", "router"]
 
@@ -101,13 +102,32 @@ def install(ctx: Any) -> None:
         store.migrate()
         fonts = FontCache.default()
         service = KioskService(
-            runtime.ledger, policy, PersistentTree(store), runtime.platform_signer(), fonts
+            runtime.ledger,
+            policy,
+            PersistentTree(store),
+            runtime.platform_signer(),
+            fonts,
+            identity=_identity(ctx),
         )
         threading.Thread(target=_warm, args=(fonts,), daemon=True, name="kiosk-fonts").start()
     except Exception as exc:  # printing is optional; queries go on
         unavailable = str(exc)
         log.warning("kiosk printing unavailable: %s", exc)
     ctx.services["kiosk"] = KioskRuntime(service, unavailable, secret)
+
+
+def _identity(ctx: Any) -> IdentityPort:
+    """The process's masker of applicants (shared with the progress routes): a certificate's
+    holder is printed masked, as the progress query shows applicants."""
+    from api.services import build_services
+
+    found: IdentityPort | None = ctx.services.get("progress_identity")
+    if found is None:
+        wiring = ctx.services.get("wiring")
+        vault = wiring.services.vault if wiring is not None else build_services(ctx.runtime).vault
+        masker = VaultMasker(ctx.runtime.ledger.repository.get, vault)
+        found = ctx.services.setdefault("progress_identity", IdentityCache(masker))
+    return found
 
 
 def _warm(fonts: FontCache) -> None:

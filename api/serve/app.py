@@ -41,6 +41,7 @@ ROUTER_MODULES = (
     "api.http.routes_reads",
     "api.http.routes_archive",
     "api.http.routes_kiosk",
+    "api.http.routes_tiles",
 )
 
 #: Background workers added by later capabilities: ``module:function(ctx) -> stop()``.

@@ -196,6 +196,111 @@ def test_an_applicant_walks_through_the_kiosk_in_a_browser(
     )
 
 
+# WCAG 2.1 AA 1.4.3 (contrast minimum), computed in the browser for every element that shows
+# text (its own text nodes, or a form field's text): the colour the browser renders against the
+# background it paints behind it (ancestors' background colours composited over a white
+# canvas), relative luminance and ratio as WCAG 2.1 defines them; "large" text (at least 24 px,
+# or 18.66 px bold) needs 3:1, all other text 4.5:1.
+CONTRAST_JS = r"""
+const channel = (v) => {
+  v /= 255;
+  return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+};
+const luminance = (c) => 0.2126 * channel(c[0]) + 0.7152 * channel(c[1]) + 0.0722 * channel(c[2]);
+const parse = (s) => {
+  const m = s.match(/rgba?\(([^)]+)\)/);
+  if (!m) return [0, 0, 0, 0];
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+};
+const over = (top, under) =>
+  [0, 1, 2].map((i) => top[i] * top[3] + under[i] * (1 - top[3])).concat([1]);
+const backdrop = (el) => {
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) layers.push(parse(getComputedStyle(e).backgroundColor));
+  return layers.reverse().reduce((under, layer) => over(layer, under), [255, 255, 255, 1]);
+};
+const found = [];
+for (const el of document.querySelectorAll("body *")) {
+  const style = getComputedStyle(el);
+  const box = el.getBoundingClientRect();
+  if (style.display === "none" || style.visibility === "hidden") continue;
+  if (!box.width || !box.height) continue;
+  const field = ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName)
+    && !["hidden", "radio", "checkbox"].includes(el.type);
+  const text = Array.from(el.childNodes).filter((n) => n.nodeType === 3)
+    .map((n) => n.textContent).join("").trim();
+  if (!text && !field) continue;
+  const bg = backdrop(el);
+  const fg = over(parse(style.color), bg);
+  const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+  const size = parseFloat(style.fontSize);
+  const bold = parseInt(style.fontWeight, 10) >= 700;
+  found.push({
+    element: el.tagName.toLowerCase() + (el.className ? "." + el.className : "")
+      + (el.parentElement ? " in " + el.parentElement.tagName.toLowerCase() : ""),
+    text: (text || "[" + (el.id || el.name) + "]").slice(0, 40),
+    color: style.color,
+    background: "rgb(" + bg.slice(0, 3).map(Math.round).join(", ") + ")",
+    ratio: Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100,
+    needed: size >= 24 || (bold && size >= 18.66) ? 3 : 4.5,
+  });
+}
+return found;
+"""
+
+
+def contrast(d: Any) -> list[dict[str, Any]]:
+    """Every text element of the page with its contrast ratio and the ratio it needs."""
+    found: list[dict[str, Any]] = d.execute_script(CONTRAST_JS)
+    return found
+
+
+def test_every_kiosk_text_meets_wcag_aa_contrast(
+    browser: object, server: Served, served_world: ServedWorld
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    d: Any = browser
+    d.delete_all_cookies()
+    checked: dict[str, list[dict[str, Any]]] = {}
+    d.get(server.url + "/kiosk")
+    checked["enrol"] = contrast(d)
+    d.find_element(By.ID, "token").send_keys(kiosk_token(server))
+    navigate(d, "enrol")
+    checked["query"] = contrast(d)
+    serial = served_world.closed
+    d.find_element(By.ID, "serial").send_keys(serial)
+    d.find_element(By.ID, "code").send_keys("000000")
+    navigate(d, "query")
+    checked["wrong code"] = contrast(d)
+    d.get(server.url + "/kiosk")
+    d.find_element(By.ID, "serial").send_keys(serial)
+    d.find_element(By.ID, "code").send_keys(served_world.codes[serial])
+    navigate(d, "query")
+    checked["case"] = contrast(d)
+    navigate(d, "print")
+    checked["printed"] = contrast(d)
+    navigate(d, "rate")
+    checked["rating form"] = contrast(d)
+    d.find_element(By.ID, "level-2").click()
+    navigate(d, "submit-rating")
+    checked["rated or refused"] = contrast(d)
+
+    shown = checked
+    assert all(len(items) >= 5 for items in shown.values()), shown
+    buttons = [x for items in shown.values() for x in items if " in button" in x["element"]]
+    assert any(x["text"] == "Print result" for x in buttons)  # the English labels on red
+    failures = [
+        f"{page}: {x['element']} {x['text']!r} {x['color']} on {x['background']} = "
+        f"{x['ratio']}:1 < {x['needed']}:1"
+        for page, items in shown.items()
+        for x in items
+        if x["ratio"] < x["needed"]
+    ]
+    assert not failures, "\n".join(failures)
+
+
 def test_a_wrong_code_discloses_nothing_and_guessing_is_rate_limited(
     server: Served, served_world: ServedWorld
 ) -> None:

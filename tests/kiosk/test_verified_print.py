@@ -4,6 +4,7 @@ the ledger, and the printout verifies back from its rendered image at 300 and 15
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -95,6 +96,46 @@ def test_the_pdf_carries_the_result_seal_anchor_and_kiosk_in_chinese(
         ["pdffonts", str(source)], capture_output=True, text=True, check=True
     ).stdout
     assert "WenQuanYi" in fonts and " yes " in fonts  # embedded subset
+
+
+def _pdf_text(pdf: bytes, tmp: Path) -> str:
+    source = tmp / "printout.pdf"
+    source.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(source), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_a_certificate_printout_labels_every_field_in_chinese_and_english(
+    kw: KioskWorld, tmp_path: Path
+) -> None:
+    text = _pdf_text(print_(kw, kw.certificate_serial), tmp_path)
+    table = text[: text.index("本结果由")]
+    rows = [line for line in table.splitlines()[3:] if line and not line.startswith(" ")]
+    labels = [re.split(r"\s{2,}", line)[0] for line in rows]
+    assert len(labels) >= 18
+    for label in labels:  # 中文 English, e.g. 有效期至 Valid until
+        assert _has_cjk(label) and re.search(r"[A-Za-z]{2,}", label), label
+    for raw in ("case_serial", "holder", "item_code", "valid_from", "valid_until"):
+        assert raw not in text  # no raw field names
+    case = kw.world.cases.case(kw.certificate_serial)
+    assert str(case.applicant_id) not in text  # no internal id for the holder
+    assert "持证人 Holder" in text and "广********司" in text and "9144**********8216" in text
+    assert "广州某某餐饮有限公司" in text  # the name the department put in the certificate
+    assert "有效期至 Valid until" in text and "2031年9月27日" in text and "2031-09-27" not in text
+    assert re.search(r"出具时间 Issued\s+2026年9月28日 10:00:00（北京时间 Beijing time）", text)
+
+
+def test_without_a_masker_the_holder_is_withheld(kw: KioskWorld, tmp_path: Path) -> None:
+    service = KioskService(
+        kw.world.ledger, kw.policy, kw.service.tree, kw.world.platform, FontCache.default()
+    )
+    text = _pdf_text(print_(kw, kw.certificate_serial, service), tmp_path)
+    assert "持证人 Holder" in text and "已隐去 withheld" in text and "广****" not in text
 
 
 def test_each_print_is_recorded_in_the_ledger_signed_by_the_kiosk(kw: KioskWorld) -> None:

@@ -21,6 +21,7 @@ from kiosk.service import KioskService
 from ledger.domain.certificate_id import make_certificate_id
 from ledger.services.domain_services import CertificateService
 from ledger.storage.urls import parse_storage_url
+from projections.progress import VaultMasker
 from tests.ledger.case_world import FOOD_DEPT, ISSUER, World, build_world
 
 KIOSK_ID = "GZ-TH-001"
@@ -73,7 +74,16 @@ def closed_certificate_case(world: World, number: str = "2026000777") -> tuple[s
         type_code=ISSUER + "001",
         issuer_code=ISSUER,
         serial=number,
-        content={"名称": "广州某某餐饮有限公司", "经营项目": "热食类食品制售"},
+        content={  # the keys the demo's departments use, and a department's own Chinese ones
+            "holder": str(case.applicant_id),
+            "item": case.item_name,
+            "item_code": case.item_code,
+            "case_serial": serial,
+            "valid_from": "2026-09-28",
+            "valid_until": "2031-09-27",
+            "名称": "广州某某餐饮有限公司",
+            "经营项目": "热食类食品制售",
+        },
         at=world.clock.now(),
         case=case,
     )
@@ -102,7 +112,14 @@ def build_kiosk_world(url: str, tmp: Path, node_url: str) -> KioskWorld:
     worker = AnchoringWorker(anchors, NodeClient(node_url, timeout=5.0))
     worker.anchor_once()
     policy = worker.policy()
-    service = KioskService(world.ledger, policy, anchors.tree, world.platform, FontCache.default())
+    service = KioskService(
+        world.ledger,
+        policy,
+        anchors.tree,
+        world.platform,
+        FontCache.default(),
+        identity=VaultMasker(world.ledger.repository.get, world.vault),
+    )
     return KioskWorld(
         world,
         worker,
