@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from eventsourcing.persistence import PersistenceError
 
 from ledger.errors import ConfigurationError, KeystoreError, LedgerError
-from ledger.storage.faults import database_error, storage_fault
+from ledger.storage.faults import StorageUnavailable, database_error, probe, storage_fault
+from ledger.storage.urls import parse_storage_url
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -86,12 +87,25 @@ def failure(exc: Exception) -> tuple[int, str] | None:
     return None
 
 
+def _precisely(args: argparse.Namespace, exc: Exception) -> Exception:
+    """A storage fault met through a pool ("no connection within 2 s") says little: ask the
+    database once more, directly, for the reason (refused, unknown database, too many
+    clients). ``exc`` itself when that is no better."""
+    if storage_fault(exc) is None or isinstance(exc, StorageUnavailable):
+        return exc
+    try:
+        probe(parse_storage_url(getattr(args, "db", None)))
+    except (StorageUnavailable, ConfigurationError) as precise:
+        return precise
+    return exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
     except Exception as exc:
-        found = failure(exc)
+        found = failure(_precisely(args, exc))
         if found is None:
             raise
         code, line = found

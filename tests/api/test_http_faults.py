@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -182,6 +183,28 @@ def test_refused_connections_are_503_and_the_service_recovers_without_a_restart(
         assert c.get(f"/v1/applicants/{world.applicant}").status_code == 200
 
 
+def lost_answer_is_found_in_the_chain(world: World, forget: Callable[[], None]) -> None:
+    """A case command committed, but its kept HTTP answer is gone (the answer's write met
+    the fault): the retry answers from the chain's idempotency record, byte for byte."""
+    head = world.chain_head()
+    same = {"Idempotency-Key": key()}
+    first = world.as_("food").post("/v1/cases", json=world.submit_body(), headers=same)
+    assert first.status_code == 201, first.text
+    forget()
+    again = world.as_("food").post("/v1/cases", json=world.submit_body(), headers=same)
+    assert (again.status_code, again.content) == (201, first.content)
+    assert sum("Submitted" in c for c in topics(world, head)) == 1
+
+
+@pytest.mark.postgres
+def test_a_committed_case_command_whose_answer_was_lost_answers_the_same(
+    pg: tuple[World, Outage],
+) -> None:
+    world, outage = pg
+    table = f'"{outage.schema}".api_idempotency'
+    lost_answer_is_found_in_the_chain(world, lambda: outage.admin.execute(f"DELETE FROM {table}"))
+
+
 # --- SQLite ----------------------------------------------------------------------------------
 
 
@@ -227,3 +250,15 @@ def test_a_removed_ledger_directory_is_503_not_a_refusal(lite: tuple[World, Path
     assert_unavailable(food.get(f"/v1/applicants/{world.applicant}"))
     # the uploaded material is gone with the directory: the store is missing, not the upload
     assert_unavailable(food.post("/v1/cases", json=world.submit_body()))
+
+
+def test_a_committed_case_command_whose_answer_was_lost_answers_the_same_on_sqlite(
+    lite: tuple[World, Path],
+) -> None:
+    world, db = lite
+
+    def forget() -> None:
+        with sqlite3.connect(db) as conn:
+            conn.execute("DELETE FROM api_idempotency")
+
+    lost_answer_is_found_in_the_chain(world, forget)
