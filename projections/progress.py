@@ -70,6 +70,7 @@ __all__ = [
     "by_approval_code",
     "by_credential_index",
     "by_serial",
+    "case_of_applicant",
     "credential_index",
     "mask_credential",
     "mask_name",
@@ -732,6 +733,18 @@ def by_credential_index(
             steps[r[0]] = tx.fetchall()
     total = int(counted[0]) if counted else 0
     return Page(tuple(_progress(r, steps[r[0]], identity) for r in rows), total, offset, limit)
+
+
+def case_of_applicant(view: ProgressView, applicant_id: UUID, department: str) -> str | None:
+    """The serial of a case of this applicant that ``department`` holds (the newest; any
+    state), or ``None`` — what lets a department read the applicant's personal data
+    (``ledger.services.personal_data``)."""
+    rows = view.store.select(
+        "SELECT serial FROM view_progress_cases WHERE applicant_id = ? AND department = ? "
+        "ORDER BY submitted_at DESC, serial LIMIT 1",
+        (str(applicant_id), department),
+    )
+    return str(rows[0][0]) if rows else None
 
 
 def _one(
