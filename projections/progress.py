@@ -45,6 +45,7 @@ from ledger.domain.applicants import Applicant, Vault
 from ledger.domain.cases import CaseState
 from ledger.domain.identity import Credential
 from ledger.domain.personal_data import Erased
+from ledger.storage.faults import storage_fault
 from projections.common import (
     Page,
     Topics,
@@ -292,7 +293,9 @@ class VaultMasker:
     def __call__(self, applicant_id: UUID) -> MaskedIdentity | None:
         try:
             applicant = self._load(applicant_id)
-        except Exception:  # an unknown id is not an error of the progress query
+        except Exception as exc:  # an unknown id is not an error of the progress query
+            if storage_fault(exc) is not None:
+                raise  # but a database that does not answer is (503, not "no applicant")
             return None
         if not isinstance(applicant, Applicant):
             return None
