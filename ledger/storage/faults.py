@@ -112,7 +112,8 @@ def _driver_verdict(exc: BaseException) -> str | None:
     psycopg = sys.modules.get("psycopg")  # never imported: cannot be one of its errors
     if psycopg is not None and isinstance(exc, psycopg.Error):
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-            if type(exc).__name__ == "PoolTimeout":
+            pools = sys.modules.get("psycopg_pool")
+            if pools is not None and isinstance(exc, pools.PoolTimeout):
                 return (
                     f"PostgreSQL: no connection within {POOL_WAIT_SECONDS} s (the server is "
                     "down, refuses connections, or has too many clients)"
