@@ -137,7 +137,8 @@ def test_backends_killed_between_requests_are_replaced_unnoticed(
     world, outage = pg
     assert outage.kill() >= 1  # every pooled connection, the LISTEN one included
     food = world.as_("food")
-    assert food.get(f"/v1/applicants/{world.applicant}").status_code == 200
+    reader = world.as_("supervisor")  # reads every applicant (masked): the vault is used
+    assert reader.get(f"/v1/applicants/{world.applicant}").status_code == 200
     serial = world.submit()["serial"]
     outage.kill()
     read = food.get(f"/v1/cases/{serial}")  # the read models kept following the log
@@ -149,7 +150,7 @@ def test_refused_connections_are_503_and_the_service_recovers_without_a_restart(
     pg: tuple[World, Outage],
 ) -> None:
     world, outage = pg
-    fresh = world.served.token("department", "GZ-SCJG")  # not yet seen by the server
+    fresh = world.served.token("supervisor")  # not yet seen by the server
     head = world.chain_head()
     same = {"Idempotency-Key": key()}
     body = applicant_body("11010519491231005")
@@ -167,7 +168,7 @@ def test_refused_connections_are_503_and_the_service_recovers_without_a_restart(
             assert_unavailable(c.get(f"/v1/applicants/{world.applicant}"))
         began = time.monotonic()  # the gate is closed now: no request waits for a pool
         for _ in range(5):
-            assert_unavailable(world.as_("food").get(f"/v1/applicants/{world.applicant}"))
+            assert_unavailable(world.as_("supervisor").get(f"/v1/applicants/{world.applicant}"))
         assert time.monotonic() - began < 10
     finally:
         outage.restore()
@@ -231,7 +232,8 @@ def test_a_corrupted_sqlite_file_is_503_and_the_service_recovers_when_it_is_repa
     with keys.open("r+b") as f:
         f.write(os.urandom(100))  # "file is not a database"
     try:
-        assert_unavailable(food.get(f"/v1/applicants/{world.applicant}"))
+        reader = world.as_("supervisor")  # reads every applicant (masked): the vault is used
+        assert_unavailable(reader.get(f"/v1/applicants/{world.applicant}"))
         assert_unavailable(food.post("/v1/applicants", json=body, headers=same))
     finally:
         with keys.open("r+b") as f:
@@ -247,7 +249,7 @@ def test_a_removed_ledger_directory_is_503_not_a_refusal(lite: tuple[World, Path
     world, db = lite
     food = world.as_("food")
     shutil.rmtree(db.parent)
-    assert_unavailable(food.get(f"/v1/applicants/{world.applicant}"))
+    assert_unavailable(world.as_("supervisor").get(f"/v1/applicants/{world.applicant}"))
     # the uploaded material is gone with the directory: the store is missing, not the upload
     assert_unavailable(food.post("/v1/cases", json=world.submit_body()))
 
