@@ -7,23 +7,35 @@ cannot keep up with a log written at ~1,000 events/s (bench/projections.py). Thi
 wakes on the log's own PostgreSQL notifications (LISTEN on the channel the recorder
 NOTIFYs in every write transaction) — SQLite cannot notify, so there it polls every
 ``interval`` — and catches every view up with batched transactions.
+
+A storage fault (``ledger.storage.faults``: a killed backend, the server refusing
+connections, a locked SQLite file) does not stop the follower: each view's batch is one
+transaction, so nothing half-applied remains; it waits (``FAULT_BACKOFF``, doubling up to
+``FAULT_BACKOFF_MAX``) and carries on from the tracked positions. The LISTEN connection is
+opened again the same way. Any other error stops it (re-raised by :meth:`stop`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 from psycopg.sql import SQL, Identifier
 
 from ledger.services.application import LedgerApplication
+from ledger.storage.faults import storage_fault
 from projections.runner import catch_up, position
 from projections.view import View
 
 __all__ = ["BatchFollower"]
+
+FAULT_BACKOFF: Final = 0.5
+FAULT_BACKOFF_MAX: Final = 10.0
+log = logging.getLogger("caseledger.projections")
 
 
 def _conninfo(datastore: Any) -> str:
@@ -48,6 +60,9 @@ class BatchFollower:
         self.interval = interval
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self.faults = 0
+        """Rounds that met a storage fault (and were retried)."""
+        self.last_fault = ""
         self._thread = threading.Thread(target=self._run, name="view-follower", daemon=True)
         self._wake = threading.Event()
         self._listener: threading.Thread | None = None
@@ -57,30 +72,55 @@ class BatchFollower:
             )
 
     def _run(self) -> None:
+        backoff = 0.0
         try:
             while not self._stop.is_set():
                 self._wake.clear()
-                head = self.app.recorder.max_notification_id() or 0
-                for view in self.views:
-                    if position(view, self.app) < head:
-                        catch_up(view, self.app, until=head)
+                try:
+                    self._round()
+                except Exception as exc:
+                    reason = storage_fault(exc)
+                    if reason is None:
+                        raise
+                    backoff = min(max(backoff * 2, FAULT_BACKOFF), FAULT_BACKOFF_MAX)
+                    self.faults += 1
+                    self.last_fault = reason
+                    log.warning("read models wait for the database (%s)", reason)
+                    self._stop.wait(backoff)
+                    continue
+                backoff = 0.0
                 # PostgreSQL: woken by NOTIFY (the timeout only guards a lost notification).
                 self._wake.wait(self.interval if self._listener is None else 1.0)
         except BaseException as exc:  # reported to the owner by stop()
             self._error = exc
 
+    def _round(self) -> None:
+        head = self.app.recorder.max_notification_id() or 0
+        for view in self.views:
+            if position(view, self.app) < head:
+                catch_up(view, self.app, until=head)
+
     def _listen(self) -> None:
         """Set ``_wake`` whenever the log's channel is notified (PostgreSQL only)."""
         recorder = self.app.recorder
         ds = recorder.datastore  # type: ignore[attr-defined]
-        try:
-            with psycopg.connect(_conninfo(ds), autocommit=True) as conn:
-                conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))  # type: ignore[attr-defined]
-                while not self._stop.is_set():
-                    for _ in conn.notifies(timeout=0.5):
-                        self._wake.set()
-        except psycopg.Error:
-            self._listener = None  # fall back to polling
+        backoff = 0.0
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(_conninfo(ds), autocommit=True) as conn:
+                    conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))  # type: ignore[attr-defined]
+                    self._wake.set()  # anything written while we were not listening
+                    backoff = 0.0
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5):
+                            self._wake.set()
+            except psycopg.Error as exc:
+                if storage_fault(exc) is None:
+                    self._listener = None  # LISTEN refused: fall back to polling
+                    return
+                backoff = min(max(backoff * 2, FAULT_BACKOFF), FAULT_BACKOFF_MAX)
+                self._wake.set()  # poll once meanwhile
+                self._stop.wait(backoff)
 
     def start(self) -> BatchFollower:
         if self._listener is not None:

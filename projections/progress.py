@@ -45,6 +45,7 @@ from ledger.domain.applicants import Applicant, Vault
 from ledger.domain.cases import CaseState
 from ledger.domain.identity import Credential
 from ledger.domain.personal_data import Erased
+from ledger.storage.faults import storage_fault
 from projections.common import (
     Page,
     Topics,
@@ -70,6 +71,7 @@ __all__ = [
     "by_approval_code",
     "by_credential_index",
     "by_serial",
+    "case_of_applicant",
     "credential_index",
     "mask_credential",
     "mask_name",
@@ -291,7 +293,9 @@ class VaultMasker:
     def __call__(self, applicant_id: UUID) -> MaskedIdentity | None:
         try:
             applicant = self._load(applicant_id)
-        except Exception:  # an unknown id is not an error of the progress query
+        except Exception as exc:  # an unknown id is not an error of the progress query
+            if storage_fault(exc) is not None:
+                raise  # but a database that does not answer is (503, not "no applicant")
             return None
         if not isinstance(applicant, Applicant):
             return None
@@ -732,6 +736,18 @@ def by_credential_index(
             steps[r[0]] = tx.fetchall()
     total = int(counted[0]) if counted else 0
     return Page(tuple(_progress(r, steps[r[0]], identity) for r in rows), total, offset, limit)
+
+
+def case_of_applicant(view: ProgressView, applicant_id: UUID, department: str) -> str | None:
+    """The serial of a case of this applicant that ``department`` holds (the newest; any
+    state), or ``None`` — what lets a department read the applicant's personal data
+    (``ledger.services.personal_data``)."""
+    rows = view.store.select(
+        "SELECT serial FROM view_progress_cases WHERE applicant_id = ? AND department = ? "
+        "ORDER BY submitted_at DESC, serial LIMIT 1",
+        (str(applicant_id), department),
+    )
+    return str(rows[0][0]) if rows else None
 
 
 def _one(

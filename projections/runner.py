@@ -106,6 +106,21 @@ class Rebuild:
         return self.live_digest == self.rebuilt_digest
 
 
+def wait_level(view: View, app: LedgerApplication, timeout: float = 2.0) -> bool:
+    """Wait (at most ``timeout`` seconds) until ``view`` has processed the log up to the head
+    seen now — a client reads its own writes. ``True`` if it is level. A level view costs
+    one query (position and head together on PostgreSQL)."""
+    seen = status_of(view, app)
+    if seen.lag == 0:
+        return True
+    deadline = time.monotonic() + timeout
+    while position(view, app) < seen.head:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def rebuild(view_cls: type[View], storage: StorageURL, app: LedgerApplication) -> Rebuild:
     """Rebuild a view from zero beside the live one and compare digests at the same position."""
     head = app.recorder.max_notification_id() or 0

@@ -36,7 +36,8 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
 from ledger.encoding import canonical
-from ledger.storage.urls import StorageURL
+from ledger.storage import pg_pool
+from ledger.storage.urls import POOL_WAIT_SECONDS, StorageURL
 
 log = logging.getLogger("caseledger.projections")
 
@@ -354,7 +355,7 @@ def _live_datastore(storage: StorageURL, schema: str) -> _SchemaDatastore:
 def _datastore(
     storage: StorageURL, schema: str, *, pool_size: int = 2, max_overflow: int = 4
 ) -> _SchemaDatastore:
-    return _SchemaDatastore(
+    datastore = _SchemaDatastore(
         storage.dbname,
         storage.host,
         storage.port,
@@ -363,7 +364,10 @@ def _datastore(
         schema=schema,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        connect_timeout=POOL_WAIT_SECONDS,
     )
+    pg_pool.heal(datastore)  # killed backends replaced when borrowed; quick reconnection
+    return datastore
 
 
 def drop_rebuild_schema(recorder: PostgresViewRecorder, storage: StorageURL) -> None:

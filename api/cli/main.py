@@ -3,7 +3,10 @@
 Layer: api (entry point). Each command group lives in its own ``api/cli/*.py`` module with a
 ``register(subparsers)`` function that adds its parsers and sets ``handler``.
 Exit codes follow DESIGN "Contract": 0 success / verified, 1 verification
-failed, 2 usage or configuration error.
+failed, 2 usage or configuration error — and 2 for a fault of the infrastructure (the
+database refusing connections, a killed backend, a locked or corrupted SQLite file, an
+unreachable anchor node): one line on stderr saying what failed, never a traceback, never
+the 1 that means "verification found a fault".
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Sequence
 from eventsourcing.persistence import PersistenceError
 
 from ledger.errors import ConfigurationError, KeystoreError, LedgerError
+from ledger.storage.faults import StorageUnavailable, database_error, probe, storage_fault
+from ledger.storage.urls import parse_storage_url
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -58,16 +63,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def failure(exc: Exception) -> tuple[int, str] | None:
+    """The exit code and the one line for an error that ends a command, or ``None`` for an
+    unexpected one (a bug: it keeps its traceback). Infrastructure first: a storage fault
+    wrapped in a ledger or anchors error is still a fault (exit 2), not a failed check."""
+    from anchors.errors import NodeUnavailable
+
+    reason = storage_fault(exc)
+    if reason is not None:
+        return EXIT_USAGE, f"database unavailable: {reason}"
+    reason = database_error(exc)  # not a fault, but the database's answer: e.g. a privilege
+    if reason is not None:
+        return EXIT_USAGE, f"database error: {reason}"
+    if isinstance(exc, NodeUnavailable):
+        return EXIT_USAGE, f"anchor node unavailable: {exc}"
+    if isinstance(exc, ConfigurationError | KeystoreError | PersistenceError):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return EXIT_USAGE, f"{where}{exc.strerror or exc}"
+    if isinstance(exc, LedgerError):
+        return EXIT_FAILED, str(exc)
+    return None
+
+
+def _precisely(args: argparse.Namespace, exc: Exception) -> Exception:
+    """A storage fault met through a pool ("no connection within 2 s") says little: ask the
+    database once more, directly, for the reason (refused, unknown database, too many
+    clients). ``exc`` itself when that is no better."""
+    if storage_fault(exc) is None or isinstance(exc, StorageUnavailable):
+        return exc
+    try:
+        probe(parse_storage_url(getattr(args, "db", None)))
+    except (StorageUnavailable, ConfigurationError) as precise:
+        return precise
+    return exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (ConfigurationError, KeystoreError, PersistenceError) as exc:
-        print(f"caseledger {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except LedgerError as exc:
-        print(f"caseledger {args.command}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except Exception as exc:
+        found = failure(_precisely(args, exc))
+        if found is None:
+            raise
+        code, line = found
+        print(f"caseledger {args.command}: {' '.join(line.split())}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

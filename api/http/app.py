@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, problem details, body limit, metrics.
+"""The FastAPI application: routers, problem details, body limit, metrics, storage gate.
 
 Layer: api (HTTP). ``create_app`` builds nothing at import; the composition root
 passes in the ``ApiContext``. One router per resource.
@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from api.http import problems, routes_audit, routes_health
 from api.http.context import ApiContext
+from api.http.gate import GateMiddleware, StorageGate
 from ledger.storage.materials import MAX_MATERIAL_BYTES
 
 ASGIApp = Callable[
@@ -117,6 +118,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for router in ctx.services.get("routers", ()):
         app.include_router(router)
 
+    gate = app.state.storage_gate = StorageGate(ctx.runtime.settings.storage)
+    app.add_middleware(GateMiddleware, gate=gate)
     app.add_middleware(Measure, metrics=ctx.metrics)
     app.add_middleware(BodyLimit, limit=ctx.max_body_bytes, overrides=UPLOAD_LIMITS)
     return app

@@ -19,6 +19,13 @@ Idempotency (DESIGN invariant 6): every POST may carry ``Idempotency-Key``. The 
 repeat gets it back and records nothing; a concurrent duplicate waits for the first one's
 answer. Case commands also pass the key to :class:`~ledger.services.cases.CaseService`, whose
 in-chain record commits atomically with the command's events.
+
+When the database fails (``ledger.storage.faults``: 503 with ``Retry-After``), no claim is
+left behind that would make the client's retry wait: a claim that could not be released,
+or an answer that could not be stored, is kept by the process and written by a background
+thread as soon as the database answers again (``IdempotencyStore.settle_later``); a command
+that committed answers its client all the same. Each claim carries its own stamp, so a late
+release never removes a claim taken over since.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -65,6 +73,7 @@ from ledger.services.domain_services import (
     UnknownRecord,
 )
 from ledger.services.idempotency import IdempotencyKeyReused, InvalidIdempotencyKey
+from ledger.storage.faults import storage_fault
 from ledger.storage.urls import StorageURL
 
 PORTAL_ACTOR: Final = "portal"
@@ -76,7 +85,10 @@ WAIT_FOR_FIRST: Final = 30.0
 """How long a concurrent duplicate waits for the first request's answer, in seconds."""
 STALE_CLAIM: Final = 120.0
 """A claim with no answer after this many seconds (its process died) may be taken over."""
+SETTLE_INTERVAL: Final = 0.25
+"""How often claims and answers the database refused are written again, in seconds."""
 _ACTOR_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+log = logging.getLogger("caseledger.http")
 
 
 # --- services ------------------------------------------------------------------------------
@@ -272,10 +284,16 @@ def jsonable(value: Any) -> Any:
 
 
 class IdempotencyStore:
-    """First answers by (token, key), on SQLite or PostgreSQL, next to ``api_tokens``."""
+    """First answers by (token, key), on SQLite or PostgreSQL, next to ``api_tokens``.
+
+    A claim is stamped (``claimed_at``, nanoseconds) by the request that made it; release,
+    answer and take-over name the stamp, so each touches only its own claim."""
 
     def __init__(self, storage: StorageURL):
         self.storage = storage
+        self._unsettled: dict[tuple[str, str, int], tuple[int, str] | None] = {}
+        self._guard = threading.Lock()
+        self._settler: threading.Thread | None = None
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
@@ -301,17 +319,25 @@ class IdempotencyStore:
                 "claimed_at BIGINT NOT NULL, PRIMARY KEY (token_id, idem_key))"
             )
 
-    def claim(self, token_id: str, key: str, digest: str) -> bool:
-        """Claim the key for this request; ``False`` if someone holds it already."""
-        with self._cursor() as c:
-            c.execute(
-                self._q(
-                    "INSERT INTO api_idempotency (token_id, idem_key, digest, status, body, "
-                    "claimed_at) VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT DO NOTHING"
-                ),
-                (token_id, key, digest, time.time_ns()),
-            )
-            return bool(c.rowcount)
+    def claim(self, token_id: str, key: str, digest: str) -> int | None:
+        """Claim the key for this request: its stamp, or ``None`` if someone holds it already.
+
+        If the database fails, the claim may or may not have been written: it is released
+        later (:meth:`settle_later`) and the error raised."""
+        stamp = time.time_ns()
+        try:
+            with self._cursor() as c:
+                c.execute(
+                    self._q(
+                        "INSERT INTO api_idempotency (token_id, idem_key, digest, status, body, "
+                        "claimed_at) VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT DO NOTHING"
+                    ),
+                    (token_id, key, digest, stamp),
+                )
+                return stamp if c.rowcount else None
+        except Exception:
+            self.settle_later(token_id, key, stamp, None)
+            raise
 
     def get(self, token_id: str, key: str) -> tuple[str, int | None, str | None, int] | None:
         with self._cursor() as c:
@@ -325,38 +351,102 @@ class IdempotencyStore:
             row = c.fetchone()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
-    def answer(self, token_id: str, key: str, status: int, body: str) -> None:
+    def answer(self, token_id: str, key: str, stamp: int, status: int, body: str) -> None:
         with self._cursor() as c:
             c.execute(
                 self._q(
                     "UPDATE api_idempotency SET status = ?, body = ? "
-                    "WHERE token_id = ? AND idem_key = ?"
+                    "WHERE token_id = ? AND idem_key = ? AND claimed_at = ?"
                 ),
-                (status, body, token_id, key),
+                (status, body, token_id, key, stamp),
             )
 
-    def release(self, token_id: str, key: str) -> None:
+    def release(self, token_id: str, key: str, stamp: int) -> None:
         """Forget a claim whose command was refused (a refused command records nothing)."""
         with self._cursor() as c:
             c.execute(
                 self._q(
                     "DELETE FROM api_idempotency WHERE token_id = ? AND idem_key = ? "
-                    "AND status IS NULL"
+                    "AND claimed_at = ? AND status IS NULL"
                 ),
-                (token_id, key),
+                (token_id, key, stamp),
             )
 
-    def take_over(self, token_id: str, key: str, claimed_at: int) -> bool:
-        """Take over a stale claim (its request never answered); ``True`` if taken."""
-        with self._cursor() as c:
-            c.execute(
-                self._q(
-                    "UPDATE api_idempotency SET claimed_at = ? WHERE token_id = ? "
-                    "AND idem_key = ? AND status IS NULL AND claimed_at = ?"
-                ),
-                (time.time_ns(), token_id, key, claimed_at),
-            )
-            return bool(c.rowcount)
+    def take_over(self, token_id: str, key: str, claimed_at: int) -> int | None:
+        """Take over a stale claim (its request never answered): the new stamp, or ``None``."""
+        stamp = time.time_ns()
+        try:
+            with self._cursor() as c:
+                c.execute(
+                    self._q(
+                        "UPDATE api_idempotency SET claimed_at = ? WHERE token_id = ? "
+                        "AND idem_key = ? AND status IS NULL AND claimed_at = ?"
+                    ),
+                    (stamp, token_id, key, claimed_at),
+                )
+                return stamp if c.rowcount else None
+        except Exception:
+            self.settle_later(token_id, key, stamp, None)
+            raise
+
+    # -- what the database refused, written later --------------------------------------------
+
+    def release_or_later(self, token_id: str, key: str, stamp: int) -> None:
+        """Release the claim now, or as soon as the database answers; never raises."""
+        try:
+            self.release(token_id, key, stamp)
+        except Exception:
+            self.settle_later(token_id, key, stamp, None)
+
+    def answer_or_later(self, token_id: str, key: str, stamp: int, status: int, body: str) -> None:
+        """Store the answer now, or as soon as the database answers; never raises (the
+        command committed: its client gets the answer either way)."""
+        try:
+            self.answer(token_id, key, stamp, status, body)
+        except Exception:
+            self.settle_later(token_id, key, stamp, (status, body))
+
+    def settle_later(
+        self, token_id: str, key: str, stamp: int, answer: tuple[int, str] | None
+    ) -> None:
+        """Keep (in this process) a claim to release (``answer`` ``None``) or an answer to
+        store, and write it from a background thread once the database answers again."""
+        with self._guard:
+            self._unsettled[(token_id, key, stamp)] = answer
+            if self._settler is None or not self._settler.is_alive():
+                self._settler = threading.Thread(
+                    target=self._settle, name="idempotency-settler", daemon=True
+                )
+                self._settler.start()
+
+    def unsettled(self) -> int:
+        """How many claims or answers wait for the database."""
+        with self._guard:
+            return len(self._unsettled)
+
+    def _settle(self) -> None:
+        while True:
+            with self._guard:
+                items = list(self._unsettled.items())
+                if not items:
+                    self._settler = None
+                    return
+            for (token_id, key, stamp), answer in items:
+                try:
+                    if answer is None:
+                        self.release(token_id, key, stamp)
+                    else:
+                        self.answer(token_id, key, stamp, *answer)
+                except Exception as exc:
+                    log.warning(
+                        "idempotency answer kept for later: %s",
+                        storage_fault(exc) or type(exc).__name__,
+                    )
+                    break  # the database is still away: wait, then try again
+                with self._guard:
+                    if self._unsettled.get((token_id, key, stamp), False) == answer:
+                        del self._unsettled[(token_id, key, stamp)]
+            time.sleep(SETTLE_INTERVAL)
 
 
 def request_digest(command: str, params: Mapping[str, Any]) -> str:
@@ -378,7 +468,9 @@ def respond(
 
     A repeat with the same key and request returns the first answer (status and body) and
     runs nothing; a concurrent duplicate waits for it; the same key with another request is
-    422 ``idempotency-key-reused``. A refused command keeps no answer (a retry runs again).
+    422 ``idempotency-key-reused``. A refused command keeps no answer (a retry runs again),
+    and neither does one that met a storage fault (503): its retry runs again too, and a
+    case command that did commit then returns its first outcome from the chain.
     """
     if key is None:
         with edge():
@@ -387,7 +479,7 @@ def respond(
     store = wired.idempotency
     digest = request_digest(command, params)
     deadline = time.monotonic() + WAIT_FOR_FIRST
-    while not store.claim(who.token_id, key, digest):
+    while (stamp := store.claim(who.token_id, key, digest)) is None:
         found = store.get(who.token_id, key)
         if found is None:
             continue  # the first request was refused and released its claim: try again
@@ -403,7 +495,7 @@ def respond(
         if first_status is not None and first_body is not None:
             return _json(first_body, first_status)
         stale = time.time_ns() - claimed_at > STALE_CLAIM * 1e9
-        if stale and store.take_over(who.token_id, key, claimed_at):
+        if stale and (stamp := store.take_over(who.token_id, key, claimed_at)) is not None:
             break
         if time.monotonic() > deadline:
             raise Problem(
@@ -417,10 +509,10 @@ def respond(
         with edge():
             body = action().model_dump(mode="json")
     except BaseException:
-        store.release(who.token_id, key)
+        store.release_or_later(who.token_id, key, stamp)
         raise
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
-    store.answer(who.token_id, key, status, text)
+    store.answer_or_later(who.token_id, key, stamp, status, text)
     return _json(text, status)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Annotated, Any
-from urllib.parse import unquote
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -33,6 +32,12 @@ from api.http.routes_common import (
 )
 from api.http.routes_common import (
     install as install_wiring,
+)
+from api.http.routes_privacy import (
+    MAX_PURPOSE_HEADER,
+    hidden,
+    personal_data,
+    purpose_of,
 )
 from api.http.schemas_domain import (
     AppealCreate,
@@ -68,7 +73,6 @@ from api.http.schemas_domain import (
     UntrueFinding,
 )
 from api.tokens import Principal, Role
-from ledger.domain.access import record_read
 from ledger.domain.applicants import Applicant, AuthenticationLevel
 from ledger.domain.cases import Case
 from ledger.domain.catalogue import Guide, ServiceItem
@@ -80,6 +84,7 @@ from ledger.domain.rules import InvalidSerial
 from ledger.domain.sealed import SealedRecord
 from ledger.errors import LedgerError
 from ledger.services.cases import CaseNotFound
+from ledger.services.personal_data import UnknownApplicant
 
 router = APIRouter()
 
@@ -92,9 +97,10 @@ Purpose = Annotated[
     str | None,
     Header(
         alias="X-Purpose",
-        max_length=200,
+        max_length=MAX_PURPOSE_HEADER,
         description="Why personal data is read (required for unmasked reads; recorded in the "
-        "chain). Percent-encode non-ASCII text (UTF-8).",
+        "chain): printable text, at most 200 characters. Percent-encode non-ASCII text "
+        "(UTF-8).",
     ),
 ]
 Id = Annotated[UUID, Path()]
@@ -304,8 +310,15 @@ def _masked(value: str | Erased | None) -> str | None:
     "/{applicant_id}",
     response_model=ApplicantPublic,
     summary="An applicant, masked; ?unmasked=true needs X-Purpose and is recorded in the "
-    "chain (GZ20·25) (roles: department, supervisor)",
-    responses={404: _ANSWERS[404], 422: {"description": "X-Purpose missing (purpose-required)."}},
+    "chain (GZ20·25) (roles: department — holding a case of the applicant, or a grant — "
+    "supervisor, masked only)",
+    responses={
+        404: {"description": "No such applicant, or none the caller may read."},
+        422: {
+            "description": "X-Purpose missing or not printable text (purpose-required, "
+            "invalid-purpose)."
+        },
+    },
 )
 def read_applicant(
     applicant_id: Id,
@@ -314,19 +327,33 @@ def read_applicant(
     purpose: Purpose = None,
     unmasked: Annotated[bool, Query()] = False,
 ) -> ApplicantPublic:
-    applicant = _applicant(wired, applicant_id)
+    """Least privilege (``ledger.services.personal_data``): a department reads an applicant
+    it holds a case of, or has a grant for — anything else is 404 with the body of another
+    department's case; supervisors and admin read masked data only. A clear read is
+    recorded (who, whose, which fields, why, on what basis) before it is answered."""
+    service = personal_data(wired)
+    try:
+        applicant = service.applicant(applicant_id)
+    except UnknownApplicant:
+        raise hidden() from None
+    department = who.department if who.role is Role.DEPARTMENT else None
+    basis = service.basis(applicant.id, department=department, at=wired.now())
+    if basis is None or (unmasked and not basis.clear):
+        raise hidden()
+    reason = purpose_of(purpose) if unmasked else None  # 422 before anything is decrypted
     data = applicant.personal_data(wired.services.vault)
-    if unmasked and not applicant.erased:
-        purpose = unquote(purpose) if purpose is not None else None
-        access = record_read(
+    clear = unmasked and not applicant.erased
+    if clear:
+        service.record_read(
             applicant.id,
             list(PersonalData.FIELDS),
+            basis=basis,
             reader=who.token_id,
             reader_role=who.role.value,
             reader_department=who.department,
-            purpose=purpose,
+            purpose=reason,
+            signer=wired.reader_signer(who),
         )
-        wired.ctx.runtime.ledger.save_signed(access, signer=wired.reader_signer(who))
         show = lambda v: None if v is None else str(v)  # noqa: E731
     else:
         show = _masked
@@ -335,7 +362,7 @@ def read_applicant(
         kind=applicant.kind.value,
         authentication_level=applicant.authentication_level.value,
         erased=applicant.erased,
-        unmasked=unmasked and not applicant.erased,
+        unmasked=clear,
         name=show(data.name),
         phone=show(data.phone),
         address=show(data.address),

@@ -36,6 +36,7 @@ log = logging.getLogger("caseledger.serve")
 ROUTER_MODULES = (
     "api.http.routes_cases",
     "api.http.routes_domain",
+    "api.http.routes_privacy",
     "api.http.routes_anchoring",
     "api.http.routes_supervision",
     "api.http.routes_reads",

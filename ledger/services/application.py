@@ -21,6 +21,8 @@ from ledger.domain.keys import ActorKey, KeyRole
 from ledger.domain.signer import Signer
 from ledger.encoding import MsgpackTranscoder
 from ledger.errors import ConfigurationError, LedgerError
+from ledger.storage import pg_pool
+from ledger.storage.faults import probe
 from ledger.storage.urls import StorageURL, ensure_parent, parse_storage_url
 
 
@@ -155,12 +157,18 @@ class LedgerApplication(Application[UUID]):
 
 
 def open_ledger(url: str | StorageURL | None = None, *, migrate: bool = False) -> LedgerApplication:
-    """Open the ledger at ``url`` (or ``$CASELEDGER_DB``, or the default)."""
+    """Open the ledger at ``url`` (or ``$CASELEDGER_DB``, or the default).
+
+    Raises ConfigurationError (a bad URL, no SQLite ledger without ``migrate``) and
+    :class:`~ledger.storage.faults.StorageUnavailable` when the database does not answer
+    (checked once here, so a command fails at once with the reason)."""
     storage = url if isinstance(url, StorageURL) else parse_storage_url(url)
     if not migrate and storage.is_sqlite and not Path(storage.path).exists():
         raise ConfigurationError(f"--db: no ledger at {storage.path} (run caseledger migrate)")
     ensure_parent(storage)
+    probe(storage)
     app = LedgerApplication(env=storage.event_store_env())
+    pg_pool.heal(getattr(app.recorder, "datastore", None))
     if migrate:
         app.migrate()
     return app

@@ -35,6 +35,7 @@ from ledger.domain.rules import (
 )
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.storage import pg_pool
+from ledger.storage.faults import StorageUnavailable
 
 __all__ = [
     "ALLOWED_MEDIA_TYPES",
@@ -250,13 +251,25 @@ class DirectoryBlobStore:
         try:
             data = target.read_bytes()
         except FileNotFoundError:
+            self._check_present()
             raise BlobNotFound(f"sha256: no material {sha256.hex()}") from None
         except OSError as exc:
             raise MaterialStoreError(f"materials: cannot read {target}: {exc}") from exc
         return _verified(sha256, data)
 
     def exists(self, sha256: bytes) -> bool:
-        return self.path(sha256).is_file()
+        if self.path(sha256).is_file():
+            return True
+        self._check_present()
+        return False
+
+    def _check_present(self) -> None:
+        """A store whose directory is gone with its parent (the ledger's directory was
+        removed or unmounted) is a storage fault, not an absent material: raises
+        :class:`~ledger.storage.faults.StorageUnavailable`. A root not made yet (no upload
+        so far) beside an existing parent is an empty store."""
+        if not self.root.is_dir() and not self.root.parent.is_dir():
+            raise StorageUnavailable(f"materials: the directory {self.root.parent} is missing")
 
 
 class PostgresBlobStore:

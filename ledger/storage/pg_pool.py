@@ -6,6 +6,16 @@ the API's own tables borrow pooled connections instead. Each borrowing is one
 transaction: ``BEGIN`` … ``COMMIT`` on success, ``ROLLBACK`` on error; a connection
 goes back idle (the pool rolls back or discards anything else).
 
+Pools heal themselves (:func:`heal`, also applied to eventsourcing's own pools): a borrowed
+connection is checked first (an empty statement, one round trip), and one found dead — its
+backend killed by ``pg_terminate_backend`` or a server restart — makes the pool replace
+every idle connection at once, so the borrower gets a fresh one in milliseconds instead of
+checking the other dead ones in turn (psycopg_pool sleeps between such checks). A borrower
+waits at most ``POOL_WAIT_SECONDS`` for a connection, then gets ``PoolTimeout`` — a storage
+fault (``ledger.storage.faults``): 503, never a hang. A pool that cannot connect gives up
+after ``RECONNECT_SECONDS`` and tries again at the next borrowing, so it is back within
+seconds of the database.
+
 Pools are created lazily on first use and belong to the process that made them: a
 forked child forgets its parent's pools (it must never talk on the parent's
 sockets) and builds its own; a spawned child starts with none. The pool threads are
@@ -17,6 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
@@ -25,10 +36,24 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-__all__ = ["MAX_SIZE", "MIN_SIZE", "close_all", "pool", "transaction"]
+from ledger.storage.urls import POOL_WAIT_SECONDS
+
+__all__ = [
+    "MAX_SIZE",
+    "MIN_SIZE",
+    "RECONNECT_SECONDS",
+    "close_all",
+    "heal",
+    "pool",
+    "transaction",
+]
 
 MIN_SIZE: Final = 1
 MAX_SIZE: Final = 8
+RECONNECT_SECONDS: Final = 5.0
+"""How long a pool keeps retrying (with backoff) a connection it failed to open before it
+gives up; the next borrower then tries again at once. psycopg_pool's default, 5 minutes of
+doubling delays, kept answering 503 for up to minutes after the database was back."""
 
 _Key = tuple[str, str | None]
 _pools: dict[_Key, ConnectionPool[Any]] = {}
@@ -67,8 +92,10 @@ def pool(conninfo: str, *, search_path: str | None = None) -> ConnectionPool[Any
                 min_size=MIN_SIZE,
                 max_size=MAX_SIZE,
                 configure=_configure(search_path),
+                timeout=POOL_WAIT_SECONDS,
                 open=True,
             )
+            heal(found)
             _pools[key] = found
         return found
 
@@ -84,6 +111,35 @@ def transaction(
     """
     with pool(conninfo, search_path=search_path).connection() as conn, conn.transaction():
         yield conn
+
+
+def heal(target: Any) -> None:
+    """Make a psycopg pool — or the pool inside an eventsourcing ``PostgresDatastore`` —
+    recover by itself from killed backends and outages (see the module docstring); a no-op
+    for anything else (a SQLite datastore, ``None``).
+
+    eventsourcing builds its pools without a way to pass ``check`` or ``reconnect_timeout``
+    on, so both are set on the pool object; psycopg_pool reads them at every borrowing and
+    every reconnection (``_check`` is the one private attribute used).
+    """
+    found = getattr(target, "pool", target)
+    if not isinstance(found, ConnectionPool):
+        return
+    found.reconnect_timeout = RECONNECT_SECONDS
+    found._check = _check_or_drain(weakref.ref(found))
+
+
+def _check_or_drain(owner: weakref.ref[ConnectionPool[Any]]) -> Any:
+    def check(conn: psycopg.Connection[Any]) -> None:
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            found = owner()
+            if found is not None:
+                found.drain()  # the others died with it, most likely: replace them all now
+            raise
+
+    return check
 
 
 def close_all(timeout: float = 5.0) -> None:

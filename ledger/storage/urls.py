@@ -17,6 +17,10 @@ from ledger.errors import ConfigurationError
 
 DEFAULT_URL = "sqlite:///./var/caseledger.sqlite3"
 SQLITE_LOCK_TIMEOUT_SECONDS = 60
+POOL_WAIT_SECONDS = 2
+"""How long a request waits for a pooled PostgreSQL connection before it fails (then 503,
+``ledger.storage.faults``). eventsourcing retries its reads and writes ten times, so a
+ledger operation gives up after about 10 × (2 + 0.2) s when the server does not answer."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class StorageURL:
                 "POSTGRES_PASSWORD": self.password,
                 "POSTGRES_SCHEMA": self.schema,
                 "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+                "POSTGRES_CONNECT_TIMEOUT": str(POOL_WAIT_SECONDS),
                 "POSTGRES_POOL_SIZE": "4",
                 "POSTGRES_MAX_OVERFLOW": "8",
             }
@@ -150,6 +155,13 @@ def parse_storage_url(url: str | None = None) -> StorageURL:
 
 
 def ensure_parent(url: StorageURL) -> None:
-    """Create the directory of a SQLite file (the one filesystem side effect of opening)."""
+    """Create the directory of a SQLite file (the one filesystem side effect of opening).
+    Raises ConfigurationError when it cannot be created."""
     if url.is_sqlite and ":memory:" not in url.path:
-        Path(url.path).parent.mkdir(parents=True, exist_ok=True)
+        parent = Path(url.path).parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"--db: cannot create the directory {parent}: {exc.strerror or exc}"
+            ) from exc
