@@ -3,13 +3,15 @@
 Layer: api (demo). Starts ``caseledger node serve`` in a subprocess on a free loopback port
 (data under ``<out>/node``), anchors the demo's chain with the background worker, records the
 receipts in the ledger, writes ``<out>/anchoring/{policy.json, checkpoint.txt, bundle-*.json}``,
-verifies the bundle offline, stops the node, and then shows on COPIES of the SQLite database
-that a truncated and a rewritten (re-signed with the stolen platform key, every hash
+verifies the bundle offline, stops the node, and then shows on COPIES of the ledger (SQLite
+files under ``<out>/anchoring``, or PostgreSQL schemas ``<schema>_tampered_*`` beside the
+ledger's) that a truncated and a rewritten (re-signed with the stolen platform key, every hash
 recomputed) log both pass the plain chain check and are caught against the anchors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from api.demo.main import DemoContext, Stage
+from ledger.chain.recorders.base import CHAIN_TABLE
+from ledger.storage.urls import StorageURL, parse_storage_url
 
 NODE_READY_SECONDS = 20.0
 
@@ -175,117 +179,144 @@ def run(ctx: DemoContext) -> None:
         "alarms": node_alarms,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    if runtime.settings.storage.is_sqlite:
-        summary["tamper"] = _tamper_demo(ctx, policy, found.checkpoint, out)
+    summary["tamper"] = _tamper_demo(ctx, policy, found.checkpoint, out)
     ctx.summary["anchoring"] = summary
     (out / "anchoring.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
 
 
 # --- tamper demonstration (on copies) -------------------------------------------------------------
 
-
-def _copy_db(source: str, target: Path) -> str:
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return str(target)
+TREE_TABLES = ("anchor_tree_nodes", "anchor_tree_state", "anchor_meta")
+"""The anchoring tree's tables, copied with the chain (``anchors.tree``)."""
 
 
-def truncate_copy(path: str, keep: int) -> None:
+class RawSQL:
+    """Raw SQL on a copy of the ledger, as an operator with database access would write it:
+    ``?`` placeholders, ``{events}`` for the events table and ``{row}`` for its row id (both
+    differ between the backends)."""
+
+    def __init__(self, storage: StorageURL, events: str) -> None:
+        self.storage, self.events = storage, events
+        self.row = "rowid" if storage.is_sqlite else "notification_id"
+
+    def run(self, text: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        query = text.format(events=self.events, row=self.row)
+        if self.storage.is_sqlite:
+            with sqlite3.connect(self.storage.path) as conn:
+                return conn.execute(query, params).fetchall()
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.storage.conninfo, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("SET search_path TO {}").format(sql.Identifier(self.storage.schema))
+            )
+            found = conn.execute(sql.SQL(query.replace("?", "%s")), params)
+            return list(found.fetchall()) if found.description else []
+
+
+def copy_ledger(storage: StorageURL, events: str, kind: str, out: Path) -> StorageURL:
+    """A copy of the chain, its events and the anchoring tree to tamper with: a SQLite file
+    ``<out>/tampered-<kind>.sqlite3``, or the PostgreSQL schema ``<schema>_tampered_<kind>``
+    in the same database (replaced if it exists)."""
+    if storage.is_sqlite:
+        target = out / f"tampered-{kind}.sqlite3"
+        target.unlink(missing_ok=True)
+        with sqlite3.connect(storage.path) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+        return parse_storage_url(f"sqlite:///{target}")
+    import psycopg
+    from psycopg import sql
+
+    source = storage.schema or "public"
+    schema = f"{source}_tampered_{kind}"
+    with psycopg.connect(storage.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        create = sql.SQL("CREATE TABLE {t} (LIKE {s} INCLUDING ALL EXCLUDING DEFAULTS)")
+        fill = sql.SQL("INSERT INTO {t} SELECT * FROM {s}")
+        for table in (events, CHAIN_TABLE, *TREE_TABLES):
+            names = {"s": sql.Identifier(source, table), "t": sql.Identifier(schema, table)}
+            conn.execute(create.format(**names))  # no defaults: nothing refers to the source
+            conn.execute(fill.format(**names))
+    return dataclasses.replace(storage, schema=schema)
+
+
+def truncate_copy(db: RawSQL, keep: int) -> None:
     """Drop every chain entry (and its event) after sequence ``keep``: a truncated tail."""
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "DELETE FROM stored_events WHERE rowid IN "
-            "(SELECT notification_id FROM chain_entries WHERE sequence > ?)",
-            (keep,),
-        )
-        conn.execute("DELETE FROM chain_entries WHERE sequence > ?", (keep,))
+    db.run(
+        "DELETE FROM {events} WHERE {row} IN "
+        f"(SELECT notification_id FROM {CHAIN_TABLE} WHERE sequence > ?)",
+        (keep,),
+    )
+    db.run(f"DELETE FROM {CHAIN_TABLE} WHERE sequence > ?", (keep,))
 
 
-def rewrite_copy(path: str, sequence: int, platform: Any) -> None:
+def rewrite_copy(target: str | RawSQL, sequence: int, platform: Any) -> None:
     """Alter the event at ``sequence`` (a platform-signed key registration), re-sign its command
-    with the stolen platform key and recompute every later entry hash: a rewritten chain."""
-    from ledger.chain.entries import ChainEntry, command_message, sha256
+    with the stolen platform key and recompute every later entry hash: a rewritten chain.
+    ``target`` is the copy (a SQLite file's path, or the copy's raw SQL)."""
+    from ledger.chain.entries import command_message, sha256
     from ledger.encoding import canonical, decode
+    from ledger.services.application import open_ledger
 
-    with sqlite3.connect(path) as conn:
-        conn.row_factory = sqlite3.Row
-        rows = conn.execute(
-            "SELECT * FROM chain_entries WHERE sequence >= ? ORDER BY sequence", (sequence,)
-        ).fetchall()
-        first = rows[0]
-        (state,) = conn.execute(
-            "SELECT state FROM stored_events WHERE rowid = ?", (first["notification_id"],)
-        ).fetchone()
-        value = decode(bytes(state))
+    if isinstance(target, RawSQL):
+        db = target
+    else:
+        db = RawSQL(parse_storage_url(f"sqlite:///{target}"), "stored_events")
+    ledger = open_ledger(db.storage)
+    try:
+        chain = ledger.chain
+        link = chain.select_links(sequence, 1)[0]
+        assert link.event is not None
+        value = decode(link.event.state)
         value["actor"] = str(value.get("actor", "")) + " (rewritten)"
         new_state = canonical(value)
-        conn.execute(
-            "UPDATE stored_events SET state = ? WHERE rowid = ?",
-            (new_state, first["notification_id"]),
+        db.run("UPDATE {events} SET state = ? WHERE {row} = ?", (new_state, link.notification_id))
+        start = sequence - link.entry.command_index
+        entries = list(chain.select_entries(start, 1_000_000))
+        prev = chain.select_entries(start - 1, 1)[0].entry_hash
+    finally:
+        ledger.close()
+    entries[sequence - start] = dataclasses.replace(
+        entries[sequence - start], state_hash=sha256(new_state)
+    )
+    size = entries[0].command_size
+    signature = platform.sign(command_message([e.digest for e in entries[:size]]))
+    for e in entries:
+        changed = dataclasses.replace(
+            e, prev_hash=prev, signature=signature if e.sequence < start + size else e.signature
         )
-        start = sequence - first["command_index"]
-        entries = [
-            dict(r)
-            for r in conn.execute(
-                "SELECT * FROM chain_entries WHERE sequence >= ? ORDER BY sequence", (start,)
-            ).fetchall()
-        ]
-        entries[sequence - start]["state_hash"] = sha256(new_state)
-        size = entries[0]["command_size"]
-
-        def entry(r: dict[str, Any], prev: bytes) -> ChainEntry:
-            from uuid import UUID
-
-            return ChainEntry(
-                r["sequence"],
-                prev,
-                UUID(hex=r["originator_id"]),
-                r["originator_version"],
-                r["topic"],
-                r["timestamp"],
-                bytes(r["state_hash"]),
-                bytes(r["key_id"]),
-                bytes(r["signature"]),
-                r["command_index"],
-                r["command_size"],
-            )
-
-        digests = [entry(r, b"").digest for r in entries[:size]]
-        signature = platform.sign(command_message(digests))
-        for r in entries[:size]:
-            r["signature"] = signature
-        (prev,) = conn.execute(
-            "SELECT entry_hash FROM chain_entries WHERE sequence = ?", (start - 1,)
-        ).fetchone()
-        prev = bytes(prev)
-        for r in entries:
-            new_hash = entry(r, prev).compute_hash()
-            conn.execute(
-                "UPDATE chain_entries SET prev_hash = ?, entry_hash = ?, state_hash = ?, "
-                "signature = ? WHERE sequence = ?",
-                (prev, new_hash, r["state_hash"], r["signature"], r["sequence"]),
-            )
-            prev = new_hash
+        new_hash = changed.compute_hash()
+        db.run(
+            f"UPDATE {CHAIN_TABLE} SET prev_hash = ?, entry_hash = ?, state_hash = ?, "
+            "signature = ? WHERE sequence = ?",
+            (prev, new_hash, changed.state_hash, changed.signature, e.sequence),
+        )
+        prev = new_hash
 
 
 def _tamper_demo(ctx: DemoContext, policy: Any, checkpoint: str, out: Path) -> dict[str, Any]:
     from anchors.anchored_verify import collect_anchors, verify_against_anchors
-    from anchors.tree import PersistentTree, SQLiteTreeStore
+    from anchors.tree import PersistentTree, open_tree_store
     from ledger.chain.verification import verify_chain
     from ledger.services.application import open_ledger
 
     anchors, _ = collect_anchors([checkpoint], policy)
     size = anchors[-1].size
     results: dict[str, Any] = {}
-    source = ctx.runtime.settings.storage.path
+    storage = ctx.runtime.settings.storage
+    recorder: Any = ctx.runtime.ledger.recorder  # a chained recorder: it names its tables
+    events = str(recorder.events_table_name)
     for kind in ("truncated", "rewritten"):
-        copy = _copy_db(source, out / f"tampered-{kind}.sqlite3")
+        copy = copy_ledger(storage, events, kind, out)
+        db = RawSQL(copy, events)
         if kind == "truncated":
-            truncate_copy(copy, size - 7)
+            truncate_copy(db, size - 7)
         else:
-            rewrite_copy(copy, 2, ctx.runtime.platform_signer())
-        ledger = open_ledger(f"sqlite:///{copy}")
-        store = SQLiteTreeStore(copy)
+            rewrite_copy(db, 2, ctx.runtime.platform_signer())
+        ledger = open_ledger(copy)
+        store = open_tree_store(copy)
         try:
             chain_ok = verify_chain(ledger.chain).ok
             report = verify_against_anchors(ledger.chain, anchors, tree=PersistentTree(store))
@@ -294,7 +325,7 @@ def _tamper_demo(ctx: DemoContext, policy: Any, checkpoint: str, out: Path) -> d
             ledger.close()
         failure = report.failure
         results[kind] = {
-            "database": copy,
+            "database": copy.redacted(),
             "chain_check_alone": "passes" if chain_ok else "fails",
             "caught": failure is not None,
             "sequence": failure.sequence if failure else None,
