@@ -24,7 +24,7 @@ def test_runs():
     pass
 
 def test_needs_a_file():
-    pytest.skip("vectors not found at ../shared/vectors")
+    pytest.skip("conformance vectors not found at tests/vectors")
 """
 
 SKIPPING_MODULE = """
@@ -77,7 +77,7 @@ def test_a_skip_fails_the_run_when_skips_are_forbidden_and_says_why(tmp_path: Pa
     result = run_pytest(tmp_path, SKIPPING, forbid=True)
     assert result.returncode == 1, result.stdout
     assert "1 failed, 1 passed" in result.stdout
-    assert "vectors not found at ../shared/vectors" in result.stdout
+    assert "conformance vectors not found at tests/vectors" in result.stdout
     assert f"{FORBID_SKIPS_ENV}=1 forbids skips" in result.stdout
 
 

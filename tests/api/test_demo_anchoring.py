@@ -65,9 +65,8 @@ def test_the_tamper_stage_catches_both_copies_on_either_backend(
     if settings.storage.is_sqlite:
         assert (ctx.out / "anchoring" / "tampered-rewritten.sqlite3").exists()
     else:
-        assert f"schema={settings.storage.schema}_tampered_rewritten" in (
-            tamper["rewritten"]["database"]
-        )
+        copy = tamper["rewritten"]["database"]
+        assert f"schema={settings.storage.schema}_tampered_rewritten" in copy
 
 
 def test_the_summary_names_its_backend_and_prints_the_tamper_results(
