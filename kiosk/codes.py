@@ -8,7 +8,9 @@ The code is derived, never stored: ``code = HMAC-SHA256(secret, "caseledger/kios
 serial)`` read as a big-endian integer of its first 8 bytes, modulo 10^6, zero-padded to six
 digits. The 32-byte ``secret`` is the keystore's sealed secret ``kiosk_verification``
 (:data:`SECRET_NAME`), so the chain holds no secret and a copy of the ledger cannot produce
-codes; the application receipt (printed by the kiosk or shown by the API) carries the code.
+codes. The application receipt carries the code: the API's answer to a submission adds it
+beside the sealed receipt as the answer leaves (``api.http.routes_common``; never stored or
+logged), and the window, portal or kiosk that submitted prints it for the applicant.
 Checks compare in constant time. Rotating the secret invalidates every code (the applicant asks
 the window for a new receipt).
 """

@@ -2,7 +2,8 @@
 
 PostgreSQL tests skip with a reason when no server answers, unless
 ``CASELEDGER_REQUIRE_POSTGRES=1`` (set by .ci/run), in which case they fail.
-Each PostgreSQL test gets its own schema, dropped afterwards.
+Each PostgreSQL test gets its own schema, dropped afterwards. The suite's own rules (no skip
+under ``CASELEDGER_FORBID_SKIPS=1``, no child process left running) are ``tests/suite_checks.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.suite_checks import (  # noqa: F401  (hooks and the session fixture, registered here)
+    no_child_process_left,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+    pytest_runtest_teardown,
+)
 
 PG_ENV = "CASELEDGER_TEST_PG"
 PG_DEFAULT = "postgresql://root@127.0.0.1:5432/test"

@@ -3,13 +3,15 @@
 Layer: api (demo). Starts ``caseledger node serve`` in a subprocess on a free loopback port
 (data under ``<out>/node``), anchors the demo's chain with the background worker, records the
 receipts in the ledger, writes ``<out>/anchoring/{policy.json, checkpoint.txt, bundle-*.json}``,
-verifies the bundle offline, stops the node, and then shows on COPIES of the SQLite database
-that a truncated and a rewritten (re-signed with the stolen platform key, every hash
+verifies the bundle offline, stops the node, and then shows on COPIES of the ledger (SQLite
+files under ``<out>/anchoring``, or PostgreSQL schemas ``<schema>_tampered_*`` beside the
+ledger's) that a truncated and a rewritten (re-signed with the stolen platform key, every hash
 recomputed) log both pass the plain chain check and are caught against the anchors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import socket
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from api.demo.main import DemoContext, Stage
+from ledger.chain.recorders.base import CHAIN_TABLE
+from ledger.storage.urls import StorageURL, parse_storage_url
 
 NODE_READY_SECONDS = 20.0
 
@@ -176,19 +180,42 @@ def run(ctx: DemoContext) -> None:
         "alarms": node_alarms,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    if runtime.settings.storage.is_sqlite:
-        summary["tamper"] = _tamper_demo(ctx, policy, found.checkpoint, out)
+    summary["tamper"] = _tamper_demo(ctx, policy, found.checkpoint, out)
     ctx.summary["anchoring"] = summary
     (out / "anchoring.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
 
 
 # --- tamper demonstration (on copies) -------------------------------------------------------------
 
+TREE_TABLES = ("anchor_tree_nodes", "anchor_tree_state", "anchor_meta")
+"""The anchoring tree's tables, copied with the chain (``anchors.tree``)."""
 
-def _copy_db(source: str, target: Path) -> str:
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return str(target)
+
+def copy_ledger(storage: StorageURL, events: str, kind: str, out: Path) -> StorageURL:
+    """A copy of the chain, its events and the anchoring tree to tamper with: a SQLite file
+    ``<out>/tampered-<kind>.sqlite3``, or the PostgreSQL schema ``<schema>_tampered_<kind>``
+    in the same database (replaced if it exists)."""
+    if storage.is_sqlite:
+        target = out / f"tampered-{kind}.sqlite3"
+        target.unlink(missing_ok=True)
+        with sqlite3.connect(storage.path) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+        return parse_storage_url(f"sqlite:///{target}")
+    import psycopg
+    from psycopg import sql
+
+    source = storage.schema or "public"
+    schema = f"{source}_tampered_{kind}"
+    with psycopg.connect(storage.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        create = sql.SQL("CREATE TABLE {t} (LIKE {s} INCLUDING ALL EXCLUDING DEFAULTS)")
+        fill = sql.SQL("INSERT INTO {t} SELECT * FROM {s}")
+        for table in (events, CHAIN_TABLE, *TREE_TABLES):
+            names = {"s": sql.Identifier(source, table), "t": sql.Identifier(schema, table)}
+            conn.execute(create.format(**names))  # no defaults: nothing refers to the source
+            conn.execute(fill.format(**names))
+    return dataclasses.replace(storage, schema=schema)
 
 
 def _tamper_demo(ctx: DemoContext, policy: Any, checkpoint: str, out: Path) -> dict[str, Any]:
@@ -197,7 +224,7 @@ def _tamper_demo(ctx: DemoContext, policy: Any, checkpoint: str, out: Path) -> d
     rewrite by someone holding every key. Plain ``verify`` catches the first; the anchors
     catch the other two (docs/FORMAT.md §8)."""
     from anchors.anchored_verify import collect_anchors, verify_against_anchors
-    from anchors.tree import PersistentTree, SQLiteTreeStore
+    from anchors.tree import PersistentTree, open_tree_store
     from api.demo import attacks
     from ledger.chain.verification import verify_chain
     from ledger.services.application import open_ledger
@@ -207,18 +234,20 @@ def _tamper_demo(ctx: DemoContext, policy: Any, checkpoint: str, out: Path) -> d
     keystore = ctx.runtime.keystore
     every_key = {r.key_id: keystore.signer(r.key_id) for r in keystore.records()}
     results: dict[str, Any] = {}
-    source = ctx.runtime.settings.storage.path
+    storage = ctx.runtime.settings.storage
+    recorder: Any = ctx.runtime.ledger.recorder  # a chained recorder: it names its tables
+    events = str(recorder.events_table_name)
     for kind in ("keyless", "truncated", "rewritten"):
-        copy = _copy_db(source, out / f"tampered-{kind}.sqlite3")
-        url = f"sqlite:///{copy}"
+        copy = copy_ledger(storage, events, kind, out)
+        url = copy.url()
         if kind == "keyless":
             attacks.delete_command(url, size // 2)
         elif kind == "truncated":
             attacks.truncate(url, size - 7)
         else:
             attacks.rename_actor(url, 2, every_key)
-        ledger = open_ledger(url)
-        store = SQLiteTreeStore(copy)
+        ledger = open_ledger(copy)
+        store = open_tree_store(copy)
         try:
             plain = verify_chain(ledger.chain)
             report = verify_against_anchors(ledger.chain, anchors, tree=PersistentTree(store))
@@ -227,7 +256,7 @@ def _tamper_demo(ctx: DemoContext, policy: Any, checkpoint: str, out: Path) -> d
             ledger.close()
         failure = plain.failure or report.failure
         results[kind] = {
-            "database": copy,
+            "database": copy.redacted(),
             "plain_verify": "fails" if plain.failure else "passes",
             "caught_by": "plain verify" if plain.failure else "anchors" if failure else None,
             "caught": failure is not None,

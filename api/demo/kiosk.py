@@ -7,7 +7,7 @@ closed case's e-certificate as A4 PDFs under ``<out>/kiosk/`` (each verified end
 and recorded in the ledger), renders each PDF to PNG (pypdfium2, 150 dpi), decodes the QR from
 the image and verifies it against the policy; shows a refusal (an open case); and leaves the
 policy beside the ledger (``trust-policy.json``) and a serial number with its verification
-code so a person can walk through ``/kiosk`` in a browser after ``caseledger serve``.
+code so a person can walk through ``/kiosk`` in a browser (the demo's "next" block serves it).
 """
 
 from __future__ import annotations
@@ -254,8 +254,8 @@ def lines(ctx: DemoContext) -> list[str]:
     w = s["walk_through"]
     if w["serial"]:
         out.append(
-            f"kiosk try it   caseledger serve …; caseledger token create --role kiosk --name "
-            f"{w['kiosk']}; open /kiosk; serial {w['serial']} code {w['code']}"
+            f"kiosk try it   serial {w['serial']}, verification code {w['code']}: at /kiosk "
+            f'with a kiosk token named {w["kiosk"]} (the commands are under "next")'
         )
     return out
 

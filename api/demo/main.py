@@ -1,9 +1,12 @@
-"""``caseledger demo``: the project's shop window, on the embedded SQLite default.
+"""``caseledger demo``: the project's shop window, on the embedded SQLite default (or the
+PostgreSQL database ``--db`` names).
 
 Layer: api. Seeds a city (departments, kiosks, a supervisor, each with its own
 signing key), drives the scenario through the same application services the
 HTTP API uses, verifies the chain, and writes a summary under ``--out``.
-Every finished capability adds a stage here.
+Every finished capability adds a stage here. The summary ends with a "next" block of
+complete commands that serve this demo's ledger (its keystore, its passphrase file, its
+node's data), make a token for each role and check its proofs again.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import json
 import os
 import random
 import secrets
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,7 +191,12 @@ def _print_summary(
 ) -> None:
     s = ctx.summary
     v = s["verify"]
-    print("caseledger demo — a city on the embedded SQLite ledger")
+    where = (
+        "the embedded SQLite ledger"
+        if settings.storage.is_sqlite
+        else f"PostgreSQL ({settings.storage.redacted()})"
+    )
+    print(f"caseledger demo — a city on {where}")
     print(f"  storage        {settings.storage.redacted()}")
     print(
         f"  keystore       {settings.keystore_dir} (sealed with a passphrase"
@@ -202,9 +212,94 @@ def _print_summary(
     verdict = "verified" if ok else f"FAILED: {v['failure']}"
     print(f"  verify         {verdict} ({v['checked']:,} entries, {v['seconds']} s)")
     print(f"  summary        {ctx.out / 'summary.json'}")
-    again = f"caseledger verify --db {settings.storage.redacted()}"
-    anchored = ctx.out / "anchoring"
-    if (anchored / "checkpoint.txt").exists():
-        again += f" --checkpoint {anchored / 'checkpoint.txt'} --policy {anchored / 'policy.json'}"
-    print(f"  check it again {again}")
     print(f"  finished in {s['seconds']} s")
+    print()
+    for line in next_steps(ctx, settings, secret_file):
+        print(line)
+
+
+SERVE_PORT = 8080
+NODE_PORT = 8700
+#: One token per role of the HTTP API (api.tokens.Role): (variable, role, extra options).
+ROLE_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("ADMIN", "admin", ("--name", "demo-admin")),
+    ("DEPT", "department", ("--department", "GZ-SCJG", "--name", "demo-scjg")),
+    ("SUP", "supervisor", ("--name", "demo-supervisor")),
+    ("AUD", "auditor", ("--name", "demo-auditor")),
+    ("ARCH", "archivist", ("--name", "demo-archivist")),
+    ("KIOSK", "kiosk", ("--name", KIOSKS[0])),
+)
+
+
+def program() -> str:
+    """How to run ``caseledger`` from here: the name when it is on PATH, else the console
+    script beside this interpreter (``.venv/bin/caseledger``), else ``python -m api.cli``."""
+    script = Path(sys.executable).with_name("caseledger")
+    found = shutil.which("caseledger")
+    if found and script.exists() and Path(found).resolve() == script.resolve():
+        return "caseledger"
+    if script.exists():
+        return shlex.quote(_here(script))
+    return f"{shlex.quote(sys.executable)} -m api.cli"
+
+
+def _here(path: Path | str) -> str:
+    """``path`` relative to the working directory when it lies inside it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def next_steps(ctx: DemoContext, settings: Settings, secret_file: Path | None) -> list[str]:
+    """The "next" block: complete shell lines, run from this directory, that start the demo's
+    node again, serve its ledger with its keystore and passphrase, make a token per role, name
+    the dashboard, kiosk and API docs, and verify the chain and a proof bundle offline."""
+    cl = program()
+    q = shlex.quote
+    db = q(settings.storage.redacted())
+    base = f"http://127.0.0.1:{SERVE_PORT}"
+    anchoring = ctx.summary.get("anchoring", {})
+    kiosk = ctx.summary.get("kiosk", {}).get("walk_through", {})
+    out = ["next — try it, from this directory (copy the lines into a shell):"]
+    serve = [cl, "serve", "--db", db, "--keystore", q(_here(settings.keystore_dir))]
+    if secret_file is not None:
+        serve += ["--passphrase-file", q(_here(secret_file))]
+    if anchoring:
+        node = f"http://127.0.0.1:{NODE_PORT}"
+        out.append(
+            f"  {cl} node serve --data {q(_here(ctx.out / 'node'))} --port {NODE_PORT} &"
+            "   # the demo's anchor node, again"
+        )
+        serve += ["--node", node]
+    serve += ["--port", str(SERVE_PORT), "&"]
+    if not settings.storage.is_sqlite and anchoring:
+        serve.insert(0, f"CASELEDGER_TRUST_POLICY={q(_here(anchoring['policy']))}")
+    out.append("  " + " ".join(serve))
+    for variable, role, extra in ROLE_TOKENS:
+        options = " ".join(q(o) for o in extra)
+        out.append(f"  {variable}=$({cl} token create --db {db} --role {role} {options})")
+    out.append(f'  echo "dashboard  {base}/supervision?token=$SUP"')
+    if kiosk.get("serial"):
+        out.append(
+            f'  echo "kiosk      {base}/kiosk  (paste $KIOSK once; serial {kiosk["serial"]}, '
+            f'code {kiosk["code"]})"'
+        )
+    else:
+        out.append(f'  echo "kiosk      {base}/kiosk  (paste $KIOSK once)"')
+    out.append(f'  echo "API docs   {base}/docs  (Authorize with a token, e.g. $DEPT)"')
+    verify = f"  {cl} verify --db {db}"
+    if anchoring:
+        verify += f" --checkpoint {q(_here(anchoring['checkpoint']))}"
+        verify += f" --policy {q(_here(anchoring['policy']))}"
+        out.append(verify)
+        out.append(
+            f"  {cl} bundle verify {q(_here(anchoring['bundle']))} "
+            f"--policy {q(_here(anchoring['policy']))}   # offline: no database, no network"
+        )
+    else:
+        out.append(verify)
+    if settings.storage.password:
+        out.append("  (the database URLs above leave out its password: add it, or set PGPASSWORD)")
+    return out

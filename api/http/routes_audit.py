@@ -21,6 +21,10 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 MAX_PAGE = 1000
 _POLICY_LOCK: Final = threading.Lock()
 _NOT_ANCHORED: Final = "the ledger has not anchored yet"
+_NO_NODE: Final = (
+    "no anchor node configured: start one (caseledger node serve) and give its URL to "
+    "caseledger serve --node URL (or $CASELEDGER_NODE)"
+)
 
 
 class EntryPublic(BaseModel):
@@ -84,8 +88,17 @@ def _latest_anchor(ctx: Any) -> Any:
 
     found = latest_recorded(ctx.runtime.ledger, ctx.runtime.settings.storage)
     if found is None or not getattr(found, "checkpoint", ""):
+        _require_node(ctx)  # never anchored because nothing anchors it: say that, not 404
         raise Problem(404, "Not found", _NOT_ANCHORED, code="not-anchored")
     return found
+
+
+def _require_node(ctx: Any) -> Any:
+    """The anchoring worker; 503 ``no-node`` when this server has no anchor node."""
+    worker = ctx.services.get("anchoring")
+    if worker is None:
+        raise Problem(503, "Unavailable", _NO_NODE, code="no-node")
+    return worker
 
 
 def _policy(ctx: Any) -> Any:
@@ -95,15 +108,11 @@ def _policy(ctx: Any) -> Any:
     from anchors.errors import AnchorError, NodeUnavailable
     from api.anchoring import build_policy
 
+    worker = _require_node(ctx)  # the validators' keys come from the node
     found = _latest_anchor(ctx)
     cached = ctx.services.get("audit_policy")
     if cached is not None and cached.checkpoint_key.to_key() == found.checkpoint_key:
         return cached
-    worker = ctx.services.get("anchoring")
-    if worker is None:
-        raise Problem(
-            503, "Unavailable", "no anchor node is configured (serve --node)", code="no-node"
-        )
     with _POLICY_LOCK:
         try:
             policy = build_policy(ctx.runtime.ledger, ctx.runtime.settings.storage, worker.client)
@@ -122,6 +131,7 @@ def _policy(ctx: Any) -> Any:
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
         404: {"description": "The ledger has never been anchored."},
+        503: {"description": "Never anchored, and no anchor node configured."},
     },
 )
 def checkpoint(ctx: Ctx, _: Auditor) -> Response:
@@ -136,7 +146,7 @@ def checkpoint(ctx: Ctx, _: Auditor) -> Response:
     responses={
         200: {"content": {"application/json": {"schema": {"type": "object"}}}},
         404: {"description": "The ledger has never been anchored."},
-        503: {"description": "No anchor node configured or reachable."},
+        503: {"description": "No anchor node configured (`no-node`) or reachable."},
     },
 )
 def policy(ctx: Ctx, _: Auditor) -> Response:
@@ -152,7 +162,7 @@ def policy(ctx: Ctx, _: Auditor) -> Response:
         200: {"content": {"application/json": {"schema": {"type": "object"}}}},
         404: {"description": "No such case, or the ledger has never been anchored."},
         409: {"description": "The case has entries the latest checkpoint does not cover yet."},
-        503: {"description": "No anchor node configured or reachable."},
+        503: {"description": "No anchor node configured (`no-node`) or reachable."},
     },
 )
 def bundle(

@@ -26,6 +26,11 @@ or an answer that could not be stored, is kept by the process and written by a b
 thread as soon as the database answers again (``IdempotencyStore.settle_later``); a command
 that committed answers its client all the same. Each claim carries its own stamp, so a late
 release never removes a claim taken over since.
+
+The application receipt (the submission's 201) carries the applicant's kiosk verification code
+(``verification_code``, ``kiosk.codes``; KIOSK.md "Verification codes", FZ·6, GZ16·18). It is
+added as the answer leaves, derived from the keystore's secret: neither the chain nor the kept
+answers hold a code, a repeat gets the same one, and nothing logs it.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from api.http.deps import Ctx
 from api.http.problems import Problem
 from api.services import Services, SystemClock, build_services
 from api.tokens import Principal, Role
+from kiosk.codes import SECRET_NAME, verification_code
 from ledger.domain.keys import KeyRole
 from ledger.domain.rules import NotInDepartmentScope
 from ledger.domain.signer import Signer
@@ -87,6 +93,9 @@ STALE_CLAIM: Final = 120.0
 """A claim with no answer after this many seconds (its process died) may be taken over."""
 SETTLE_INTERVAL: Final = 0.25
 """How often claims and answers the database refused are written again, in seconds."""
+
+RECEIPT_COMMAND: Final = "submit"
+"""The command whose 201 answer is the application receipt (申请回执)."""
 _ACTOR_NAME: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 log = logging.getLogger("caseledger.http")
 
@@ -475,7 +484,7 @@ def respond(
     if key is None:
         with edge():
             body = action().model_dump(mode="json")
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(_for_applicant(wired, command, status, body), status_code=status)
     store = wired.idempotency
     digest = request_digest(command, params)
     deadline = time.monotonic() + WAIT_FOR_FIRST
@@ -493,7 +502,7 @@ def respond(
                 field="Idempotency-Key",
             )
         if first_status is not None and first_body is not None:
-            return _json(first_body, first_status)
+            return _json(wired, command, first_body, first_status)
         stale = time.time_ns() - claimed_at > STALE_CLAIM * 1e9
         if stale and (stamp := store.take_over(who.token_id, key, claimed_at)) is not None:
             break
@@ -513,9 +522,26 @@ def respond(
         raise
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     store.answer_or_later(who.token_id, key, stamp, status, text)
-    return _json(text, status)
+    return _json(wired, command, text, status)
 
 
-def _json(text: str, status: int) -> Response:
-    """The stored answer byte for byte, so a repeat is identical to the first."""
+def _json(wired: Wiring, command: str, text: str, status: int) -> Response:
+    """The stored answer, so a repeat is identical to the first byte for byte (with the code
+    of an application receipt added to both the same way)."""
+    if command == RECEIPT_COMMAND and status == 201:
+        body = _for_applicant(wired, command, status, json.loads(text))
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return Response(content=text.encode(), status_code=status, media_type="application/json")
+
+
+def _for_applicant(wired: Wiring, command: str, status: int, body: Any) -> Any:
+    """The answer as the caller gets it: on the application receipt, the kiosk verification
+    code of its serial, which the applicant needs to query the case at a kiosk (never stored
+    with the kept answer)."""
+    if command != RECEIPT_COMMAND or status != 201 or not isinstance(body, dict):
+        return body
+    serial = body.get("serial")
+    if not isinstance(serial, str):
+        return body
+    secret = wired.ctx.runtime.keystore.secret(SECRET_NAME)
+    return {**body, "verification_code": verification_code(secret, serial)}

@@ -182,6 +182,12 @@ class CaseStepPublic(BaseModel):
     state: CaseState
     version: int
     document: DocumentPublic | None
+    verification_code: str | None = Field(
+        default=None,
+        description="On the application receipt (the submission's answer) only: the six-digit "
+        "kiosk verification code (查询验证码) that, with the serial number, queries the case "
+        "at a kiosk. Give it to the applicant; it is derived, never stored or logged.",
+    )
 
 
 class NextActionPublic(BaseModel):

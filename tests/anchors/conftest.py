@@ -1,7 +1,7 @@
-"""Shared helpers for the anchors tests: where the conformance vectors live.
+"""Helpers for the anchors tests: where the conformance vectors live.
 
-The repository is cloned with ``shared/`` beside it, so the vectors are found relative to
-this file, never through an absolute path.
+The vectors are part of the repository (``tests/vectors/``, each directory's README names its
+upstream source and commit), found relative to this file: nothing outside the checkout is read.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-_VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+_VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 def vectors_dir(*parts: str) -> Path:

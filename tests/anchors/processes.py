@@ -59,7 +59,11 @@ class NodeProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                self.stop()  # a node that never became ready is not left running
+                raise
         return self
 
     def wait_ready(self) -> None:

@@ -1,4 +1,4 @@
-"""anchors.merkle against every published Merkle vector in shared/vectors/merkle.
+"""anchors.merkle against every published Merkle vector in tests/vectors/merkle.
 
 Sources: transparency-dev/merkle (RFC 6962 reference tree, verification probes), C2SP/CCTV
 merkle vectors (rgdd), and real Sigstore Rekor v2 inclusion proofs.

@@ -1,4 +1,4 @@
-"""anchors.note against every signed-note, checkpoint and cosignature vector in shared/vectors/note.
+"""anchors.note against every signed-note, checkpoint and cosignature vector in tests/vectors/note.
 
 Sources: golang.org/x/mod/sumdb/note tests, the C2SP specs' examples, transparency-dev/formats
 tests, the real sum.golang.org tree head, and real Sigstore Rekor v2 checkpoints cosigned by

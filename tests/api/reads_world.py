@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,20 +101,36 @@ def rworld_sqlite(
 def _reads_world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ReadsWorld]:
-    tmp = tmp_path_factory.mktemp("reads")
-    node = NodeProcess(tmp / "node").start()
-    storage = _storage(request, tmp)
-    url = next(storage)
-    served = start_server(url, tmp / "keys", "--node", node.url)
-    try:
+    yield from reads_world_in(str(request.param), tmp_path_factory.mktemp("reads"))
+
+
+def reads_world_in(backend: str, tmp: Path) -> Iterator[ReadsWorld]:
+    """The served city in ``tmp``. Whatever fails on the way (the node, the PostgreSQL schema,
+    ``serve``, the seeding), everything started so far is stopped: each start is followed at
+    once by its stop's registration."""
+    with ExitStack() as started:
+        node = NodeProcess(tmp / "node")
+        started.callback(node.stop)
+        node.start()
+        storage = _storage(_Param(backend), tmp)  # type: ignore[arg-type]  (a request's .param)
+        started.callback(_drain, storage)  # drops the PostgreSQL schema
+        served = start_server(next(storage), tmp / "keys", "--node", node.url)
+        started.callback(stop_server, served)
         world = _setup(served)
         seeded = _seed(world)
-        yield ReadsWorld(world, str(request.param), tmp, *seeded)
-    finally:
-        stop_server(served)
-        node.stop()
-        for _ in storage:
-            pass
+        yield ReadsWorld(world, backend, tmp, *seeded)
+
+
+@dataclass(frozen=True)
+class _Param:
+    """What ``_storage`` reads of a fixture request: the backend."""
+
+    param: str
+
+
+def _drain(storage: Iterator[str]) -> None:
+    for _ in storage:
+        pass
 
 
 __all__ = ["TRANSPORT", "ReadsWorld", "rworld", "rworld_sqlite"]

@@ -1,6 +1,7 @@
 """End to end: ``caseledger demo`` as a real process drives every path of the case lifecycle,
 and ``caseledger verify`` passes on its ledger (also after an applicant's erasure); its last
-stage drives a real ``caseledger serve --workers 2`` over HTTP and leaves no process behind."""
+stage drives a real ``caseledger serve --workers 2`` over HTTP and leaves no process behind.
+Its closing "next" block, and the README's "First five minutes", run as printed against it."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from api.demo.cases import PATH_NAMES, PATHS
+from tests.docs.runner import Block, failures, run_blocks, shell_blocks, venv_bin
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("caseledger")
 CLI = (
     [str(_SCRIPT)]
@@ -26,7 +29,7 @@ CLI = (
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "CASELEDGER_DB"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASELEDGER_")}
     return subprocess.run(
         [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -34,8 +37,10 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    out = tmp_path_factory.mktemp("demo")
-    return out, run("demo", "--out", str(out), cwd=out)
+    """``caseledger demo`` as the README's first command runs it: no options, so its files
+    are under ``var/demo/`` of the working directory (``out`` here)."""
+    here = tmp_path_factory.mktemp("demo")
+    return here / "var" / "demo", run("demo", cwd=here)
 
 
 def test_demo_exits_0_and_its_summary_names_every_path(
@@ -128,3 +133,82 @@ def test_demo_drives_a_real_http_server_and_leaves_no_process_behind(
     assert len(pids) >= 2
     assert [pid for pid in pids if _running(pid)] == []
     assert _live_in_group(http["server_pid"]) == []
+
+
+NEXT = "next — try it, from this directory (copy the lines into a shell):"
+CHECKS = """timeout 60 sh -c 'until curl -sf -o /dev/null localhost:8080/healthz; do sleep 1; done'
+get() {
+  curl -s -o /dev/null -w "$1 %{http_code}\\n" "localhost:8080$2" -H "Authorization: Bearer $3"
+}
+for token in "$ADMIN" "$DEPT" "$SUP" "$AUD" "$ARCH" "$KIOSK"; do get token /readyz "$token"; done
+get dashboard /supervision "$SUP"
+get docs /docs "$DEPT"
+get checkpoint /v1/audit/checkpoint "$AUD"
+get archive /v1/archive/index "$ARCH"
+curl -s -o kiosk.html -w 'kiosk %{http_code}\\n' -X POST localhost:8080/kiosk/query \\
+  -H "Authorization: Bearer $KIOSK" --data-urlencode "serial=$SERIAL" --data-urlencode "code=$CODE"
+grep -q "$SERIAL" kiosk.html && echo "kiosk shows the case"
+"""
+CHECKED = """token 200
+token 200
+token 200
+token 200
+token 200
+token 200
+dashboard 200
+docs 200
+checkpoint 200
+archive 200
+kiosk 200
+kiosk shows the case
+"""
+
+
+def _next_block(stdout: str) -> list[str]:
+    lines = stdout.split(f"\n{NEXT}\n", 1)[1].splitlines()
+    return [line.removeprefix("  ") for line in lines if line.startswith("  ")]
+
+
+def test_the_next_block_serves_this_demo_with_a_token_per_role_and_checks_it_again(
+    demo: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    out, result = demo
+    assert result.returncode == 0, result.stderr
+    lines = _next_block(result.stdout)
+    walk = json.loads((out / "kiosk" / "kiosk.json").read_text(encoding="utf-8"))["walk_through"]
+    assert any(f"serial {walk['serial']}, code {walk['code']}" in line for line in lines)
+    assert sum(" token create " in line for line in lines) == 6
+    given = Block(1, "\n".join(lines), None)
+    checks = Block(2, f"SERIAL={walk['serial']}\nCODE={walk['code']}\n{CHECKS}", CHECKED)
+    ran, problem = run_blocks([given, checks], out.parents[1], tmp_path, timeout=300)
+    found = failures("the demo's next block", ran, problem)
+    assert not found, "\n\n".join(found)
+    verified = ran[0].output
+    assert "verified: " in verified and "anchored: " in verified, verified
+
+
+def test_the_readme_first_five_minutes_run_as_written(
+    demo: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    out, result = demo
+    assert result.returncode == 0, result.stderr
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## First five minutes\n", 1)[1].split("\n## ", 1)[0]
+    blocks = shell_blocks(section)
+    assert blocks and blocks[0].text.startswith(". .venv/bin/activate")
+    here = out.parents[1]
+    _venv_beside(here, tmp_path / "bin")
+    ran, problem = run_blocks(blocks, here, tmp_path / "session", timeout=300)
+    found = failures("README.md First five minutes", ran, problem)
+    assert not found, "\n\n".join(found)
+    assert "dashboard http://127.0.0.1:" in ran[-1].output
+    assert "verified: " in ran[-1].output and "anchored: " in ran[-1].output
+
+
+def _venv_beside(here: Path, shims: Path) -> None:
+    """``here/.venv``: this interpreter's virtual environment (a link), as in the checkout."""
+    if sys.prefix != sys.base_prefix and (Path(sys.prefix) / "bin" / "activate").exists():
+        (here / ".venv").symlink_to(sys.prefix, target_is_directory=True)
+        return
+    (here / ".venv" / "bin").mkdir(parents=True)
+    (here / ".venv" / "bin" / "activate").write_text(f'export PATH="{venv_bin(shims)}:$PATH"\n')
