@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from eventsourcing.persistence import PersistenceError
 
-from ledger.errors import ConfigurationError, KeystoreError, LedgerError
+from ledger.errors import ConfigurationError, KeystoreError, LedgerError, LedgerRolledBack
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
+    except LedgerRolledBack as exc:
+        print(f"caseledger {args.command}: refused, read-only ledger: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (ConfigurationError, KeystoreError, PersistenceError) as exc:
         print(f"caseledger {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,7 +3,9 @@
 Layer: api (HTTP). A rule breach answers 422 with the ``rule`` it broke
 (``GZ16·14``), an invalid transition 409 with the current state, a blacklisted
 applicant 403 with the end date and appeal route, validation errors 422 naming
-each field. Unexpected errors answer 500 without internals.
+each field, a write refused because the log was rolled back 503 naming the finding
+(``ledger-rolled-back``, ``ledger-diverged``, ``anchor-node-rolled-back`` …).
+Unexpected errors answer 500 without internals.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import LedgerError, RuleViolation
+from ledger.errors import LedgerError, LedgerRolledBack, RuleViolation
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://caseledger.invalid/problems/"
@@ -83,6 +85,10 @@ def install(app: FastAPI) -> None:
         return problem_response(
             exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail)
         )
+
+    @app.exception_handler(LedgerRolledBack)
+    async def _rolled_back(_: Request, exc: LedgerRolledBack) -> JSONResponse:
+        return problem_response(503, "Ledger read-only", exc.detail, code=exc.code)
 
     @app.exception_handler(LedgerError)
     async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
