@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from anchors.errors import AnchorError, NodeRefused
-from anchors.node.protocol import MAX_BODY_BYTES
+from anchors.node.protocol import ANCHORED_BLOCK_HEADER, MAX_BODY_BYTES
 from anchors.node.service import AnchorNode
 
 __all__ = ["create_app"]
@@ -59,7 +59,12 @@ def create_app(node: AnchorNode) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"ok": True, "node": node.consortium.node, "height": node.height()}
+        return {
+            "ok": True,
+            "node": node.consortium.node,
+            "height": node.height(),
+            "halted": node.halted or None,
+        }
 
     @app.get("/v1/keys")
     def keys() -> dict[str, Any]:
@@ -85,7 +90,8 @@ def create_app(node: AnchorNode) -> FastAPI:
     @app.post("/add-checkpoint")
     async def add_checkpoint(request: Request) -> dict[str, Any]:
         raw = await _body(request, MAX_BODY_BYTES)
-        receipt = await run_in_threadpool(node.add_checkpoint, raw)
+        presented = request.headers.get(ANCHORED_BLOCK_HEADER)
+        receipt = await run_in_threadpool(node.add_checkpoint, raw, presented)
         return receipt.as_json_value()
 
     @app.get("/v1/checkpoint")

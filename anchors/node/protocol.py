@@ -4,6 +4,12 @@ https://c2sp.org/tlog-witness ``POST /add-checkpoint``: the body is ``old <size>
 base64 consistency-proof hash per line (at most ``MAX_PROOF_LINES``), an empty line, and the
 signed checkpoint note. This module formats and parses exactly that; the body is bounded by
 ``MAX_BODY_BYTES``.
+
+One extension, outside the body so the body stays the tlog-witness one: the request header
+``Caseledger-Anchored-Block`` carries (base64) the signed header of the newest block the
+ledger holds a receipt from. A node whose store lacks that block (its height is below, or it
+holds another block there) was restored to an older state and refuses (409
+``node-rolled-back``); a witness that ignores the header still accepts the body.
 """
 
 from __future__ import annotations
@@ -16,10 +22,21 @@ from anchors import note
 from anchors.codec import b64decode, b64encode
 from anchors.errors import AnchorError, NodeRefused
 
-__all__ = ["MAX_BODY_BYTES", "MAX_PROOF_LINES", "AddCheckpoint", "parse_add_checkpoint"]
+__all__ = [
+    "ANCHORED_BLOCK_HEADER",
+    "MAX_BODY_BYTES",
+    "MAX_PRESENTED_BYTES",
+    "MAX_PROOF_LINES",
+    "AddCheckpoint",
+    "parse_add_checkpoint",
+    "parse_presented_block",
+]
 
 MAX_PROOF_LINES: Final = 63
 MAX_BODY_BYTES: Final = note.MAX_NOTE_BYTES + 8 * 1024
+ANCHORED_BLOCK_HEADER: Final = "Caseledger-Anchored-Block"
+MAX_PRESENTED_BYTES: Final = 6 * 1024
+"""Largest base64 value of the header (a block header with a few dozen signature lines)."""
 _OLD: Final = re.compile(r"old (0|[1-9][0-9]{0,19})")
 
 
@@ -68,3 +85,15 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
     if any(len(p) != 32 for p in proof):
         raise _bad("a proof hash is 32 bytes")
     return AddCheckpoint(int(match[1]), proof, signed)
+
+
+def parse_presented_block(value: str) -> str:
+    """The signed block-header note in a ``Caseledger-Anchored-Block`` header value (its
+    signatures are checked by the node). Raises ``NodeRefused`` (400) for anything malformed."""
+    if len(value) > MAX_PRESENTED_BYTES:
+        raise _bad(f"{ANCHORED_BLOCK_HEADER}: longer than {MAX_PRESENTED_BYTES} characters")
+    try:
+        raw = b64decode(value.strip(), _LineError, ANCHORED_BLOCK_HEADER)
+        return raw.decode("utf-8")
+    except (_LineError, UnicodeDecodeError) as exc:
+        raise _bad(f"{ANCHORED_BLOCK_HEADER}: not base64 of UTF-8 text") from exc
