@@ -70,7 +70,7 @@ def open_runtime(settings: Settings, *, migrate: bool = False, fail_closed: bool
     faults = guard.check()
     if faults and fail_closed:
         ledger.close()
-        raise LedgerRolledBack(faults[0].code, describe(faults))
+        raise LedgerRolledBack(faults[0].code, describe(faults, first_code=False))
     if migrate and not faults and not ledger.is_bootstrapped():
         platform = Ed25519Signer.generate(PLATFORM_ACTOR)
         keystore.add(platform, actor=PLATFORM_ACTOR, role=KeyRole.PLATFORM.value)

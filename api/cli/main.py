@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "api.cli.ledger",
     "api.cli.verify",
     "api.cli.serve",
+    "api.cli.custody",
     "api.cli.anchors",
     "api.cli.projections",
     "api.cli.archive",
@@ -58,8 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that run servers: their alarms go to the log. Every other command reports a
+#: refusal as its one line on stderr.
+SERVER_COMMANDS = frozenset({"serve", "node"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command not in SERVER_COMMANDS:
+        logging.getLogger("caseledger.guard").addHandler(logging.NullHandler())
     try:
         return int(args.handler(args))
     except LedgerRolledBack as exc:

@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_TICK_SECONDS",
     "HEAD_DIVERGED",
     "HEAD_UNREADABLE",
+    "LOCAL_SOURCE",
     "ROLLED_BACK",
     "Fault",
     "RollbackGuard",
@@ -287,6 +288,10 @@ def _newer(seen: KnownHead, known: KnownHead | None) -> bool:
     return known is None or seen.sequence > known.sequence
 
 
-def describe(faults: Sequence[Fault]) -> str:
-    """One line naming every fault (for CLI refusals and logs)."""
-    return "; ".join(f"{f.code}: {f.detail}" for f in faults)
+def describe(faults: Sequence[Fault], *, first_code: bool = True) -> str:
+    """One line naming every fault (for CLI refusals and logs); ``first_code=False`` leaves
+    the first fault's code out (a ``LedgerRolledBack`` carries it already)."""
+    return "; ".join(
+        f.detail if i == 0 and not first_code else f"{f.code}: {f.detail}"
+        for i, f in enumerate(faults)
+    )
