@@ -267,10 +267,15 @@ class AnchoringWorker:
             size = a.tree.catch_up(a.chain)
         except TreeDiverged as exc:
             head = a.chain.chain_head()
-            shorter = head is None or head.sequence < a.tree.size()
+            top, leaves = (0 if head is None else head.sequence), a.tree.size()
+            if top < leaves:
+                raise RollbackDetected(
+                    LEDGER_ROLLED_BACK,
+                    f"the log ends at sequence {top} but the anchoring tree built from it has "
+                    f"{leaves} leaves: entries {top + 1}–{leaves} are missing",
+                ) from exc
             raise RollbackDetected(
-                LEDGER_ROLLED_BACK if shorter else LEDGER_DIVERGED,
-                f"the anchoring tree no longer matches the log ({exc})",
+                LEDGER_DIVERGED, f"the anchoring tree no longer matches the log ({exc})"
             ) from exc
         self._ensure_registered()
         policy = self.policy()

@@ -238,9 +238,7 @@ class HeadStateFile:
         with self.locked():
             current = self.read()
             new = change(current)
-            if new != current:
-                self.write_locked(new)
-            return new
+            return self.write_locked(new) if new != current else current
 
     def write_locked(self, state: HeadState) -> HeadState:
         """Write ``state`` (the caller holds :meth:`locked`): temp file, fsync, rename, fsync
