@@ -131,16 +131,38 @@ def _origin(storage: StorageURL) -> str | None:
         store.close()
 
 
-def _node_view(ledger: Any, storage: StorageURL, url: str, origin: str) -> NodeView | None:
-    """The node's latest checkpoint of ``origin``, verified under the policy built from the
-    chain and the node when possible. Raises ``AnchorError`` when the node cannot be asked."""
+def _our_origins(client: Any, genesis: bytes) -> list[str]:
+    """The origins registered at the node for this ledger (any city, any restart)."""
+    ledger_id = genesis[:8].hex()
+    return sorted(o for o in client.origins() if o.split("/")[1:2] == [ledger_id])
+
+
+def _node_view(ledger: Any, storage: StorageURL, url: str, origin: str | None) -> NodeView | None:
+    """The node's latest checkpoint of ``origin`` (or, for a log restored to before its first
+    anchoring, of the ledger's origin at the node holding the most), verified under the policy
+    built from the chain and the node when possible. Raises ``AnchorError`` when the node
+    cannot be asked."""
+    from anchors.node.client import NodeClient
+
+    client = NodeClient(url)
+    if origin:
+        return _view_of(ledger, storage, client, origin)
+    genesis = ledger.chain.select_entries(1, 1)
+    if not genesis:
+        return None
+    views = [
+        _view_of(ledger, storage, client, o) for o in _our_origins(client, genesis[0].entry_hash)
+    ]
+    found = [v for v in views if v is not None]
+    return max(found, key=lambda v: v.size) if found else None
+
+
+def _view_of(ledger: Any, storage: StorageURL, client: Any, origin: str) -> NodeView | None:
     from anchors import note
     from anchors.errors import AnchorError
-    from anchors.node.client import NodeClient
     from anchors.receipt import parse_block_header, verify_receipt
     from api.anchoring import build_policy
 
-    client = NodeClient(url)
     receipt = client.latest(origin)
     if receipt is None:
         return None
@@ -165,13 +187,11 @@ def assess(ledger: Any, storage: StorageURL, guard: RollbackGuard, node: str | N
     head = ledger.chain.chain_head()
     origin = _origin(storage)
     view, error = None, ""
-    if node and origin:
+    if node:
         try:
             view = _node_view(ledger, storage, node, origin)
         except (AnchorError, ValueError) as exc:
             error = str(exc)
-    elif node:
-        error = "the log never anchored (no origin)"
     return Assessment(
         0 if head is None else head.sequence,
         None if head is None else head.entry_hash,
@@ -180,6 +200,26 @@ def assess(ledger: Any, storage: StorageURL, guard: RollbackGuard, node: str | N
         error,
         faults,
     )
+
+
+def _restarts(ledger: Any, node: str | None, genesis: bytes) -> int:
+    """How many times anchoring already restarted under a new origin: the most of what the
+    chain recorded and what the node has registered (a restore may lose the record)."""
+    from anchors.errors import AnchorError
+    from anchors.node.client import NodeClient
+
+    found = backup_log(ledger)
+    most = 0 if found is None else found.restores
+    if node:
+        try:
+            origins = _our_origins(NodeClient(node), genesis)
+        except AnchorError:
+            origins = []
+        for origin in origins:
+            _, _, tail = origin.partition("/restore-")
+            if tail.isdigit():
+                most = max(most, int(tail))
+    return most
 
 
 def take(runtime: Runtime, out: Any) -> tuple[BackupInfo, int]:
@@ -257,9 +297,9 @@ def accept(runtime: Runtime, *, reason: str, node: str | None) -> Accepted | Non
         node_size = 0 if seen.node is None else seen.node.size
         node_lost = any(f.code == NODE_ROLLED_BACK for f in seen.faults)
         new_origin = origin
-        if origin and (node_size > head.sequence or node_lost):
-            found = backup_log(ledger)
-            new_origin = restart_origin(origin, (0 if found is None else found.restores) + 1)
+        used = origin or (seen.node.origin if seen.node is not None else "")
+        if used and (node_size > head.sequence or node_lost):
+            new_origin = restart_origin(used, _restarts(ledger, node, genesis[0].entry_hash) + 1)
             store.set_meta("origin", new_origin)
     finally:
         store.close()

@@ -96,10 +96,15 @@ class NodeClient:
         data = self._call("POST", "/v1/origins", body, "application/json")
         return bool(data.get("created"))
 
-    def origin_key(self, origin: str) -> str | None:
+    def origins(self) -> dict[str, str]:
+        """Every registered origin and its checkpoint verifier key."""
         data = self._call("GET", "/v1/origins")
-        key = data.get(origin)
-        return key if isinstance(key, str) else None
+        if not isinstance(data, dict):
+            raise NodeUnavailable("node origins malformed")
+        return {o: k for o, k in data.items() if isinstance(o, str) and isinstance(k, str)}
+
+    def origin_key(self, origin: str) -> str | None:
+        return self.origins().get(origin)
 
     def add_checkpoint(
         self, request: AddCheckpoint, *, presented_block: str | None = None
