@@ -184,6 +184,13 @@ class RollbackGuard:
                 if local is not None:
                     faults.append(local)
                 elif advance and seen is not None and _newer(seen, state.head):
+                    if state.head is None:
+                        log.warning(
+                            "no head recorded in %s yet: the log is trusted as it is "
+                            "(sequence %d) from now on",
+                            self.state.path,
+                            seen.sequence,
+                        )
                     self.state.write_locked(state.with_head(seen))
                 faults.extend(
                     Fault(a.code, a.detail, source) for source, a in sorted(state.alarms.items())
