@@ -164,3 +164,12 @@ def test_a_tail_deleted_under_the_anchoring_tree_is_a_rollback(
         assert f"entries 4–{anchored}" in found.value.detail
     finally:
         a.close()
+
+
+@pytest.mark.parametrize("value", ["not base64!", "AAA", "/w==", "x" * 7000])
+def test_a_malformed_presented_block_header_is_refused(value: str) -> None:
+    from anchors.node.protocol import parse_presented_block
+
+    with pytest.raises(NodeRefused) as refused:
+        parse_presented_block(value)
+    assert (refused.value.status, refused.value.code) == (400, "malformed-request")
