@@ -4,9 +4,11 @@ One responsibility: DESIGN invariant 3's last sentence — truncation and rewrit
 against anchors. The chain itself is verified by ``ledger.chain.verification.verify_chain``; this
 module adds, numbered as the code does:
 
-1. each candidate checkpoint (from the node, a kept ``--checkpoint`` file, or the receipts the
-   ledger recorded) is verified against the trust policy (ledger key + k validator
-   cosignatures); those that fail are ignored and counted, two verified checkpoints with
+1. each candidate checkpoint from the node or a kept ``--checkpoint`` file is verified against
+   the trust policy's configuration for its size (ledger key + k validator cosignatures); those
+   from the node that fail are ignored and counted. The receipts the ledger recorded are not
+   candidates that may be ignored: ``anchors.policy_check`` verifies each one (a recorded
+   anchor that does not verify is a failure) and passes them in. Two verified checkpoints with
    different roots at one size fail (``conflicting-anchors``: the node cosigned a split view);
 2. truncation: the log must have at least as many entries as the largest anchored size
    (``truncated``, naming the missing sequence range);
@@ -27,14 +29,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from anchors import merkle
+from anchors import merkle, note
 from anchors.errors import AnchorError, ReceiptError
 from anchors.policy import TrustPolicy
 from anchors.receipt import VerifiedCheckpoint, verify_cosigned_checkpoint
 from anchors.tree import PersistentTree
 from ledger.chain.verification import Failure
 
-__all__ = ["AnchorReport", "collect_anchors", "verify_against_anchors"]
+__all__ = [
+    "AnchorReport",
+    "checkpoint_size",
+    "collect_anchors",
+    "failed_report",
+    "verify_against_anchors",
+    "verify_checkpoint_text",
+]
 
 PAGE: Final = 10_000
 
@@ -53,6 +62,8 @@ class AnchorReport:
     unanchored_entries: int
     lag_seconds: float
     failure: Failure | None = None
+    policy_fingerprint: str = ""
+    anchors_recorded: int = 0
 
     @property
     def ok(self) -> bool:
@@ -75,33 +86,70 @@ class AnchorReport:
             "anchored_fraction": round(self.anchored_fraction, 6),
             "anchors_checked": self.anchors_checked,
             "anchors_ignored": self.anchors_ignored,
+            "anchors_recorded": self.anchors_recorded,
+            "policy_fingerprint": self.policy_fingerprint,
             "unanchored_entries": self.unanchored_entries,
             "lag_seconds": round(self.lag_seconds, 3),
-            "failure": None
-            if self.failure is None
-            else {
-                "sequence": self.failure.sequence,
-                "originator_id": self.failure.originator_id,
-                "reason": self.failure.reason,
-                "detail": self.failure.detail,
-            },
+            "failure": None if self.failure is None else self.failure.as_dict(),
         }
 
 
+def checkpoint_size(text: str) -> int | None:
+    """The size a (not yet verified) cosigned checkpoint claims, or None if it has none."""
+    body, sep, _ = text.partition("\n\n") if isinstance(text, str) else ("", "", "")
+    if not sep:
+        return None
+    try:
+        return note.parse_checkpoint(body + "\n").size
+    except note.NoteError:
+        return None
+
+
+def verify_checkpoint_text(text: str, policy: TrustPolicy) -> VerifiedCheckpoint:
+    """Verify a cosigned checkpoint under the policy's configuration for the size it claims
+    (``TrustPolicy.for_size``). Raises ``ReceiptError``."""
+    size = checkpoint_size(text)
+    return verify_cosigned_checkpoint(text, policy if size is None else policy.for_size(size))
+
+
 def collect_anchors(
-    texts: Iterable[str], policy: TrustPolicy
+    texts: Iterable[str], policy: TrustPolicy, *, verified: Iterable[VerifiedCheckpoint] = ()
 ) -> tuple[list[VerifiedCheckpoint], int]:
-    """Step 1: the checkpoints that verify against the policy (by size), and how many did not."""
-    verified: dict[tuple[int, bytes], VerifiedCheckpoint] = {}
+    """Step 1: the checkpoints that verify against the policy (by size), and how many did not.
+
+    ``verified`` are checkpoints already verified elsewhere (the recorded ones); they join the
+    result, deduplicated by (size, root)."""
+    found: dict[tuple[int, bytes], VerifiedCheckpoint] = {}
+    for cp in verified:
+        found.setdefault((cp.size, cp.root), cp)
     ignored = 0
     for text in texts:
         try:
-            cp = verify_cosigned_checkpoint(text, policy)
+            cp = verify_checkpoint_text(text, policy)
         except ReceiptError:
             ignored += 1
             continue
-        verified.setdefault((cp.size, cp.root), cp)
-    return sorted(verified.values(), key=lambda c: c.size), ignored
+        found.setdefault((cp.size, cp.root), cp)
+    return sorted(found.values(), key=lambda c: c.size), ignored
+
+
+def failed_report(chain: Any, origin: str, failure: Failure, fingerprint: str) -> AnchorReport:
+    """A report for a failure found before any anchor could be checked (the trust policy)."""
+    head = chain.chain_head()
+    log_size = 0 if head is None else head.sequence
+    return AnchorReport(
+        origin=origin,
+        checkpoint_size=0,
+        checkpoint_root=b"",
+        cosigners=(),
+        log_size=log_size,
+        anchors_checked=0,
+        anchors_ignored=0,
+        unanchored_entries=log_size,
+        lag_seconds=0.0,
+        failure=failure,
+        policy_fingerprint=fingerprint,
+    )
 
 
 def _fold(frontier: list[tuple[int, bytes]]) -> bytes:
@@ -120,6 +168,8 @@ def verify_against_anchors(
     ignored: int = 0,
     tree: PersistentTree | None = None,
     now: float | None = None,
+    policy_fingerprint: str = "",
+    recorded: int = 0,
 ) -> AnchorReport:
     """Steps 1-4 against ``chain`` (a ``ChainStore``). Raises ``AnchorError`` if no anchor."""
     if not anchors:
@@ -140,6 +190,8 @@ def verify_against_anchors(
             unanchored_entries=max(0, log_size - latest.size),
             lag_seconds=lag,
             failure=failure,
+            policy_fingerprint=policy_fingerprint,
+            anchors_recorded=recorded,
         )
 
     # 1. one root per anchored size.

@@ -346,7 +346,7 @@ def _check_signatures(commands: list[list[_Item]], policy: TrustPolicy) -> int:
     """Step 5 with the chain verifier's key rules; returns the number of keys seen."""
     from eventsourcing.persistence import StoredEvent
 
-    from ledger.chain.entries import command_message
+    from ledger.chain.entries import signed_message
     from ledger.chain.recorders.base import LinkedEvent
     from ledger.chain.signing import verify_signature
     from ledger.chain.verification import ChainBroken, KeyRegistry, _Key
@@ -385,7 +385,7 @@ def _check_signatures(commands: list[list[_Item]], policy: TrustPolicy) -> int:
                 key = _Key(public_key, KeyRole.PLATFORM.value, 1)
             else:
                 key = registry.check(head.key_id, head.sequence, head)
-            message = command_message([g.entry.digest for g in group])
+            message = signed_message([g.entry for g in group])
             if not verify_signature(key.public_key, message, head.signature):
                 raise BundleError(
                     f"sequence {head.sequence}: the command signature does not verify with key "

@@ -164,13 +164,24 @@ class LedgerAnchors:
         found = self.anchor_log()
         return 0 if found is None else int(found.size)
 
-    def record(self, receipt: Receipt, verified: VerifiedReceipt) -> None:
-        """Record a verified receipt as an ``AnchorLog`` event signed by the platform key."""
+    def record(
+        self, receipt: Receipt, verified: VerifiedReceipt, policy: TrustPolicy | None = None
+    ) -> None:
+        """Record a verified receipt as an ``AnchorLog`` event signed by the platform key,
+        preceded (same command) by ``AnchorLog.Configured`` when ``policy``, the configuration
+        it was verified under, is not the one the chain recorded last (docs/ANCHORING.md §4)."""
         found = self.anchor_log()
         if found is None:
             found = AnchorLog(origin=self.origin, checkpoint_key=self.verifier_key)
         if verified.checkpoint.size <= found.size:
             return
+        if policy is not None:
+            found.configure(
+                policy.checkpoint_key.to_key(),
+                policy.node,
+                [v.to_key() for v in policy.validators],
+                policy.threshold,
+            )
         found.anchored(
             verified.checkpoint.size,
             verified.checkpoint.root,
@@ -207,9 +218,9 @@ def open_ledger_anchors(
 
 def only_receipts_after(chain: Any, anchored: int, size: int) -> bool:
     """Whether the log's entries after ``anchored`` up to ``size`` are only the anchoring's own
-    receipt records (at most two): anchoring them would record another receipt, for ever.
-    Such a log counts as anchored at ``size``."""
-    if not 0 < size - anchored <= 2:
+    receipt records (at most three: ``Opened``, ``Configured``, ``Anchored``): anchoring them
+    would record another receipt, for ever. Such a log counts as anchored at ``size``."""
+    if not 0 < size - anchored <= 3:
         return False
     return all(
         e.topic in ANCHOR_TOPICS for e in chain.select_entries(anchored + 1, size - anchored)
@@ -335,7 +346,7 @@ class AnchoringWorker:
         # 3. a held receipt the ledger has not recorded yet.
         if held is not None and held_verified is not None and a.recorded_size() < held_size:
             self._may_write()
-            a.record(held, held_verified)
+            a.record(held, held_verified, policy)
             self.anchored_size = held_size
             return RoundResult(held_size, size, held_verified, "recorded-held")
         if size == held_size:
@@ -374,7 +385,7 @@ class AnchoringWorker:
             raise AnchorError("the node returned a receipt for another checkpoint")
         first = a.chain.select_entries(held_size + 1, 1)
         lag = time.time() - first[0].timestamp / 1e6 if first else 0.0
-        a.record(receipt, verified)
+        a.record(receipt, verified, policy)
         self.anchored_size = size
         self.lags.append(lag)
         return RoundResult(size, size, verified, "anchored", lag)

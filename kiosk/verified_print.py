@@ -41,7 +41,7 @@ from anchors.policy import TrustPolicy
 from anchors.receipt import Receipt, verify_receipt
 from kiosk.claims import ClaimKind
 from kiosk.errors import PrintRefused
-from ledger.chain.entries import ChainEntry, command_message
+from ledger.chain.entries import ChainEntry, signed_message
 from ledger.chain.recorders.base import LinkedEvent
 from ledger.chain.seals import verify_document, verify_sealed
 from ledger.chain.signing import verify_signature
@@ -215,9 +215,7 @@ def _check_chain(ledger: LedgerApplication, link: LinkedEvent) -> ChainEntry:
     if (
         key is None
         or len(siblings) != entry.command_size
-        or not verify_signature(
-            key.public_key, command_message([e.digest for e in siblings]), entry.signature
-        )
+        or not verify_signature(key.public_key, signed_message(siblings), entry.signature)
     ):
         raise _refuse("chain", f"the command signature of entry {entry.sequence} does not verify")
     return entry

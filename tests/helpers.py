@@ -6,14 +6,13 @@ operator with database access would, never through our own code.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from eventsourcing.domain import Aggregate, event
 
+from api.demo import attacks
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.keys import KeyRole
 from ledger.services.application import LedgerApplication, open_ledger
@@ -39,6 +38,11 @@ class Ledger:
     app: LedgerApplication
     platform: Ed25519Signer
     department: Ed25519Signer
+
+    @property
+    def keys(self) -> dict[bytes, Ed25519Signer]:
+        """Every key of this ledger by key id: what an attacker who stole them all holds."""
+        return {s.key_id: s for s in (self.platform, self.department)}
 
     def note(self, lines: int = 2, signer: Ed25519Signer | None = None) -> Note:
         note = Note(title="note")
@@ -76,14 +80,4 @@ def events_table(url: str) -> str:
 
 def run_sql(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Run raw SQL on the backend behind ``url`` (``?`` placeholders on both)."""
-    storage = parse_storage_url(url)
-    if storage.is_sqlite:
-        with sqlite3.connect(storage.path) as conn:
-            rows = conn.execute(sql, params).fetchall()
-            conn.commit()
-            return rows
-    with psycopg.connect(storage.conninfo, autocommit=True) as conn:
-        conn.execute(f'SET search_path TO "{storage.schema or "public"}"')
-        sql = sql.replace("stored_events", events_table(url))
-        cur = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[call-overload]
-        return list(cur.fetchall()) if cur.description else []
+    return attacks.run_sql(url, sql, params)

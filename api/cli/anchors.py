@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hmac
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,25 +118,135 @@ def cmd_anchor(args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def _policy_check_file(args: argparse.Namespace) -> int:
+    """``policy --check FILE``: parse, verify its supersession statements, print the fingerprint
+    (no database, no network): how an auditor checks a policy received out of band."""
+    from anchors.errors import PolicyError
+    from anchors.policy import parse_fingerprint, parse_policy
+    from anchors.supersession import SupersessionError, verify_supersessions
+
+    try:
+        policy = parse_policy(Path(args.check).read_bytes())
+        pinned = parse_fingerprint(args.fingerprint) if args.fingerprint else None
+    except (PolicyError, OSError) as exc:
+        return _fail("policy --check", exc)
+    try:
+        verify_supersessions(policy)
+    except SupersessionError as exc:
+        print(f"REJECTED: {exc}")
+        return EXIT_FAILED
+    print(_policy_summary(policy))
+    if pinned is not None and not hmac.compare_digest(pinned, policy.fingerprint()):
+        print(f"REJECTED: the fingerprint is not the pinned sha256:{pinned.hex()}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _policy_summary(policy: Any) -> str:
+    lines = [
+        f"fingerprint {policy.fingerprint_text()}",
+        f"origin {policy.origin}",
+        f"checkpoint key {policy.checkpoint_key.to_key()}",
+        f"anchor node {policy.node}: k={policy.threshold} of {len(policy.validators)} "
+        f"validators ({', '.join(v.name for v in policy.validators)})",
+    ]
+    for s in policy.supersedes:
+        lines.append(
+            f"supersedes {s.config.node}: k={s.config.threshold} of {len(s.config.validators)} "
+            f"validators, checkpoint key {s.config.checkpoint_key.to_key()[:48]}…, up to size "
+            f"{s.last_size:,} (statement verified)"
+        )
+    return "\n".join(lines)
+
+
+def _superseding_policy(args: argparse.Namespace, client: Any) -> tuple[Any, Any]:
+    """(policy, runtime): the node's current configuration superseding ``--supersedes OLD``,
+    signed with the checkpoint key from the keystore."""
+    from anchors.errors import PolicyError
+    from anchors.policy import parse_policy
+    from anchors.policy_check import superseded_size
+    from anchors.recorded import read_recorded
+    from anchors.supersession import supersede
+
+    try:
+        old = parse_policy(Path(args.supersedes).read_bytes())
+    except OSError as exc:
+        raise PolicyError(f"--supersedes: {exc}") from exc
+    runtime, anchors = open_anchoring(args)
+    try:
+        new = build_policy(runtime.ledger, runtime.settings.storage, client)
+        recorded = read_recorded(runtime.ledger.chain, new.origin)
+        last = None if recorded is None else superseded_size(recorded, new.anchor_config())
+        if last is None:
+            raise PolicyError(
+                "the chain does not record the node's current configuration yet: anchor under it "
+                "first (caseledger anchor), so the chain shows where the old one ended"
+            )
+        return supersede(old, new, last, [anchors.checkpoint_key]), runtime
+    except BaseException:
+        runtime.close()
+        raise
+
+
+def _check_against_chain(ledger: Any, policy: Any) -> Any:
+    from anchors.policy_check import check_policy
+    from anchors.recorded import read_recorded
+
+    genesis = ledger.chain.select_entries(1, 1)
+    return check_policy(
+        policy,
+        read_recorded(ledger.chain, policy.origin),
+        genesis_hash=genesis[0].entry_hash if genesis else b"",
+    )
+
+
 def cmd_policy(args: argparse.Namespace) -> int:
+    """Export the trust policy; refuse one that would not verify this ledger (docs/ANCHORING.md
+    §4): it must agree with the anchor configuration the chain recorded, or supersede it."""
     from anchors.errors import AnchorError
     from anchors.node.client import NodeClient
     from ledger.services.application import open_ledger
 
-    settings = load_settings(args.db)
-    ledger = open_ledger(settings.storage)
+    if args.check:
+        return _policy_check_file(args)
+    client = NodeClient(node_url(args.node))
     try:
-        policy = build_policy(ledger, settings.storage, NodeClient(node_url(args.node)))
+        if args.supersedes:
+            policy, runtime = _superseding_policy(args, client)
+            try:
+                check = _check_against_chain(runtime.ledger, policy)
+            finally:
+                runtime.close()
+        else:
+            storage = load_settings(args.db).storage
+            ledger = open_ledger(storage)
+            try:
+                policy = build_policy(ledger, storage, client)
+                check = _check_against_chain(ledger, policy)
+            finally:
+                ledger.close()
     except AnchorError as exc:
         return _fail("policy", exc)
-    finally:
-        ledger.close()
+    if check.failure is not None:
+        hint = (
+            ""
+            if args.supersedes
+            else "; if the anchor configuration changed, pass --supersedes with the policy "
+            "auditors hold now (and the keystore) to sign the change"
+        )
+        return _fail(
+            "policy",
+            ValueError(f"this policy would not verify the ledger: {check.failure}{hint}"),
+            EXIT_FAILED,
+        )
     data = policy.to_json()
     if args.output:
         Path(args.output).write_bytes(data)
         print(f"trust policy written to {args.output}")
+        print(f"fingerprint {policy.fingerprint_text()} (publish it; auditors pin it)")
     else:
         sys.stdout.write(data.decode("utf-8"))
+        print(f"fingerprint {policy.fingerprint_text()}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -220,10 +331,27 @@ def register(sub: Any) -> None:
     p.add_argument("--city", help="city in the log origin (first anchoring only)")
     p.set_defaults(handler=cmd_anchor)
 
-    p = sub.add_parser("policy", help="export the trust policy (ledger and validator keys)")
+    p = sub.add_parser(
+        "policy",
+        help="export the trust policy (ledger and validator keys) and its fingerprint, or "
+        "--check FILE",
+    )
     storage_args(p)
+    key_args(p)
     p.add_argument("--node", help=f"node URL (default ${NODE_ENV} or {DEFAULT_NODE_URL})")
     p.add_argument("-o", "--output", help="write to FILE instead of stdout")
+    p.add_argument(
+        "--supersedes",
+        metavar="OLD",
+        help="the policy auditors hold now: sign (checkpoint key, from the keystore) that the "
+        "node's current configuration replaces it, and carry its history",
+    )
+    p.add_argument(
+        "--check",
+        metavar="FILE",
+        help="check a policy file offline: its supersession statements and fingerprint",
+    )
+    p.add_argument("--fingerprint", help="with --check: the fingerprint you pinned")
     p.set_defaults(handler=cmd_policy)
 
     p = sub.add_parser(

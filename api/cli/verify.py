@@ -1,15 +1,20 @@
 """``caseledger verify``: the auditor's command (DESIGN "Contract").
 
 Layer: api. Exit 0 verified, 1 verification failed (first bad sequence and why),
-2 usage or configuration error. With ``--checkpoint FILE`` and/or ``--node URL`` the log is
-also checked against cosigned checkpoints (``anchors.anchored_verify``): a log shorter than an
-anchored checkpoint (truncation) or with another root at an anchored size (rewrite) fails,
-and the report says how much of the log is anchored and how far behind anchoring is.
+2 usage or configuration error. With a full trust policy (``--policy FILE``), ``--checkpoint
+FILE`` and/or ``--node URL`` the log is also checked against anchors (docs/ANCHORING.md §8):
+the policy against the anchor configuration the chain recorded and every receipt the chain
+recorded under it (``anchors.policy_check``: a recorded anchor that does not verify fails), then
+the log against every verified checkpoint (``anchors.anchored_verify``: a log shorter than an
+anchored checkpoint, truncation, or with another root at an anchored size, rewrite, fails).
+The report prints the policy's fingerprint (compare it with the one you pinned, or pass
+``--fingerprint``), how much of the log is anchored and how far behind anchoring is.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import sys
 from collections.abc import Callable
@@ -29,8 +34,9 @@ if TYPE_CHECKING:
 def _load_policy(path: str) -> tuple[TrustPolicy | None, list[bytes]]:
     """The trust policy (anchors.policy) and the platform key ids it pins.
 
-    A pin-only file ``{"ledger": {"platform_keys": [hex key id or public key, ...]}}`` is also
-    accepted: it pins the genesis key but carries no anchoring keys.
+    A pin-only file, exactly ``{"ledger": {"platform_keys": [hex key id or public key, ...]}}``,
+    is also accepted: it pins the genesis key but carries no anchoring keys. Anything else must
+    parse as a full trust policy: a malformed one never falls back to pinning less.
     """
     from anchors.errors import PolicyError
     from anchors.policy import parse_policy
@@ -45,7 +51,10 @@ def _load_policy(path: str) -> tuple[TrustPolicy | None, list[bytes]]:
         return policy, sorted(policy.platform_key_ids())
     except PolicyError as exc:
         try:
-            keys = [bytes.fromhex(k) for k in json.loads(data)["ledger"]["platform_keys"]]
+            value = json.loads(data)
+            if set(value) != {"ledger"} or set(value["ledger"]) != {"platform_keys"}:
+                raise ConfigurationError(f"--policy: {path}: {exc}") from exc
+            keys = [bytes.fromhex(k) for k in value["ledger"]["platform_keys"]]
         except (ValueError, KeyError, TypeError):
             raise ConfigurationError(f"--policy: {path}: {exc}") from exc
         if not keys or any(len(k) not in (8, 32) for k in keys):
@@ -103,25 +112,30 @@ def _genesis_platform_key(ledger: Any) -> bytes:
         raise ConfigurationError(f"no readable genesis platform key: {exc}") from exc
 
 
-def _recorded_checkpoints(ledger: Any, origin: str) -> list[str]:
-    """Cosigned checkpoints the ledger recorded (untrusted: each is verified by the policy)."""
-    from ledger.domain.anchoring import AnchorLog
-
-    try:
-        events = list(ledger.events.get(AnchorLog.create_id(origin)))
-    except Exception:  # a tampered log must not stop the anchor checks
-        return []
-    return [str(e.checkpoint) for e in events if isinstance(getattr(e, "checkpoint", None), str)]
+def _genesis_hash(ledger: Any) -> bytes:
+    entries = ledger.chain.select_entries(1, 1)
+    if not entries:
+        raise ConfigurationError("the ledger has no genesis entry")
+    return bytes(entries[0].entry_hash)
 
 
 def verify_anchors(
     args: argparse.Namespace, ledger: Any, storage: Any, policy: TrustPolicy | None
-) -> AnchorReport:
-    """Gather checkpoints (node, file, ledger receipts), verify them, check the log."""
-    from anchors.anchored_verify import collect_anchors, verify_against_anchors
-    from anchors.errors import AnchorError, NodeRefused, NodeUnavailable
+) -> tuple[AnchorReport, TrustPolicy]:
+    """Check the policy against the chain's recorded anchoring (``anchors.policy_check``), then
+    the log against every verified checkpoint (node, file, recorded receipts)."""
+    from anchors.anchored_verify import (
+        collect_anchors,
+        failed_report,
+        verify_against_anchors,
+        verify_checkpoint_text,
+    )
+    from anchors.errors import AnchorError, NodeRefused, NodeUnavailable, ReceiptError
     from anchors.node.client import NodeClient
+    from anchors.policy_check import check_policy
+    from anchors.recorded import read_recorded
     from anchors.tree import PersistentTree, open_tree_store
+    from ledger.errors import LedgerError
 
     texts: list[str] = []
     if args.checkpoint:
@@ -129,7 +143,9 @@ def verify_anchors(
             texts.append(Path(args.checkpoint).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"--checkpoint: {exc}") from exc
-    origin = policy.origin if policy else _local_origin(storage)
+    local_origin = _local_origin(storage)
+    origin = policy.origin if policy else local_origin
+    node_threshold = None
     if args.node:
         client = NodeClient(args.node)
         try:
@@ -137,6 +153,8 @@ def verify_anchors(
                 raise ConfigurationError("--node: the log origin is unknown; pass --policy")
             if policy is None:  # trust on first use of the node's published keys
                 policy = client.policy(origin, (_genesis_platform_key(ledger),))
+            else:
+                node_threshold = client.keys().threshold
             texts.extend(client.checkpoints(origin, limit=10_000))
         except (NodeUnavailable, NodeRefused) as exc:
             raise ConfigurationError(f"--node: {exc}") from exc
@@ -144,23 +162,88 @@ def verify_anchors(
             raise ConfigurationError(f"--node: {exc}") from exc
     if policy is None:
         raise ConfigurationError("--checkpoint needs --policy (or --node) to know whose keys")
-    texts.extend(_recorded_checkpoints(ledger, policy.origin))
-    anchors, ignored = collect_anchors(texts, policy)
-    if args.checkpoint and not any(a.text == texts[0] for a in anchors):
-        from ledger.errors import LedgerError
-
-        raise LedgerError(f"--checkpoint {args.checkpoint} does not verify against the policy")
+    check = check_policy(
+        policy,
+        read_recorded(ledger.chain, policy.origin),
+        genesis_hash=_genesis_hash(ledger),
+        node_threshold=node_threshold,
+        local_origins=[local_origin] if local_origin else [],
+    )
+    if check.failure is not None:
+        return failed_report(ledger.chain, policy.origin, check.failure, check.fingerprint), policy
+    if args.checkpoint:
+        try:
+            verify_checkpoint_text(texts[0], policy)
+        except ReceiptError as exc:
+            raise LedgerError(
+                f"--checkpoint {args.checkpoint} does not verify against the policy: {exc}"
+            ) from exc
+    anchors, ignored = collect_anchors(texts, policy, verified=check.recorded_anchors)
     store = open_tree_store(storage)
     try:
-        return verify_against_anchors(
-            ledger.chain, anchors, ignored=ignored, tree=PersistentTree(store)
+        report = verify_against_anchors(
+            ledger.chain,
+            anchors,
+            ignored=ignored,
+            tree=PersistentTree(store),
+            policy_fingerprint=check.fingerprint,
+            recorded=len(check.recorded_anchors),
         )
     except AnchorError as exc:
-        from ledger.errors import LedgerError
-
         raise LedgerError(str(exc)) from exc
     finally:
         store.close()
+    return report, policy
+
+
+def verify_recorded_anchors(ledger: Any, storage: Any) -> AnchorReport | None:
+    """Plain ``verify``: every receipt the chain recorded, under the anchor configuration the
+    chain itself recorded in force at its sequence (its checkpoint key, validators and k), and
+    the log against those checkpoints. None when the ledger never anchored."""
+    from anchors.anchored_verify import failed_report, verify_against_anchors
+    from anchors.errors import AnchorError
+    from anchors.policy_check import verify_as_recorded
+    from anchors.recorded import read_recorded
+    from anchors.tree import PersistentTree, open_tree_store
+    from ledger.errors import LedgerError
+
+    origin = _local_origin(storage)
+    recorded = read_recorded(ledger.chain, origin) if origin else None
+    if origin is None or recorded is None or not recorded.anchors:
+        return None
+    verified, _, failure = verify_as_recorded(recorded, (_genesis_platform_key(ledger),))
+    if failure is not None:
+        return failed_report(ledger.chain, origin, failure, "")
+    if not verified:
+        return None  # anchored before the chain recorded its configuration
+    store = open_tree_store(storage)
+    try:
+        return verify_against_anchors(
+            ledger.chain, verified, tree=PersistentTree(store), recorded=len(verified)
+        )
+    except AnchorError as exc:
+        raise LedgerError(str(exc)) from exc
+    finally:
+        store.close()
+
+
+def sealed_line(report: Report) -> str:
+    """How much of the log its command signatures seal (FORMAT.md §3: each signs its place)."""
+    return (
+        f"sealed: {report.sealed_through:,} of {report.head_sequence:,} entries by command "
+        f"signatures over their place in the chain; unsealed tail {report.unsealed:,}"
+    )
+
+
+def policy_line(policy: TrustPolicy, source: str) -> str:
+    """The trust policy in use, by fingerprint (docs/ANCHORING.md §4.3: compare it with the
+    one you pinned)."""
+    superseded = len(policy.supersedes)
+    return (
+        f"trust policy {policy.fingerprint_text()} ({source}): {policy.origin}, "
+        f"k={policy.threshold} of {len(policy.validators)} validators of {policy.node}"
+        + (f", supersedes {superseded} earlier configuration(s)" if superseded else "")
+    )
 
 
 def print_anchor_report(report: AnchorReport) -> None:
@@ -172,8 +255,35 @@ def print_anchor_report(report: AnchorReport) -> None:
         f"entries ({report.anchored_fraction:.1%}) by checkpoint {report.origin} size "
         f"{report.checkpoint_size:,}, cosigned by {', '.join(report.cosigners)}; "
         f"{report.unanchored_entries:,} unanchored (oldest {report.lag_seconds:.1f} s old); "
-        f"{report.anchors_checked} anchor(s) checked"
-        + (f", {report.anchors_ignored} ignored (did not verify)" if report.anchors_ignored else "")
+        f"{report.anchors_checked} anchor(s) checked ({report.anchors_recorded} recorded in the "
+        "chain, each verified)"
+        + (
+            f", {report.anchors_ignored} from the node ignored (did not verify)"
+            if report.anchors_ignored
+            else ""
+        )
+    )
+
+
+def _pinned_fingerprint(args: argparse.Namespace, policy: TrustPolicy | None) -> str | None:
+    """None when ``--fingerprint`` is absent or matches; else why the policy is not the pinned
+    one. Usage error when there is no full trust policy to compare."""
+    from anchors.errors import PolicyError
+    from anchors.policy import parse_fingerprint
+
+    if not args.fingerprint:
+        return None
+    if policy is None:
+        raise ConfigurationError("--fingerprint needs --policy FILE with a full trust policy")
+    try:
+        pinned = parse_fingerprint(args.fingerprint)
+    except PolicyError as exc:
+        raise ConfigurationError(f"--fingerprint: {exc}") from exc
+    if hmac.compare_digest(pinned, policy.fingerprint()):
+        return None
+    return (
+        f"the trust policy {args.policy} has fingerprint {policy.fingerprint_text()}, not the "
+        f"pinned sha256:{pinned.hex()}: it is not the policy you pinned"
     )
 
 
@@ -181,6 +291,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ledger.services.application import open_ledger
 
     policy, pinned = _load_policy(args.policy) if args.policy else (None, [])
+    mismatch = _pinned_fingerprint(args, policy)
+    if mismatch is not None:
+        if args.json:
+            print(json.dumps({"ok": False, "policy_fingerprint_mismatch": mismatch}, indent=1))
+        else:
+            print(f"FAILED: {mismatch}")
+        return EXIT_FAILED
     try:
         trusted = bytes.fromhex(args.trusted_head) if args.trusted_head else None
     except ValueError as exc:
@@ -188,6 +305,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     storage = load_settings(args.db).storage
     ledger = open_ledger(storage)
     anchor_report = None
+    source = f"--policy {args.policy}" if policy is not None else ""
     try:
         report = verify_chain(
             ledger.chain,
@@ -196,8 +314,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             pinned_platform_keys=pinned,
             progress=_progress_printer(),
         )
-        if args.checkpoint or args.node:
-            anchor_report = verify_anchors(args, ledger, storage, policy)
+        if args.checkpoint or args.node or policy is not None:
+            if policy is None:
+                source = "trusted on first use: the keys the node publishes"
+            anchor_report, policy = verify_anchors(args, ledger, storage, policy)
+        elif report.ok:
+            anchor_report = verify_recorded_anchors(ledger, storage)
     finally:
         ledger.close()
     ok = report.ok and (anchor_report is None or anchor_report.ok)
@@ -205,11 +327,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
         data = report.as_dict()
         data["ok"] = ok
         data["chain_ok"] = report.ok
+        data["policy"] = (
+            None
+            if anchor_report is None or policy is None
+            else {
+                "fingerprint": policy.fingerprint_text(),
+                "source": source,
+                "origin": policy.origin,
+                "threshold": policy.threshold,
+                "validators": len(policy.validators),
+                "supersedes": len(policy.supersedes),
+            }
+        )
         data["anchors"] = None if anchor_report is None else anchor_report.as_dict()
         print(json.dumps(data, indent=1, ensure_ascii=False))
     else:
         print_report(report, False)
+        if report.ok:
+            print(sealed_line(report))
         if anchor_report is not None:
+            if policy is not None:
+                print(policy_line(policy, source))
+            else:
+                print(
+                    "anchors: the receipts recorded in the chain, under the anchor configuration "
+                    "the chain recorded (pin a policy with --policy to check those keys too)"
+                )
             print_anchor_report(anchor_report)
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -217,7 +360,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="verify the chain; exit 0 verified, 1 failed, 2 usage")
     storage_args(p)
-    p.add_argument("--policy", help="trust policy JSON (pins the platform keys)")
+    p.add_argument(
+        "--policy",
+        help="trust policy JSON: pins the platform keys and, when full, the anchoring keys; the "
+        "anchors the chain recorded are then checked against it",
+    )
+    p.add_argument(
+        "--fingerprint",
+        help="the policy's fingerprint as you pinned it (sha256:…); another policy fails",
+    )
     p.add_argument("--checkpoint", help="a cosigned checkpoint kept earlier")
     p.add_argument("--node", help="URL of the anchor node")
     p.add_argument("--from", dest="start", type=int, default=1, help="verify from sequence N")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, status
-from fastapi.responses import Response
 
+from api.http import command as commands
 from api.http.context import ApiContext
 from api.http.deps import require
 from api.http.problems import Problem
@@ -27,7 +28,6 @@ from api.http.routes_common import (
     edge,
     in_scope,
     jsonable,
-    respond,
     scoped_key,
 )
 from api.http.routes_common import (
@@ -80,6 +80,9 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Invalid transition: the problem carries the case's `state`."},
     422: {"description": "A rule refused the command (`rule`) or a field is invalid."},
 }
+command = partial(commands.command, responses=_ANSWERS)
+"""A case command endpoint (:func:`api.http.command.command`), answering as ``_ANSWERS``
+says unless it names its own ``responses``."""
 
 
 def install(ctx: ApiContext) -> None:
@@ -144,84 +147,80 @@ def _step(
     who: Principal,
     serial: str,
     key: str | None,
-    command: str,
-    params: Mapping[str, Any],
     signer_of: Callable[[Wiring, Principal, Case], Signer],
     run: Callable[[Signer, str | None], Outcome],
-) -> Response:
-    def action() -> CaseStepPublic:
-        case = _case(wired, who, serial)
-        return step_public(run(signer_of(wired, who, case), scoped_key(who, key)))
-
-    return respond(wired, who, key, command, {"serial": serial, **params}, action)
+) -> CaseStepPublic:
+    """The answer to a step on the case: ``run`` with the signer ``signer_of`` picks and the
+    caller's scoped key, so the ledger records the step once per key as well."""
+    case = _case(wired, who, serial)
+    return step_public(run(signer_of(wired, who, case), scoped_key(who, key)))
 
 
 # --- submission and reading ----------------------------------------------------------------
 
 
-@router.post(
+@command(
+    router,
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=CaseStepPublic,
-    summary="Submit an application; 201 with the application receipt (roles: department, kiosk)",
+    CaseStepPublic,
+    "Submit an application; 201 with the application receipt (roles: department, kiosk)",
+    status=status.HTTP_201_CREATED,
     responses={
         403: {"description": "Blacklisted applicant: `until` and `appeal_route`."},
         **_ANSWERS,
     },
 )
-def submit(body: CaseCreate, who: ApplicantSide, wired: Wired, key: IdempotencyKey = None) -> Any:
+def submit(
+    body: CaseCreate, who: ApplicantSide, wired: Wired, key: IdempotencyKey = None
+) -> CaseStepPublic:
     """A department submits at its window (channel ``window``, signed by its seal key) or for
     the portal (``web``/``app``/``wechat``, signed by the portal key) — for its own items
     only; a kiosk token submits with channel ``kiosk``, signed by the kiosk's key."""
-
-    def action() -> CaseStepPublic:
-        with edge():
-            try:
-                item: Any = wired.ctx.runtime.ledger.reference(ServiceItem.id_for(body.item_code))
-            except Exception:
-                raise ServiceItemNotFound(f"item_code: no service item {body.item_code}") from None
-            if not isinstance(item, ServiceItem):
-                raise ServiceItemNotFound(f"item_code: no service item {body.item_code}")
-        department = item.current_guide.department
-        in_scope(who, department)
-        if who.role is Role.KIOSK:
-            if body.channel is not Channel.KIOSK:
-                raise Problem(
-                    422,
-                    "Validation error",
-                    "channel: a kiosk submits with channel kiosk",
-                    code="validation",
-                    field="channel",
-                )
-            signer = wired.kiosk_signer(who)
-        elif body.channel is Channel.KIOSK:
+    with edge():
+        try:
+            item: Any = wired.ctx.runtime.ledger.reference(ServiceItem.id_for(body.item_code))
+        except Exception:
+            raise ServiceItemNotFound(f"item_code: no service item {body.item_code}") from None
+        if not isinstance(item, ServiceItem):
+            raise ServiceItemNotFound(f"item_code: no service item {body.item_code}")
+    department = item.current_guide.department
+    in_scope(who, department)
+    if who.role is Role.KIOSK:
+        if body.channel is not Channel.KIOSK:
             raise Problem(
                 422,
                 "Validation error",
-                "channel: only kiosk tokens submit with channel kiosk",
+                "channel: a kiosk submits with channel kiosk",
                 code="validation",
                 field="channel",
             )
-        elif body.channel is Channel.WINDOW:
-            signer = wired.department_signer(department)
-        else:
-            signer = wired.portal_signer()
-        materials = [m.to_domain() for m in body.materials]
-        outcome = wired.services.cases.submit(
-            item_code=body.item_code,
-            applicant_id=body.applicant_id,
-            channel=body.channel,
-            handling_mode=body.handling_mode,
-            materials=materials,
-            delivery=body.delivery,
-            signer=signer,
-            location=body.location,
-            mailing_address=body.mailing_address,
-            idempotency_key=scoped_key(who, key),
+        signer = wired.kiosk_signer(who)
+    elif body.channel is Channel.KIOSK:
+        raise Problem(
+            422,
+            "Validation error",
+            "channel: only kiosk tokens submit with channel kiosk",
+            code="validation",
+            field="channel",
         )
-        return step_public(outcome)
-
-    return respond(wired, who, key, "submit", body.model_dump(), action, status=201)
+    elif body.channel is Channel.WINDOW:
+        signer = wired.department_signer(department)
+    else:
+        signer = wired.portal_signer()
+    materials = [m.to_domain() for m in body.materials]
+    outcome = wired.services.cases.submit(
+        item_code=body.item_code,
+        applicant_id=body.applicant_id,
+        channel=body.channel,
+        handling_mode=body.handling_mode,
+        materials=materials,
+        delivery=body.delivery,
+        signer=signer,
+        location=body.location,
+        mailing_address=body.mailing_address,
+        idempotency_key=scoped_key(who, key),
+    )
+    return step_public(outcome)
 
 
 @router.get(
@@ -314,42 +313,28 @@ def _wait_for_view(ctx: ApiContext, view: Any, timeout: float = 2.0) -> None:
 # --- pre-review, correction, acceptance ----------------------------------------------------
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/pre-review",
-    response_model=CaseStepPublic,
-    summary="Pre-review found the application complete (预审通过) (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Pre-review found the application complete (预审通过) (role: department)",
 )
 def pass_pre_review(
     serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "pass_pre_review",
-        {},
         _department_signer,
         lambda s, k: cases.pass_pre_review(serial, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
-    "/{serial}/correction-requests",
-    response_model=CaseStepPublic,
-    summary="The one-time correction notice listing every defective material (一次性告知) "
-    "(role: department)",
-    responses=_ANSWERS,
-)
-def request_correction(
-    serial: Serial,
-    body: CorrectionRequestCreate,
-    who: DepartmentCaller,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
+def _defects(body: CorrectionRequestCreate) -> dict[str, str]:
+    """The defective materials by code; 422 if a code is listed twice."""
     defects = {m.code: m.reason for m in body.materials}
     if len(defects) != len(body.materials):
         raise Problem(
@@ -359,25 +344,47 @@ def request_correction(
             code="validation",
             field="materials",
         )
+    return defects
+
+
+def _correction_params(serial: str, body: CorrectionRequestCreate, **_: Any) -> dict[str, Any]:
+    """A correction request is digested by its defects (so the order of the list is not)."""
+    return {"serial": serial, "defects": _defects(body)}
+
+
+@command(
+    router,
+    "/{serial}/correction-requests",
+    CaseStepPublic,
+    "The one-time correction notice listing every defective material (一次性告知) "
+    "(role: department)",
+    params=_correction_params,
+)
+def request_correction(
+    serial: Serial,
+    body: CorrectionRequestCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> CaseStepPublic:
+    defects = _defects(body)
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "request_correction",
-        {"defects": defects},
         _department_signer,
         lambda s, k: cases.request_correction(serial, defects, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/corrections",
-    response_model=CaseStepPublic,
-    summary="The applicant supplies the corrected materials (补正) (roles: department at the "
+    CaseStepPublic,
+    "The applicant supplies the corrected materials (补正) (roles: department at the "
     "window, kiosk)",
-    responses=_ANSWERS,
 )
 def correct(
     serial: Serial,
@@ -385,21 +392,21 @@ def correct(
     who: ApplicantSide,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
 
     def run(s: Signer, k: str | None) -> Outcome:
         materials = [m.to_domain() for m in body.materials]
         return cases.correct(serial, body.applicant_id, materials, signer=s, idempotency_key=k)
 
-    return _step(wired, who, serial, key, "correct", body.model_dump(), _applicant_signer, run)
+    return _step(wired, who, serial, key, _applicant_signer, run)
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/material-deliveries",
-    response_model=CaseStepPublic,
-    summary="How the materials reached the department after pre-review (NH·13) (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "How the materials reached the department after pre-review (NH·13) (role: department)",
 )
 def record_material_delivery(
     serial: Serial,
@@ -407,15 +414,13 @@ def record_material_delivery(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "record_material_delivery",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.record_material_delivery(
             serial, body.method, signer=s, waybill=body.waybill, idempotency_key=k
@@ -423,54 +428,52 @@ def record_material_delivery(
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/acceptance",
-    response_model=CaseStepPublic,
-    summary="Accept the case with the acceptance receipt; the time limit starts (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Accept the case with the acceptance receipt; the time limit starts (role: department)",
 )
-def accept(serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None) -> Any:
+def accept(
+    serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "accept",
-        {},
         _department_signer,
         lambda s, k: cases.accept(serial, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/deemed-acceptance",
-    response_model=CaseStepPublic,
-    summary="ALL·32: record deemed acceptance (after the 5th working day without pre-review "
+    CaseStepPublic,
+    "ALL·32: record deemed acceptance (after the 5th working day without pre-review "
     "findings; accepted from the submission date) (roles: department; admin signs as platform)",
-    responses=_ANSWERS,
 )
 def deem_accepted(
     serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "deem_accepted",
-        {},
         _system_signer,
         lambda s, k: cases.deem_accepted(serial, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/non-acceptance",
-    response_model=CaseStepPublic,
-    summary="Refuse acceptance with reasons (不予受理) (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Refuse acceptance with reasons (不予受理) (role: department)",
 )
 def not_accept(
     serial: Serial,
@@ -478,25 +481,23 @@ def not_accept(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "not_accept",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.not_accept(serial, body.reasons, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/return",
-    response_model=CaseStepPublic,
-    summary="Return the application with reasons (退件) (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Return the application with reasons (退件) (role: department)",
 )
 def return_case(
     serial: Serial,
@@ -504,15 +505,13 @@ def return_case(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "return_case",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.return_case(serial, body.reasons, signer=s, idempotency_key=k),
     )
@@ -521,11 +520,11 @@ def return_case(
 # --- processing ----------------------------------------------------------------------------
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/special-procedures",
-    response_model=CaseStepPublic,
-    summary="Start a special procedure with its notice; the time limit pauses (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Start a special procedure with its notice; the time limit pauses (role: department)",
 )
 def start_special_procedure(
     serial: Serial,
@@ -533,15 +532,13 @@ def start_special_procedure(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "start_special_procedure",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.start_special_procedure(
             serial, body.procedure, body.expected_days, signer=s, idempotency_key=k
@@ -549,11 +546,11 @@ def start_special_procedure(
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/special-procedures/end",
-    response_model=CaseStepPublic,
-    summary="End the special procedure; the due date moves by its working days (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "End the special procedure; the due date moves by its working days (role: department)",
 )
 def end_special_procedure(
     serial: Serial,
@@ -561,25 +558,23 @@ def end_special_procedure(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "end_special_procedure",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.end_special_procedure(serial, body.outcome, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/fee-assessment",
-    response_model=CaseStepPublic,
-    summary="Assess the guide's fee (FZ·18) (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Assess the guide's fee (FZ·18) (role: department)",
 )
 def assess_fee(
     serial: Serial,
@@ -587,26 +582,24 @@ def assess_fee(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "assess_fee",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.assess_fee(serial, body.amount, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/fee-payment",
-    response_model=CaseStepPublic,
-    summary="Record the payment the unified payment platform confirmed (FZ·18) "
+    CaseStepPublic,
+    "Record the payment the unified payment platform confirmed (FZ·18) "
     "(roles: department; admin signs as platform)",
-    responses=_ANSWERS,
 )
 def pay_fee(
     serial: Serial,
@@ -614,15 +607,13 @@ def pay_fee(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "pay_fee",
-        body.model_dump(),
         _system_signer,
         lambda s, k: cases.pay_fee(
             serial, body.payment_reference, body.amount, signer=s, idempotency_key=k
@@ -630,11 +621,11 @@ def pay_fee(
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/approval",
-    response_model=CaseStepPublic,
-    summary="Approve with an e-sealed decision (批准决定书) (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Approve with an e-sealed decision (批准决定书) (role: department)",
 )
 def approve(
     serial: Serial,
@@ -642,7 +633,7 @@ def approve(
     wired: Wired,
     body: ApprovalCreate | None = None,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     conclusion = (body or ApprovalCreate()).conclusion
     cases = wired.services.cases
     return _step(
@@ -650,18 +641,16 @@ def approve(
         who,
         serial,
         key,
-        "approve",
-        {"conclusion": conclusion},
         _department_signer,
         lambda s, k: cases.approve(serial, signer=s, conclusion=conclusion, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/disapproval",
-    response_model=CaseStepPublic,
-    summary="Disapprove with reasons (不予批准决定书) (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Disapprove with reasons (不予批准决定书) (role: department)",
 )
 def disapprove(
     serial: Serial,
@@ -669,25 +658,23 @@ def disapprove(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "disapprove",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.disapprove(serial, body.reasons, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/result-document",
-    response_model=CaseStepPublic,
-    summary="Issue the result document of an approved case (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Issue the result document of an approved case (role: department)",
 )
 def issue_result_document(
     serial: Serial,
@@ -695,7 +682,7 @@ def issue_result_document(
     wired: Wired,
     body: ResultDocumentCreate | None = None,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     title = (body or ResultDocumentCreate()).title
     cases = wired.services.cases
     return _step(
@@ -703,8 +690,6 @@ def issue_result_document(
         who,
         serial,
         key,
-        "issue_result_document",
-        {"title": title},
         _department_signer,
         lambda s, k: cases.issue_result_document(serial, signer=s, title=title, idempotency_key=k),
     )
@@ -713,11 +698,11 @@ def issue_result_document(
 # --- delivery and closing ------------------------------------------------------------------
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/dispatches",
-    response_model=CaseStepPublic,
-    summary="Send the result on site, by courier or online (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Send the result on site, by courier or online (role: department)",
 )
 def dispatch(
     serial: Serial,
@@ -725,15 +710,13 @@ def dispatch(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "dispatch",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.dispatch(
             serial,
@@ -746,11 +729,11 @@ def dispatch(
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/delivery-failures",
-    response_model=CaseStepPublic,
-    summary="Record that a delivery failed (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Record that a delivery failed (role: department)",
 )
 def record_delivery_failure(
     serial: Serial,
@@ -758,15 +741,13 @@ def record_delivery_failure(
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "record_delivery_failure",
-        body.model_dump(),
         _department_signer,
         lambda s, k: cases.record_delivery_failure(
             serial, body.reason, signer=s, idempotency_key=k
@@ -774,12 +755,18 @@ def record_delivery_failure(
     )
 
 
-@router.post(
+def _sign_off_signer(wired: Wiring, who: Principal, case: Case) -> Signer:
+    """A kiosk signs the sign-off it takes; a department (or admin) with the seal key."""
+    if who.role is Role.KIOSK:
+        return wired.kiosk_signer(who)
+    return _department_signer(wired, who, case)
+
+
+@command(
+    router,
     "/{serial}/sign-off",
-    response_model=CaseStepPublic,
-    summary="Record the sign-off and issue the delivery receipt (送达回证) "
-    "(roles: department, kiosk)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Record the sign-off and issue the delivery receipt (送达回证) (roles: department, kiosk)",
 )
 def sign_off(
     serial: Serial,
@@ -787,30 +774,24 @@ def sign_off(
     wired: Wired,
     body: SignOffCreate | None = None,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     recipient = (body or SignOffCreate()).recipient
     cases = wired.services.cases
-
-    def signer_of(w: Wiring, p: Principal, case: Case) -> Signer:
-        return w.kiosk_signer(p) if p.role is Role.KIOSK else _department_signer(w, p, case)
-
     return _step(
         wired,
         who,
         serial,
         key,
-        "sign_off",
-        {"recipient": recipient},
-        signer_of,
+        _sign_off_signer,
         lambda s, k: cases.sign_off(serial, recipient, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/public-notice",
-    response_model=CaseStepPublic,
-    summary="Deliver by public notice after failed deliveries (公告送达) (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Deliver by public notice after failed deliveries (公告送达) (role: department)",
 )
 def deliver_by_public_notice(
     serial: Serial,
@@ -818,7 +799,7 @@ def deliver_by_public_notice(
     wired: Wired,
     body: PublicNoticeCreate | None = None,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     days = (body or PublicNoticeCreate()).notice_days
     cases = wired.services.cases
     return _step(
@@ -826,8 +807,6 @@ def deliver_by_public_notice(
         who,
         serial,
         key,
-        "deliver_by_public_notice",
-        {"notice_days": days},
         _department_signer,
         lambda s, k: cases.deliver_by_public_notice(
             serial, signer=s, notice_days=days, idempotency_key=k
@@ -835,31 +814,31 @@ def deliver_by_public_notice(
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/close",
-    response_model=CaseStepPublic,
-    summary="Close the case (办结) once its result is issued and delivered (role: department)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "Close the case (办结) once its result is issued and delivered (role: department)",
 )
-def close(serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None) -> Any:
+def close(
+    serial: Serial, who: DepartmentCaller, wired: Wired, key: IdempotencyKey = None
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "close",
-        {},
         _department_signer,
         lambda s, k: cases.close(serial, signer=s, idempotency_key=k),
     )
 
 
-@router.post(
+@command(
+    router,
     "/{serial}/withdrawal",
-    response_model=CaseStepPublic,
-    summary="The applicant withdraws before the decision (roles: department at the window, kiosk)",
-    responses=_ANSWERS,
+    CaseStepPublic,
+    "The applicant withdraws before the decision (roles: department at the window, kiosk)",
 )
 def withdraw(
     serial: Serial,
@@ -867,15 +846,13 @@ def withdraw(
     who: ApplicantSide,
     wired: Wired,
     key: IdempotencyKey = None,
-) -> Any:
+) -> CaseStepPublic:
     cases = wired.services.cases
     return _step(
         wired,
         who,
         serial,
         key,
-        "withdraw",
-        body.model_dump(),
         _applicant_signer,
         lambda s, k: cases.withdraw(
             serial, body.applicant_id, body.reason, signer=s, idempotency_key=k

@@ -9,6 +9,7 @@ here. Every POST takes ``Idempotency-Key``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import unquote
 from uuid import UUID
@@ -16,10 +17,12 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends, File, Header, Path, Query, UploadFile, status
 
+from api.http import command as commands
 from api.http.context import ApiContext
 from api.http.deps import Admin, require
 from api.http.problems import Problem
 from api.http.routes_common import (
+    SUPERVISION_OFFICE,
     IdempotencyKey,
     Wired,
     Wiring,
@@ -101,6 +104,9 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     409: {"description": "The record's state does not allow the command."},
     422: {"description": "A rule refused the command (`rule`) or a field is invalid."},
 }
+command = partial(commands.command, responses=_ANSWERS)
+"""A command endpoint of this module (:func:`api.http.command.command`), answering as
+``_ANSWERS`` says unless it names its own ``responses``."""
 
 
 def install(ctx: ApiContext) -> None:
@@ -137,44 +143,39 @@ def _case(wired: Wiring, who: Principal, serial: str) -> Case:
 admin = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@admin.post(
+@command(
+    admin,
     "/departments",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Enrol a department: create its seal key and register it (role: admin)",
+    Recorded,
+    "Enrol a department: create its seal key and register it (role: admin)",
+    status=status.HTTP_201_CREATED,
     responses={409: {"description": "The department is registered already."}},
 )
-def enrol_department(
-    body: DepartmentCreate, who: Admin, wired: Wired, key: IdempotencyKey = None
-) -> Any:
+def enrol_department(body: DepartmentCreate, who: Admin, wired: Wired) -> Recorded:
     """Creates the department's seal key in the server's keystore (actor ``dept:<code>``),
     registers it in the chain, then registers the Department aggregate — both signed by the
     platform key. A fresh server is set up with this and ``POST /v1/catalogue/items``."""
-
-    def action() -> Recorded:
-        runtime = wired.ctx.runtime
+    runtime = wired.ctx.runtime
+    try:
+        runtime.ledger.repository.get(Department.id_for(body.code))
+    except AggregateNotFoundError:
+        pass
+    else:
+        raise Problem(
+            409, "Conflict", f"department {body.code} is registered already", code="exists"
+        )
+    with wired.enrol:
         try:
-            runtime.ledger.repository.get(Department.id_for(body.code))
-        except AggregateNotFoundError:
-            pass
-        else:
-            raise Problem(
-                409, "Conflict", f"department {body.code} is registered already", code="exists"
+            seal = runtime.keystore.current_signer(f"dept:{body.code}")
+        except LedgerError:
+            from api.bootstrap import enrol_actor
+
+            seal = enrol_actor(
+                runtime, f"dept:{body.code}", KeyRole.DEPARTMENT, department=body.code
             )
-        with wired.enrol:
-            try:
-                seal = runtime.keystore.current_signer(f"dept:{body.code}")
-            except LedgerError:
-                from api.bootstrap import enrol_actor
-
-                seal = enrol_actor(
-                    runtime, f"dept:{body.code}", KeyRole.DEPARTMENT, department=body.code
-                )
-        department = Department.register(body.code, body.name, body.city, seal.key_id)
-        runtime.ledger.save_signed(department, signer=runtime.platform_signer())
-        return Recorded(id=body.code, kind="department", detail={"seal_key_id": seal.key_id.hex()})
-
-    return respond(wired, who, key, "enrol_department", body.model_dump(), action, status=201)
+    department = Department.register(body.code, body.name, body.city, seal.key_id)
+    runtime.ledger.save_signed(department, signer=runtime.platform_signer())
+    return Recorded(id=body.code, kind="department", detail={"seal_key_id": seal.key_id.hex()})
 
 
 # --- catalogue -----------------------------------------------------------------------------
@@ -182,36 +183,29 @@ def enrol_department(
 catalogue = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
 
 
-@catalogue.post(
+@command(
+    catalogue,
     "/items",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Publish a service item's guide (version 1, or the next version) "
+    Recorded,
+    "Publish a service item's guide (version 1, or the next version) "
     "(role: department — its own items)",
-    responses=_ANSWERS,
+    status=status.HTTP_201_CREATED,
 )
-def publish_item(
-    body: GuidePublish, who: Department_, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        guide = Guide.from_dict(body.guide)
-        in_scope(who, guide.department)
-        signer = wired.department_signer(guide.department)
-        ledger = wired.ctx.runtime.ledger
-        try:
-            item: Any = ledger.repository.get(ServiceItem.id_for(guide.implementation_code))
-        except AggregateNotFoundError:
-            item = ServiceItem.publish(guide)
-            version = 1
-        else:
-            in_scope(who, item.current_guide.department)
-            version = item.publish_version(guide)
-        ledger.save_signed(item, signer=signer)
-        return Recorded(
-            id=guide.implementation_code, kind="service_item", detail={"version": version}
-        )
-
-    return respond(wired, who, key, "publish_item", body.model_dump(), action, status=201)
+def publish_item(body: GuidePublish, who: Department_, wired: Wired) -> Recorded:
+    guide = Guide.from_dict(body.guide)
+    in_scope(who, guide.department)
+    signer = wired.department_signer(guide.department)
+    ledger = wired.ctx.runtime.ledger
+    try:
+        item: Any = ledger.repository.get(ServiceItem.id_for(guide.implementation_code))
+    except AggregateNotFoundError:
+        item = ServiceItem.publish(guide)
+        version = 1
+    else:
+        in_scope(who, item.current_guide.department)
+        version = item.publish_version(guide)
+    ledger.save_signed(item, signer=signer)
+    return Recorded(id=guide.implementation_code, kind="service_item", detail={"version": version})
 
 
 # --- applicants ----------------------------------------------------------------------------
@@ -229,92 +223,73 @@ def _applicant(wired: Wiring, applicant_id: UUID) -> Applicant:
     return found
 
 
-@applicants.post(
+@command(
+    applicants,
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Register an applicant (credential and personal data sealed) "
+    Recorded,
+    "Register an applicant (credential and personal data sealed) "
     "(roles: department, kiosk; signed by the portal or the kiosk)",
-    responses=_ANSWERS,
+    status=status.HTTP_201_CREATED,
 )
-def register_applicant(
-    body: ApplicantCreate, who: ApplicantSide, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        try:
-            credential = parse_credential(body.credential_kind, body.credential, body.country)
-        except CredentialError as exc:
-            raise _invalid("credential", str(exc)) from None
-        applicant = Applicant.register(
-            wired.services.vault,
-            kind=body.kind,
-            credential=credential,
-            personal=PersonalData(body.name, body.phone, body.address),
-            level=body.authentication_level,
-            method=body.authentication_method,
-        )
-        wired.ctx.runtime.ledger.save_signed(applicant, signer=wired.applicant_signer(who))
-        return Recorded(
-            id=str(applicant.id),
-            kind="applicant",
-            detail={"authentication_level": applicant.authentication_level.value},
-        )
-
-    return respond(wired, who, key, "register_applicant", body.model_dump(), action, status=201)
+def register_applicant(body: ApplicantCreate, who: ApplicantSide, wired: Wired) -> Recorded:
+    try:
+        credential = parse_credential(body.credential_kind, body.credential, body.country)
+    except CredentialError as exc:
+        raise _invalid("credential", str(exc)) from None
+    applicant = Applicant.register(
+        wired.services.vault,
+        kind=body.kind,
+        credential=credential,
+        personal=PersonalData(body.name, body.phone, body.address),
+        level=body.authentication_level,
+        method=body.authentication_method,
+    )
+    wired.ctx.runtime.ledger.save_signed(applicant, signer=wired.applicant_signer(who))
+    return Recorded(
+        id=str(applicant.id),
+        kind="applicant",
+        detail={"authentication_level": applicant.authentication_level.value},
+    )
 
 
-@applicants.post(
+@command(
+    applicants,
     "/{applicant_id}/authentication",
-    response_model=Recorded,
-    summary="Raise or lower an applicant's authentication level (roles: department, kiosk)",
-    responses=_ANSWERS,
+    Recorded,
+    "Raise or lower an applicant's authentication level (roles: department, kiosk)",
 )
 def change_authentication(
-    applicant_id: Id,
-    body: AuthenticationChange,
-    who: ApplicantSide,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        applicant = _applicant(wired, applicant_id)
-        try:
-            level = AuthenticationLevel(body.level)
-        except ValueError:
-            raise _invalid("level", f"one of {[v.value for v in AuthenticationLevel]}") from None
-        if level.rank > applicant.authentication_level.rank:
-            applicant.raise_authentication(level, body.method or "")
-        else:
-            applicant.lower_authentication(level, body.reason)
-        wired.ctx.runtime.ledger.save_signed(applicant, signer=wired.applicant_signer(who))
-        return Recorded(
-            id=str(applicant.id),
-            kind="applicant",
-            detail={"authentication_level": applicant.authentication_level.value},
-        )
-
-    params = {"applicant_id": applicant_id, **body.model_dump()}
-    return respond(wired, who, key, "change_authentication", params, action)
+    applicant_id: Id, body: AuthenticationChange, who: ApplicantSide, wired: Wired
+) -> Recorded:
+    applicant = _applicant(wired, applicant_id)
+    try:
+        level = AuthenticationLevel(body.level)
+    except ValueError:
+        raise _invalid("level", f"one of {[v.value for v in AuthenticationLevel]}") from None
+    if level.rank > applicant.authentication_level.rank:
+        applicant.raise_authentication(level, body.method or "")
+    else:
+        applicant.lower_authentication(level, body.reason)
+    wired.ctx.runtime.ledger.save_signed(applicant, signer=wired.applicant_signer(who))
+    return Recorded(
+        id=str(applicant.id),
+        kind="applicant",
+        detail={"authentication_level": applicant.authentication_level.value},
+    )
 
 
-@applicants.post(
+@command(
+    applicants,
     "/{applicant_id}/erasure",
-    response_model=Recorded,
-    summary="Erase an applicant's personal data: record it, destroy the data key (role: admin)",
-    responses=_ANSWERS,
+    Recorded,
+    "Erase an applicant's personal data: record it, destroy the data key (role: admin)",
 )
-def erase_applicant(
-    applicant_id: Id, body: ErasureCreate, who: Admin, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        applicant = _applicant(wired, applicant_id)
-        applicant.erase(body.reason)
-        wired.ctx.runtime.ledger.save_signed(applicant, signer=wired.platform_signer())
-        wired.services.vault.erase(applicant.id)
-        return Recorded(id=str(applicant.id), kind="applicant", detail={"erased": True})
-
-    params = {"applicant_id": applicant_id, **body.model_dump()}
-    return respond(wired, who, key, "erase_applicant", params, action)
+def erase_applicant(applicant_id: Id, body: ErasureCreate, who: Admin, wired: Wired) -> Recorded:
+    applicant = _applicant(wired, applicant_id)
+    applicant.erase(body.reason)
+    wired.ctx.runtime.ledger.save_signed(applicant, signer=wired.platform_signer())
+    wired.services.vault.erase(applicant.id)
+    return Recorded(id=str(applicant.id), kind="applicant", detail={"erased": True})
 
 
 def _masked(value: str | Erased | None) -> str | None:
@@ -408,38 +383,33 @@ async def upload_material(
 certificates = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 
 
-@certificates.post(
+@command(
+    certificates,
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Issue the e-certificate of a decided case (version 001), recorded on the case "
+    Recorded,
+    "Issue the e-certificate of a decided case (version 001), recorded on the case "
     "(role: department)",
-    responses=_ANSWERS,
+    status=status.HTTP_201_CREATED,
 )
-def issue_certificate(
-    body: CertificateIssue, who: Department_, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        case = _case(wired, who, body.case_serial)
-        department = _dept(who, case.department)
-        certificate = wired.certificates.issue(
-            signer=wired.department_signer(department),
-            department=department,
-            case_id=case.id,
-            case_serial=case.serial,
-            case_department=case.department,
-            case_decided=case.decided_on is not None,
-            holder=case.applicant_id,
-            type_code=body.type_code,
-            serial=body.serial,
-            content=body.content,
-            at=wired.now(),
-            issuer_code=body.issuer_code,
-            case=case,
-        )
-        return Recorded(id=certificate.identifier, kind="certificate")
-
-    return respond(wired, who, key, "issue_certificate", body.model_dump(), action, status=201)
+def issue_certificate(body: CertificateIssue, who: Department_, wired: Wired) -> Recorded:
+    case = _case(wired, who, body.case_serial)
+    department = _dept(who, case.department)
+    certificate = wired.certificates.issue(
+        signer=wired.department_signer(department),
+        department=department,
+        case_id=case.id,
+        case_serial=case.serial,
+        case_department=case.department,
+        case_decided=case.decided_on is not None,
+        holder=case.applicant_id,
+        type_code=body.type_code,
+        serial=body.serial,
+        content=body.content,
+        at=wired.now(),
+        issuer_code=body.issuer_code,
+        case=case,
+    )
+    return Recorded(id=certificate.identifier, kind="certificate")
 
 
 def _certificate_department(wired: Wiring, who: Principal, identifier: str) -> str:
@@ -452,131 +422,110 @@ def _certificate_department(wired: Wiring, who: Principal, identifier: str) -> s
     return _dept(who, certificate.issuer_department)
 
 
-@certificates.post(
+@command(
+    certificates,
     "/{identifier}/versions",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Update: issue the next version with a reason (role: department — the issuer)",
-    responses=_ANSWERS,
+    Recorded,
+    "Update: issue the next version with a reason (role: department — the issuer)",
+    status=status.HTTP_201_CREATED,
 )
 def update_certificate(
-    identifier: str,
-    body: CertificateUpdate,
-    who: Department_,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        department = _certificate_department(wired, who, identifier)
-        new = wired.certificates.update(
-            identifier,
-            signer=wired.department_signer(department),
-            department=department,
-            content=body.content,
-            reason=body.reason,
-            at=wired.now(),
-        )
-        return Recorded(id=new, kind="certificate")
-
-    params = {"identifier": identifier, **body.model_dump()}
-    return respond(wired, who, key, "update_certificate", params, action, status=201)
+    identifier: str, body: CertificateUpdate, who: Department_, wired: Wired
+) -> Recorded:
+    department = _certificate_department(wired, who, identifier)
+    new = wired.certificates.update(
+        identifier,
+        signer=wired.department_signer(department),
+        department=department,
+        content=body.content,
+        reason=body.reason,
+        at=wired.now(),
+    )
+    return Recorded(id=new, kind="certificate")
 
 
-@certificates.post(
+@command(
+    certificates,
     "/{identifier}/revocation",
-    response_model=Recorded,
-    summary="Revoke the certificate with a reason (role: department — the issuer)",
-    responses=_ANSWERS,
+    Recorded,
+    "Revoke the certificate with a reason (role: department — the issuer)",
 )
 def revoke_certificate(
-    identifier: str,
-    body: CertificateRevoke,
-    who: Department_,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        department = _certificate_department(wired, who, identifier)
-        wired.certificates.revoke(
-            identifier,
-            signer=wired.department_signer(department),
-            department=department,
-            reason=body.reason,
-            at=wired.now(),
-        )
-        return Recorded(id=identifier, kind="certificate", detail={"revoked": True})
-
-    params = {"identifier": identifier, **body.model_dump()}
-    return respond(wired, who, key, "revoke_certificate", params, action)
+    identifier: str, body: CertificateRevoke, who: Department_, wired: Wired
+) -> Recorded:
+    department = _certificate_department(wired, who, identifier)
+    wired.certificates.revoke(
+        identifier,
+        signer=wired.department_signer(department),
+        department=department,
+        reason=body.reason,
+        at=wired.now(),
+    )
+    return Recorded(id=identifier, kind="certificate", detail={"revoked": True})
 
 
-@certificates.post(
-    "/{identifier}/disputes",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="A using department objects to a certificate (异议, GZ20·23) (role: department)",
-    responses=_ANSWERS,
-)
-def dispute_certificate(
-    identifier: str, body: DisputeCreate, who: Department_, wired: Wired, key: IdempotencyKey = None
-) -> Any:
+def _using_department(who: Principal, **_: Any) -> None:
+    """A dispute is raised by a using department: 403 for anyone else (checked before the
+    Idempotency-Key is claimed)."""
     if who.role is not Role.DEPARTMENT:
         raise Problem(
             403, "Forbidden", "a dispute is raised by a using department", code="forbidden"
         )
 
-    def action() -> Recorded:
-        dispute = wired.certificates.raise_dispute(
-            identifier,
-            signer=wired.department_signer(who.department),
-            department=who.department,
-            reasons=body.reasons,
-            evidence=list(body.evidence),
+
+@command(
+    certificates,
+    "/{identifier}/disputes",
+    Recorded,
+    "A using department objects to a certificate (异议, GZ20·23) (role: department)",
+    status=status.HTTP_201_CREATED,
+    check=_using_department,
+)
+def dispute_certificate(
+    identifier: str, body: DisputeCreate, who: Department_, wired: Wired
+) -> Recorded:
+    dispute = wired.certificates.raise_dispute(
+        identifier,
+        signer=wired.department_signer(who.department),
+        department=who.department,
+        reasons=body.reasons,
+        evidence=list(body.evidence),
+        at=wired.now(),
+    )
+    return Recorded(id=str(dispute.id), kind="certificate_dispute")
+
+
+@command(
+    certificates,
+    "/disputes/{dispute_id}/answer",
+    Recorded,
+    "The issuer upholds (corrects by an update) or rejects a dispute "
+    "(role: department — the issuer)",
+)
+def answer_dispute(dispute_id: Id, body: DisputeAnswer, who: Department_, wired: Wired) -> Recorded:
+    with edge():
+        dispute = wired.certificates.dispute(dispute_id)
+        certificate: Any = wired.ctx.runtime.ledger.repository.get(dispute.certificate_id)
+    in_scope(who, certificate.issuer_department)
+    department = _dept(who, certificate.issuer_department)
+    signer = wired.department_signer(department)
+    if body.upheld:
+        if body.content is None:
+            raise _invalid("content", "an upheld dispute corrects the content")
+        new = wired.certificates.uphold_dispute(
+            dispute_id,
+            signer=signer,
+            department=department,
+            content=body.content,
+            reason=body.reason or body.answer,
+            answer=body.answer,
             at=wired.now(),
         )
-        return Recorded(id=str(dispute.id), kind="certificate_dispute")
-
-    params = {"identifier": identifier, **body.model_dump()}
-    return respond(wired, who, key, "dispute_certificate", params, action, status=201)
-
-
-@certificates.post(
-    "/disputes/{dispute_id}/answer",
-    response_model=Recorded,
-    summary="The issuer upholds (corrects by an update) or rejects a dispute "
-    "(role: department — the issuer)",
-    responses=_ANSWERS,
-)
-def answer_dispute(
-    dispute_id: Id, body: DisputeAnswer, who: Department_, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        with edge():
-            dispute = wired.certificates.dispute(dispute_id)
-            certificate: Any = wired.ctx.runtime.ledger.repository.get(dispute.certificate_id)
-        in_scope(who, certificate.issuer_department)
-        department = _dept(who, certificate.issuer_department)
-        signer = wired.department_signer(department)
-        if body.upheld:
-            if body.content is None:
-                raise _invalid("content", "an upheld dispute corrects the content")
-            new = wired.certificates.uphold_dispute(
-                dispute_id,
-                signer=signer,
-                department=department,
-                content=body.content,
-                reason=body.reason or body.answer,
-                answer=body.answer,
-                at=wired.now(),
-            )
-            return Recorded(id=str(dispute_id), kind="certificate_dispute", detail={"new": new})
-        wired.certificates.reject_dispute(
-            dispute_id, signer=signer, department=department, answer=body.answer, at=wired.now()
-        )
-        return Recorded(id=str(dispute_id), kind="certificate_dispute", detail={"new": None})
-
-    params = {"dispute_id": dispute_id, **body.model_dump()}
-    return respond(wired, who, key, "answer_dispute", params, action)
+        return Recorded(id=str(dispute_id), kind="certificate_dispute", detail={"new": new})
+    wired.certificates.reject_dispute(
+        dispute_id, signer=signer, department=department, answer=body.answer, at=wired.now()
+    )
+    return Recorded(id=str(dispute_id), kind="certificate_dispute", detail={"new": None})
 
 
 # --- ratings -------------------------------------------------------------------------------
@@ -584,35 +533,29 @@ def answer_dispute(
 ratings = APIRouter(prefix="/v1/cases/{serial}/rating", tags=["ratings"])
 
 
-@ratings.post(
+@command(
+    ratings,
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Rate a case (好差评), or follow up on an earlier rating "
+    Recorded,
+    "Rate a case (好差评), or follow up on an earlier rating "
     "(roles: department for the portal, kiosk)",
-    responses=_ANSWERS,
+    status=status.HTTP_201_CREATED,
 )
-def rate(
-    serial: str, body: RatingCreate, who: ApplicantSide, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        case = _case(wired, who, serial)
-        rating = wired.ratings.rate(
-            signer=wired.applicant_signer(who),
-            case_id=case.id,
-            case_serial=case.serial,
-            department=case.department,
-            applicant_id=body.applicant_id,
-            system=body.system,
-            code=body.code,
-            channel=body.channel,
-            reason=body.reason,
-            at=wired.now(),
-        )
-        return Recorded(id=str(rating.id), kind="rating", detail={"version": rating.version})
-
-    params = {"serial": serial, **body.model_dump()}
-    return respond(wired, who, key, "rate", params, action, status=201)
+def rate(serial: str, body: RatingCreate, who: ApplicantSide, wired: Wired) -> Recorded:
+    case = _case(wired, who, serial)
+    rating = wired.ratings.rate(
+        signer=wired.applicant_signer(who),
+        case_id=case.id,
+        case_serial=case.serial,
+        department=case.department,
+        applicant_id=body.applicant_id,
+        system=body.system,
+        code=body.code,
+        channel=body.channel,
+        reason=body.reason,
+        at=wired.now(),
+    )
+    return Recorded(id=str(rating.id), kind="rating", detail={"version": rating.version})
 
 
 def _rating_case(wired: Wiring, who: Principal, serial: str) -> tuple[Case, str]:
@@ -620,109 +563,78 @@ def _rating_case(wired: Wiring, who: Principal, serial: str) -> tuple[Case, str]
     return case, _dept(who, case.department)
 
 
-@ratings.post(
+@command(
+    ratings,
     "/callback",
-    response_model=Recorded,
-    summary="Record the department's callback on a bad rating (role: department)",
-    responses=_ANSWERS,
+    Recorded,
+    "Record the department's callback on a bad rating (role: department)",
 )
-def rating_callback(
-    serial: str, body: RatingNote, who: Department_, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        case, department = _rating_case(wired, who, serial)
-        wired.ratings.record_callback(
-            case.id,
-            signer=wired.department_signer(department),
-            department=department,
-            kind=body.kind,
-            note=body.note,
-            at=wired.now(),
-        )
-        return Recorded(id=str(case.id), kind="rating", detail={"callback": True})
-
-    params = {"serial": serial, **body.model_dump()}
-    return respond(wired, who, key, "rating_callback", params, action)
+def rating_callback(serial: str, body: RatingNote, who: Department_, wired: Wired) -> Recorded:
+    case, department = _rating_case(wired, who, serial)
+    wired.ratings.record_callback(
+        case.id,
+        signer=wired.department_signer(department),
+        department=department,
+        kind=body.kind,
+        note=body.note,
+        at=wired.now(),
+    )
+    return Recorded(id=str(case.id), kind="rating", detail={"callback": True})
 
 
-@ratings.post(
+@command(
+    ratings,
     "/rectification",
-    response_model=Recorded,
-    summary="Record the rectification of a bad rating, sealed (role: department)",
-    responses=_ANSWERS,
+    Recorded,
+    "Record the rectification of a bad rating, sealed (role: department)",
 )
-def rating_rectify(
-    serial: str, body: RatingRectify, who: Department_, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        case, department = _rating_case(wired, who, serial)
-        wired.ratings.rectify(
-            case.id,
-            signer=wired.department_signer(department),
-            department=department,
-            kind=body.kind,
-            measures=body.measures,
-            at=wired.now(),
-        )
-        return Recorded(id=str(case.id), kind="rating", detail={"rectified": True})
-
-    params = {"serial": serial, **body.model_dump()}
-    return respond(wired, who, key, "rating_rectify", params, action)
+def rating_rectify(serial: str, body: RatingRectify, who: Department_, wired: Wired) -> Recorded:
+    case, department = _rating_case(wired, who, serial)
+    wired.ratings.rectify(
+        case.id,
+        signer=wired.department_signer(department),
+        department=department,
+        kind=body.kind,
+        measures=body.measures,
+        at=wired.now(),
+    )
+    return Recorded(id=str(case.id), kind="rating", detail={"rectified": True})
 
 
-@ratings.post(
+@command(
+    ratings,
     "/disputes",
-    response_model=Recorded,
-    summary="The department disputes a rating as untrue (role: department)",
-    responses=_ANSWERS,
+    Recorded,
+    "The department disputes a rating as untrue (role: department)",
 )
-def rating_dispute(
-    serial: str, body: RatingDispute, who: Department_, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        case, department = _rating_case(wired, who, serial)
-        wired.ratings.dispute(
-            case.id,
-            signer=wired.department_signer(department),
-            department=department,
-            kind=body.kind,
-            reasons=body.reasons,
-            evidence=list(body.evidence),
-            at=wired.now(),
-        )
-        return Recorded(id=str(case.id), kind="rating", detail={"disputed": True})
-
-    params = {"serial": serial, **body.model_dump()}
-    return respond(wired, who, key, "rating_dispute", params, action)
+def rating_dispute(serial: str, body: RatingDispute, who: Department_, wired: Wired) -> Recorded:
+    case, department = _rating_case(wired, who, serial)
+    wired.ratings.dispute(
+        case.id,
+        signer=wired.department_signer(department),
+        department=department,
+        kind=body.kind,
+        reasons=body.reasons,
+        evidence=list(body.evidence),
+        at=wired.now(),
+    )
+    return Recorded(id=str(case.id), kind="rating", detail={"disputed": True})
 
 
-@ratings.post(
-    "/dispute-decision",
-    response_model=Recorded,
-    summary="Decide a rating dispute (role: supervisor)",
-    responses=_ANSWERS,
-)
+@command(ratings, "/dispute-decision", Recorded, "Decide a rating dispute (role: supervisor)")
 def rating_dispute_decision(
-    serial: str,
-    body: RatingDisputeDecision,
-    who: Supervisor,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        case = _case(wired, who, serial)
-        wired.ratings.decide_dispute(
-            case.id,
-            signer=wired.supervisor_signer(),
-            kind=body.kind,
-            upheld=body.upheld,
-            reasons=body.reasons,
-            at=wired.now(),
-        )
-        return Recorded(id=str(case.id), kind="rating", detail={"upheld": body.upheld})
-
-    params = {"serial": serial, **body.model_dump()}
-    return respond(wired, who, key, "rating_dispute_decision", params, action)
+    serial: str, body: RatingDisputeDecision, who: Supervisor, wired: Wired
+) -> Recorded:
+    case = _case(wired, who, serial)
+    wired.ratings.decide_dispute(
+        case.id,
+        signer=wired.supervisor_signer(),
+        kind=body.kind,
+        upheld=body.upheld,
+        reasons=body.reasons,
+        at=wired.now(),
+    )
+    return Recorded(id=str(case.id), kind="rating", detail={"upheld": body.upheld})
 
 
 # --- appointments --------------------------------------------------------------------------
@@ -737,32 +649,29 @@ def _slot_department(wired: Wiring, who: Principal, slot_id: UUID) -> str:
     return slot.department
 
 
-@appointments.post(
+@command(
+    appointments,
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Open an appointment slot at a hall (role: department)",
-    responses=_ANSWERS,
+    Recorded,
+    "Open an appointment slot at a hall (role: department)",
+    status=status.HTTP_201_CREATED,
 )
-def open_slot(body: SlotCreate, who: Department_, wired: Wired, key: IdempotencyKey = None) -> Any:
-    def action() -> Recorded:
-        department = (
-            who.department
-            if who.role is Role.DEPARTMENT
-            else _item_department(wired, body.service_item)
-        )
-        slot = wired.appointments.open_slot(
-            signer=wired.department_signer(department),
-            department=department,
-            hall=body.hall,
-            service_item=body.service_item,
-            starts_at=body.starts_at,
-            ends_at=body.ends_at,
-            capacity=body.capacity,
-        )
-        return Recorded(id=str(slot.id), kind="appointment_slot")
-
-    return respond(wired, who, key, "open_slot", body.model_dump(), action, status=201)
+def open_slot(body: SlotCreate, who: Department_, wired: Wired) -> Recorded:
+    department = (
+        who.department
+        if who.role is Role.DEPARTMENT
+        else _item_department(wired, body.service_item)
+    )
+    slot = wired.appointments.open_slot(
+        signer=wired.department_signer(department),
+        department=department,
+        hall=body.hall,
+        service_item=body.service_item,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        capacity=body.capacity,
+    )
+    return Recorded(id=str(slot.id), kind="appointment_slot")
 
 
 def _item_department(wired: Wiring, code: str) -> str:
@@ -773,123 +682,88 @@ def _item_department(wired: Wiring, code: str) -> str:
     return str(item.current_guide.department)
 
 
-@appointments.post(
+@command(
+    appointments,
     "/{slot_id}/bookings",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Book a slot for an applicant (roles: department for the portal, kiosk)",
-    responses=_ANSWERS,
+    Recorded,
+    "Book a slot for an applicant (roles: department for the portal, kiosk)",
+    status=status.HTTP_201_CREATED,
 )
-def book(
-    slot_id: Id, body: BookingCreate, who: ApplicantSide, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        _slot_department(wired, who, slot_id)
-        booking = wired.appointments.book(
-            slot_id,
-            signer=wired.applicant_signer(who),
-            applicant_id=body.applicant_id,
-            at=wired.now(),
-        )
-        return Recorded(id=str(booking), kind="booking", detail={"slot_id": str(slot_id)})
-
-    params = {"slot_id": slot_id, **body.model_dump()}
-    return respond(wired, who, key, "book", params, action, status=201)
+def book(slot_id: Id, body: BookingCreate, who: ApplicantSide, wired: Wired) -> Recorded:
+    _slot_department(wired, who, slot_id)
+    booking = wired.appointments.book(
+        slot_id, signer=wired.applicant_signer(who), applicant_id=body.applicant_id, at=wired.now()
+    )
+    return Recorded(id=str(booking), kind="booking", detail={"slot_id": str(slot_id)})
 
 
-@appointments.post(
+@command(
+    appointments,
     "/{slot_id}/bookings/{booking_id}/cancellation",
-    response_model=Recorded,
-    summary="Cancel a booking (roles: department for the portal, kiosk)",
-    responses=_ANSWERS,
+    Recorded,
+    "Cancel a booking (roles: department for the portal, kiosk)",
 )
-def cancel_booking(
-    slot_id: Id, booking_id: Id, who: ApplicantSide, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        _slot_department(wired, who, slot_id)
-        wired.appointments.cancel(
-            slot_id, signer=wired.applicant_signer(who), booking_id=booking_id, at=wired.now()
-        )
-        return Recorded(id=str(booking_id), kind="booking", detail={"status": "cancelled"})
-
-    params = {"slot_id": slot_id, "booking_id": booking_id}
-    return respond(wired, who, key, "cancel_booking", params, action)
+def cancel_booking(slot_id: Id, booking_id: Id, who: ApplicantSide, wired: Wired) -> Recorded:
+    _slot_department(wired, who, slot_id)
+    wired.appointments.cancel(
+        slot_id, signer=wired.applicant_signer(who), booking_id=booking_id, at=wired.now()
+    )
+    return Recorded(id=str(booking_id), kind="booking", detail={"status": "cancelled"})
 
 
-@appointments.post(
+@command(
+    appointments,
     "/{slot_id}/bookings/{booking_id}/check-in",
-    response_model=Recorded,
-    summary="Check in at the hall (roles: kiosk, department at its window)",
-    responses=_ANSWERS,
+    Recorded,
+    "Check in at the hall (roles: kiosk, department at its window)",
 )
-def check_in(
-    slot_id: Id, booking_id: Id, who: CheckIn, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        department = _slot_department(wired, who, slot_id)
-        signer = (
-            wired.kiosk_signer(who)
-            if who.role is Role.KIOSK
-            else wired.department_signer(_dept(who, department))
-        )
-        wired.appointments.check_in(slot_id, signer=signer, booking_id=booking_id, at=wired.now())
-        return Recorded(id=str(booking_id), kind="booking", detail={"status": "checked_in"})
-
-    params = {"slot_id": slot_id, "booking_id": booking_id}
-    return respond(wired, who, key, "check_in", params, action)
+def check_in(slot_id: Id, booking_id: Id, who: CheckIn, wired: Wired) -> Recorded:
+    department = _slot_department(wired, who, slot_id)
+    signer = (
+        wired.kiosk_signer(who)
+        if who.role is Role.KIOSK
+        else wired.department_signer(_dept(who, department))
+    )
+    wired.appointments.check_in(slot_id, signer=signer, booking_id=booking_id, at=wired.now())
+    return Recorded(id=str(booking_id), kind="booking", detail={"status": "checked_in"})
 
 
-@appointments.post(
+@command(
+    appointments,
     "/{slot_id}/bookings/{booking_id}/refusal",
-    response_model=Recorded,
-    summary="Refuse a booked applicant on a lawful ground (role: department)",
-    responses=_ANSWERS,
+    Recorded,
+    "Refuse a booked applicant on a lawful ground (role: department)",
 )
 def refuse_booking(
-    slot_id: Id,
-    booking_id: Id,
-    body: BookingRefusal,
-    who: Department_,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        department = _dept(who, _slot_department(wired, who, slot_id))
-        wired.appointments.refuse(
-            slot_id,
-            signer=wired.department_signer(department),
-            booking_id=booking_id,
-            ground=body.ground,
-            details=body.details,
-            at=wired.now(),
-        )
-        return Recorded(id=str(booking_id), kind="booking", detail={"status": "refused"})
-
-    params = {"slot_id": slot_id, "booking_id": booking_id, **body.model_dump()}
-    return respond(wired, who, key, "refuse_booking", params, action)
+    slot_id: Id, booking_id: Id, body: BookingRefusal, who: Department_, wired: Wired
+) -> Recorded:
+    department = _dept(who, _slot_department(wired, who, slot_id))
+    wired.appointments.refuse(
+        slot_id,
+        signer=wired.department_signer(department),
+        booking_id=booking_id,
+        ground=body.ground,
+        details=body.details,
+        at=wired.now(),
+    )
+    return Recorded(id=str(booking_id), kind="booking", detail={"status": "refused"})
 
 
-@appointments.post(
+@command(
+    appointments,
     "/{slot_id}/no-shows",
-    response_model=Recorded,
-    summary="After the slot, record its no-shows (roles: department; admin signs as platform)",
-    responses=_ANSWERS,
+    Recorded,
+    "After the slot, record its no-shows (roles: department; admin signs as platform)",
 )
-def record_no_shows(slot_id: Id, who: Department_, wired: Wired, key: IdempotencyKey = None) -> Any:
-    def action() -> Recorded:
-        department = _slot_department(wired, who, slot_id)
-        signer = (
-            wired.platform_signer()
-            if who.role is Role.ADMIN
-            else wired.department_signer(department)
-        )
-        missed = wired.appointments.record_no_shows(slot_id, signer=signer, at=wired.now())
-        return Recorded(
-            id=str(slot_id), kind="appointment_slot", detail={"no_shows": [str(b) for b in missed]}
-        )
-
-    return respond(wired, who, key, "record_no_shows", {"slot_id": slot_id}, action)
+def record_no_shows(slot_id: Id, who: Department_, wired: Wired) -> Recorded:
+    department = _slot_department(wired, who, slot_id)
+    signer = (
+        wired.platform_signer() if who.role is Role.ADMIN else wired.department_signer(department)
+    )
+    missed = wired.appointments.record_no_shows(slot_id, signer=signer, at=wired.now())
+    return Recorded(
+        id=str(slot_id), kind="appointment_slot", detail={"no_shows": [str(b) for b in missed]}
+    )
 
 
 # --- consultations and complaints ----------------------------------------------------------
@@ -904,91 +778,70 @@ def _consultation_department(wired: Wiring, who: Principal, consultation_id: UUI
     return _dept(who, consultation.department)
 
 
-@consultations.post(
+@command(
+    consultations,
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Receive a consultation, complaint or suggestion (12345) (roles: department for "
+    Recorded,
+    "Receive a consultation, complaint or suggestion (12345) (roles: department for "
     "the portal, kiosk; admin signs as platform)",
-    responses=_ANSWERS,
+    status=status.HTTP_201_CREATED,
 )
-def receive_consultation(
-    body: ConsultationCreate, who: ApplicantSide, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        signer = wired.platform_signer() if who.role is Role.ADMIN else wired.applicant_signer(who)
-        consultation = wired.consultations.receive(
-            signer=signer,
-            kind=body.kind,
-            channel=body.channel,
-            department=body.department,
-            applicant_id=body.applicant_id,
-            summary=body.summary,
-            at=wired.now(),
-            case_serial=body.case_serial,
-        )
-        return Recorded(
-            id=str(consultation.id), kind="consultation", detail={"department": body.department}
-        )
-
-    return respond(wired, who, key, "receive_consultation", body.model_dump(), action, status=201)
+def receive_consultation(body: ConsultationCreate, who: ApplicantSide, wired: Wired) -> Recorded:
+    signer = wired.platform_signer() if who.role is Role.ADMIN else wired.applicant_signer(who)
+    consultation = wired.consultations.receive(
+        signer=signer,
+        kind=body.kind,
+        channel=body.channel,
+        department=body.department,
+        applicant_id=body.applicant_id,
+        summary=body.summary,
+        at=wired.now(),
+        case_serial=body.case_serial,
+    )
+    return Recorded(
+        id=str(consultation.id), kind="consultation", detail={"department": body.department}
+    )
 
 
-@consultations.post(
+@command(
+    consultations,
     "/{consultation_id}/answer",
-    response_model=Recorded,
-    summary="Answer a consultation or complaint, sealed (role: department — the addressee)",
-    responses=_ANSWERS,
+    Recorded,
+    "Answer a consultation or complaint, sealed (role: department — the addressee)",
 )
 def answer_consultation(
-    consultation_id: Id,
-    body: ConsultationAnswer,
-    who: Department_,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        department = _consultation_department(wired, who, consultation_id)
-        record = wired.consultations.answer(
-            consultation_id,
-            signer=wired.department_signer(department),
-            department=department,
-            answer=body.answer,
-            at=wired.now(),
-        )
-        return Recorded(id=str(consultation_id), kind="consultation", detail=_sealed(record))
-
-    params = {"consultation_id": consultation_id, **body.model_dump()}
-    return respond(wired, who, key, "answer_consultation", params, action)
+    consultation_id: Id, body: ConsultationAnswer, who: Department_, wired: Wired
+) -> Recorded:
+    department = _consultation_department(wired, who, consultation_id)
+    record = wired.consultations.answer(
+        consultation_id,
+        signer=wired.department_signer(department),
+        department=department,
+        answer=body.answer,
+        at=wired.now(),
+    )
+    return Recorded(id=str(consultation_id), kind="consultation", detail=_sealed(record))
 
 
-@consultations.post(
+@command(
+    consultations,
     "/{consultation_id}/untrue",
-    response_model=Recorded,
-    summary="Find a complaint untrue, with reasons and evidence (role: department)",
-    responses=_ANSWERS,
+    Recorded,
+    "Find a complaint untrue, with reasons and evidence (role: department)",
 )
 def find_untrue(
-    consultation_id: Id,
-    body: UntrueFinding,
-    who: Department_,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        department = _consultation_department(wired, who, consultation_id)
-        wired.consultations.find_untrue(
-            consultation_id,
-            signer=wired.department_signer(department),
-            department=department,
-            reasons=body.reasons,
-            evidence=list(body.evidence),
-            at=wired.now(),
-        )
-        return Recorded(id=str(consultation_id), kind="consultation", detail={"untrue": True})
-
-    params = {"consultation_id": consultation_id, **body.model_dump()}
-    return respond(wired, who, key, "find_untrue", params, action)
+    consultation_id: Id, body: UntrueFinding, who: Department_, wired: Wired
+) -> Recorded:
+    department = _consultation_department(wired, who, consultation_id)
+    wired.consultations.find_untrue(
+        consultation_id,
+        signer=wired.department_signer(department),
+        department=department,
+        reasons=body.reasons,
+        evidence=list(body.evidence),
+        at=wired.now(),
+    )
+    return Recorded(id=str(consultation_id), kind="consultation", detail={"untrue": True})
 
 
 # --- blacklist -----------------------------------------------------------------------------
@@ -996,115 +849,85 @@ def find_untrue(
 blacklist = APIRouter(prefix="/v1/blacklist", tags=["blacklist"])
 
 
-@blacklist.post(
+@command(
+    blacklist,
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Blacklist an applicant with a sealed notice (GZ16·22) (role: supervisor)",
-    responses=_ANSWERS,
+    Recorded,
+    "Blacklist an applicant with a sealed notice (GZ16·22) (role: supervisor)",
+    status=status.HTTP_201_CREATED,
+    name="blacklist",
 )
-def blacklist_applicant(
-    body: BlacklistCreate, who: Supervisor, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        from api.http.routes_common import SUPERVISION_OFFICE
-
-        notice = wired.blacklist.blacklist(
-            body.applicant_id,
-            signer=wired.supervisor_signer(),
-            authority=SUPERVISION_OFFICE,
-            ground=body.ground,
-            facts=body.facts,
-            details=body.details,
-            at=wired.now(),
-            credit_referral=body.credit_referral,
-        )
-        return Recorded(id=str(body.applicant_id), kind="blacklisting", detail=_sealed(notice))
-
-    return respond(wired, who, key, "blacklist", body.model_dump(), action, status=201)
+def blacklist_applicant(body: BlacklistCreate, who: Supervisor, wired: Wired) -> Recorded:
+    notice = wired.blacklist.blacklist(
+        body.applicant_id,
+        signer=wired.supervisor_signer(),
+        authority=SUPERVISION_OFFICE,
+        ground=body.ground,
+        facts=body.facts,
+        details=body.details,
+        at=wired.now(),
+        credit_referral=body.credit_referral,
+    )
+    return Recorded(id=str(body.applicant_id), kind="blacklisting", detail=_sealed(notice))
 
 
-@blacklist.post(
+@command(
+    blacklist,
     "/{applicant_id}/appeals",
-    response_model=Recorded,
-    summary="The applicant appeals a blacklisting (roles: department for the portal, kiosk)",
-    responses=_ANSWERS,
+    Recorded,
+    "The applicant appeals a blacklisting (roles: department for the portal, kiosk)",
 )
 def lodge_appeal(
-    applicant_id: Id,
-    body: AppealCreate,
-    who: ApplicantSide,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        wired.blacklist.lodge_appeal(
-            applicant_id,
-            signer=wired.applicant_signer(who),
-            reasons=body.reasons,
-            evidence=list(body.evidence),
-            at=wired.now(),
-        )
-        return Recorded(id=str(applicant_id), kind="blacklisting", detail={"appealed": True})
-
-    params = {"applicant_id": applicant_id, **body.model_dump()}
-    return respond(wired, who, key, "lodge_appeal", params, action)
+    applicant_id: Id, body: AppealCreate, who: ApplicantSide, wired: Wired
+) -> Recorded:
+    wired.blacklist.lodge_appeal(
+        applicant_id,
+        signer=wired.applicant_signer(who),
+        reasons=body.reasons,
+        evidence=list(body.evidence),
+        at=wired.now(),
+    )
+    return Recorded(id=str(applicant_id), kind="blacklisting", detail={"appealed": True})
 
 
-@blacklist.post(
+@command(
+    blacklist,
     "/{applicant_id}/appeal-decision",
-    response_model=Recorded,
-    summary="Decide an appeal, sealed (role: supervisor)",
-    responses=_ANSWERS,
+    Recorded,
+    "Decide an appeal, sealed (role: supervisor)",
 )
 def decide_appeal(
-    applicant_id: Id,
-    body: AppealDecision,
-    who: Supervisor,
-    wired: Wired,
-    key: IdempotencyKey = None,
-) -> Any:
-    def action() -> Recorded:
-        from api.http.routes_common import SUPERVISION_OFFICE
-
-        decision = wired.blacklist.decide_appeal(
-            applicant_id,
-            signer=wired.supervisor_signer(),
-            authority=SUPERVISION_OFFICE,
-            unintentional=body.unintentional,
-            reasons=body.reasons,
-            at=wired.now(),
-        )
-        return Recorded(id=str(applicant_id), kind="blacklisting", detail=_sealed(decision))
-
-    params = {"applicant_id": applicant_id, **body.model_dump()}
-    return respond(wired, who, key, "decide_appeal", params, action)
+    applicant_id: Id, body: AppealDecision, who: Supervisor, wired: Wired
+) -> Recorded:
+    decision = wired.blacklist.decide_appeal(
+        applicant_id,
+        signer=wired.supervisor_signer(),
+        authority=SUPERVISION_OFFICE,
+        unintentional=body.unintentional,
+        reasons=body.reasons,
+        at=wired.now(),
+    )
+    return Recorded(id=str(applicant_id), kind="blacklisting", detail=_sealed(decision))
 
 
-@blacklist.post(
+@command(
+    blacklist,
     "/{applicant_id}/removal",
-    response_model=Recorded,
-    summary="Remove an applicant from the blacklist, sealed (role: supervisor)",
-    responses=_ANSWERS,
+    Recorded,
+    "Remove an applicant from the blacklist, sealed (role: supervisor)",
 )
 def remove_from_blacklist(
-    applicant_id: Id, body: RemovalCreate, who: Supervisor, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        from api.http.routes_common import SUPERVISION_OFFICE
-
-        decision = wired.blacklist.remove(
-            applicant_id,
-            signer=wired.supervisor_signer(),
-            authority=SUPERVISION_OFFICE,
-            reasons=body.reasons,
-            evidence=list(body.evidence),
-            at=wired.now(),
-        )
-        return Recorded(id=str(applicant_id), kind="blacklisting", detail=_sealed(decision))
-
-    params = {"applicant_id": applicant_id, **body.model_dump()}
-    return respond(wired, who, key, "remove_from_blacklist", params, action)
+    applicant_id: Id, body: RemovalCreate, who: Supervisor, wired: Wired
+) -> Recorded:
+    decision = wired.blacklist.remove(
+        applicant_id,
+        signer=wired.supervisor_signer(),
+        authority=SUPERVISION_OFFICE,
+        reasons=body.reasons,
+        evidence=list(body.evidence),
+        at=wired.now(),
+    )
+    return Recorded(id=str(applicant_id), kind="blacklisting", detail=_sealed(decision))
 
 
 # --- supervision orders --------------------------------------------------------------------
@@ -1112,82 +935,65 @@ def remove_from_blacklist(
 supervision = APIRouter(prefix="/v1/supervision/orders", tags=["supervision"])
 
 
-@supervision.post(
+@command(
+    supervision,
     "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Recorded,
-    summary="Issue a supervision order (督办) to a department (role: supervisor)",
-    responses=_ANSWERS,
+    Recorded,
+    "Issue a supervision order (督办) to a department (role: supervisor)",
+    status=status.HTTP_201_CREATED,
 )
-def issue_order(
-    body: OrderCreate, who: Supervisor, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        case_id = None
-        if body.case_serial:
-            case_id = _case(wired, who, body.case_serial).id
-        extra: dict[str, Any] = {}
-        if body.answer_days is not None:
-            extra["answer_days"] = body.answer_days
-        order = wired.supervision.issue(
-            signer=wired.supervisor_signer(),
-            department=body.department,
-            reason=body.reason,
-            details=body.details,
-            at=wired.now(),
-            case_id=case_id,
-            case_serial=body.case_serial,
-            **extra,
-        )
-        return Recorded(id=str(order.id), kind="supervision_order")
-
-    return respond(wired, who, key, "issue_order", body.model_dump(), action, status=201)
+def issue_order(body: OrderCreate, who: Supervisor, wired: Wired) -> Recorded:
+    case_id = None
+    if body.case_serial:
+        case_id = _case(wired, who, body.case_serial).id
+    extra: dict[str, Any] = {}
+    if body.answer_days is not None:
+        extra["answer_days"] = body.answer_days
+    order = wired.supervision.issue(
+        signer=wired.supervisor_signer(),
+        department=body.department,
+        reason=body.reason,
+        details=body.details,
+        at=wired.now(),
+        case_id=case_id,
+        case_serial=body.case_serial,
+        **extra,
+    )
+    return Recorded(id=str(order.id), kind="supervision_order")
 
 
-@supervision.post(
+@command(
+    supervision,
     "/{order_id}/answer",
-    response_model=Recorded,
-    summary="The department answers a supervision order, sealed (role: department)",
-    responses=_ANSWERS,
+    Recorded,
+    "The department answers a supervision order, sealed (role: department)",
 )
-def answer_order(
-    order_id: Id, body: OrderAnswer, who: Department_, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        with edge():
-            order = wired.supervision.order(order_id)
-        in_scope(who, order.department)
-        department = _dept(who, order.department)
-        record = wired.supervision.answer(
-            order_id,
-            signer=wired.department_signer(department),
-            department=department,
-            answer=body.answer,
-            at=wired.now(),
-        )
-        return Recorded(id=str(order_id), kind="supervision_order", detail=_sealed(record))
-
-    params = {"order_id": order_id, **body.model_dump()}
-    return respond(wired, who, key, "answer_order", params, action)
+def answer_order(order_id: Id, body: OrderAnswer, who: Department_, wired: Wired) -> Recorded:
+    with edge():
+        order = wired.supervision.order(order_id)
+    in_scope(who, order.department)
+    department = _dept(who, order.department)
+    record = wired.supervision.answer(
+        order_id,
+        signer=wired.department_signer(department),
+        department=department,
+        answer=body.answer,
+        at=wired.now(),
+    )
+    return Recorded(id=str(order_id), kind="supervision_order", detail=_sealed(record))
 
 
-@supervision.post(
+@command(
+    supervision,
     "/{order_id}/close",
-    response_model=Recorded,
-    summary="Close a supervision order with a conclusion (role: supervisor)",
-    responses=_ANSWERS,
+    Recorded,
+    "Close a supervision order with a conclusion (role: supervisor)",
 )
-def close_order(
-    order_id: Id, body: OrderClose, who: Supervisor, wired: Wired, key: IdempotencyKey = None
-) -> Any:
-    def action() -> Recorded:
-        wired.supervision.close(
-            order_id, signer=wired.supervisor_signer(), conclusion=body.conclusion, at=wired.now()
-        )
-        return Recorded(id=str(order_id), kind="supervision_order", detail={"closed": True})
-
-    params = {"order_id": order_id, **body.model_dump()}
-    return respond(wired, who, key, "close_order", params, action)
+def close_order(order_id: Id, body: OrderClose, who: Supervisor, wired: Wired) -> Recorded:
+    wired.supervision.close(
+        order_id, signer=wired.supervisor_signer(), conclusion=body.conclusion, at=wired.now()
+    )
+    return Recorded(id=str(order_id), kind="supervision_order", detail={"closed": True})
 
 
 for _resource in (

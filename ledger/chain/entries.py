@@ -1,13 +1,17 @@
 """The hash chain: entries that link every stored event, in notification order.
 
-Layer: ledger (write side), pure computation over bytes; the recorders call it
-inside their write transaction and the verifier calls it to recompute.
-Format: docs/FORMAT.md §2–§3 (byte-exact).
+Layer: ledger chain, pure computation over bytes; the recorders call it inside their
+write transaction and the verifier calls it to recompute. Format: docs/FORMAT.md §2–§3
+(byte-exact), chain format 2.
 
-Signing happens per *command* (one save of one actor): the actor signs a digest
-of the command's events that does not depend on the chain position, so that it
-can be computed before the write lock is taken; under the lock only hashing is
-left to do.
+Signing happens per *command* (one save of one actor), under the write lock: the actor
+signs the digests of the command's events together with the place they take in the chain
+(first sequence, previous entry hash) and the recording time. So every command seals the
+whole history before it: removing, reordering or inserting a command, or moving a
+timestamp, breaks the signature of the command that follows, and rewriting history needs
+the keys of every actor who wrote after the change (transparency logs sign their tree
+heads for the same reason). The events are digested before the lock; only one Ed25519
+signature per command and the hashing happen under it.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from uuid import UUID
 from ledger.domain.signer import Signer
 from ledger.encoding import pack_normal_form, uuid_ext
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HASH_SIZE = 32
 GENESIS_HASH = bytes(HASH_SIZE)
-COMMAND_CONTEXT = b"caseledger/command/v1\n"
+COMMAND_CONTEXT = b"caseledger/command/v2\n"
 
 
 def sha256(data: bytes) -> bytes:
@@ -51,25 +55,41 @@ class EventDigest:
         ]
 
 
-def command_message(events: Sequence[EventDigest]) -> bytes:
-    """The exact bytes an actor signs for one command (FORMAT.md §3)."""
-    return COMMAND_CONTEXT + sha256(pack_normal_form([e.as_list() for e in events]))
+def command_message(
+    events: Sequence[EventDigest], *, sequence: int, prev_hash: bytes, timestamp: int
+) -> bytes:
+    """The exact bytes an actor signs for one command placed at ``sequence`` after the entry
+    hashed ``prev_hash``, recorded at ``timestamp`` (FORMAT.md §3)."""
+    body = {
+        "events": [e.as_list() for e in events],
+        "prev": prev_hash,
+        "sequence": sequence,
+        "timestamp": timestamp,
+    }
+    return COMMAND_CONTEXT + sha256(pack_normal_form(body))
+
+
+def signed_message(command: Sequence[ChainEntry]) -> bytes:
+    """What the actor signed for the command whose entries, in order, are ``command``."""
+    head = command[0]
+    return command_message(
+        [e.digest for e in command],
+        sequence=head.sequence,
+        prev_hash=head.prev_hash,
+        timestamp=head.timestamp,
+    )
 
 
 @dataclass(frozen=True)
-class SignedCommand:
-    """The events of one command with the actor's signature over them."""
+class PendingCommand:
+    """The events of one command, digested, and the actor who will sign them in place."""
 
     events: tuple[EventDigest, ...]
-    key_id: bytes
-    signature: bytes
+    signer: Signer
 
-
-def sign_command(events: Sequence[EventDigest], signer: Signer) -> SignedCommand:
-    """Sign ``events`` as one command. Precondition: at least one event."""
-    if not events:
-        raise ValueError("events: a command has at least one event")
-    return SignedCommand(tuple(events), signer.key_id, signer.sign(command_message(events)))
+    def __post_init__(self) -> None:
+        if not self.events:
+            raise ValueError("events: a command has at least one event")
 
 
 @dataclass(frozen=True)
@@ -108,6 +128,11 @@ class ChainEntry:
     def compute_hash(self) -> bytes:
         return sha256(pack_normal_form(self.body()))
 
+    def is_format_1(self) -> bool:
+        """True when the stored hash is that of the same fields in chain format 1, whose
+        command signatures did not cover their place (written before format 2)."""
+        return sha256(pack_normal_form({**self.body(), "v": 1})) == self.entry_hash
+
     @property
     def digest(self) -> EventDigest:
         return EventDigest(self.originator_id, self.originator_version, self.topic, self.state_hash)
@@ -144,9 +169,17 @@ def _body(
 
 
 def link_command(
-    command: SignedCommand, *, head_sequence: int, head_hash: bytes, timestamp: int
+    command: PendingCommand, *, head_sequence: int, head_hash: bytes, timestamp: int
 ) -> list[ChainEntry]:
-    """Chain the events of ``command`` after the head (sequence, hash)."""
+    """Sign ``command`` in its place after the head (sequence, hash) and chain its events.
+
+    Called under the write lock: the place is only known there."""
+    signature = command.signer.sign(
+        command_message(
+            command.events, sequence=head_sequence + 1, prev_hash=head_hash, timestamp=timestamp
+        )
+    )
+    key_id = command.signer.key_id
     entries: list[ChainEntry] = []
     prev = head_hash
     size = len(command.events)
@@ -159,8 +192,8 @@ def link_command(
             event.topic,
             timestamp,
             event.state_hash,
-            command.key_id,
-            command.signature,
+            key_id,
+            signature,
             index,
             size,
         )

@@ -19,7 +19,7 @@ from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
 
-from ledger.chain.entries import GENESIS_HASH, ChainEntry, command_message, sha256
+from ledger.chain.entries import GENESIS_HASH, ChainEntry, sha256, signed_message
 from ledger.chain.recorders.base import ChainStore, LinkedEvent
 from ledger.chain.signature_batch import first_bad
 from ledger.chain.signing import verify_signature
@@ -51,6 +51,14 @@ class Failure:
             f"sequence {self.sequence} ({self.originator_id or '-'}): {self.reason}: {self.detail}"
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "originator_id": self.originator_id,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
 
 @dataclass(frozen=True)
 class Report:
@@ -66,6 +74,14 @@ class Report:
     genesis_pinned: bool
     seconds: float
     failure: Failure | None = None
+    sealed_through: int = 0
+    """The last sequence covered by a verified command signature: every command signs its
+    place in the chain (FORMAT.md §3), so on a verified log this is the head."""
+
+    @property
+    def unsealed(self) -> int:
+        """Entries after the last signed place (0 on a verified format-2 log)."""
+        return max(0, self.head_sequence - self.sealed_through)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,15 +93,10 @@ class Report:
             "commands": self.commands,
             "keys": self.keys,
             "genesis_pinned": self.genesis_pinned,
+            "sealed_through": self.sealed_through,
+            "unsealed": self.unsealed,
             "seconds": round(self.seconds, 3),
-            "failure": None
-            if self.failure is None
-            else {
-                "sequence": self.failure.sequence,
-                "originator_id": self.failure.originator_id,
-                "reason": self.failure.reason,
-                "detail": self.failure.detail,
-            },
+            "failure": None if self.failure is None else self.failure.as_dict(),
         }
 
 
@@ -143,6 +154,14 @@ class KeyRegistry:
                 entry, entry.sequence, "unauthorised-key-event", "key events need a platform key"
             )
         if entry.topic == KEY_REGISTERED_TOPIC:
+            if entry.originator_version != 1:
+                raise _fail(
+                    entry,
+                    entry.sequence,
+                    "key-version-gap",
+                    f"a key is registered by version 1 of its record, found version "
+                    f"{entry.originator_version}",
+                )
             try:
                 key_id, public_key, role = state["key_id"], state["public_key"], state["role"]
             except (KeyError, TypeError) as exc:
@@ -151,6 +170,18 @@ class KeyRegistry:
                 raise _fail(entry, entry.sequence, "malformed-key-event", "key fields not bytes")
             if ActorKey.create_id(key_id) != entry.originator_id:
                 raise _fail(entry, entry.sequence, "malformed-key-event", "id does not match key")
+            earlier = self.keys.get(key_id)
+            if earlier is not None:
+                revocation = (
+                    "" if earlier.revoked_at is None else f", revoked at {earlier.revoked_at}"
+                )
+                raise _fail(
+                    entry,
+                    entry.sequence,
+                    "key-reregistered",
+                    f"key {key_id.hex()} was registered at sequence {earlier.registered_at}"
+                    f"{revocation}; a key is registered once and a revoked key stays revoked",
+                )
             self.keys[key_id] = _Key(public_key, str(role), entry.sequence)
             if isinstance(entry.originator_id, UUID):
                 self.by_originator[entry.originator_id] = key_id
@@ -158,11 +189,29 @@ class KeyRegistry:
             revoked = self.by_originator.get(entry.originator_id)  # type: ignore[arg-type]
             if revoked is None:
                 raise _fail(entry, entry.sequence, "malformed-key-event", "revokes an unknown key")
+            if entry.originator_version != 2 or self.keys[revoked].revoked_at is not None:
+                raise _fail(
+                    entry,
+                    entry.sequence,
+                    "key-version-gap",
+                    f"key {revoked.hex()}: a revocation is version 2 of its record and comes "
+                    f"once, found version {entry.originator_version}",
+                )
             self.keys[revoked].revoked_at = entry.sequence
+
+    def check_not_key_record(self, entry: ChainEntry) -> None:
+        """An event on a key's record that is not a key event (a forged version 3)."""
+        if entry.originator_id in self.by_originator:
+            raise _fail(
+                entry,
+                entry.sequence,
+                "key-version-gap",
+                f"a key's record holds only its registration and revocation, found {entry.topic}",
+            )
 
 
 def _check_entry(
-    link: LinkedEvent, expected_sequence: int, prev_hash: bytes, prev_nid: int
+    link: LinkedEvent, expected_sequence: int, prev_hash: bytes, prev_nid: int, prev_time: int
 ) -> None:
     """Steps 1–5 of FORMAT.md §5 for one entry."""
     entry, seq = link.entry, expected_sequence
@@ -176,12 +225,27 @@ def _check_entry(
             f"previous hash {prev_hash.hex()}, found {entry.prev_hash.hex()}",
         )
     computed = entry.compute_hash()
+    if computed != entry.entry_hash and entry.is_format_1():
+        raise _fail(
+            entry,
+            seq,
+            "old-format",
+            "written in chain format 1, whose command signatures do not cover their place in "
+            "the chain; this release verifies format 2 only (docs/FORMAT.md §2)",
+        )
     if computed != entry.entry_hash:
         raise _fail(
             entry,
             seq,
             "entry-hash-mismatch",
             f"entry fields hash to {computed.hex()}, stored {entry.entry_hash.hex()}",
+        )
+    if entry.timestamp < prev_time:
+        raise _fail(
+            entry,
+            seq,
+            "timestamp-decreasing",
+            f"recorded at {entry.timestamp} µs, before the previous entry ({prev_time} µs)",
         )
     if link.notification_id <= prev_nid:
         raise _fail(
@@ -299,6 +363,7 @@ class _Walk:
         self.signatures = signatures
         self.group: list[LinkedEvent] = []
         self.commands = 0
+        self.closed_through = 0
 
     def add(self, link: LinkedEvent) -> None:
         entry = link.entry
@@ -314,6 +379,7 @@ class _Walk:
             entry.command_size != first.command_size
             or entry.key_id != first.key_id
             or entry.signature != first.signature
+            or entry.timestamp != first.timestamp
         ):
             raise _fail(entry, entry.sequence, "command-broken", "entries of one command disagree")
         if entry.command_size < 1:
@@ -331,14 +397,17 @@ class _Walk:
             key = self._genesis_key(group)
         else:
             key = self.registry.check(head.key_id, head.sequence, head)
-        message = command_message([link.entry.digest for link in group])
+        message = signed_message([link.entry for link in group])
         self.signatures.check(head, key.public_key, message)
         for link in group:
             if link.entry.topic in KEY_TOPICS:
                 self.registry.apply(link, key, genesis)
+            else:
+                self.registry.check_not_key_record(link.entry)
         if genesis:
             self.registry.check(head.key_id, head.sequence, head)
         self.commands += 1
+        self.closed_through = group[-1].entry.sequence
 
     def _genesis_key(self, group: list[LinkedEvent]) -> _Key:
         """The first command registers the platform key and is signed by it."""
@@ -388,7 +457,7 @@ def verify_chain(
         jobs = min(os.cpu_count() or 1, 4) if last - start >= PARALLEL_THRESHOLD else 1
     signatures = _SignatureChecks(jobs)
     walk = _Walk(registry, bool(pinned), signatures)
-    prev_hash, prev_nid, checked = GENESIS_HASH, 0, 0
+    prev_hash, prev_nid, prev_time, checked = GENESIS_HASH, 0, 0, 0
     seq = start
     head_hash = GENESIS_HASH
 
@@ -404,11 +473,14 @@ def verify_chain(
             genesis_pinned=bool(pinned),
             seconds=time.perf_counter() - began,
             failure=failure,
+            sealed_through=walk.closed_through if failure is None else failure.sequence - 1,
         )
 
     try:
         if start > 1:
-            prev_hash, prev_nid = _trusted_prefix(store, start, trusted_prev_hash, registry)
+            prev_hash, prev_nid, prev_time = _trusted_prefix(
+                store, start, trusted_prev_hash, registry
+            )
             head_hash = prev_hash
         unlinked, first_unlinked = store.count_unlinked_events(prev_nid + 1)
         while seq <= last:
@@ -425,9 +497,10 @@ def verify_chain(
                     )
                 if link.entry.sequence > last:
                     break
-                _check_entry(link, seq, prev_hash, prev_nid)
+                _check_entry(link, seq, prev_hash, prev_nid, prev_time)
                 walk.add(link)
                 prev_hash, prev_nid = link.entry.entry_hash, link.notification_id
+                prev_time = link.entry.timestamp
                 head_hash = prev_hash
                 seq += 1
                 checked += 1
@@ -460,7 +533,7 @@ def verify_chain(
 
 def _trusted_prefix(
     store: ChainStore, start: int, trusted_prev_hash: bytes | None, registry: KeyRegistry
-) -> tuple[bytes, int]:
+) -> tuple[bytes, int, int]:
     before = store.select_links(start - 1, 1)
     if not before or before[0].entry.sequence != start - 1:
         raise _fail(None, start - 1, "missing-entry", f"no entry {start - 1} to continue from")
@@ -476,4 +549,4 @@ def _trusted_prefix(
         if link.event is None:
             continue
         registry.apply(link, _Key(b"", KeyRole.PLATFORM, 0), genesis=True)
-    return prev.entry.entry_hash, prev.notification_id
+    return prev.entry.entry_hash, prev.notification_id, prev.entry.timestamp

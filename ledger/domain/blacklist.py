@@ -40,7 +40,6 @@ from ledger.domain.rules import (
     BlacklistThresholdNotMet,
     InvalidBlacklisting,
     InvalidBlacklistTransition,
-    InvalidDocument,
 )
 from ledger.domain.sealed import SealedKind, SealedRecord, seal
 from ledger.domain.signer import Signer
@@ -149,10 +148,15 @@ def _seal(
     body: dict[str, Any],
     seal_key: Signer,
 ) -> SealedRecord:
-    try:
-        return seal(kind, subject=subject, issuer=issuer, issued_at=at, body=body, signer=seal_key)
-    except InvalidDocument as exc:
-        raise InvalidBlacklisting(exc.field, exc.problem) from None
+    return seal(
+        kind,
+        subject=subject,
+        issuer=issuer,
+        issued_at=at,
+        body=body,
+        signer=seal_key,
+        refuse=InvalidBlacklisting,
+    )
 
 
 class Blacklisting(Aggregate):

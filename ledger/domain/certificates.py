@@ -48,7 +48,6 @@ from ledger.domain.rules import (
     EvidenceRequired,
     ExtensionOutOfTime,
     InvalidCertificate,
-    InvalidDocument,
     NotIssuingDepartment,
 )
 from ledger.domain.sealed import SealedKind, SealedRecord, seal
@@ -130,24 +129,22 @@ def _seal_version(
     at: dt.datetime,
     extra: Mapping[str, Any],
 ) -> SealedRecord:
-    try:
-        return seal(
-            SealedKind.E_CERTIFICATE,
-            subject=str(cid),
-            issuer=issuer_department,
-            issued_at=at,
-            body={
-                "certificate_id": str(cid),
-                "version": cid.version,
-                "holder": holder,
-                "type_code": cid.type_code,
-                "content": dict(content),
-                **extra,
-            },
-            signer=signer,
-        )
-    except InvalidDocument as exc:
-        raise InvalidCertificate(exc.field, exc.problem) from None
+    return seal(
+        SealedKind.E_CERTIFICATE,
+        subject=str(cid),
+        issuer=issuer_department,
+        issued_at=at,
+        body={
+            "certificate_id": str(cid),
+            "version": cid.version,
+            "holder": holder,
+            "type_code": cid.type_code,
+            "content": dict(content),
+            **extra,
+        },
+        signer=signer,
+        refuse=InvalidCertificate,
+    )
 
 
 @dataclass(frozen=True)
@@ -631,17 +628,15 @@ class CertificateDispute(Aggregate):
         }
         if correction_identifier:
             body["correction"] = correction_identifier
-        try:
-            record = seal(
-                SealedKind.CERTIFICATE_DISPUTE_ANSWER,
-                subject=self.identifier,
-                issuer=self.issuer_department,
-                issued_at=when,
-                body=body,
-                signer=seal_key,
-            )
-        except InvalidDocument as exc:
-            raise InvalidCertificate(exc.field, exc.problem) from None
+        record = seal(
+            SealedKind.CERTIFICATE_DISPUTE_ANSWER,
+            subject=self.identifier,
+            issuer=self.issuer_department,
+            issued_at=when,
+            body=body,
+            signer=seal_key,
+            refuse=InvalidCertificate,
+        )
         self._answered(
             finding=finding.value,
             answer=record.to_dict(),

@@ -25,7 +25,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
-from ledger.domain.rules import ConsultationNotOpen, InvalidConsultation, InvalidDocument
+from ledger.domain.rules import ConsultationNotOpen, InvalidConsultation
 from ledger.domain.sealed import SealedKind, SealedRecord, seal
 from ledger.domain.signer import Signer
 from ledger.domain.topics import keep_topics
@@ -191,21 +191,19 @@ class Consultation(Aggregate):
         if self.answer is not None:
             raise ConsultationNotOpen("already answered", state=self.state)
         when = check.utc(InvalidConsultation, "at", at)
-        try:
-            record = seal(
-                SealedKind.CONSULTATION_ANSWER,
-                subject=self.case_serial or str(self.id),
-                issuer=self.department,
-                issued_at=when,
-                body={
-                    "consultation": self.id,
-                    "kind": self.kind.value,
-                    "answer": check.text(InvalidConsultation, "answer", answer),
-                },
-                signer=seal_key,
-            )
-        except InvalidDocument as exc:
-            raise InvalidConsultation(exc.field, exc.problem) from None
+        record = seal(
+            SealedKind.CONSULTATION_ANSWER,
+            subject=self.case_serial or str(self.id),
+            issuer=self.department,
+            issued_at=when,
+            body={
+                "consultation": self.id,
+                "kind": self.kind.value,
+                "answer": check.text(InvalidConsultation, "answer", answer),
+            },
+            signer=seal_key,
+            refuse=InvalidConsultation,
+        )
         self._answered(
             answer=record.to_dict(), answered_at=when, late=check.local_date(when) > self.due
         )

@@ -43,7 +43,6 @@ from eventsourcing.domain import Aggregate, event
 from ledger.domain import checks as check
 from ledger.domain.rules import (
     EvidenceRequired,
-    InvalidDocument,
     InvalidRating,
     RatingAlreadyGiven,
     RatingNotDisputable,
@@ -351,20 +350,18 @@ class Rating(Aggregate):
                 state=self.state_of(name),
             )
         when = check.utc(InvalidRating, "at", at)
-        try:
-            report = seal(
-                SealedKind.RECTIFICATION_REPORT,
-                subject=self.case_serial,
-                issuer=self.department,
-                issued_at=when,
-                body={
-                    "rating": f"{self.id}:{name}",
-                    "measures": check.text(InvalidRating, "measures", measures),
-                },
-                signer=seal_key,
-            )
-        except InvalidDocument as exc:
-            raise InvalidRating(exc.field, exc.problem) from None
+        report = seal(
+            SealedKind.RECTIFICATION_REPORT,
+            subject=self.case_serial,
+            issuer=self.department,
+            issued_at=when,
+            body={
+                "rating": f"{self.id}:{name}",
+                "measures": check.text(InvalidRating, "measures", measures),
+            },
+            signer=seal_key,
+            refuse=InvalidRating,
+        )
         self._rectified(
             kind=name,
             report=report.to_dict(),

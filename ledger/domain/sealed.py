@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
 from ledger.domain.documents import aware_utc, checked_body, fixed_bytes
-from ledger.domain.rules import InvalidDocument
+from ledger.domain.rules import FieldViolation, InvalidDocument
 from ledger.domain.signer import KEY_ID_SIZE, SIGNATURE_SIZE, Signer
 from ledger.encoding import canonical
 
@@ -204,16 +204,23 @@ def seal(
     issued_at: dt.datetime,
     body: Mapping[str, Any],
     signer: Signer,
+    refuse: type[FieldViolation] = InvalidDocument,
 ) -> SealedRecord:
     """Seal a new record with ``signer`` (the issuer's seal key).
 
-    Raises :class:`InvalidDocument` naming the field when the record is malformed.
+    Raises ``refuse`` (by default :class:`InvalidDocument`) naming the field when the record is
+    malformed: an aggregate passes its own refusal, so its callers see one error type.
     """
-    checked_kind = _kind(kind)
-    checked_subject = _subject(subject)
-    checked_issuer = _issuer(issuer)
-    when = aware_utc(issued_at)
-    checked_body = _body(checked_kind, body)
+    try:
+        checked_kind = _kind(kind)
+        checked_subject = _subject(subject)
+        checked_issuer = _issuer(issuer)
+        when = aware_utc(issued_at)
+        checked_body = _body(checked_kind, body)
+    except InvalidDocument as exc:
+        if refuse is InvalidDocument:
+            raise
+        raise refuse(exc.field, exc.problem) from None
     content_hash = hashlib.sha256(
         sealed_content(checked_kind, checked_subject, checked_issuer, when, checked_body)
     ).digest()

@@ -24,7 +24,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
-from ledger.domain.rules import InvalidDocument, InvalidSupervisionOrder, SupervisionOrderNotOpen
+from ledger.domain.rules import InvalidSupervisionOrder, SupervisionOrderNotOpen
 from ledger.domain.sealed import SealedKind, SealedRecord, seal
 from ledger.domain.signer import Signer
 from ledger.domain.topics import keep_topics
@@ -165,21 +165,19 @@ class SupervisionOrder(Aggregate):
         if self.answer is not None or self.closed:
             raise SupervisionOrderNotOpen("the order was answered or closed", state=self.state)
         when = check.utc(InvalidSupervisionOrder, "at", at)
-        try:
-            record = seal(
-                SealedKind.SUPERVISION_ANSWER,
-                subject=self.case_serial or str(self.id),
-                issuer=self.department,
-                issued_at=when,
-                body={
-                    "order": self.id,
-                    "reason": self.reason.value,
-                    "answer": check.text(InvalidSupervisionOrder, "answer", answer),
-                },
-                signer=seal_key,
-            )
-        except InvalidDocument as exc:
-            raise InvalidSupervisionOrder(exc.field, exc.problem) from None
+        record = seal(
+            SealedKind.SUPERVISION_ANSWER,
+            subject=self.case_serial or str(self.id),
+            issuer=self.department,
+            issued_at=when,
+            body={
+                "order": self.id,
+                "reason": self.reason.value,
+                "answer": check.text(InvalidSupervisionOrder, "answer", answer),
+            },
+            signer=seal_key,
+            refuse=InvalidSupervisionOrder,
+        )
         self._answered(
             answer=record.to_dict(), answered_at=when, late=check.local_date(when) > self.due
         )

@@ -21,11 +21,11 @@ from anchors.errors import NodeRefused, RollbackDetected
 from anchors.node.client import NodeClient
 from anchors.node.protocol import AddCheckpoint
 from anchors.worker import LEDGER_ROLLED_BACK, NODE_ROLLED_BACK
+from api.demo.attacks import truncate as truncate_chain
 from ledger.storage.backup import restore_backup, take_backup
 from ledger.storage.urls import parse_storage_url
 from tests.anchors.fixtures import Anchored, node_fixture, wire  # noqa: F401
 from tests.anchors.processes import NodeProcess
-from tests.anchors.tamper import truncate_chain
 from tests.helpers import new_ledger
 
 

@@ -1,8 +1,9 @@
 """``caseledger verify`` with anchors catches truncation and rewrite, on SQLite and PostgreSQL.
 
 The node runs as its own process; the CLI runs its real code (``api.cli.main.main``); the attacks
-are raw SQL on the real database. A rewrite re-signed with the stolen platform key passes the chain
-check alone and is caught against the cosigned checkpoints, naming the first rewritten entry.
+are raw SQL on the real database (api.demo.attacks). A rewrite re-signed with every stolen key
+passes the chain check alone and is caught against the cosigned checkpoints, naming the first
+rewritten entry; so is a cut tail.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from anchors.tree import NODES_TABLE, STATE_TABLE
 from api.cli.main import main
+from api.demo.attacks import rename_actor, truncate
 from ledger.chain.verification import verify_chain
 from tests.anchors.fixtures import (
     Anchored,
@@ -21,7 +23,6 @@ from tests.anchors.fixtures import (
     wire,
 )
 from tests.anchors.processes import NodeProcess
-from tests.anchors.tamper import rewrite_chain, truncate_chain
 from tests.helpers import new_ledger, run_sql
 
 
@@ -71,7 +72,7 @@ def test_a_truncated_ledger_fails_naming_the_missing_sequences(
     anchored: Anchored, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     size = anchored.worker.anchored_size
-    truncate_chain(anchored.ledger.url, size - 4)
+    truncate(anchored.ledger.url, size - 4)
     assert verify_chain(anchored.ledger.app.chain).ok  # the chain alone cannot tell
     code, report = _verify(
         anchored.ledger.url,
@@ -91,8 +92,8 @@ def test_a_truncated_ledger_fails_naming_the_missing_sequences(
 def test_a_rewritten_ledger_fails_naming_the_first_rewritten_entry(
     anchored: Anchored, shared_node: NodeProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rewrite_chain(anchored.ledger.url, anchored.ledger.app.chain, 2, anchored.ledger.platform)
-    assert verify_chain(anchored.ledger.app.chain).ok  # re-signed: the chain alone passes
+    rename_actor(anchored.ledger.url, 2, anchored.ledger.keys)
+    assert verify_chain(anchored.ledger.app.chain).ok  # every key stolen: the chain alone passes
     code, report = _verify(anchored.ledger.url, "--node", shared_node.url, capsys=capsys)
     failure = report["anchors"]["failure"]
     assert code == 1
@@ -104,7 +105,7 @@ def test_a_rewrite_that_also_rebuilt_the_tree_store_is_still_caught(
     anchored: Anchored, shared_node: NodeProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = anchored.ledger.url
-    rewrite_chain(url, anchored.ledger.app.chain, 2, anchored.ledger.platform)
+    rename_actor(url, 2, anchored.ledger.keys)
     run_sql(url, f"DELETE FROM {NODES_TABLE}")
     run_sql(url, f"UPDATE {STATE_TABLE} SET size = 0")
     anchored.anchors.tree.catch_up(anchored.ledger.app.chain)  # a consistent forged tree
@@ -148,4 +149,29 @@ def test_a_forged_checkpoint_file_fails(
     )
     assert code == 1
     assert "does not verify" in capsys.readouterr().err
+    anchored.close()
+
+
+def test_plain_verify_checks_the_recorded_receipts_and_reports_what_is_sealed(
+    anchored: Anchored, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["verify", "--db", anchored.ledger.url])
+    out = capsys.readouterr().out
+    head = anchored.ledger.app.chain.chain_head()
+    assert code == 0 and head is not None
+    assert f"sealed: {head.sequence:,} of {head.sequence:,} entries" in out
+    assert "unsealed tail 0" in out
+    assert "recorded in the chain, each verified" in out
+    anchored.close()
+
+
+def test_plain_verify_catches_a_rewrite_with_every_key_against_the_recorded_receipts(
+    anchored: Anchored, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rename_actor(anchored.ledger.url, 2, anchored.ledger.keys)
+    assert verify_chain(anchored.ledger.app.chain).ok  # every key stolen: the chain alone passes
+    code, report = _verify(anchored.ledger.url, capsys=capsys)  # no flags at all
+    assert code == 1 and report["chain_ok"]
+    failure = report["anchors"]["failure"]
+    assert (failure["reason"], failure["sequence"]) == ("rewritten", 2)
     anchored.close()

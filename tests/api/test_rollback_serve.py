@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 import pytest
 
+from api.demo.attacks import truncate as truncate_chain
 from ledger.domain.serials import parse_serial
 from ledger.storage.head_state import HeadStateFile, KnownHead
 from ledger.storage.urls import parse_storage_url
 from tests.anchors.processes import NodeProcess
-from tests.anchors.tamper import truncate_chain
 from tests.api.conftest import ROOT, Served, start_server, stop_server
 from tests.api.http_world import FOOD, ITEM, PDF, guide
 

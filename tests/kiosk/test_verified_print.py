@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from api.demo.anchoring import rewrite_copy
+from api.demo import attacks
 from kiosk.errors import PrintRefused
 from kiosk.printing import FontCache
 from kiosk.service import KioskService
@@ -185,7 +185,10 @@ def test_a_kiosk_refuses_to_print_from_an_edited_ledger(kw: KioskWorld, tmp_path
 def test_a_kiosk_refuses_to_print_from_a_rewritten_chain(kw: KioskWorld, tmp_path: Path) -> None:
     path, service = _copy(kw, tmp_path)
     service.ledger.close()
-    rewrite_copy(path, 2, kw.world.platform)  # every later hash recomputed, re-signed
+    w = kw.world
+    every_key = {s.key_id: s for s in (w.platform, w.portal, w.kiosk, *w.seals.values())}
+    # every later hash recomputed and every later command re-signed: all keys stolen
+    attacks.rename_actor(f"sqlite:///{path}", 2, every_key)
     ledger = open_ledger(f"sqlite:///{path}")
     service = KioskService(ledger, kw.policy, service.tree, kw.world.platform, FontCache.default())
     with pytest.raises(PrintRefused) as refused:

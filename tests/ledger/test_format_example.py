@@ -10,9 +10,10 @@ from pathlib import Path
 from ledger.chain.entries import (
     GENESIS_HASH,
     EventDigest,
+    PendingCommand,
     command_message,
     link_command,
-    sign_command,
+    signed_message,
 )
 from ledger.chain.signing import Ed25519Signer, verify_signature
 from ledger.domain.keys import ActorKey
@@ -48,11 +49,26 @@ def test_the_worked_genesis_entry_recomputes_byte_for_byte() -> None:
     digest = EventDigest(
         ActorKey.create_id(platform.key_id), 1, "ledger.keys:ActorKey.Registered", state_hash
     )
-    command = sign_command([digest], platform)
-    assert verify_signature(platform.public_key, command_message([digest]), command.signature)
+    timestamp = 1795395723456789
     (entry,) = link_command(
-        command, head_sequence=0, head_hash=GENESIS_HASH, timestamp=1795395723456789
+        PendingCommand((digest,), platform),
+        head_sequence=0,
+        head_hash=GENESIS_HASH,
+        timestamp=timestamp,
     )
+    message = command_message([digest], sequence=1, prev_hash=GENESIS_HASH, timestamp=timestamp)
+    assert message == signed_message([entry])
+    assert message.hex() == _doc_hex("message")
+    assert verify_signature(platform.public_key, message, entry.signature)
+    assert entry.signature.hex().startswith(_doc_hex("signature"))
     assert entry.entry_hash.hex() == _doc_hex("entry_hash")
-    assert command.signature.hex().startswith(_doc_hex("signature"))
-    assert len(pack_normal_form(entry.body())) == 311
+    body = pack_normal_form(entry.body())
+    assert len(body) == 311
+    assert body.hex() == "".join(_doc_block("Entry 1").split())
+
+
+def _doc_block(heading: str) -> str:
+    """The first fenced block after the paragraph that starts with ``heading``."""
+    text = DOC.read_text(encoding="utf-8")
+    after = text[text.index(heading) :]
+    return after.split("```", 2)[1]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 
+from api.demo.attacks import truncate as truncate_chain
 from ledger.domain.serials import DailyCounter
 from ledger.errors import LedgerRolledBack
 from ledger.services.application import LedgerApplication, open_ledger
@@ -27,7 +28,6 @@ from ledger.services.numbering import SerialNumbering
 from ledger.storage.backup import restore_backup, take_backup
 from ledger.storage.head_state import HEAD_FILE, HeadStateFile, KnownHead
 from ledger.storage.urls import parse_storage_url
-from tests.anchors.tamper import truncate_chain
 from tests.helpers import Ledger, new_ledger, run_sql
 
 DAY = dt.date(2026, 11, 23)

@@ -1,8 +1,9 @@
 """What both chained recorders share: preparing a signed command, and the chain port.
 
 Layer: ledger chain (persistence). DESIGN invariant 1: the link is computed inside the
-write transaction, under the lock that orders notifications; signing (the slow
-part) happens here, before that lock is taken.
+write transaction, under the lock that orders notifications. Digesting the events happens
+here, before that lock; the actor signs under it, because the signature covers the
+command's place in the chain (docs/FORMAT.md §3).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.chain.entries import ChainEntry, EventDigest, SignedCommand, sha256, sign_command
+from ledger.chain.entries import ChainEntry, EventDigest, PendingCommand, sha256
 from ledger.domain.signer import Signer
 from ledger.errors import SigningError
 
@@ -59,7 +60,7 @@ def digest_events(stored_events: Sequence[StoredEvent]) -> list[EventDigest]:
 
 
 class ChainedRecorderMixin:
-    """Signs a command before the lock; builds nothing else (backends do the linking)."""
+    """Digests a command before the lock; backends sign and link it under the lock."""
 
     chain_table_name = CHAIN_TABLE
     #: Only for reusable library test cases, which insert without an actor.
@@ -67,7 +68,7 @@ class ChainedRecorderMixin:
 
     def prepare_command(
         self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]
-    ) -> SignedCommand | None:
+    ) -> PendingCommand | None:
         if not stored_events:
             return None
         signer: Signer | None = kwargs.get("signer") or self.default_signer
@@ -76,7 +77,7 @@ class ChainedRecorderMixin:
                 "no signer: every command is signed by the actor that causes it "
                 "(DESIGN invariant 2); pass signer=… to save()"
             )
-        return sign_command(digest_events(stored_events), signer)
+        return PendingCommand(tuple(digest_events(stored_events)), signer)
 
 
 def originator_id_text(originator_id: UUID | str) -> str:

@@ -31,7 +31,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from ledger.chain.entries import GENESIS_HASH, ChainEntry, SignedCommand, link_command
+from ledger.chain.entries import GENESIS_HASH, ChainEntry, PendingCommand, link_command
 from ledger.chain.recorders.base import ChainedRecorderMixin, LinkedEvent, now_micros
 from ledger.chain.recorders.group_commit import GroupCommitter
 from ledger.domain.keys import KEY_TOPICS
@@ -137,7 +137,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _write(
-        self, batch: Sequence[tuple[Sequence[StoredEvent], SignedCommand | None]], **kwargs: Any
+        self, batch: Sequence[tuple[Sequence[StoredEvent], PendingCommand | None]], **kwargs: Any
     ) -> list[list[int] | BaseException]:
         """One transaction, two round trips under the table lock: lock + head (+ the
         batch's version conflicts), then events + links + commit. Per command of the batch:
@@ -192,7 +192,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         conn: Any,
         curs: Cursor[DictRow],
         ids: Cursor[DictRow],
-        batch: Sequence[tuple[Sequence[StoredEvent], SignedCommand | None]],
+        batch: Sequence[tuple[Sequence[StoredEvent], PendingCommand | None]],
     ) -> dict[int, BaseException]:
         """Lock, read the head (and, for a batch, which commands conflict: under the lock,
         so the answer holds), then queue the kept commands' events and links; the caller's
@@ -256,7 +256,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             ),
         )
 
-    def _link(self, commands: Sequence[SignedCommand], head: Any) -> list[ChainEntry]:
+    def _link(self, commands: Sequence[PendingCommand], head: Any) -> list[ChainEntry]:
         if head is None:
             head_sequence, head_hash, head_time = 0, GENESIS_HASH, 0
         else:

@@ -27,7 +27,7 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from ledger.chain.entries import GENESIS_HASH, ChainEntry, SignedCommand, link_command
+from ledger.chain.entries import GENESIS_HASH, ChainEntry, PendingCommand, link_command
 from ledger.chain.recorders.base import (
     ChainedRecorderMixin,
     LinkedEvent,
@@ -100,7 +100,7 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
         return notification_ids
 
     def _append_links(
-        self, c: SQLiteCursor, command: SignedCommand, notification_ids: Sequence[int]
+        self, c: SQLiteCursor, command: PendingCommand, notification_ids: Sequence[int]
     ) -> None:
         c.execute(
             f"SELECT sequence, entry_hash, timestamp FROM {self.chain_table_name} "
