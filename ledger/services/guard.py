@@ -31,6 +31,7 @@ notices the rollback.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -173,7 +174,11 @@ class RollbackGuard:
         return self._run(advance=True)
 
     def _run(self, *, advance: bool) -> tuple[Fault, ...]:
-        with self._tick_lock, self.state.locked():
+        if not advance and not self.state.directory.exists():
+            lock: Any = contextlib.nullcontext()  # a reader with no keystore here: nothing known
+        else:
+            lock = self.state.locked()
+        with self._tick_lock, lock:
             faults: list[Fault] = []
             try:
                 state = self.state.read()
