@@ -14,6 +14,11 @@ Decisions (docs/ANCHORING.md §2):
   It is separate from the platform key so that a platform-key rotation does not change the
   checkpoint key the anchor node and auditors pin; the chain binds the two: the platform key
   signs the ``AnchorLog.Opened`` event carrying this verifier key.
+* After an operator accepted a restore that lost entries the node had anchored (or a node that
+  lost our receipts), the ledger's history and the node's disagree for ever under the old
+  origin; anchoring continues under :func:`restart_origin` ``<origin>/restore-<n>``, a new log
+  at the node, while the old origin's checkpoints stay there as evidence of what was lost
+  (the chain's ``BackupLog.RestoreAccepted`` names both origins).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = [
     "CHECKPOINT_SECRET",
     "checkpoint_signer",
     "ledger_origin",
+    "restart_origin",
     "sign_checkpoint",
 ]
 
@@ -47,6 +53,14 @@ def ledger_origin(city: str, genesis_hash: bytes) -> str:
     if len(genesis_hash) != 32:
         raise AnchorError("genesis hash: 32 bytes")
     return f"caseledger.{city}.example/{genesis_hash[:8].hex()}"
+
+
+def restart_origin(origin: str, restores: int) -> str:
+    """The origin anchoring continues under after the ``restores``-th accepted restore:
+    ``<first origin>/restore-<restores>``. Raises ``AnchorError`` for ``restores < 1``."""
+    if restores < 1:
+        raise AnchorError("restores: at least 1")
+    return f"{origin.split('/restore-', 1)[0]}/restore-{restores}"
 
 
 def checkpoint_signer(origin: str, seed: bytes) -> note.Signer:

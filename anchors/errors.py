@@ -16,6 +16,7 @@ __all__ = [
     "NodeUnavailable",
     "PolicyError",
     "ReceiptError",
+    "RollbackDetected",
     "TreeConflict",
     "TreeDiverged",
     "TreeStoreError",
@@ -56,6 +57,20 @@ class NodeStoreError(AnchorError):
 
 class NodeUnavailable(AnchorError):
     """The anchor node could not be reached or answered with a server error (retry later)."""
+
+
+class RollbackDetected(AnchorError):
+    """The local log and the anchor node disagree in a way only a rollback explains.
+
+    ``code``: ``ledger-rolled-back`` (the node holds a checkpoint larger than the local log),
+    ``ledger-diverged`` (the local tree has another root at the anchored size) or
+    ``anchor-node-rolled-back`` (the node holds less than the receipts the chain recorded,
+    or refuses because it was restored to an older height)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
 
 
 class NodeRefused(AnchorError):

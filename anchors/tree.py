@@ -90,6 +90,13 @@ class TreeStore(Protocol):
     def set_meta_once(self, name: str, value: str) -> str:
         """Store ``value`` unless ``name`` has one already; returns the stored value."""
 
+    def set_meta(self, name: str, value: str) -> None:
+        """Store ``value`` under ``name``, replacing any (an accepted restore's new origin)."""
+
+    def reset(self) -> None:
+        """Forget every node (size 0): the next catch-up rebuilds the tree from the chain
+        (after an accepted restore cut the chain below the tree)."""
+
 
 # --- backends ------------------------------------------------------------------------------------
 
@@ -192,6 +199,19 @@ class SQLiteTreeStore:
                 f"SELECT value FROM {META_TABLE} WHERE name = ?", (name,)
             ).fetchone()
         return str(stored)
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._tx(True) as c:
+            c.execute(
+                f"INSERT INTO {META_TABLE} (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    def reset(self) -> None:
+        with self._tx(True) as c:
+            c.execute(f"DELETE FROM {NODES_TABLE}")
+            c.execute(f"UPDATE {STATE_TABLE} SET size = 0 WHERE id = 1")
 
 
 class PostgresTreeStore:
@@ -308,6 +328,23 @@ class PostgresTreeStore:
                 (name,),
             ).fetchone()
         return str(stored)
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                sql.SQL(
+                    "INSERT INTO {} (name, value) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+                ).format(self._table(META_TABLE)),
+                (name, value),
+            )
+
+    def reset(self) -> None:
+        with self._tx() as c:
+            c.execute(sql.SQL("DELETE FROM {}").format(self._table(NODES_TABLE)))
+            c.execute(
+                sql.SQL("UPDATE {} SET size = 0 WHERE id = 1").format(self._table(STATE_TABLE))
+            )
 
 
 def open_tree_store(storage: Any) -> SQLiteTreeStore | PostgresTreeStore:

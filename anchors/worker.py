@@ -10,19 +10,29 @@ A round (:meth:`AnchoringWorker.anchor_once`):
 1. catch the persistent tree up with the chain (``anchors.tree``);
 2. ask the node for the latest receipt it holds for our origin and verify it (trust policy);
    a held size above ours, or a held root that our tree does not reproduce, is a local
-   truncation or fork: the round stops with ``AnchorError`` (never papered over);
+   truncation or fork; a held size *below* the receipts the chain itself recorded
+   (``AnchorLog``) is a node restored to an older state: each stops the round with
+   :class:`~anchors.errors.RollbackDetected` (never papered over);
 3. record a held receipt the ledger lacks (e.g. after a crash between POST and record);
 4. skip when nothing but our own receipt events is new (else receipts would anchor receipts
    forever);
-5. sign the checkpoint of the whole tree, POST it with the RFC 9162 consistency proof from the
-   held size (C2SP tlog-witness add-checkpoint); a stale ``old`` (409 with the held size) is
+5. ask the ``gate`` (the ledger's rollback guard) whether the ledger may write, then sign the
+   checkpoint of the whole tree, POST it with the RFC 9162 consistency proof from the held
+   size (C2SP tlog-witness add-checkpoint) and the signed block header of the latest receipt
+   the chain recorded (header ``Caseledger-Anchored-Block``: a node that lacks that block was
+   rolled back and refuses, ``node-rolled-back``); a stale ``old`` (409 with the held size) is
    retried once from the size the node names;
 6. verify the receipt and record it in the ledger (``ledger.domain.anchoring.AnchorLog``).
 
 :meth:`AnchoringWorker.run` repeats rounds when ``every_entries`` new entries exist or
 ``every_seconds`` passed since the last anchor with something new, and backs off exponentially
 (``backoff_initial`` doubling to ``backoff_max``) while the node is unreachable; defaults keep
-the anchoring lag well under 10 s once the node answers.
+the anchoring lag well under 10 s once the node answers. With nothing to anchor it still runs
+steps 1-2 every ``check_seconds`` (:meth:`AnchoringWorker.check`), so a rolled-back log or node
+is found while the ledger is idle. A :class:`~anchors.errors.RollbackDetected` calls
+``on_alarm(code, detail)`` (``serve`` records it in the head state file: every process refuses
+writes, ``/readyz`` answers 503) and is logged at ERROR; the next round whose checks pass calls
+``on_clear()``.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,16 +49,26 @@ from eventsourcing.application import AggregateNotFoundError
 
 from anchors import note
 from anchors.checkpoints import CHECKPOINT_SECRET, checkpoint_signer, ledger_origin, sign_checkpoint
-from anchors.errors import AnchorError, NodeRefused, NodeUnavailable
+from anchors.errors import (
+    AnchorError,
+    NodeRefused,
+    NodeUnavailable,
+    RollbackDetected,
+    TreeDiverged,
+)
 from anchors.node.client import NodeClient
 from anchors.node.protocol import AddCheckpoint
 from anchors.policy import TrustPolicy
 from anchors.receipt import Receipt, VerifiedReceipt, verify_receipt
 from anchors.tree import PersistentTree, open_tree_store
 from ledger.domain.anchoring import ANCHOR_TOPICS, AnchorLog
+from ledger.errors import LedgerError
 
 __all__ = [
     "CITY_ENV",
+    "LEDGER_DIVERGED",
+    "LEDGER_ROLLED_BACK",
+    "NODE_ROLLED_BACK",
     "AnchoringWorker",
     "LedgerAnchors",
     "RoundResult",
@@ -57,6 +78,9 @@ __all__ = [
 
 log = logging.getLogger("caseledger.anchors")
 
+LEDGER_ROLLED_BACK: Final = "ledger-rolled-back"
+LEDGER_DIVERGED: Final = "ledger-diverged"
+NODE_ROLLED_BACK: Final = "anchor-node-rolled-back"
 CITY_ENV: Final = "CASELEDGER_CITY"
 DEFAULT_CITY: Final = "guangzhou"
 
@@ -70,9 +94,15 @@ class WorkerSettings:
     poll_seconds: float = 0.1
     backoff_initial: float = 0.2
     backoff_max: float = 3.0
+    check_seconds: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.every_entries < 1 or self.every_seconds <= 0 or self.poll_seconds <= 0:
+        if (
+            self.every_entries < 1
+            or self.every_seconds <= 0
+            or self.poll_seconds <= 0
+            or self.check_seconds <= 0
+        ):
             raise AnchorError("worker settings: intervals must be positive")
         if not 0 < self.backoff_initial <= self.backoff_max:
             raise AnchorError("worker settings: 0 < backoff_initial <= backoff_max")
@@ -206,11 +236,20 @@ class AnchoringWorker:
         client: NodeClient,
         settings: WorkerSettings | None = None,
         policy: TrustPolicy | None = None,
+        *,
+        gate: Callable[[], None] | None = None,
+        on_alarm: Callable[[str, str], None] | None = None,
+        on_clear: Callable[[], None] | None = None,
     ) -> None:
         self.anchors = anchors
         self.client = client
         self.settings = settings or WorkerSettings()
         self._policy = policy
+        self.gate = gate
+        self.on_alarm = on_alarm
+        self.on_clear = on_clear
+        self.alarm: RollbackDetected | None = None
+        self._maybe_alarmed = on_clear is not None  # an alarm a previous run left behind
         self._registered = False
         self.anchored_size = 0
         self.rounds = 0
@@ -230,31 +269,83 @@ class AnchoringWorker:
             self.client.register(self.anchors.origin, self.anchors.verifier_key)
             self._registered = True
 
-    def anchor_once(self) -> RoundResult:
-        """One round (steps 1-6). Raises ``NodeUnavailable``, ``NodeRefused``, ``AnchorError``."""
+    def _compare(self) -> tuple[int, Receipt | None, VerifiedReceipt | None, AnchorLog | None]:
+        """Steps 1-2: (log size, held receipt, verified, the chain's AnchorLog). Raises
+        ``RollbackDetected``, ``NodeUnavailable``, ``NodeRefused``, ``AnchorError``."""
         a = self.anchors
         # 1. the tree catches up with the chain.
-        size = a.tree.catch_up(a.chain)
+        try:
+            size = a.tree.catch_up(a.chain)
+        except TreeDiverged as exc:
+            head = a.chain.chain_head()
+            top, leaves = (0 if head is None else head.sequence), a.tree.size()
+            if top < leaves:
+                raise RollbackDetected(
+                    LEDGER_ROLLED_BACK,
+                    f"the log ends at sequence {top} but the anchoring tree built from it has "
+                    f"{leaves} leaves: entries {top + 1}–{leaves} are missing",
+                ) from exc
+            raise RollbackDetected(
+                LEDGER_DIVERGED, f"the anchoring tree no longer matches the log ({exc})"
+            ) from exc
         self._ensure_registered()
         policy = self.policy()
-        # 2. what the node holds for us, verified.
+        # 2. what the node holds for us, verified, against the log and the recorded receipts.
         held = self.client.latest(a.origin)
         held_size, held_verified = 0, None
         if held is not None:
             held_verified = verify_receipt(held, policy)
             held_size = held_verified.checkpoint.size
             if held_size > size:
-                raise AnchorError(
-                    f"the node holds a checkpoint of size {held_size} but the local log has "
-                    f"{size} entries: the log was truncated (or this is a fork)"
+                raise RollbackDetected(
+                    LEDGER_ROLLED_BACK,
+                    f"the node holds a cosigned checkpoint of size {held_size} but the local "
+                    f"log has {size} entries: entries {size + 1}–{held_size} are missing "
+                    "(the log was truncated or restored from an older copy, or this is a fork)",
                 )
             if a.tree.root(held_size) != held_verified.checkpoint.root:
-                raise AnchorError(
+                raise RollbackDetected(
+                    LEDGER_DIVERGED,
                     f"the local tree's root at the anchored size {held_size} differs from the "
-                    "cosigned one: the log was rewritten (or this is a fork)"
+                    "cosigned one: the log was rewritten (or this is a fork)",
                 )
+        recorded = a.anchor_log()
+        if recorded is not None and held_size < int(recorded.size):
+            raise RollbackDetected(
+                NODE_ROLLED_BACK,
+                f"the node holds size {held_size} of {a.origin} but the chain recorded its "
+                f"cosigned receipt for size {recorded.size} (block "
+                f"{_block_height(recorded.block)}): the node was restored to an older state; "
+                "anchoring stopped",
+            )
+        return size, held, held_verified, recorded
+
+    def check(self) -> None:
+        """Steps 1-2 only (nothing is written to the ledger or the node); see ``_compare``."""
+        self._compare()
+
+    def check_and_report(self) -> RollbackDetected | None:
+        """Steps 1-2 now, reported through ``on_alarm`` / ``on_clear`` instead of raised; the
+        finding or None. Raises ``NodeUnavailable``, ``NodeRefused``, ``AnchorError``."""
+        try:
+            self.check()
+        except RollbackDetected as exc:
+            self._alarmed(exc)
+            return exc
+        self._cleared()
+        return None
+
+    def anchor_once(self) -> RoundResult:
+        """One round (steps 1-6). Raises ``RollbackDetected``, ``NodeUnavailable``,
+        ``NodeRefused``, ``AnchorError``, and what the ``gate`` raises."""
+        a = self.anchors
+        size, held, held_verified, recorded = self._compare()
+        policy = self.policy()
+        held_size = 0 if held_verified is None else held_verified.checkpoint.size
+        self._cleared()
         # 3. a held receipt the ledger has not recorded yet.
         if held is not None and held_verified is not None and a.recorded_size() < held_size:
+            self._may_write()
             a.record(held, held_verified, policy)
             self.anchored_size = held_size
             return RoundResult(held_size, size, held_verified, "recorded-held")
@@ -266,14 +357,20 @@ class AnchoringWorker:
             self.anchored_size = size
             return RoundResult(held_size, size, None, "only-receipts")
         # 5. sign and submit, retrying once from the size the node names.
+        self._may_write()
         root = a.tree.root(size)
         signed = sign_checkpoint(a.checkpoint_key, size, root)
+        presented = recorded.block if recorded is not None and recorded.block else None
         for attempt in (1, 2):
             proof = a.tree.consistency_proof(held_size, size)
             try:
-                receipt = self.client.add_checkpoint(AddCheckpoint(held_size, tuple(proof), signed))
+                receipt = self.client.add_checkpoint(
+                    AddCheckpoint(held_size, tuple(proof), signed), presented_block=presented
+                )
                 break
             except NodeRefused as refused:
+                if refused.code == "node-rolled-back":
+                    raise RollbackDetected(NODE_ROLLED_BACK, refused.detail) from refused
                 if (
                     attempt == 2
                     or refused.code != "old-size-mismatch"
@@ -293,6 +390,29 @@ class AnchoringWorker:
         self.lags.append(lag)
         return RoundResult(size, size, verified, "anchored", lag)
 
+    def _may_write(self) -> None:
+        """Ask the ledger's gate (raises while the ledger is read-only)."""
+        if self.gate is not None:
+            self.gate()
+
+    def _cleared(self) -> None:
+        """The checks passed: clear an alarm this worker (or an earlier run) raised."""
+        if self.alarm is not None or self._maybe_alarmed:
+            if self.alarm is not None:
+                log.warning("anchoring resumed: the node and the log agree again")
+            self.alarm = None
+            self._maybe_alarmed = False
+            if self.on_clear is not None:
+                self.on_clear()
+
+    def _alarmed(self, exc: RollbackDetected) -> None:
+        """Stop anchoring and raise the alarm (ERROR; sizes and hashes only, no personal data)."""
+        self.alarm = exc
+        self._maybe_alarmed = False
+        log.error("ALARM anchoring stopped: %s", exc)
+        if self.on_alarm is not None:
+            self.on_alarm(exc.code, exc.detail)
+
     # -- continuous mode -------------------------------------------------------------------------
 
     def run(self, stop: threading.Event | None = None) -> None:
@@ -301,18 +421,20 @@ class AnchoringWorker:
         s = self.settings
         backoff = 0.0
         last_anchor = 0.0
+        last_check = float("-inf")
         while not stop.is_set():
             try:
                 head = self.anchors.chain.chain_head()
                 head_size = 0 if head is None else head.sequence
                 new = head_size - self.anchored_size
-                due = new >= s.every_entries or (
-                    new > 0 and time.monotonic() - last_anchor >= s.every_seconds
+                due = self.alarm is None and (
+                    new >= s.every_entries
+                    or (new > 0 and time.monotonic() - last_anchor >= s.every_seconds)
                 )
                 if due:
                     result = self.anchor_once()
                     self.rounds += 1
-                    last_anchor = time.monotonic()
+                    last_anchor = last_check = time.monotonic()
                     backoff = 0.0
                     if result.action == "anchored":
                         log.info(
@@ -320,6 +442,26 @@ class AnchoringWorker:
                             result.anchored_size,
                             result.lag_seconds,
                         )
+                elif time.monotonic() - last_check >= (
+                    s.backoff_max if self.alarm is not None else s.check_seconds
+                ):
+                    last_check = time.monotonic()
+                    self.check()
+                    self._cleared()
+            except RollbackDetected as exc:
+                self.failures += 1
+                self.last_error = str(exc)
+                if self.alarm is None or self.alarm.detail != exc.detail:
+                    self._alarmed(exc)
+                last_check = time.monotonic()
+                stop.wait(s.poll_seconds)
+                continue
+            except LedgerError as exc:  # the ledger is read-only: nothing is submitted
+                self.failures += 1
+                self.last_error = str(exc)
+                log.warning("anchoring paused: %s", exc)
+                stop.wait(s.backoff_max)
+                continue
             except (NodeUnavailable, NodeRefused) as exc:
                 self.failures += 1
                 self.last_error = str(exc)
@@ -347,3 +489,13 @@ class AnchoringWorker:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+
+def _block_height(block: str) -> str:
+    """The height in a recorded signed block header, or ``?`` (for a message only)."""
+    from anchors.receipt import parse_block_header
+
+    try:
+        return str(parse_block_header(note.parse_note(block).text).height)
+    except Exception:
+        return "?"

@@ -112,5 +112,6 @@ def build_services(
         vault=vault,
         blobs=blobs,
         is_blacklisted=is_blacklisted,
+        serial_floors=runtime.guard,
     )
     return Services(vault=vault, blobs=blobs, cases=cases)

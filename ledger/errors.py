@@ -47,3 +47,16 @@ class RuleViolation(LedgerError):
     def __str__(self) -> str:
         base = super().__str__()
         return f"{base} ({self.rule})" if self.rule else base
+
+
+class LedgerRolledBack(LedgerError):
+    """The ledger refuses to write: its log is shorter than, or diverges from, the newest head
+    this installation knows of (its own state file or the anchor node), or the anchor node
+    forgot receipts the chain recorded. ``code`` names the finding (``ledger-rolled-back``,
+    ``ledger-diverged``, ``anchor-node-rolled-back``, ``head-state-unreadable``) and the
+    message says what was expected and what was found; it carries no personal data."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail

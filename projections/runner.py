@@ -121,6 +121,26 @@ def wait_level(view: View, app: LedgerApplication, timeout: float = 2.0) -> bool
     return True
 
 
+def reset_views_ahead(
+    views: Sequence[type[View]], storage: StorageURL, app: LedgerApplication, head: int
+) -> list[str]:
+    """Reset every view of ``views`` whose position is past notification ``head`` (it read
+    history an accepted restore lost): its fingerprint is forgotten, so reopening drops its
+    tables and tracking (``projections.store``) and the next catch-up rebuilds it from the
+    log. The names of the views reset. Precondition: no process follows the log meanwhile."""
+    reset: list[str] = []
+    for view_cls in views:
+        view = open_view(view_cls, storage)
+        if position(view, app) <= head:
+            continue
+        store: Any = view.store
+        with store.transaction() as tx:
+            tx.execute("DELETE FROM view_fingerprints WHERE view = ?", (view_cls.name,))
+        store.create_table()
+        reset.append(view_cls.name)
+    return reset
+
+
 def rebuild(view_cls: type[View], storage: StorageURL, app: LedgerApplication) -> Rebuild:
     """Rebuild a view from zero beside the live one and compare digests at the same position."""
     head = app.recorder.max_notification_id() or 0

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from anchors.errors import AnchorError, NodeRefused
 from anchors.node.protocol import (
+    ANCHORED_BLOCK_HEADER,
     MAX_BODY_BYTES,
     SIZE_MEDIA_TYPE,
     cosignature_lines,
@@ -82,7 +83,12 @@ def create_app(node: AnchorNode) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"ok": True, "node": node.consortium.node, "height": node.height()}
+        return {
+            "ok": True,
+            "node": node.consortium.node,
+            "height": node.height(),
+            "halted": node.halted or None,
+        }
 
     @app.get("/v1/keys")
     def keys() -> dict[str, Any]:
@@ -110,7 +116,8 @@ def create_app(node: AnchorNode) -> FastAPI:
         as_json = _wants_json(request)
         try:
             raw = await _body(request, MAX_BODY_BYTES)
-            receipt = await run_in_threadpool(node.add_checkpoint, raw)
+            presented = request.headers.get(ANCHORED_BLOCK_HEADER)
+            receipt = await run_in_threadpool(node.add_checkpoint, raw, presented)
         except NodeRefused as exc:
             return _refused(exc) if as_json else _witness_refused(exc)
         if as_json:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from anchors import note
-from anchors.codec import load_json
+from anchors.codec import b64encode, load_json
 from anchors.errors import NodeRefused, NodeUnavailable, PolicyError
-from anchors.node.protocol import AddCheckpoint
+from anchors.node.protocol import ANCHORED_BLOCK_HEADER, AddCheckpoint
 from anchors.policy import TrustPolicy
 from anchors.receipt import Receipt, receipt_from_value
 
@@ -45,12 +45,19 @@ class NodeClient:
         self.timeout = timeout
 
     def _call(
-        self, method: str, path: str, body: bytes | None = None, content_type: str = ""
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "",
+        headers: dict[str, str] | None = None,
     ) -> Any:
         request = urllib.request.Request(self.base_url + path, data=body, method=method)
         request.add_header("Accept", "application/json")  # receipts, not tlog-witness text
         if content_type:
             request.add_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read(MAX_RESPONSE_BYTES + 1)
@@ -90,13 +97,30 @@ class NodeClient:
         data = self._call("POST", "/v1/origins", body, "application/json")
         return bool(data.get("created"))
 
-    def origin_key(self, origin: str) -> str | None:
+    def origins(self) -> dict[str, str]:
+        """Every registered origin and its checkpoint verifier key."""
         data = self._call("GET", "/v1/origins")
-        key = data.get(origin)
-        return key if isinstance(key, str) else None
+        if not isinstance(data, dict):
+            raise NodeUnavailable("node origins malformed")
+        return {o: k for o, k in data.items() if isinstance(o, str) and isinstance(k, str)}
 
-    def add_checkpoint(self, request: AddCheckpoint) -> Receipt:
-        data = self._call("POST", "/add-checkpoint", request.format().encode("utf-8"), "text/plain")
+    def origin_key(self, origin: str) -> str | None:
+        return self.origins().get(origin)
+
+    def add_checkpoint(
+        self, request: AddCheckpoint, *, presented_block: str | None = None
+    ) -> Receipt:
+        """POST the tlog-witness body; ``presented_block`` is the signed block header of the
+        latest receipt the ledger recorded, sent as ``Caseledger-Anchored-Block`` (base64) so
+        a node restored to an older height refuses (``node-rolled-back``)."""
+        headers = (
+            {ANCHORED_BLOCK_HEADER: b64encode(presented_block.encode("utf-8"))}
+            if presented_block
+            else None
+        )
+        data = self._call(
+            "POST", "/add-checkpoint", request.format().encode("utf-8"), "text/plain", headers
+        )
         return receipt_from_value(data)
 
     def latest(self, origin: str, size: int | None = None) -> Receipt | None:

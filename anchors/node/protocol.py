@@ -6,6 +6,12 @@ the signed checkpoint note; it is bounded by ``MAX_BODY_BYTES``. A witness answe
 its cosignature/v1 signature lines (:func:`cosignature_lines`), or 409 with the size it holds
 as ``<size>\n`` of type :data:`SIZE_MEDIA_TYPE` (:func:`format_size`). This module formats and
 parses exactly those bytes.
+
+One extension, outside the body so the body stays the tlog-witness one: the request header
+``Caseledger-Anchored-Block`` carries (base64) the signed header of the newest block the
+ledger holds a receipt from. A node whose store lacks that block (its height is below, or it
+holds another block there) was restored to an older state and refuses (409
+``node-rolled-back``); a witness that ignores the header still accepts the body.
 """
 
 from __future__ import annotations
@@ -20,19 +26,25 @@ from anchors.codec import b64decode, b64encode
 from anchors.errors import AnchorError, NodeRefused
 
 __all__ = [
+    "ANCHORED_BLOCK_HEADER",
     "MAX_BODY_BYTES",
+    "MAX_PRESENTED_BYTES",
     "MAX_PROOF_LINES",
     "SIZE_MEDIA_TYPE",
     "AddCheckpoint",
     "cosignature_lines",
     "format_size",
     "parse_add_checkpoint",
+    "parse_presented_block",
 ]
 
 MAX_PROOF_LINES: Final = 63
 MAX_BODY_BYTES: Final = note.MAX_NOTE_BYTES + 8 * 1024
 SIZE_MEDIA_TYPE: Final = "text/x.tlog.size"
 """Content type of a 409 answer: the tree size the witness holds, then a newline."""
+ANCHORED_BLOCK_HEADER: Final = "Caseledger-Anchored-Block"
+MAX_PRESENTED_BYTES: Final = 6 * 1024
+"""Largest base64 value of the header (a block header with a few dozen signature lines)."""
 _OLD: Final = re.compile(r"old (0|[1-9][0-9]{0,19})")
 
 
@@ -103,3 +115,15 @@ def cosignature_lines(cosigned_note: str, witnesses: Iterable[note.Verifier]) ->
     if not lines:
         raise AnchorError("cosigned checkpoint: no cosignature of the witness keys")
     return "".join(lines)
+
+
+def parse_presented_block(value: str) -> str:
+    """The signed block-header note in a ``Caseledger-Anchored-Block`` header value (its
+    signatures are checked by the node). Raises ``NodeRefused`` (400) for anything malformed."""
+    if len(value) > MAX_PRESENTED_BYTES:
+        raise _bad(f"{ANCHORED_BLOCK_HEADER}: longer than {MAX_PRESENTED_BYTES} characters")
+    try:
+        raw = b64decode(value.strip(), _LineError, ANCHORED_BLOCK_HEADER)
+        return raw.decode("utf-8")
+    except (_LineError, UnicodeDecodeError) as exc:
+        raise _bad(f"{ANCHORED_BLOCK_HEADER}: not base64 of UTF-8 text") from exc

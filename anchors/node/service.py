@@ -19,6 +19,15 @@ Checkpoint acceptance follows C2SP tlog-witness ``add-checkpoint``
 7. k validators (round robin by block height) each re-check 2 and 6 and add a cosignature/v1
    line; the cosigned checkpoint becomes a transaction.
 
+Before step 1, a ledger may present the signed header of the newest block it holds a
+receipt from (request header ``Caseledger-Anchored-Block``, ``anchors.node.protocol``). Signed
+by k of this node's validators, it proves the node sealed that block; if the store lacks it
+(ends below its height, or holds another block there) the node's data directory was restored
+to an older state — the ``HEAD`` marker beside the store cannot tell when it was restored
+with it. The node then records alarm ``node-rolled-back`` and refuses every checkpoint (409
+``node-rolled-back``) until it is restarted on the newer store: sealing on would give new
+blocks the heights of blocks already given.
+
 Transactions are sealed by ONE sealer thread (group commit): it takes every request waiting
 (up to ``MAX_BLOCK_TXS``), runs the steps in order, and seals the accepted ones into one block
 (height, previous block hash, time, RFC 9162 root of the transactions), signed by k validators,
@@ -39,9 +48,9 @@ from anchors import merkle, note
 from anchors.codec import canonical_json
 from anchors.errors import AnchorError, NodeRefused, NodeStoreError
 from anchors.node.keys import Consortium, create_consortium, load_consortium
-from anchors.node.protocol import AddCheckpoint, parse_add_checkpoint
+from anchors.node.protocol import AddCheckpoint, parse_add_checkpoint, parse_presented_block
 from anchors.node.store import Alarm, NodeStore
-from anchors.receipt import BlockHeader, Receipt, tx_leaf
+from anchors.receipt import BlockHeader, Receipt, parse_block_header, tx_leaf
 
 __all__ = ["DEFAULT_NODE_NAME", "AnchorNode", "open_node"]
 
@@ -77,6 +86,7 @@ class AnchorNode:
         self._origins: dict[str, note.Verifier] = {}
         height, digest, _ = store.head()
         self._height, self._head_hash = height, digest
+        self.halted = ""  # why the node refuses checkpoints (it was found rolled back)
         for origin, key in store.origins().items():
             self._origins[origin] = note.Verifier.from_key(key)
             latest = store.latest(origin)
@@ -102,11 +112,65 @@ class AnchorNode:
         """
         return bool(self._submit("register", (origin, verifier_key)))
 
-    def add_checkpoint(self, body: bytes) -> Receipt:
-        """Accept a tlog-witness add-checkpoint body; the receipt of its block or NodeRefused."""
+    def add_checkpoint(self, body: bytes, presented: str | None = None) -> Receipt:
+        """Accept a tlog-witness add-checkpoint body; the receipt of its block or NodeRefused.
+
+        ``presented``: the ``Caseledger-Anchored-Block`` header value, if any (see the module
+        docstring)."""
+        if presented is not None:
+            self._check_presented(parse_presented_block(presented))
+        if self.halted:
+            raise NodeRefused(409, "node-rolled-back", self.halted)
         request = parse_add_checkpoint(body)
         result: Receipt = self._submit("checkpoint", request)
         return result
+
+    def _check_presented(self, block_note: str) -> None:
+        """Refuse (and halt) when a block this node's validators signed is not in its store."""
+        try:
+            opened = note.open_note(block_note, self.consortium.block_verifiers())
+            header = parse_block_header(opened.text)
+        except (note.NoteError, AnchorError) as exc:
+            raise NodeRefused(400, "malformed-block", f"presented block: {exc}") from exc
+        if len(opened.signatures) < self.consortium.threshold or header.node != (
+            self.consortium.node
+        ):
+            raise NodeRefused(
+                400,
+                "malformed-block",
+                f"presented block: not sealed by {self.consortium.threshold} of this node's "
+                "validators",
+            )
+        rows = self.store.query("SELECT hash FROM blocks WHERE height = ?", (header.height,))
+        if rows and bytes(rows[0][0]) == header.hash:
+            return
+        found = (
+            "holds another block at that height"
+            if rows
+            else f"ends at block {self.store.head()[0]}"
+        )
+        detail = (
+            f"a ledger holds a receipt from block {header.height}, sealed by this node's "
+            f"validators, but the node's store {found}: the node's data was restored to an "
+            "older state; it refuses checkpoints until it is restarted on the newer store"
+        )
+        if not self.halted:
+            self.halted = detail
+            _, _, head_note = self.store.head()
+            with self.store.tx() as c:
+                c.execute(
+                    "INSERT INTO alarms (time_ms, origin, kind, detail, evidence, held) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        time.time_ns() // 1_000_000,
+                        "",
+                        "node-rolled-back",
+                        detail,
+                        block_note,
+                        head_note,
+                    ),
+                )
+        raise NodeRefused(409, "node-rolled-back", detail)
 
     def latest(self, origin: str) -> Receipt | None:
         stored = self.store.latest(origin)

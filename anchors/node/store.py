@@ -69,7 +69,7 @@ class Alarm:
     id: int
     time_ms: int
     origin: str
-    kind: str  # "split-view" | "rollback" | "inconsistent"
+    kind: str  # "split-view" | "rollback" | "inconsistent" | "node-rolled-back"
     detail: str
     evidence: str  # the signed checkpoint the ledger presented
     held: str  # the cosigned checkpoint the node held for that origin

@@ -94,6 +94,7 @@ def cmd_anchor(args: argparse.Namespace) -> int:
             anchors,
             NodeClient(node_url(args.node)),
             WorkerSettings(every_entries=args.every_entries, every_seconds=args.every_seconds),
+            gate=runtime.guard.require_writable,
         )
         if args.watch:
             print(f"anchoring {anchors.origin} to {node_url(args.node)} (Ctrl-C stops)", flush=True)

@@ -44,7 +44,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         return _fail("build", exc)
     try:
         services = build_services(runtime)
-        worker = AnchoringWorker(anchors, NodeClient(node_url(args.node)))
+        worker = AnchoringWorker(
+            anchors, NodeClient(node_url(args.node)), gate=runtime.guard.require_writable
+        )
         archive = ArchiveService(
             runtime.ledger,
             services.cases,

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
 from eventsourcing.persistence import PersistenceError
 
-from ledger.errors import ConfigurationError, KeystoreError, LedgerError
+from ledger.errors import ConfigurationError, KeystoreError, LedgerError, LedgerRolledBack
 from ledger.storage.faults import StorageUnavailable, database_error, probe, storage_fault
 from ledger.storage.urls import parse_storage_url
 
@@ -29,6 +30,7 @@ COMMAND_MODULES = (
     "api.cli.ledger",
     "api.cli.verify",
     "api.cli.serve",
+    "api.cli.custody",
     "api.cli.anchors",
     "api.cli.projections",
     "api.cli.archive",
@@ -63,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that run servers: their alarms go to the log. Every other command reports a
+#: refusal as its one line on stderr.
+SERVER_COMMANDS = frozenset({"serve", "node"})
+
+
 def failure(exc: Exception) -> tuple[int, str] | None:
     """The exit code and the one line for an error that ends a command, or ``None`` for an
     unexpected one (a bug: it keeps its traceback). Infrastructure first: a storage fault
@@ -75,6 +82,8 @@ def failure(exc: Exception) -> tuple[int, str] | None:
     reason = database_error(exc)  # not a fault, but the database's answer: e.g. a privilege
     if reason is not None:
         return EXIT_USAGE, f"database error: {reason}"
+    if isinstance(exc, LedgerRolledBack):
+        return EXIT_USAGE, f"refused, read-only ledger: {exc}"
     if isinstance(exc, NodeUnavailable):
         return EXIT_USAGE, f"anchor node unavailable: {exc}"
     if isinstance(exc, ConfigurationError | KeystoreError | PersistenceError):
@@ -102,6 +111,8 @@ def _precisely(args: argparse.Namespace, exc: Exception) -> Exception:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command not in SERVER_COMMANDS:
+        logging.getLogger("caseledger.guard").addHandler(logging.NullHandler())
     try:
         return int(args.handler(args))
     except Exception as exc:

@@ -25,7 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.db, args.keystore, args.passphrase_file)
     if args.workers > 1:
         return run_workers(settings, args.host, args.port, args.workers)
-    run(open_runtime(settings, migrate=True), args.host, args.port)
+    run(open_runtime(settings, migrate=True, fail_closed=False), args.host, args.port)
     return EXIT_OK
 
 

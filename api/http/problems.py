@@ -8,7 +8,9 @@ connections, a killed backend, too many clients, a locked or corrupted SQLite fi
 503 ``storage-unavailable`` with ``Retry-After`` — whatever wraps it, it is never a 500 or a
 4xx refusal, which would tell the client not to retry: a refusal raised while a storage fault
 was being handled (``except Exception: raise NotFound(...)``) is that fault, so every handler
-looks behind the error it is given first. Unexpected errors answer 500 without internals.
+looks behind the error it is given first. A write refused because the log was rolled back answers
+503 naming the finding (``ledger-rolled-back``, ``ledger-diverged``, ``anchor-node-rolled-back``
+…). Unexpected errors answer 500 without internals.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import LedgerError, RuleViolation
+from ledger.errors import LedgerError, LedgerRolledBack, RuleViolation
 from ledger.storage.faults import RETRY_AFTER_SECONDS, storage_fault
 
 PROBLEM = "application/problem+json"
@@ -133,6 +135,10 @@ def install(app: FastAPI) -> None:
         return problem_response(
             exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail)
         )
+
+    @app.exception_handler(LedgerRolledBack)
+    async def _rolled_back(_: Request, exc: LedgerRolledBack) -> JSONResponse:
+        return problem_response(503, "Ledger read-only", exc.detail, code=exc.code)
 
     @app.exception_handler(LedgerError)
     async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:

@@ -20,7 +20,10 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The ledger answers and the read models are following")
+@router.get(
+    "/readyz",
+    summary="The ledger answers, holds the newest known head, and the read models are following",
+)
 def readyz(ctx: Ctx) -> JSONResponse:
     try:
         head = ctx.runtime.ledger.chain.chain_head()
@@ -28,6 +31,18 @@ def readyz(ctx: Ctx) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "reason": "ledger"}, status_code=503)
     lags = {s.name: s.lag for s in status(list(ctx.views.values()), ctx.runtime.ledger)}
     size = head.sequence if head else 0
+    faults = ctx.runtime.guard.faults
+    if faults:  # fail closed: reads go on, writes are refused (ledger.services.guard)
+        return JSONResponse(
+            {
+                "status": "read-only",
+                "reason": faults[0].code,
+                "detail": faults[0].detail,
+                "faults": [f.as_json_value() for f in faults],
+                "chain_head": size,
+            },
+            status_code=503,
+        )
     worker = ctx.services.get("anchoring")
     anchoring: dict[str, object] = {"configured": worker is not None}
     if worker is not None:

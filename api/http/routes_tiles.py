@@ -113,6 +113,12 @@ class PooledTreeReader:
     def set_meta_once(self, name: str, value: str) -> str:
         raise TreeStoreError("the HTTP tree reader does not write")
 
+    def set_meta(self, name: str, value: str) -> None:
+        raise TreeStoreError("the HTTP tree reader does not write")
+
+    def reset(self) -> None:
+        raise TreeStoreError("the HTTP tree reader does not write")
+
 
 def _reader(ctx: Any) -> PooledTreeReader:
     return PooledTreeReader(ctx.runtime.settings.storage)

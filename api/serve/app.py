@@ -114,6 +114,7 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime.guard.start()  # every process compares and advances; close() ticks once more
         if background:
             follower = BatchFollower(list(ctx.views.values()), runtime.ledger).start()
             stops.append(follower.stop)

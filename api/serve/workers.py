@@ -61,7 +61,7 @@ def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
 
     if workers < 1:
         raise ValueError("workers: at least 1")
-    runtime = open_runtime(settings, migrate=True)
+    runtime = open_runtime(settings, migrate=True, fail_closed=False)
     try:
         # Once here, not on first use in two workers at a time (each keeping its own key).
         runtime.keystore.secret(CHECKPOINT_SECRET)
@@ -170,7 +170,7 @@ def _serve_worker(settings: Settings, worker: Worker, sock: socket.socket, start
         signal.signal(sig, _exit_cleanly)
     _stop_with_parent()
     logging.config.dictConfig(log_config())
-    runtime = open_runtime(settings, migrate=False)
+    runtime = open_runtime(settings, migrate=False, fail_closed=False)
     app = build_app(runtime, worker=worker, started=started.set)
     config = uvicorn.Config(app, log_config=log_config(), access_log=False)
     log.info(

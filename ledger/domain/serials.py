@@ -183,19 +183,24 @@ class DailyCounter(Aggregate):
         """Take the next number of the day. Raises :class:`InvalidSerial` past the maximum."""
         return self.reserve(1)[0]
 
-    def reserve(self, count: int) -> range:
-        """Take the next ``count`` numbers of the day, as one event (``Allocated`` records
-        the highest number taken). Raises :class:`InvalidSerial` past the maximum."""
+    def reserve(self, count: int, floor: int = 0) -> range:
+        """Take the next ``count`` numbers of the day above both the counter and ``floor``
+        (the highest number the installation knows was reserved, e.g. by history a restore
+        lost), as one event (``Allocated`` records the highest number taken). Raises
+        :class:`InvalidSerial` past the maximum."""
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise InvalidSerial("count", "must be a whole number of at least 1")
-        last = self.count + count
+        if isinstance(floor, bool) or not isinstance(floor, int) or floor < 0:
+            raise InvalidSerial("floor", "must be a whole number of at least 0")
+        start = max(self.count, floor)
+        last = start + count
         if last > MAX_DAILY_COUNT:
-            if self.count >= MAX_DAILY_COUNT:
+            if start >= MAX_DAILY_COUNT:
                 raise InvalidSerial(
                     "counter", f"{self.department} numbered {MAX_DAILY_COUNT} cases on {self.on}"
                 )
             last = MAX_DAILY_COUNT  # the day's last numbers: a shorter block
-        first = self.count + 1
+        first = start + 1
         self._allocated(last)
         return range(first, last + 1)
 

@@ -8,7 +8,7 @@ at import time; :func:`open_ledger` is the composition root for storage.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -35,6 +35,17 @@ class LedgerApplication(Application[UUID]):
 
     name = "caseledger"
     is_snapshotting_enabled = False
+    #: Called before every save; raises to refuse the write (the composition root installs
+    #: the rollback guard's ``require_writable``: ``ledger.services.guard``).
+    write_gate: Callable[[], None] | None = None
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save as eventsourcing does, after the write gate allowed it (raises what it
+        raises, e.g. ``LedgerRolledBack``, and records nothing)."""
+        gate = self.write_gate
+        if gate is not None:
+            gate()
+        return super().save(*objs, **kwargs)
 
     def construct_transcoder(self) -> Transcoder:
         return MsgpackTranscoder()

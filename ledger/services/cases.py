@@ -64,7 +64,7 @@ from ledger.encoding import canonical
 from ledger.errors import LedgerError
 from ledger.services.application import KeyNotUsable, LedgerApplication
 from ledger.services.idempotency import IdempotencyKeyReused, IdempotencyRecord, check_key
-from ledger.services.numbering import SerialNumbering
+from ledger.services.numbering import SerialFloors, SerialNumbering
 from ledger.storage.materials import BlobStore, MaterialRef
 
 __all__ = [
@@ -197,6 +197,7 @@ class CaseService:
         vault: Vault | None = None,
         blobs: BlobStore | None = None,
         is_blacklisted: BlacklistCheck = never_blacklisted,
+        serial_floors: SerialFloors | None = None,
     ) -> None:
         self.ledger = ledger
         self.clock = clock
@@ -204,7 +205,7 @@ class CaseService:
         self.vault = vault
         self.blobs = blobs
         self.is_blacklisted = is_blacklisted
-        self.numbering = SerialNumbering()
+        self.numbering = SerialNumbering(floors=serial_floors)
 
     # -- queries ------------------------------------------------------------------------------
 

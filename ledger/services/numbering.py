@@ -14,7 +14,11 @@ takes :data:`MAX_BLOCK` numbers, and while the pool runs low one submission that
 number from it also reserves the next block, so the pool is refilled before it runs dry.
 
 Uniqueness comes from the counter (a rival process's reservation conflicts and is
-retried), never from this process's memory. A number handed out but not recorded (the
+retried), never from this process's memory. A restore of an older copy of the database
+would bring the counter back, so every reservation also goes through the installation's
+:class:`SerialFloors` (``ledger.services.guard.RollbackGuard.reserve_serials``): numbers are
+taken above the highest ever reserved, and that highest is recorded outside the database
+before the reserving command is saved. A number handed out but not recorded (the
 command was refused) goes back to the pool. Numbers still in the pool when the process
 stops, or when the business day ends, are never used: a busy day's serials may have
 gaps, never duplicates.
@@ -28,15 +32,30 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from ledger.domain.rules import InvalidSerial
 from ledger.domain.serials import DailyCounter
 
-__all__ = ["MAX_BLOCK", "SerialNumbering", "Ticket"]
+__all__ = ["MAX_BLOCK", "SerialFloors", "SerialNumbering", "Ticket"]
 
 MAX_BLOCK: Final = 64
 """Numbers one reservation takes under contention (alone, a submission takes one)."""
+
+
+class SerialFloors(Protocol):
+    """Where reservations are recorded outside the database (the rollback guard)."""
+
+    def reserve_serials(
+        self, department: str, on: dt.date, reserve: Callable[[int], range]
+    ) -> range: ...
+
+
+class _NoFloors:
+    def reserve_serials(
+        self, department: str, on: dt.date, reserve: Callable[[int], range]
+    ) -> range:
+        return reserve(0)
 
 
 @dataclass
@@ -60,8 +79,9 @@ class _Day:
 class SerialNumbering:
     """Hands out one process's serial numbers, per department and business day."""
 
-    def __init__(self, max_block: int = MAX_BLOCK) -> None:
+    def __init__(self, max_block: int = MAX_BLOCK, floors: SerialFloors | None = None) -> None:
         self._max_block = max_block
+        self.floors: SerialFloors = floors or _NoFloors()
         self._changed = threading.Condition()
         self._days: dict[tuple[str, dt.date], _Day] = {}
 
@@ -78,10 +98,14 @@ class SerialNumbering:
         try:
             if number is None:
                 counter = load()
-                reserved = counter.reserve(block)
+                reserved = self.floors.reserve_serials(
+                    department, on, lambda floor: counter.reserve(block, floor)
+                )
                 ticket = Ticket(reserved[0], counter)
             elif block:
-                refill = _refill(load, block)
+                refill = _refill(
+                    load, block, lambda r: self.floors.reserve_serials(department, on, r)
+                )
                 ticket = Ticket(number, None if refill is None else refill[0])
                 reserved = None if refill is None else refill[1]
             else:
@@ -122,11 +146,15 @@ class SerialNumbering:
             return day, None, self._max_block if day.waiting else 1
 
 
-def _refill(load: Callable[[], DailyCounter], block: int) -> tuple[DailyCounter, range] | None:
-    """The counter with the next block reserved, or None once the day's numbers are all
-    reserved (the submission keeps the number it already has)."""
+def _refill(
+    load: Callable[[], DailyCounter],
+    block: int,
+    floors: Callable[[Callable[[int], range]], range],
+) -> tuple[DailyCounter, range] | None:
+    """The counter with the next block reserved (above the floor), or None once the day's
+    numbers are all reserved (the submission keeps the number it already has)."""
     counter = load()
     try:
-        return counter, counter.reserve(block)
+        return counter, floors(lambda floor: counter.reserve(block, floor))
     except InvalidSerial:
         return None
