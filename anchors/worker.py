@@ -59,7 +59,7 @@ from anchors.errors import (
 from anchors.node.client import NodeClient
 from anchors.node.protocol import AddCheckpoint
 from anchors.policy import TrustPolicy
-from anchors.receipt import Receipt, VerifiedReceipt, verify_receipt
+from anchors.receipt import Receipt, VerifiedReceipt, verify_block, verify_receipt
 from anchors.tree import PersistentTree, open_tree_store
 from ledger.domain.anchoring import ANCHOR_TOPICS, AnchorLog
 from ledger.errors import LedgerError
@@ -310,6 +310,8 @@ class AnchoringWorker:
                     "cosigned one: the log was rewritten (or this is a fork)",
                 )
         recorded = a.anchor_log()
+        if recorded is not None and not _sealed_by(recorded.block, policy):
+            recorded = None  # a receipt of another node (anchoring moved): nothing to compare
         if recorded is not None and held_size < int(recorded.size):
             raise RollbackDetected(
                 NODE_ROLLED_BACK,
@@ -489,6 +491,16 @@ class AnchoringWorker:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+
+def _sealed_by(block: str, policy: TrustPolicy) -> bool:
+    """Whether a recorded receipt's block was sealed by the node ``policy`` names (after a
+    validator rotation the chain's last receipt may come from the node it left)."""
+    try:
+        verify_block(block, policy)
+    except AnchorError:
+        return False
+    return True
 
 
 def _block_height(block: str) -> str:
