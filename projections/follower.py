@@ -11,6 +11,7 @@ NOTIFYs in every write transaction) — SQLite cannot notify, so there it polls 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from types import TracebackType
@@ -21,9 +22,12 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.services.application import LedgerApplication
 from projections.runner import catch_up, position
+from projections.store import ViewTampered
 from projections.view import View
 
 __all__ = ["BatchFollower"]
+
+log = logging.getLogger("caseledger.projections")
 
 
 def _conninfo(datastore: Any) -> str:
@@ -35,7 +39,9 @@ def _conninfo(datastore: Any) -> str:
 class BatchFollower:
     """A background thread keeping ``views`` caught up with ``app``'s log (a context manager).
 
-    An error in a view stops the thread and is re-raised by :meth:`stop`.
+    An error in a view stops the thread and is re-raised by :meth:`stop` — except a view whose
+    tracking was changed outside it (:class:`~projections.store.ViewTampered`): that view is
+    left as it is (it refuses every write), the error is logged once, and the others follow on.
     """
 
     def __init__(
@@ -48,6 +54,8 @@ class BatchFollower:
         self.interval = interval
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self.tampered: dict[str, str] = {}
+        """Views refusing writes because their tracking was changed outside them: why."""
         self._thread = threading.Thread(target=self._run, name="view-follower", daemon=True)
         self._wake = threading.Event()
         self._listener: threading.Thread | None = None
@@ -63,11 +71,21 @@ class BatchFollower:
                 head = self.app.recorder.max_notification_id() or 0
                 for view in self.views:
                     if position(view, self.app) < head:
-                        catch_up(view, self.app, until=head)
+                        self._catch_up(view, head)
                 # PostgreSQL: woken by NOTIFY (the timeout only guards a lost notification).
                 self._wake.wait(self.interval if self._listener is None else 1.0)
         except BaseException as exc:  # reported to the owner by stop()
             self._error = exc
+
+    def _catch_up(self, view: View, head: int) -> None:
+        try:
+            catch_up(view, self.app, until=head)
+        except ViewTampered as exc:
+            if view.name not in self.tampered:
+                log.error("read model %s stopped following the log: %s", view.name, exc.detail)
+            self.tampered[view.name] = exc.detail
+        else:
+            self.tampered.pop(view.name, None)
 
     def _listen(self) -> None:
         """Set ``_wake`` whenever the log's channel is notified (PostgreSQL only)."""
