@@ -12,7 +12,7 @@ The inputs come from ``tests.hostile_files``: a PDF page of 14 400 × 14 400 pt,
 a page tree 50 000 deep, a 40 000² image behind a FlateDecode stream, pixel bombs (PNG, JPEG
 header), QR text of 1 601 characters, COSE with a trailing byte or a non-shortest head, a PDF
 with ``/JavaScript`` inside an object stream, FlateDecode bombs, a million objects, arrays
-nested 100 000 deep, and a bag whose ``bag-info.txt`` has a 20 MB line.
+nested 100 000 deep, and bags whose ``bag-info.txt`` has a 20 MB or an 8 MB line.
 """
 
 from __future__ import annotations
@@ -90,6 +90,16 @@ def _archive(name: str, make: Callable[[], bytes]) -> Callable[[Path], list[str]
     return build
 
 
+def _bag_of(line_bytes: int) -> Callable[[Path], list[str]]:
+    def build(tmp: Path) -> list[str]:
+        from tests.hostile_files import long_line_bag
+
+        bag = long_line_bag(tmp / "bag", line_bytes=line_bytes)
+        return ["archive", "check", str(bag), "--json"]
+
+    return build
+
+
 def _bag(tmp: Path) -> list[str]:
     from tests.hostile_files import long_line_bag
 
@@ -111,6 +121,7 @@ def _cases() -> list[Case]:
         Case("cose-trailing-byte", "cose", _kiosk_text(_trailing)),
         Case("cose-long-head", "cose", _kiosk_text(_long_head)),
         Case("bag-info-20mb-line", "bagit", _bag),
+        Case("bag-info-8mb-line", "bagit", _bag_of(8 * 1024 * 1024)),
         Case(
             "js-in-object-stream", "pdf-active", _archive("js", h.javascript_in_object_stream_pdf)
         ),
