@@ -131,8 +131,16 @@ def _cases() -> list[Case]:
             "pdf-active",
             _archive("bombs", lambda: h.flate_bomb_pdf(75_000_000, streams=20)),
         ),
-        Case("million-objects", "pdf-active", _archive("objects", h.many_objects_pdf)),
-        Case("nesting-100k", "pdf-active", _archive("nested", h.deep_nesting_pdf)),
+        Case(
+            "million-objects",
+            "pdf-active",
+            _archive("objects", lambda: h.needing_the_parser(h.many_objects_pdf())),
+        ),
+        Case(
+            "nesting-100k",
+            "pdf-active",
+            _archive("nested", lambda: h.needing_the_parser(h.deep_nesting_pdf())),
+        ),
     ]
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "many_objects_pdf",
     "many_pages_pdf",
     "measured_cli",
+    "needing_the_parser",
     "pdf",
     "png",
     "png_bomb",
@@ -245,6 +246,14 @@ def deep_nesting_pdf(depth: int = 100_000) -> bytes:
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Deep " + nested + b" >>",
         ]
     )
+
+
+def needing_the_parser(data: bytes) -> bytes:
+    """``data`` with a comment naming ``/ObjStm`` after the header: the active-content check
+    then cannot rely on the raw bytes alone and hands the file to the PDF parser (what a file
+    with real object streams gets)."""
+    header, _, rest = data.partition(b"\n")
+    return header + b"\n% /ObjStm\n" + rest
 
 
 # --- images -----------------------------------------------------------------------------------

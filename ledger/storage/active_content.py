@@ -15,7 +15,9 @@ What is looked for:
   ``/GoToR``, ``/GoToE`` — as a key or a value anywhere, so an ``/OpenAction`` that runs
   JavaScript is found by its ``/S /JavaScript``. Twice: (1) in the raw bytes, name escapes
   (``#61``) decoded, which needs no parser and sees every uncompressed object, reachable or
-  not; (2) by ``pypdf``, which reads the cross-reference tables and streams and resolves every
+  not — enough for a file without ``/ObjStm`` or ``/XRef`` (compressed objects are reachable
+  only through a cross-reference stream, ISO 32000-2 §7.5.7–8), which is not parsed further;
+  (2) otherwise by ``pypdf``, which reads the cross-reference tables and streams and resolves every
   object they list — those packed in FlateDecode (or any other filter's) object streams
   included — and walks each one's dictionaries and arrays; the decoded data of every object
   stream is scanned as raw bytes too, so an object hidden in one without an xref entry is
@@ -121,15 +123,21 @@ def active_content(media_type: str, data: bytes) -> list[str]:
     return []
 
 
+def _unescaped(data: bytes) -> bytes:
+    return _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), data)
+
+
 def _raw_names(data: bytes) -> set[str]:
-    names = _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), data)
-    return {"/" + m.group(1).decode() for m in _PDF_ACTIVE.finditer(names)}
+    return {"/" + m.group(1).decode() for m in _PDF_ACTIVE.finditer(_unescaped(data))}
 
 
 def pdf_active_names(data: bytes) -> tuple[list[str], str]:
     """(the active names a PDF holds, sorted; why it could not be inspected in full, or "").
     Never raises."""
-    found = _raw_names(data)
+    plain = _unescaped(data)
+    found = {"/" + m.group(1).decode() for m in _PDF_ACTIVE.finditer(plain)}
+    if b"/ObjStm" not in plain and b"/XRef" not in plain:
+        return sorted(found), ""  # no object stream: every object is in the raw bytes
     objects = max(data.count(b"endobj"), data.count(b" obj"))  # fast, before any parse
     if objects > MAX_PDF_OBJECTS:
         return sorted(found), f"{objects:,} objects; at most {MAX_PDF_OBJECTS:,} are inspected"

@@ -78,6 +78,7 @@ def _child(
         limit = _data_in_use() + memory
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU must not leave a core file
         try:
             outcome: list[Any] = ["value", fn(*args)]
         except MemoryError:

@@ -88,9 +88,9 @@ def test_a_plain_go_to_open_action_and_clean_pdfs_pass() -> None:
     [
         (h.flate_bomb_pdf(256 * 1024 * 1024), "LimitReachedError"),
         (h.flate_bomb_pdf(60_000_000, streams=3), "object streams inflate beyond"),
-        (h.many_objects_pdf(MAX_PDF_OBJECTS + 1), f"at most {MAX_PDF_OBJECTS:,}"),
-        (h.deep_nesting_pdf(), "PdfReadError"),
-        (b"%PDF-1.7\n1 0 obj << /Length 3 >> stream\nabc\nendstream", "cannot read"),
+        (h.needing_the_parser(h.many_objects_pdf(MAX_PDF_OBJECTS + 1)), "at most 200,000"),
+        (h.needing_the_parser(h.deep_nesting_pdf()), "PdfReadError"),
+        (b"%PDF-1.7\n1 0 obj << /Type /ObjStm /Length 3 >> stream\nabc\nendstream", "cannot read"),
     ],
     ids=["one bomb", "three bombs", "too many objects", "deep nesting", "no structure"],
 )
@@ -104,6 +104,16 @@ def test_what_cannot_be_inspected_within_bounds_is_refused(data: bytes, needle: 
 def test_the_raw_scan_still_finds_names_outside_any_stream() -> None:
     names, problem = pdf_active_names(b"%PDF-1.4\n1 0 obj << /S /Launch >> endobj\n%%EOF")
     assert names == ["/Launch"] and problem == ""
+
+
+def test_a_pdf_without_object_streams_is_judged_by_its_raw_bytes_alone() -> None:
+    """Compressed objects are reachable only through a cross-reference stream: without
+    ``/ObjStm`` or ``/XRef`` every object is in the raw bytes, and no parse is needed (nor
+    any bound on one: a million objects and deep nesting pass when nothing is active)."""
+    for data in (h.many_objects_pdf(MAX_PDF_OBJECTS + 1), h.deep_nesting_pdf(), _clean_pdf()):
+        assert pdf_active_names(data) == ([], "")
+    escaped = b"%PDF-1.4\n1 0 obj << /Type /Obj#53tm /Length 1 >> stream\nx\nendstream"
+    assert "cannot read" in pdf_active_names(escaped)[1]  # still handed to the parser
 
 
 def test_an_ofd_with_a_macro_project_is_refused() -> None:
