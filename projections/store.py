@@ -105,6 +105,23 @@ class Tx:
         row = self._rows.fetchone()
         return None if row is None else _plain(row)
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 1000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Every row of one read-only statement, ``size`` at a time, memory flat: a server-side
+        cursor on PostgreSQL (in this transaction), SQLite's own stepping cursor."""
+        if self.dialect == "sqlite":  # eventsourcing wraps sqlite3's cursor
+            cursor = self._cursor.sqlite_cursor.connection.cursor()
+        else:
+            cursor = self._cursor.connection.cursor(name="caseledger_stream", row_factory=tuple_row)
+        try:
+            cursor.execute(self._sql(sql), tuple(params))
+            while rows := cursor.fetchmany(size):
+                for row in rows:
+                    yield _plain(row)
+        finally:
+            cursor.close()
+
 
 def _plain(row: Any) -> tuple[Any, ...]:
     values = row.values() if isinstance(row, dict) else tuple(row)
@@ -481,7 +498,8 @@ def open_view_recorder(
         schema = f"{schema}{suffix}_{name}"[:63]
         with psycopg.connect(storage.conninfo, autocommit=True) as conn:
             conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-        return PostgresViewRecorder(_datastore(storage, schema), tables, name)
+        scratch = _datastore(storage, schema, pool_size=1, max_overflow=1)  # one thread uses it
+        return PostgresViewRecorder(scratch, tables, name)
     return PostgresViewRecorder(_live_datastore(storage, schema), tables, name)
 
 

@@ -213,8 +213,7 @@ def _row_hash(row: tuple[Any, ...]) -> bytes:
 
 
 def _rows(tx: Tx, table: Table) -> Iterator[tuple[Any, ...]]:
-    tx.execute(_select(table))
-    yield from tx.fetchall()
+    yield from tx.stream(_select(table))
 
 
 def _summary(tx: Tx, table: Table) -> tuple[int, bytes]:
