@@ -27,6 +27,7 @@ is missing (not POSIX) the function runs in-process, uncapped.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -75,6 +76,7 @@ def _child(
     cleanup (``os._exit``)."""
     code = 0
     try:
+        gc.freeze()  # the inherited heap is never collected here: no copy-on-write of all of it
         limit = _data_in_use() + memory
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
