@@ -35,6 +35,7 @@ import json
 import math
 import urllib.parse
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -49,6 +50,7 @@ __all__ = [
     "DECODE_CPU_SECONDS",
     "DECODE_MEMORY_BYTES",
     "MAX_INPUT_BYTES",
+    "MAX_PAGE_IMAGE_PIXELS",
     "MAX_PAGE_POINTS",
     "MAX_PDF_PAGE_COUNT",
     "MAX_PIXELS",
@@ -169,8 +171,10 @@ def _image(data: bytes) -> Any:
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb check, at our cap (in the child)
     try:
-        image = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
-    except Image.DecompressionBombError:
+        with warnings.catch_warnings():  # over the cap: refused, not warned about
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         image = None
     except Exception as exc:  # Pillow raises many kinds on a bad file
         raise ImageError(f"not a readable PNG or JPEG: {exc}") from None

@@ -17,8 +17,10 @@ not an interpreter start) under:
 * at most :data:`MAX_CHILDREN` such children of one process at a time (a caller waits for a
   slot within its deadline), so concurrent uploads cannot multiply the cap without bound.
 
-The child sends back one JSON value through a pipe (at most :data:`MAX_RESULT_BYTES`; JSON,
-not pickle, so a child subverted by its input cannot make the parent run code). Whatever
+The child's standard output and error go to ``/dev/null`` (a C library's messages must not
+break its caller's one-line answers); it sends back one JSON value through a pipe (at most
+:data:`MAX_RESULT_BYTES`; JSON, not pickle, so a child subverted by its input cannot make the
+parent run code). Whatever
 happens to the child — a ``MemoryError``, a crash, a signal, the deadline — the parent raises
 :class:`Exceeded` naming the cap, so the caller answers in one line and never hangs; an
 exception the function raised comes back as :class:`Failed` with its message. Where ``fork``
@@ -77,6 +79,9 @@ def _child(
     code = 0
     try:
         gc.freeze()  # the inherited heap is never collected here: no copy-on-write of all of it
+        quiet = os.open(os.devnull, os.O_WRONLY)  # a decoder's own noise must not reach the
+        os.dup2(quiet, 1)  # caller's output: what it has to say comes back as JSON
+        os.dup2(quiet, 2)
         limit = _data_in_use() + memory
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
