@@ -19,10 +19,10 @@ the event at that position — written by :meth:`track` in the same transaction 
 and the rows. Before it writes, :meth:`track` checks that the seal's position is the tracked
 one (a batch checks before its first handler runs); a tracking row moved by hand (forwards,
 so the view skips events, or backwards, so it applies them twice) makes every later write
-refuse with :class:`ViewTampered`. The seal's
-``alarm`` column holds the last comparison with a scratch rebuild that found the rows
-different (``projections.verify``), so every process serving the view sees it. The seal table
-is part of the fingerprint: a store from before it existed rebuilds once, sealed.
+refuse with :class:`ViewTampered`. The seal's ``alarm`` column holds the last comparison with
+a scratch rebuild that found the rows different (``projections.verify``), so every process
+serving the view sees it. The seal table is part of the fingerprint: a store from before it
+existed rebuilds once, sealed.
 """
 
 from __future__ import annotations

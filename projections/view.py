@@ -45,9 +45,10 @@ class View(Projection[Any]):
         handler = self.handlers.get(get_topic(type(domain_event)))
         try:
             with self.store.transaction() as tx:
+                self.store.check(tx, tracking.application_name)
                 if handler is not None:
                     handler(self, tx, domain_event)
-                self.store.track(tx, tracking)
+                self.store.track(tx, tracking, checked=True)
         except Exception as exc:
             if not is_replay(exc):
                 raise  # a replayed position is refused as a whole: exactly once
