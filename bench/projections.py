@@ -97,6 +97,31 @@ def drive_cases(w: World, cases: int, *, seed: int = 7, per_day: int = 40) -> li
     return serials
 
 
+def _bench_verify(w: World, storage: Any) -> dict[str, Any] | None:
+    """``projections verify`` on the live views: the seal check and the comparison of every
+    view with a scratch rebuild (issue 15); None on a tree without it."""
+    try:
+        from projections.verify import check_seals, compare_with_rebuild
+    except ImportError:
+        return None
+    views = [open_view(cls, storage) for cls in VIEWS]
+    for view in views:
+        catch_up(view, w.ledger)
+    t = time.perf_counter()
+    for _ in range(20):
+        assert check_seals(views, w.ledger) == []
+    seals = (time.perf_counter() - t) / 20
+    t = time.perf_counter()
+    results = compare_with_rebuild(views, storage, w.ledger)
+    compare = time.perf_counter() - t
+    assert all(r.identical for r in results)
+    return {
+        "views": len(views),
+        "seal_check_ms_all_views": round(seals * 1000, 2),
+        "compare_with_rebuild_seconds": round(compare, 2),
+    }
+
+
 def bench_rebuild(cases: int, tmp: Path) -> tuple[dict[str, Any], World, list[str]]:
     tmp.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{tmp / 'ledger.sqlite3'}"
@@ -142,6 +167,7 @@ def bench_rebuild(cases: int, tmp: Path) -> tuple[dict[str, Any], World, list[st
         },
     }
     print(json.dumps(report), flush=True)
+    report["verify"] = _bench_verify(w, storage)
     return report, w, serials
 
 

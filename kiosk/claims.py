@@ -10,7 +10,12 @@ signature, which do not compress: measured, zlib made them longer):
 2. COSE_Sign1 (RFC 9052 §4.2): ``18([protected, {}, payload, signature])`` with the protected
    header ``{1: -8 (EdDSA), 4: kid}`` (RFC 9053 §2.2 EdDSA, Ed25519 only); the signature is
    Ed25519 over the ``Sig_structure`` ``["Signature1", protected, h'', payload]`` (RFC 9052
-   §4.4); ``kid`` is the signer's 8-byte ledger key id (docs/FORMAT.md §3);
+   §4.4); ``kid`` is the signer's 8-byte ledger key id (docs/FORMAT.md §3). A parser accepts
+   exactly one byte form: the tagged array, every head in its shortest form (RFC 8949
+   §4.2.1), definite lengths, no other tag, float or simple value, nothing after the array —
+   checked by a strict scan of the heads *before* ``cbor2`` decodes anything (so none of its
+   semantic tags run on untrusted bytes), and again by re-encoding the parsed message, which
+   must give back the same bytes;
 3. Base45 (RFC 9285) of the COSE bytes, behind the prefix :data:`PREFIX` (``CL1:`` —
    caseledger printed claim, version 1, uncompressed; the DCC's ``HC1:`` means zlib), so the
    text uses only the QR alphanumeric alphabet and encodes compactly at ECC level Q.
@@ -39,6 +44,7 @@ from ledger.chain.signing import verify_signature
 from ledger.domain.signer import KEY_ID_SIZE, SIGNATURE_SIZE, Signer
 
 __all__ = [
+    "BASE45_TEXT",
     "CLAIM_KEYS",
     "MAX_COSE_BYTES",
     "MAX_QR_TEXT",
@@ -74,7 +80,8 @@ COSE_SIGN1_TAG: Final = 18
 ALG_EDDSA: Final = -8
 HEADER_ALG: Final = 1
 HEADER_KID: Final = 4
-_BASE45: Final = re.compile(r"[0-9A-Z $%*+\-./:]*")
+BASE45_TEXT: Final = re.compile(r"[0-9A-Z $%*+\-./:]*")
+"""Text in the Base45 alphabet (RFC 9285 §4): what may follow :data:`PREFIX`."""
 
 
 class ClaimKind(IntEnum):
@@ -253,10 +260,64 @@ def _claim_kind(value: object) -> ClaimKind:
         raise MalformedClaim(f"claim kind: {value} is not 1 or 2") from None
 
 
-def _loads(data: bytes, what: str) -> Any:
+MAX_DEPTH: Final = 4
+"""Deepest nesting of arrays and maps in a printed claim's CBOR (claims → anchor is 2)."""
+
+
+def _head(data: bytes, pos: int, what: str) -> tuple[int, int, int]:
+    """(major type, argument, position after the head) of the CBOR head at ``pos``, which must
+    be definite and in its shortest form (RFC 8949 §3, §4.2.1)."""
+    if pos >= len(data):
+        raise MalformedClaim(f"{what}: CBOR ends early (byte {pos})")
+    major, info = data[pos] >> 5, data[pos] & 0x1F
+    if info < 24:
+        return major, info, pos + 1
+    if info > 27:
+        raise MalformedClaim(f"{what}: indefinite length or reserved head at byte {pos}")
+    size = 1 << (info - 24)
+    if pos + 1 + size > len(data):
+        raise MalformedClaim(f"{what}: CBOR ends early (byte {pos})")
+    argument = int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+    if argument < (24 if size == 1 else 1 << (4 * size)):
+        raise MalformedClaim(f"{what}: head at byte {pos} is not in its shortest form")
+    return major, argument, pos + 1 + size
+
+
+def _scan(data: bytes, pos: int, depth: int, what: str, tag: int | None) -> int:
+    """Where the well-formed CBOR item at ``pos`` ends. Only integers, byte and text strings,
+    arrays and maps at most :data:`MAX_DEPTH` deep, and the one ``tag`` at the top."""
+    major, argument, pos = _head(data, pos, what)
+    if major in (0, 1):
+        return pos
+    if major in (2, 3):
+        if argument > len(data) - pos:
+            raise MalformedClaim(f"{what}: a string runs past the end")
+        return pos + argument
+    if major in (4, 5):
+        if depth >= MAX_DEPTH:
+            raise MalformedClaim(f"{what}: nested deeper than {MAX_DEPTH}")
+        items = argument * (2 if major == 5 else 1)
+        if items > len(data) - pos:  # every item takes at least one byte
+            raise MalformedClaim(f"{what}: an array or map runs past the end")
+        for _ in range(items):
+            pos = _scan(data, pos, depth + 1, what, None)
+        return pos
+    if major == 6 and tag is not None and argument == tag:
+        return _scan(data, pos, depth, what, None)
+    raise MalformedClaim(
+        f"{what}: {'a tag' if major == 6 else 'a float or simple value'} at byte {pos - 1}"
+    )
+
+
+def _loads(data: bytes, what: str, *, tag: int | None = None) -> Any:
+    """Decode one CBOR item that is all of ``data``: scanned strictly first (:func:`_scan`),
+    so ``cbor2`` only ever decodes plain integers, strings, arrays and maps."""
+    end = _scan(data, 0, 0, what, tag)
+    if end != len(data):
+        raise MalformedClaim(f"{what}: {len(data) - end} bytes after the CBOR item")
     try:
         return cbor2.loads(data)
-    except Exception as exc:  # cbor2 raises several types on malformed input
+    except Exception as exc:  # cbor2 raises several types on malformed input (bad UTF-8)
         raise MalformedClaim(f"{what}: not CBOR ({type(exc).__name__})") from None
 
 
@@ -285,23 +346,24 @@ def sign_claim(claim: PrintClaim, signer: Signer) -> bytes:
     protected = _protected_header(bytes(signer.key_id))
     payload = claim.to_cbor()
     signature = signer.sign(sig_structure(protected, payload))
-    return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    return _cose_bytes(protected, payload, signature)
 
 
 def parse_cose(data: bytes) -> SignedClaim:
-    """Parse a COSE_Sign1 (tagged 18 or untagged) of a printed claim, without verifying it.
+    """Parse a tagged COSE_Sign1 of a printed claim, without verifying it.
 
-    Steps: 1. size; 2. CBOR array of four; 3. protected header is exactly
+    Steps: 1. size; 2. one well-formed CBOR item that is all of ``data``, tag 18 around an
+    array of four, shortest heads (:func:`_loads`); 3. protected header is exactly
     ``{1: -8, 4: kid(8 bytes)}`` in deterministic encoding, unprotected header empty;
-    4. payload parses as claims; 5. signature is 64 bytes. Raises :class:`MalformedClaim`.
+    4. payload parses as claims; 5. signature is 64 bytes; 6. re-encoding the message gives
+    ``data`` back (the one byte form of docs/FORMAT.md §7). Raises :class:`MalformedClaim`.
     """
     if not isinstance(data, bytes) or not 0 < len(data) <= MAX_COSE_BYTES:
         raise MalformedClaim(f"COSE_Sign1: 1–{MAX_COSE_BYTES} bytes")
-    value = _loads(data, "COSE_Sign1")
-    if isinstance(value, cbor2.CBORTag):
-        if value.tag != COSE_SIGN1_TAG:
-            raise MalformedClaim(f"COSE: tag {value.tag}, expected {COSE_SIGN1_TAG} (COSE_Sign1)")
-        value = value.value
+    value = _loads(data, "COSE_Sign1", tag=COSE_SIGN1_TAG)
+    if not isinstance(value, cbor2.CBORTag) or value.tag != COSE_SIGN1_TAG:
+        raise MalformedClaim(f"COSE: expected tag {COSE_SIGN1_TAG} (COSE_Sign1)")
+    value = value.value
     if not isinstance(value, list | tuple) or len(value) != 4:
         raise MalformedClaim("COSE_Sign1: an array of four items")
     protected, unprotected, payload, signature = value
@@ -321,7 +383,14 @@ def parse_cose(data: bytes) -> SignedClaim:
         raise MalformedClaim("protected header: not in deterministic CBOR encoding")
     if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
         raise MalformedClaim(f"COSE_Sign1: signature must be {SIGNATURE_SIZE} bytes")
-    return SignedClaim(protected, key_id, payload, signature, PrintClaim.from_cbor(payload))
+    claim = PrintClaim.from_cbor(payload)
+    if _cose_bytes(protected, payload, signature) != data:
+        raise MalformedClaim("COSE_Sign1: not in its one deterministic encoding (FORMAT.md §7)")
+    return SignedClaim(protected, key_id, payload, signature, claim)
+
+
+def _cose_bytes(protected: bytes, payload: bytes, signature: bytes) -> bytes:
+    return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
 
 
 def verify_cose(data: bytes, keys: Mapping[bytes, bytes]) -> PrintClaim:
@@ -361,7 +430,7 @@ def decode_qr_text(text: str) -> bytes:
     if not text.startswith(PREFIX):
         raise MalformedClaim(f"QR text: does not start with {PREFIX!r}")
     body = text[len(PREFIX) :]
-    if not _BASE45.fullmatch(body):
+    if not BASE45_TEXT.fullmatch(body):
         raise MalformedClaim("QR text: a character outside the Base45 alphabet (RFC 9285 §4)")
     try:
         return bytes(base45.b45decode(body))

@@ -12,6 +12,7 @@ __all__ = [
     "BadSignature",
     "ClaimError",
     "ImageError",
+    "InputRefused",
     "KioskError",
     "MalformedClaim",
     "PrintRefused",
@@ -50,6 +51,12 @@ class BadSignature(ClaimError):
 
 class ImageError(KioskError):
     """A file could not be read as a PDF, PNG or JPEG, or holds no readable QR code."""
+
+
+class InputRefused(KioskError):
+    """An input to verify is beyond a named limit (size, text length, PDF pages, page size,
+    pixels, the decoder's memory or time) or is not a PDF, image or QR text at all: refused
+    before anything is verified (``kiosk verify`` exits 2 with this one line)."""
 
 
 class StatusUnavailable(KioskError):

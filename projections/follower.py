@@ -29,6 +29,7 @@ from psycopg.sql import SQL, Identifier
 from ledger.services.application import LedgerApplication
 from ledger.storage.faults import storage_fault
 from projections.runner import catch_up, position
+from projections.store import ViewTampered
 from projections.view import View
 
 __all__ = ["BatchFollower"]
@@ -47,7 +48,9 @@ def _conninfo(datastore: Any) -> str:
 class BatchFollower:
     """A background thread keeping ``views`` caught up with ``app``'s log (a context manager).
 
-    An error in a view stops the thread and is re-raised by :meth:`stop`.
+    An error in a view stops the thread and is re-raised by :meth:`stop` — except a view whose
+    tracking was changed outside it (:class:`~projections.store.ViewTampered`): that view is
+    left as it is (it refuses every write), the error is logged once, and the others follow on.
     """
 
     def __init__(
@@ -63,6 +66,8 @@ class BatchFollower:
         self.faults = 0
         """Rounds that met a storage fault (and were retried)."""
         self.last_fault = ""
+        self.tampered: dict[str, str] = {}
+        """Views refusing writes because their tracking was changed outside them: why."""
         self._thread = threading.Thread(target=self._run, name="view-follower", daemon=True)
         self._wake = threading.Event()
         self._listener: threading.Thread | None = None
@@ -98,7 +103,17 @@ class BatchFollower:
         head = self.app.recorder.max_notification_id() or 0
         for view in self.views:
             if position(view, self.app) < head:
-                catch_up(view, self.app, until=head)
+                self._catch_up(view, head)
+
+    def _catch_up(self, view: View, head: int) -> None:
+        try:
+            catch_up(view, self.app, until=head)
+        except ViewTampered as exc:
+            if view.name not in self.tampered:
+                log.error("read model %s stopped following the log: %s", view.name, exc.detail)
+            self.tampered[view.name] = exc.detail
+        else:
+            self.tampered.pop(view.name, None)
 
     def _listen(self) -> None:
         """Set ``_wake`` whenever the log's channel is notified (PostgreSQL only)."""

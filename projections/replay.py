@@ -20,6 +20,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger.services.application import LedgerApplication
 from ledger.storage.urls import StorageURL
+from projections.links import chain_link
 from projections.runner import PAGE, Rebuild, catch_up, open_view, position
 from projections.store import drop_rebuild_schema, table_digest
 from projections.view import View
@@ -75,7 +76,8 @@ def rebuild_all(
         for i, view in enumerate(fresh):
             t1 = time.perf_counter()
             mine = [(e, t) for topic, e, t in decoded if topic in view.handlers]
-            view.process_batch(mine)
+            if mine:
+                view.process_batch(mine, chain_link(app, mine[-1][1].notification_id))
             counts[i] += len(mine)
             spent[i] += time.perf_counter() - t1
         if len(notifications) < PAGE:
@@ -84,7 +86,7 @@ def rebuild_all(
     for view in fresh:
         if head > position(view, app):
             with view.store.transaction() as tx:
-                view.store.track(tx, Tracking(app.name, head))
+                view.store.track(tx, Tracking(app.name, head), chain_link(app, head))
     seconds = time.perf_counter() - began
     results = tuple(
         Rebuild(

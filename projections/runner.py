@@ -18,6 +18,7 @@ from eventsourcing.projection import BaseProjectionRunner
 
 from ledger.services.application import LedgerApplication
 from ledger.storage.urls import StorageURL
+from projections.links import chain_link
 from projections.store import drop_rebuild_schema, open_view_recorder, table_digest
 from projections.view import View
 
@@ -35,7 +36,9 @@ def position(view: View, app: LedgerApplication) -> int:
 
 
 def catch_up(view: View, app: LedgerApplication, *, until: int | None = None) -> int:
-    """Process every notification after the view's position (up to ``until``); returns count."""
+    """Process every notification after the view's position (up to ``until``); returns count.
+    Raises :class:`~projections.store.ViewTampered` when the view's tracking was changed
+    outside it."""
     done = 0
     start = position(view, app)
     while True:
@@ -43,7 +46,8 @@ def catch_up(view: View, app: LedgerApplication, *, until: int | None = None) ->
             start=start, limit=PAGE, stop=until, topics=view.topics, inclusive_of_start=False
         )
         view.process_batch(
-            [(app.mapper.to_domain_event(n), Tracking(app.name, n.id)) for n in notifications]
+            [(app.mapper.to_domain_event(n), Tracking(app.name, n.id)) for n in notifications],
+            chain_link(app, notifications[-1].id) if notifications else None,
         )
         done += len(notifications)
         if len(notifications) < PAGE:
@@ -60,7 +64,7 @@ def catch_up(view: View, app: LedgerApplication, *, until: int | None = None) ->
 
 def _advance(view: View, app: LedgerApplication, head: int) -> None:
     with view.store.transaction() as tx:
-        view.store.track(tx, Tracking(app.name, head))
+        view.store.track(tx, Tracking(app.name, head), chain_link(app, head))
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,16 @@ def status_of(view: View, app: LedgerApplication) -> ViewStatus:
         return ViewStatus(view.name, at, head)
     head = app.recorder.max_notification_id() or 0
     return ViewStatus(view.name, position(view, app), head)
+
+
+def reset(view_cls: type[View], storage: StorageURL, app: LedgerApplication) -> int:
+    """Drop a view — its rows, tracking and seal (with any alarm) — and rebuild it from the
+    log; returns the events applied. The repair for a view found different from the log
+    (``projections.verify``); no other process may hold the view open meanwhile."""
+    view = open_view(view_cls, storage)
+    with view.store.transaction() as tx:
+        tx.execute("DELETE FROM view_fingerprints WHERE view = ?", (view_cls.name,))
+    return catch_up(open_view(view_cls, storage), app)  # opening drops what is unrecorded
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,17 @@ a fingerprint (SHA-256 of their DDL), kept in ``view_fingerprints`` beside the t
 opening a view whose recorded fingerprint differs (or is missing while its tables or
 tracking exist) drops its tables and tracking and creates them anew, in one transaction,
 so the view rebuilds from the log on its next catch-up.
+
+Seals (issue 15, "read models that notice"): beside its tracking, each view keeps one row in
+``view_seals`` — the position it has applied up to, and the chain sequence and entry hash of
+the event at that position — written by :meth:`track` in the same transaction as the tracking
+and the rows. Before it writes, :meth:`track` checks that the seal's position is the tracked
+one (a batch checks before its first handler runs); a tracking row moved by hand (forwards,
+so the view skips events, or backwards, so it applies them twice) makes every later write
+refuse with :class:`ViewTampered`. The seal's ``alarm`` column holds the last comparison with
+a scratch rebuild that found the rows different (``projections.verify``), so every process
+serving the view sees it. The seal table is part of the fingerprint: a store from before it
+existed rebuilds once, sealed.
 """
 
 from __future__ import annotations
@@ -95,6 +106,23 @@ class Tx:
         row = self._rows.fetchone()
         return None if row is None else _plain(row)
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 1000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Every row of one read-only statement, ``size`` at a time, memory flat: a server-side
+        cursor on PostgreSQL (in this transaction), SQLite's own stepping cursor."""
+        if self.dialect == "sqlite":  # eventsourcing wraps sqlite3's cursor
+            cursor = self._cursor.sqlite_cursor.connection.cursor()
+        else:
+            cursor = self._cursor.connection.cursor(name="caseledger_stream", row_factory=tuple_row)
+        try:
+            cursor.execute(self._sql(sql), tuple(params))
+            while rows := cursor.fetchmany(size):
+                for row in rows:
+                    yield _plain(row)
+        finally:
+            cursor.close()
+
 
 def _plain(row: Any) -> tuple[Any, ...]:
     values = row.values() if isinstance(row, dict) else tuple(row)
@@ -111,7 +139,13 @@ class ViewRecorder(Protocol):
 
     def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
-    def track(self, tx: Tx, tracking: Tracking) -> None: ...
+    def check(self, tx: Tx, application_name: str) -> None: ...
+
+    def track(
+        self, tx: Tx, tracking: Tracking, link: ChainLink | None = None, *, checked: bool = False
+    ) -> None: ...
+
+    def seal(self, tx: Tx, application_name: str) -> Seal: ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
 
@@ -127,13 +161,57 @@ FINGERPRINTS: Final = Table(
 )
 """One row per view: the fingerprint of its table definitions and the tables it made."""
 
+SEALS: Final = Table(
+    "view_seals",
+    (
+        ("view", "TEXT"),
+        ("position", "BIGINT"),
+        ("sequence", "BIGINT"),
+        ("entry_hash", "BLOB"),
+        ("alarm", "TEXT"),
+    ),
+    ("view",),
+)
+"""One row per view: the position it applied up to, the chain sequence and entry hash of the
+event there, and the alarm of the last comparison with a rebuild (NULL when none)."""
+
+
+class ViewTampered(Exception):
+    """A view's tracking no longer matches its seal: it was changed outside the projection.
+    The view refuses further writes until it is rebuilt (``projections verify`` says why)."""
+
+    def __init__(self, view: str, detail: str) -> None:
+        super().__init__(f"view {view}: {detail}")
+        self.view = view
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """The chain entry of an applied notification: its sequence and entry hash."""
+
+    sequence: int
+    entry_hash: bytes
+
+
+@dataclass(frozen=True)
+class Seal:
+    """A view's seal as stored, and its tracked position read in the same statement."""
+
+    tracked: int
+    position: int | None
+    sequence: int | None
+    entry_hash: bytes | None
+    alarm: str | None
+
+
 _TABLE_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def fingerprint(tables: Sequence[Table], dialect: str) -> str:
-    """SHA-256 of the tables' DDL on ``dialect``: any change to a table's name, columns, types,
-    key or indexes changes it."""
-    ddl = "\n".join(statement for table in tables for statement in table.ddl(dialect))
+    """SHA-256 of the tables' DDL on ``dialect``, and of the seal table's: any change to a
+    table's name, columns, types, key or indexes changes it."""
+    ddl = "\n".join(statement for table in (*tables, SEALS) for statement in table.ddl(dialect))
     return hashlib.sha256(ddl.encode()).hexdigest()
 
 
@@ -155,7 +233,7 @@ def _settle(tx: Tx, view: str, tables: Sequence[Table], tracking: str) -> None:
     Also drops tables the recorded definition had and the current one no longer has. A fresh
     store (nothing recorded, nothing there) is left alone; the caller creates the tables.
     """
-    for statement in FINGERPRINTS.ddl(tx.dialect):
+    for statement in (*FINGERPRINTS.ddl(tx.dialect), *SEALS.ddl(tx.dialect)):
         tx.execute(statement)
     tx.execute("SELECT fingerprint, tables FROM view_fingerprints WHERE view = ?", (view,))
     row = tx.fetchone()
@@ -168,6 +246,7 @@ def _settle(tx: Tx, view: str, tables: Sequence[Table], tracking: str) -> None:
     dropped = [n for n in (*names, tracking) if _exists(tx, n)]
     for name in dropped:
         tx.execute(f'DROP TABLE "{name}"')
+    tx.execute("DELETE FROM view_seals WHERE view = ?", (view,))
     if dropped:
         log.warning(
             "view %s: table definitions %s (fingerprint %s, now %s): dropped %s; "
@@ -197,6 +276,75 @@ def _record(tx: Tx, view: str, tables: Sequence[Table]) -> None:
         "INSERT INTO view_fingerprints VALUES (?, ?, ?) ON CONFLICT (view) DO UPDATE "
         "SET fingerprint = excluded.fingerprint, tables = excluded.tables",
         (view, fingerprint(tables, tx.dialect), ",".join(t.name for t in tables)),
+    )
+
+
+def _check(tx: Tx, view: str, tracking_table: str, application_name: str) -> None:
+    """Raise :class:`ViewTampered` unless the seal is at the tracked position."""
+    found = read_seal(tx, view, tracking_table, application_name)
+    sealed = found.position or 0
+    if sealed != found.tracked:
+        raise ViewTampered(
+            view,
+            f"its tracking says notification {found.tracked}, but its seal says the last "
+            f"event applied was {sealed}: the tracking was changed outside the view",
+        )
+
+
+def _seal(
+    tx: Tx,
+    view: str,
+    tracking_table: str,
+    tracking: Tracking,
+    link: ChainLink | None,
+    checked: bool,
+) -> None:
+    """Check the seal against the tracked position (unless the caller just did, in ``tx``),
+    then move it to ``tracking`` (the caller writes the tracking in the same transaction).
+    Raises :class:`ViewTampered`."""
+    if not checked:
+        _check(tx, view, tracking_table, tracking.application_name)
+    tx.execute(
+        "INSERT INTO view_seals (view, position, sequence, entry_hash) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (view) DO UPDATE SET position = excluded.position, "
+        "sequence = excluded.sequence, entry_hash = excluded.entry_hash",
+        (
+            view,
+            tracking.notification_id,
+            None if link is None else link.sequence,
+            None if link is None else link.entry_hash,
+        ),
+    )
+
+
+def read_seal(tx: Tx, view: str, tracking_table: str, application_name: str) -> Seal:
+    """The view's seal and its tracked position, in one statement (one snapshot, even under
+    PostgreSQL's READ COMMITTED)."""
+    tx.execute(
+        f"SELECT (SELECT MAX(notification_id) FROM {tracking_table} "
+        "WHERE application_name = ?), s.position, s.sequence, s.entry_hash, s.alarm "
+        "FROM (SELECT 1 AS one) AS x LEFT JOIN view_seals AS s ON s.view = ?",
+        (application_name, view),
+    )
+    row = tx.fetchone()
+    if row is None:  # pragma: no cover - the outer select always has one row
+        return Seal(0, None, None, None, None)
+    tracked, position, sequence, entry_hash, alarm = row
+    return Seal(
+        int(tracked or 0),
+        None if position is None else int(position),
+        None if sequence is None else int(sequence),
+        None if entry_hash is None else bytes(entry_hash),
+        alarm,
+    )
+
+
+def record_alarm(tx: Tx, view: str, alarm: str | None) -> None:
+    """Set (or clear, with None) the view's alarm: what the last comparison found."""
+    tx.execute(
+        "INSERT INTO view_seals (view, alarm) VALUES (?, ?) "
+        "ON CONFLICT (view) DO UPDATE SET alarm = excluded.alarm",
+        (view, alarm),
     )
 
 
@@ -239,8 +387,19 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
             tx.execute(sql, params)
             return tx.fetchall()
 
-    def track(self, tx: Tx, tracking: Tracking) -> None:
+    def check(self, tx: Tx, application_name: str) -> None:
+        """Raise :class:`ViewTampered` unless the seal is at the tracked position."""
+        _check(tx, self.name, "tracking", application_name)
+
+    def track(
+        self, tx: Tx, tracking: Tracking, link: ChainLink | None = None, *, checked: bool = False
+    ) -> None:
+        """Record the position (and the seal) in ``tx``; raises :class:`ViewTampered`."""
+        _seal(tx, self.name, "tracking", tracking, link, checked)
         self._insert_tracking(tx._cursor, tracking)
+
+    def seal(self, tx: Tx, application_name: str) -> Seal:
+        return read_seal(tx, self.name, "tracking", application_name)
 
 
 class PostgresViewRecorder(PostgresTrackingRecorder):
@@ -294,8 +453,19 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
             row = cursor.fetchone()
         return (0, 0) if row is None else (int(row[1] or 0), int(row[0] or 0))
 
-    def track(self, tx: Tx, tracking: Tracking) -> None:
+    def check(self, tx: Tx, application_name: str) -> None:
+        """Raise :class:`ViewTampered` unless the seal is at the tracked position."""
+        _check(tx, self.name, self.tracking_table_name, application_name)
+
+    def track(
+        self, tx: Tx, tracking: Tracking, link: ChainLink | None = None, *, checked: bool = False
+    ) -> None:
+        """Record the position (and the seal) in ``tx``; raises :class:`ViewTampered`."""
+        _seal(tx, self.name, self.tracking_table_name, tracking, link, checked)
         self._insert_tracking(tx._cursor, tracking)
+
+    def seal(self, tx: Tx, application_name: str) -> Seal:
+        return read_seal(tx, self.name, self.tracking_table_name, application_name)
 
 
 class _SchemaDatastore(PostgresDatastore):
@@ -329,7 +499,8 @@ def open_view_recorder(
         schema = f"{schema}{suffix}_{name}"[:63]
         with psycopg.connect(storage.conninfo, autocommit=True) as conn:
             conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-        return PostgresViewRecorder(_datastore(storage, schema), tables, name)
+        scratch = _datastore(storage, schema, pool_size=1, max_overflow=1)  # one thread uses it
+        return PostgresViewRecorder(scratch, tables, name)
     return PostgresViewRecorder(_live_datastore(storage, schema), tables, name)
 
 

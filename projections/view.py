@@ -16,7 +16,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from projections.store import Table, Tx, ViewRecorder, is_replay
+from projections.store import ChainLink, Table, Tx, ViewRecorder, is_replay
 
 Handler = Callable[[Any, Tx, Any], None]
 
@@ -45,27 +45,34 @@ class View(Projection[Any]):
         handler = self.handlers.get(get_topic(type(domain_event)))
         try:
             with self.store.transaction() as tx:
+                self.store.check(tx, tracking.application_name)
                 if handler is not None:
                     handler(self, tx, domain_event)
-                self.store.track(tx, tracking)
+                self.store.track(tx, tracking, checked=True)
         except Exception as exc:
             if not is_replay(exc):
                 raise  # a replayed position is refused as a whole: exactly once
 
-    def process_batch(self, items: Sequence[tuple[Any, Tracking]]) -> None:
-        """Apply consecutive events in one transaction, tracking the last.
+    def process_batch(
+        self, items: Sequence[tuple[Any, Tracking]], link: ChainLink | None = None
+    ) -> None:
+        """Apply consecutive events in one transaction, tracking (and sealing, with ``link``:
+        the chain entry of the last event) the last.
 
         Precondition: the first event follows the view's position (``catch_up``
-        reads from there), so no event of the batch was applied before.
+        reads from there), so no event of the batch was applied before. Raises
+        :class:`~projections.store.ViewTampered` when the view's tracking was changed
+        outside it (nothing of the batch is written).
         """
         if not items:
             return
         with self.store.transaction() as tx:
+            self.store.check(tx, items[-1][1].application_name)
             for domain_event, _ in items:
                 handler = self.handlers.get(get_topic(type(domain_event)))
                 if handler is not None:
                     handler(self, tx, domain_event)
-            self.store.track(tx, items[-1][1])
+            self.store.track(tx, items[-1][1], link, checked=True)
 
 
 def on(*topics: str) -> Callable[[Handler], Handler]:

@@ -108,6 +108,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             verdict = (
                 "not available"
                 if not opinion.available
+                else "NOT RUN"
+                if not opinion.ran
                 else f"{'valid' if opinion.valid else 'INVALID'} "
                 f"(fast: {'valid' if opinion.fast_valid else 'invalid'})"
             )

@@ -2,7 +2,9 @@
 
 Layer: api (CLI over ``kiosk.service`` and ``kiosk.verify``). Exit codes (DESIGN "Contract"):
 ``print`` 0 printed / 1 refused (nothing written; the refusal is recorded) / 2 usage or
-configuration; ``verify`` 0 valid / 1 invalid / 2 usage (no policy, unreadable file).
+configuration; ``verify`` 0 valid / 1 invalid / 2 usage (no policy, unreadable file, or an
+input refused before verification: beyond a limit of ``kiosk.verify``, or not a PDF, image or
+QR text at all — one line on stderr).
 """
 
 from __future__ import annotations
@@ -88,34 +90,81 @@ def cmd_print(args: argparse.Namespace) -> int:
         runtime.close()
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+MAX_PATH_CHARS = 4096
+"""Longest argument tried as a file name (Linux's PATH_MAX); a longer one can only be text."""
+
+
+def _read_input(arg: str) -> bytes:
+    """The bytes to verify: stdin (``-``), a regular file, or the argument itself as QR text.
+    Raises :class:`~kiosk.errors.InputRefused` (one line, exit 2)."""
+    import os
+    import stat
+
     from kiosk.claims import PREFIX
-    from kiosk.errors import KioskError
+    from kiosk.errors import InputRefused
+    from kiosk.verify import MAX_INPUT_BYTES
+
+    if arg == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        if len(data) > MAX_INPUT_BYTES:
+            raise InputRefused(f"input: more than {MAX_INPUT_BYTES:,} bytes on stdin")
+        return data
+    raw = arg.encode("utf-8", "surrogateescape")  # argv as the bytes it was given
+    found = None
+    if len(raw) <= MAX_PATH_CHARS and b"\0" not in raw:
+        try:
+            found = os.stat(raw)
+        except (OSError, ValueError):
+            found = None
+    if found is None:
+        if arg.startswith(PREFIX):
+            return raw  # QR text: kiosk.verify checks its length and alphabet
+        shown = arg if len(arg) <= 80 else arg[:77] + "…"
+        raise InputRefused(f"{shown!r}: no such file, and not QR text starting with {PREFIX}")
+    if not stat.S_ISREG(found.st_mode):
+        raise InputRefused(f"{arg}: not a regular file")
+    if found.st_size > MAX_INPUT_BYTES:
+        raise InputRefused(f"{arg}: {found.st_size:,} bytes; at most {MAX_INPUT_BYTES:,}")
+    try:
+        with open(raw, "rb") as fh:
+            data = fh.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise InputRefused(f"{arg}: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputRefused(f"{arg}: more than {MAX_INPUT_BYTES:,} bytes")
+    return data
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from kiosk.errors import InputRefused, KioskError
     from kiosk.trust import load_trust_policy
-    from kiosk.verify import MAX_INPUT_BYTES, verify_printout
+    from kiosk.verify import verify_printout
 
     try:
         policy = load_trust_policy(args.policy)
     except KioskError as exc:
         print(f"caseledger kiosk verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.file == "-":
-        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-    elif args.file.startswith(PREFIX) and not Path(args.file).exists():
-        data = args.file.encode("utf-8")
-    else:
-        try:
-            with open(args.file, "rb") as fh:
-                data = fh.read(MAX_INPUT_BYTES + 1)
-        except OSError as exc:
-            print(f"caseledger kiosk verify: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+    try:
+        data = _read_input(args.file)
+    except InputRefused as exc:
+        print(f"caseledger kiosk verify: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     verdict = verify_printout(data, policy, online=args.online)
+    if verdict.refused:
+        print(f"caseledger kiosk verify: {_one_line(verdict.reason)}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         print(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=1))
     else:
         print("\n".join(verdict.lines()))
     return EXIT_OK if verdict.ok else EXIT_FAILED
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line of at most ``limit`` characters (it may quote the input)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def register(sub: Any) -> None:

@@ -1,6 +1,10 @@
 """Liveness, readiness and Prometheus metrics.
 
-Layer: api (HTTP). Unauthenticated: they reveal no case data.
+Layer: api (HTTP). Unauthenticated: they reveal no case data. ``/readyz`` answers 503 with
+the reason when a read model no longer matches the log (``projections.verify``: its seal, or
+the alarm the last comparison with a rebuild recorded), so a tampered view is taken out of
+service instead of being served silently; the findings name views, checks, positions and row
+counts, never row contents.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.http.context import ApiContext
 from api.http.deps import Ctx
 from projections.runner import status
+from projections.verify import ViewWatch
 
 router = APIRouter(tags=["operations"])
 
@@ -20,15 +26,40 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def view_watch(ctx: ApiContext) -> ViewWatch:
+    """The process's seal check of its views (one per context, made on first use)."""
+    watch = ctx.services.get("view_watch")
+    if watch is None:
+        made = ViewWatch(list(ctx.views.values()), ctx.runtime.ledger)
+        watch = ctx.services.setdefault("view_watch", made)
+    return watch
+
+
 @router.get(
     "/readyz",
-    summary="The ledger answers, holds the newest known head, and the read models are following",
+    summary="The ledger answers, holds the newest known head, and the read models are following "
+    "and match the log",
 )
 def readyz(ctx: Ctx) -> JSONResponse:
     try:
         head = ctx.runtime.ledger.chain.chain_head()
     except Exception:
         return JSONResponse({"status": "unavailable", "reason": "ledger"}, status_code=503)
+    try:
+        alarms = view_watch(ctx).findings()
+    except Exception:
+        return JSONResponse({"status": "unavailable", "reason": "views"}, status_code=503)
+    if alarms:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "reason": "views",
+                "detail": "a read model no longer matches the log: "
+                + "; ".join(f.line() for f in alarms),
+                "alarms": [f.as_json() for f in alarms],
+            },
+            status_code=503,
+        )
     lags = {s.name: s.lag for s in status(list(ctx.views.values()), ctx.runtime.ledger)}
     size = head.sequence if head else 0
     faults = ctx.runtime.guard.faults

@@ -46,7 +46,7 @@ ROUTER_MODULES = (
 )
 
 #: Background workers added by later capabilities: ``module:function(ctx) -> stop()``.
-WORKER_FACTORIES = ("api.serve.anchoring:start_anchoring",)
+WORKER_FACTORIES = ("api.serve.anchoring:start_anchoring", "api.serve.view_audit:start_view_audit")
 
 
 @dataclass(frozen=True)

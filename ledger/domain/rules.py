@@ -15,6 +15,7 @@ from ledger.errors import RuleViolation
 
 __all__ = [
     "RULE_VIOLATIONS",
+    "ActiveContentRefused",
     "ApplicantErased",
     "AppointmentRefusalNotAllowed",
     "AuthenticationTooLow",
@@ -355,6 +356,15 @@ class MediaTypeMismatch(FieldViolation):
     code = "media-type-mismatch"
 
 
+class ActiveContentRefused(FieldViolation):
+    """An uploaded material carries active content (scripts, executables, embedded files,
+    macros) or cannot be inspected for it: materials are plain e-copies (GZ20·10), and the
+    platform keeps its systems secure (GZ20·25)."""
+
+    rule = "GZ20·10, GZ20·25"
+    code = "active-content"
+
+
 RULE_VIOLATIONS: tuple[type[RuleViolation], ...] = (
     InvalidGuide,
     GuideOnlineExceedsWindow,
@@ -391,6 +401,7 @@ RULE_VIOLATIONS: tuple[type[RuleViolation], ...] = (
     MaterialTooLarge,
     MediaTypeNotAllowed,
     MediaTypeMismatch,
+    ActiveContentRefused,
 )
 """Every concrete rule violation, for the edge's error mapping and for tests."""
 

@@ -4,8 +4,11 @@ Layer: ledger storage (filesystem, database). Materials are submitted as e-copie
 e-signed files (GZ20·10, GZ16·14, FZ·11); the log never holds their bytes, only
 :class:`MaterialRef` (SHA-256, size, media type), so the chain stays small and a
 material is verified by its hash. Uploads are refused above a size limit and
-outside a media-type allow-list, and the bytes must look like the declared type
-(magic bytes are sniffed: a PDF starts with ``%PDF-``).
+outside a media-type allow-list, the bytes must look like the declared type
+(magic bytes are sniffed: a PDF starts with ``%PDF-``), and a material carrying active
+content — scripts, executables, embedded files, macros; PDFs parsed object by object, object
+streams included (:mod:`ledger.storage.active_content`) — is refused (GZ20·10, GZ20·25)
+before anything is stored.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from ledger.domain.rules import (
+    ActiveContentRefused,
     InvalidMaterial,
     MaterialTooLarge,
     MediaTypeMismatch,
@@ -35,6 +39,7 @@ from ledger.domain.rules import (
 )
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.storage import pg_pool
+from ledger.storage.active_content import active_content
 from ledger.storage.faults import StorageUnavailable
 
 __all__ = [
@@ -170,8 +175,11 @@ def check_material(
     data: bytes, media_type: str, *, max_bytes: int = MAX_MATERIAL_BYTES
 ) -> MaterialRef:
     """Check an upload and return its reference. Raises :class:`MaterialTooLarge` (field
-    ``size``), :class:`MediaTypeNotAllowed` (``media_type``) or :class:`MediaTypeMismatch`
-    (``content``: the bytes are not what the declared type says)."""
+    ``size``), :class:`MediaTypeNotAllowed` (``media_type``), :class:`MediaTypeMismatch`
+    (``content``: the bytes are not what the declared type says) or
+    :class:`ActiveContentRefused` (``file``: scripts, executables, embedded files or macros,
+    or a PDF that cannot be inspected within the bounds of
+    :mod:`ledger.storage.active_content`)."""
     if not isinstance(data, bytes):
         raise InvalidMaterial("content", "must be bytes")
     if len(data) > max_bytes:
@@ -186,6 +194,9 @@ def check_material(
     if sniffed != declared:
         found = sniffed or "unrecognised bytes"
         raise MediaTypeMismatch("content", f"declared {declared}, but the bytes are {found}")
+    problems = active_content(declared, data)
+    if problems:
+        raise ActiveContentRefused("file", "; ".join(problems))
     return MaterialRef(hashlib.sha256(data).digest(), len(data), declared)
 
 

@@ -1,13 +1,15 @@
 """Does a file open as its declared type, and does it hold active content?
 
-Layer: projections, archive (pure; standard library only, so a package checks with nothing but the
-project installed). DA/T 70-2018 usability (可用性: files open, no encryption or proprietary
-compression without its key) and security (安全性: no executable or macro content). Each check reads
-the container structure the format's specification defines — PDF header, objects, cross-reference
-and trailer (ISO 32000); PNG chunks with their CRCs and the inflated image size (ISO/IEC 15948);
-JPEG markers from SOI to EOI (ITU T.81); canonical msgpack (docs/FORMAT.md §1); strict JSON
-(RFC 8259); XML without a DTD; OFD's ZIP container (GB/T 33190) — and returns the problems
-found as text, never raising on bad bytes. It does not render: a PDF whose page content is
+Layer: projections, archive (the standard library; the active-content check is
+``ledger.storage.active_content``, which parses PDFs with ``pypdf`` in a bounded child
+process, the same check an upload meets). DA/T 70-2018 usability (可用性: files open, no
+encryption or proprietary compression without its key) and security (安全性: no executable or
+macro content). Each check reads the container structure the format's specification
+defines — PDF header, objects, cross-reference and trailer (ISO 32000); PNG chunks with
+their CRCs and the inflated image size (ISO/IEC 15948); JPEG markers from SOI to EOI (ITU
+T.81); canonical msgpack (docs/FORMAT.md §1); strict JSON (RFC 8259); XML without a DTD;
+OFD's ZIP container (GB/T 33190) — and returns the problems found as text, never raising on
+bad bytes. It does not render: a PDF whose page content is
 nonsense but whose structure is sound passes.
 """
 
@@ -21,6 +23,7 @@ import zlib
 from typing import Final
 from xml.etree import ElementTree
 
+from ledger.storage.active_content import active_content as _active_content
 from projections.archive.errors import PackageError
 from projections.archive.layout import MSGPACK
 
@@ -29,25 +32,6 @@ __all__ = ["active_content", "encryption", "opens_as"]
 MAX_INFLATED_BYTES: Final = 256 * 1024 * 1024
 MAX_ZIP_ENTRIES: Final = 10_000
 MAX_PNG_DIMENSION: Final = 100_000
-
-_EXECUTABLE_MAGIC: Final = (
-    (b"\x7fELF", "an ELF executable"),
-    (b"MZ", "a Windows (PE/DOS) executable"),
-    (b"\xfe\xed\xfa\xce", "a Mach-O executable"),
-    (b"\xfe\xed\xfa\xcf", "a Mach-O executable"),
-    (b"\xcf\xfa\xed\xfe", "a Mach-O executable"),
-    (b"\xca\xfe\xba\xbe", "a Mach-O universal binary or Java class"),
-    (b"#!", "a script with an interpreter line"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE compound file (may carry macros)"),
-)
-_PDF_ACTIVE: Final = re.compile(
-    rb"/(JavaScript|JS|Launch|EmbeddedFile|EmbeddedFiles|RichMedia|AA|SubmitForm|ImportData|"
-    rb"XFA|GoToR|GoToE)(?=[\s/<>\[\]()%]|$)"
-)
-_PDF_NAME_ESCAPE: Final = re.compile(rb"#([0-9A-Fa-f]{2})")
-_ZIP_ACTIVE: Final = re.compile(
-    r"(vbaProject\.bin|\.(exe|dll|js|vbs|bat|cmd|sh|jar|ps1|scr|com|msi|bin)$)", re.IGNORECASE
-)
 
 
 # --- opens as its type ----------------------------------------------------------------------------
@@ -247,21 +231,7 @@ def encryption(media_type: str, data: bytes) -> list[str]:
 
 
 def active_content(media_type: str, data: bytes) -> list[str]:
-    """Executable, script or macro content in a file (security)."""
-    for magic, what in _EXECUTABLE_MAGIC:
-        if data.startswith(magic):
-            return [f"is {what}"]
-    if media_type == "application/pdf":
-        names = _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), data)
-        found = sorted({m.group(1).decode() for m in _PDF_ACTIVE.finditer(names)})
-        if found:
-            return [f"PDF holds active content: /{', /'.join(found)}"]
-    if data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                for name in archive.namelist()[:MAX_ZIP_ENTRIES]:
-                    if _ZIP_ACTIVE.search(name):
-                        return [f"ZIP container holds {name} (executable or macro)"]
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            return [f"unreadable ZIP container: {exc}"]
-    return []
+    """Executable, script or macro content in a file (security): the same check an upload
+    meets (:func:`ledger.storage.active_content.active_content`; PDFs parsed with ``pypdf``,
+    object streams included, in a bounded child process)."""
+    return _active_content(media_type, data)

@@ -6,6 +6,7 @@ Against a real ``caseledger serve`` on loopback, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -287,6 +288,28 @@ def test_materials_are_checked_for_type_and_content(world: World) -> None:
     huge = PDF + b"x" * (MAX_MATERIAL_BYTES + (128 << 10))
     r = food.post("/v1/materials", files={"file": ("huge.pdf", huge, "application/pdf")})
     assert r.status_code == 413 and r.json()["status"] == 413
+
+
+def test_a_pdf_with_javascript_in_an_object_stream_is_refused_and_not_stored(
+    world: World,
+) -> None:
+    from tests.hostile_files import javascript_in_object_stream_pdf
+
+    data = javascript_in_object_stream_pdf()
+    r = world.as_("food").post(
+        "/v1/materials", files={"file": ("form.pdf", data, "application/pdf")}
+    )
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["field"] == "file" and problem["rule"] == "GZ20·10, GZ20·25"
+    assert problem["type"].endswith("active-content") and "/JavaScript" in problem["detail"]
+    cited = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    body = world.submit_body()
+    body["materials"][0].update(cited)
+    head = world.chain_head()
+    r = world.as_("food").post("/v1/cases", json=body)
+    assert r.status_code == 422 and "was not uploaded" in r.json()["detail"]  # nothing stored
+    assert world.chain_head() == head
 
 
 # --- personal data -------------------------------------------------------------------------
