@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.demo.custody import huge_page_pdf, pdf
+
 __all__ = [
     "Measured",
     "deep_nesting_pdf",
@@ -44,23 +46,6 @@ __all__ = [
 # --- PDF --------------------------------------------------------------------------------------
 
 
-def pdf(objects: Sequence[bytes], *, root: int = 1, header: bytes = b"%PDF-1.7") -> bytes:
-    """A PDF whose object ``i + 1`` is ``objects[i]`` (the text between ``obj`` and
-    ``endobj``), with a correct cross-reference table and trailer."""
-    out = bytearray(header + b"\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\n" % (len(objects) + 1, root)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
-
-
 def _stream(dictionary: bytes, data: bytes) -> bytes:
     return b"<< " + dictionary + b" /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
 
@@ -77,18 +62,6 @@ def _deflated_zeros(size: int, chunk: int = 16 * 1024 * 1024) -> bytes:
         left -= take
     out += packer.flush()
     return bytes(out)
-
-
-def huge_page_pdf(points: int = 14_400) -> bytes:
-    """One page of ``points`` × ``points`` (14 400 pt = 200 inches, the PDF maximum): 40 000 ×
-    40 000 pixels at 200 dpi. The file is about 330 bytes."""
-    return pdf(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] >>" % (points, points),
-        ]
-    )
 
 
 def many_pages_pdf(pages: int = 200_000) -> bytes:

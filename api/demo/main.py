@@ -110,6 +110,7 @@ STAGE_MODULES = (
     "api.demo.archive",
     "api.demo.kiosk",
     "api.demo.http",
+    "api.demo.custody",
 )
 
 
