@@ -4,7 +4,6 @@ set up entirely over HTTP (departments enrolled, an item published, applicants r
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import ROOT, Served, start_server, stop_server
+from tests.api.conftest import Served, run_cli, start_server, stop_server
 from tests.conftest import _pg_base, _pg_conninfo, require_postgres
 
 FOOD = "GZ-SCJG"
@@ -130,14 +129,7 @@ class World:
         return str(r.json()["id"])
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
-            cwd=ROOT,
-            env=self.served.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(*args, env=self.served.env)
 
 
 def _setup(served: Served) -> World:

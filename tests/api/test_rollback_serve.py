@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +28,7 @@ from ledger.domain.serials import parse_serial
 from ledger.storage.head_state import HeadStateFile, KnownHead
 from ledger.storage.urls import parse_storage_url
 from tests.anchors.processes import NodeProcess
-from tests.api.conftest import ROOT, Served, start_server, stop_server
+from tests.api.conftest import Served, run_cli, start_server, stop_server
 from tests.api.http_world import FOOD, ITEM, PDF, guide
 
 PROBLEM = "application/problem+json"
@@ -172,17 +170,6 @@ def _assert_read_only(city: City, code: str) -> dict[str, Any]:
     return dict(body)
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_an_older_copy_restored_under_a_running_serve_is_refused_then_accepted_without_reuse(
     storage_url: str, city: City, tmp_path: Path
 ) -> None:
@@ -216,18 +203,18 @@ def test_an_older_copy_restored_under_a_running_serve_is_refused_then_accepted_w
     assert city.served.process.stderr is not None
     log = city.served.process.stderr.read().decode()
     assert "ALARM ledger is read-only: ledger-rolled-back" in log
-    status = _cli(city.served.env, "rollback", "status", "--db", storage_url)
+    status = run_cli("rollback", "status", "--db", storage_url, env=city.served.env)
     assert status.returncode == 1, status.stdout + status.stderr
     assert f"entries {keep + 1}–{known}" in status.stdout
-    writer = _cli(city.served.env, "backup", "--db", storage_url, "-o", str(tmp_path / "b"))
+    writer = run_cli("backup", "--db", storage_url, "-o", str(tmp_path / "b"), env=city.served.env)
     assert writer.returncode == 2
     assert writer.stderr.count("\n") == 1 and "ledger-rolled-back" in writer.stderr
-    accepted = _cli(
-        city.served.env, "rollback", "accept", "--db", storage_url, "--reason", "restored copy"
+    accepted = run_cli(
+        "rollback", "accept", "--db", storage_url, "--reason", "restored copy", env=city.served.env
     )
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert f"lost entries {keep + 1}–{known}" in accepted.stdout
-    verified = _cli(city.served.env, "verify", "--db", storage_url)
+    verified = run_cli("verify", "--db", storage_url, env=city.served.env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     # Writable again; the day's numbers go on above everything the lost history gave.
     city.served = start_server(storage_url, Path(city.served.env["CASELEDGER_KEYSTORE"]))
