@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from tests.api.conftest import free_port, run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 PASSPHRASE = "benchmark passphrase for the keystore"
 GUIDE = {
@@ -64,24 +66,39 @@ GUIDE = {
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
+    return run_cli(*args, env=env, check=True).stdout.strip()
+
+
+def spawn_cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """``python -m api.cli ARGS`` in the background (a server or a node), output discarded."""
+    return subprocess.Popen(
         [sys.executable, "-m", "api.cli", *args],
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    return out.stdout.strip()
 
 
-def _port() -> int:
-    import socket
+def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll ``url`` for 200 for up to a minute; raises if the process exits or it never answers."""
+    for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def set_up_served(base: str, env: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Once ``serve`` answers at ``base``: tokens by the CLI, then ``setup``; the department's
+    token and the case payload."""
+    admin = _cli(env, "token", "create", "--role", "admin")
+    dept = _cli(env, "token", "create", "--role", "department", "--department", "GZ-SCJG")
+    return dept, setup(base, admin, dept)
 
 
 def _load(*args: str) -> dict[str, Any]:
@@ -178,23 +195,8 @@ def main() -> None:
         "CASELEDGER_KEYSTORE": str(tmp / "keys"),
         "CASELEDGER_DB": db,
     }
-    port = _port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    server = spawn_cli(env, "serve", "--port", str(port), "--workers", str(args.workers))
     base = f"http://127.0.0.1:{port}"
     report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -204,15 +206,8 @@ def main() -> None:
         "load_before": os.getloadavg(),
     }
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        admin = _cli(env, "token", "create", "--role", "admin")
-        dept = _cli(env, "token", "create", "--role", "department", "--department", "GZ-SCJG")
-        payload = setup(base, admin, dept)
+        wait_until_up(f"{base}/healthz", server)
+        dept, payload = set_up_served(base, env)
         serials = []
         with httpx.Client(base_url=base, timeout=60) as c:
             for _ in range(200):

@@ -26,8 +26,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -37,10 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
-from bench.http import PASSPHRASE, ROOT, _cli, _port, setup
+from bench.http import PASSPHRASE, set_up_served, spawn_cli, wait_until_up
+from tests.api.conftest import free_port
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -61,25 +59,12 @@ def _timed(action: Callable[[], Any], count: int) -> list[float]:
 
 
 def _serve_and_setup(env: dict[str, str]) -> dict[str, Any]:
-    port = _port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    server = spawn_cli(env, "serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        admin = _cli(env, "token", "create", "--role", "admin")
-        dept = _cli(env, "token", "create", "--role", "department", "--department", "GZ-SCJG")
-        return setup(base, admin, dept)
+        wait_until_up(f"{base}/healthz", server)
+        return set_up_served(base, env)[1]
     finally:
         server.terminate()
         server.wait(30)
