@@ -4,7 +4,6 @@ set up entirely over HTTP (departments enrolled, an item published, applicants r
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Served, run_cli, start_server, stop_server
-from tests.conftest import _pg_base, _pg_conninfo, require_postgres
+from tests.conftest import fresh_pg_schema
 
 FOOD = "GZ-SCJG"
 TRANSPORT = "NH-JTJ"
@@ -165,18 +164,8 @@ def _storage(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp / 'ledger.sqlite3'}"
         return
-    require_postgres()
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conninfo = _pg_conninfo(_pg_base())
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{_pg_base()}?schema={schema}"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(
