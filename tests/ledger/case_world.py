@@ -28,12 +28,14 @@ from ledger.domain.departments import Department
 from ledger.domain.identity import parse_credential
 from ledger.domain.keys import KeyRole
 from ledger.domain.personal_data import PersonalData
-from ledger.services.application import LedgerApplication, open_ledger
+from ledger.services.application import LedgerApplication
 from ledger.services.cases import CaseService, Outcome
 from ledger.services.domain_services import CertificateService
 from ledger.storage.materials import DirectoryBlobStore
 from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import SQLiteSubjectKeyStore
+from tests.helpers import bootstrapped
+from tests.helpers import enrol as enrol_key
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 FOOD = "11440100MB2C92400X-FOOD-01"
@@ -258,21 +260,10 @@ def _register(
 
 def build_world(url: str, tmp: Path, *, start: dt.date = dt.date(2026, 9, 28)) -> World:
     """Open a fresh ledger at ``url`` and populate it (everything signed, everything real)."""
-    ledger = open_ledger(url, migrate=True)
-    platform = Ed25519Signer.generate("platform")
-    ledger.bootstrap(platform)
+    ledger, platform = bootstrapped(url)
 
     def enrol(actor: str, role: KeyRole, department: str = "") -> Ed25519Signer:
-        signer = Ed25519Signer.generate(actor)
-        ledger.register_key(
-            signer.public_key,
-            signer.key_id,
-            actor=actor,
-            role=role,
-            department=department,
-            by=platform,
-        )
-        return signer
+        return enrol_key(ledger, platform, actor, role, department)
 
     seals = {
         code: enrol(f"dept:{code}", KeyRole.DEPARTMENT, code) for code in (FOOD_DEPT, CARD_DEPT)

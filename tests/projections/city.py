@@ -31,6 +31,7 @@ from ledger.storage.urls import parse_storage_url
 from projections.registry import VIEWS
 from projections.runner import catch_up, open_view
 from projections.view import View
+from tests.helpers import enrol
 from tests.ledger.case_world import CARD_DEPT, FOOD_DEPT, ISSUER, World, build_world, shanghai
 
 OFFICE = "GZ-ZWFW"
@@ -83,15 +84,7 @@ def _clock(w: World, day: dt.date) -> None:
 def build_city(url: str, tmp: Path, *, full: bool = True) -> City:
     """The scenario; ``full=False`` builds only the cases (for the two-backend tests)."""
     w = build_world(url, tmp, start=D(2026, 9, 28))
-    supervisor = Ed25519Signer.generate("supervisor:zwfw")
-    w.ledger.register_key(
-        supervisor.public_key,
-        supervisor.key_id,
-        actor="supervisor:zwfw",
-        role=KeyRole.SUPERVISOR,
-        department=OFFICE,
-        by=w.platform,
-    )
+    supervisor = enrol(w.ledger, w.platform, "supervisor:zwfw", KeyRole.SUPERVISOR, OFFICE)
     city = City(w, supervisor)
     s = city.serials
 
