@@ -21,7 +21,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,33 @@ GUIDE = {
 
 def _cli(env: dict[str, str], *args: str) -> str:
     return run_cli(*args, env=env, check=True).stdout.strip()
+
+
+@contextmanager
+def bench_ledger(db: str, tag: str, prefix: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """The storage URL and ``caseledger`` environment of a benchmark run: ``db``, or else a
+    fresh PostgreSQL schema named ``<tag>_…``, with a keystore in a temporary folder
+    (``prefix``); the schema and the folder are removed on exit."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    schema = ""
+    if not db:
+        schema = f"{tag}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        db = f"postgresql://root@127.0.0.1:5432/test?schema={schema}"
+    env = {
+        **os.environ,
+        "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
+        "CASELEDGER_KEYSTORE": str(tmp / "keys"),
+        "CASELEDGER_DB": db,
+    }
+    try:
+        yield db, env
+    finally:
+        if schema:
+            with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as c:
+                c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def spawn_cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -181,63 +210,46 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="caseledger-http-bench-"))
-    schema = ""
-    db = args.db
-    if not db:
-        schema = f"h_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        db = f"postgresql://root@127.0.0.1:5432/test?schema={schema}"
-    env = {
-        **os.environ,
-        "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
-        "CASELEDGER_KEYSTORE": str(tmp / "keys"),
-        "CASELEDGER_DB": db,
-    }
-    port = free_port()
-    server = spawn_cli(env, "serve", "--port", str(port), "--workers", str(args.workers))
-    base = f"http://127.0.0.1:{port}"
-    report: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "db": "postgresql" if "postgresql" in db else "sqlite",
-        "workers": args.workers,
-        "load_before": os.getloadavg(),
-    }
-    try:
-        wait_until_up(f"{base}/healthz", server)
-        dept, payload = set_up_served(base, env)
-        serials = []
-        with httpx.Client(base_url=base, timeout=60) as c:
-            for _ in range(200):
-                r = c.post(
-                    "/v1/cases",
-                    json=payload,
-                    headers={
-                        "Authorization": f"Bearer {dept}",
-                        "Idempotency-Key": str(uuid.uuid4()),
-                    },
-                )
-                r.raise_for_status()
-                serials.append(r.json()["serial"])
-        time.sleep(1.0)  # let the read models catch up
-        report["http_submit"] = _load(
-            "submit", base, dept, json.dumps(payload), str(args.submit), str(args.concurrency)
-        )
-        _wait_for_views(base)  # the GET reads the progress view: let it catch up first
-        report["http_progress"] = _load(
-            "progress", base, dept, json.dumps(serials), str(args.rate), str(args.seconds)
-        )
-    finally:
-        server.terminate()
-        server.wait(30)
-    report["in_process"] = in_process(env, payload, serials, args.submit, args.concurrency)
-    report["load_after"] = os.getloadavg()
-    if schema:
-        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    shutil.rmtree(tmp, ignore_errors=True)
+    with bench_ledger(args.db, "h", "caseledger-http-bench-") as (db, env):
+        port = free_port()
+        server = spawn_cli(env, "serve", "--port", str(port), "--workers", str(args.workers))
+        base = f"http://127.0.0.1:{port}"
+        report: dict[str, Any] = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "db": "postgresql" if "postgresql" in db else "sqlite",
+            "workers": args.workers,
+            "load_before": os.getloadavg(),
+        }
+        try:
+            wait_until_up(f"{base}/healthz", server)
+            dept, payload = set_up_served(base, env)
+            serials = []
+            with httpx.Client(base_url=base, timeout=60) as c:
+                for _ in range(200):
+                    r = c.post(
+                        "/v1/cases",
+                        json=payload,
+                        headers={
+                            "Authorization": f"Bearer {dept}",
+                            "Idempotency-Key": str(uuid.uuid4()),
+                        },
+                    )
+                    r.raise_for_status()
+                    serials.append(r.json()["serial"])
+            time.sleep(1.0)  # let the read models catch up
+            report["http_submit"] = _load(
+                "submit", base, dept, json.dumps(payload), str(args.submit), str(args.concurrency)
+            )
+            _wait_for_views(base)  # the GET reads the progress view: let it catch up first
+            report["http_progress"] = _load(
+                "progress", base, dept, json.dumps(serials), str(args.rate), str(args.seconds)
+            )
+        finally:
+            server.terminate()
+            server.wait(30)
+        report["in_process"] = in_process(env, payload, serials, args.submit, args.concurrency)
+        report["load_after"] = os.getloadavg()
     print(json.dumps(report, indent=1, ensure_ascii=False))
 
 

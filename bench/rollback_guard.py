@@ -35,9 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
-from bench.http import PASSPHRASE, set_up_served, spawn_cli, wait_until_up
+from bench.http import bench_ledger, set_up_served, spawn_cli, wait_until_up
 from tests.api.conftest import free_port
 
 
@@ -149,35 +147,16 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=400)
     parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="caseledger-guard-bench-"))
-    schema = ""
-    db = args.db
-    if not db:
-        schema = f"g_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        db = f"postgresql://root@127.0.0.1:5432/test?schema={schema}"
-    env = {
-        **os.environ,
-        "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
-        "CASELEDGER_KEYSTORE": str(tmp / "keys"),
-        "CASELEDGER_DB": db,
-    }
-    report: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "db": "postgresql" if "postgresql" in db else "sqlite",
-        "load_before": os.getloadavg(),
-    }
-    try:
+    with bench_ledger(args.db, "g", "caseledger-guard-bench-") as (db, env):
+        report: dict[str, Any] = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "db": "postgresql" if "postgresql" in db else "sqlite",
+            "load_before": os.getloadavg(),
+        }
         payload = _serve_and_setup(env)
         report.update(measure(env, payload, args))
         report["load_after"] = os.getloadavg()
-    finally:
-        if schema:
-            with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as c:
-                c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(report, indent=1))
 
 
