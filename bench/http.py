@@ -130,7 +130,25 @@ def set_up_served(base: str, env: dict[str, str]) -> tuple[str, dict[str, Any]]:
     return dept, setup(base, admin, dept)
 
 
-def _load(*args: str) -> dict[str, Any]:
+def submit_in_process(services: Any, body: Any, signer: Any) -> None:
+    """What ``POST /v1/cases`` does with the ``CaseCreate`` ``body``, without HTTP: the case
+    service's submit under a fresh idempotency key."""
+    services.cases.submit(
+        item_code=body.item_code,
+        applicant_id=body.applicant_id,
+        channel=body.channel,
+        handling_mode=body.handling_mode,
+        materials=[m.to_domain() for m in body.materials],
+        delivery=body.delivery,
+        signer=signer,
+        location=body.location,
+        mailing_address=body.mailing_address,
+        idempotency_key=str(uuid.uuid4()),
+    )
+
+
+def run_load_client(*args: str) -> dict[str, Any]:
+    """Run ``python -m bench.http_load ARGS`` (a separate process); its JSON report."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.http_load", *args],
         cwd=ROOT,
@@ -238,11 +256,11 @@ def main() -> None:
                     r.raise_for_status()
                     serials.append(r.json()["serial"])
             time.sleep(1.0)  # let the read models catch up
-            report["http_submit"] = _load(
+            report["http_submit"] = run_load_client(
                 "submit", base, dept, json.dumps(payload), str(args.submit), str(args.concurrency)
             )
             _wait_for_views(base)  # the GET reads the progress view: let it catch up first
-            report["http_progress"] = _load(
+            report["http_progress"] = run_load_client(
                 "progress", base, dept, json.dumps(serials), str(args.rate), str(args.seconds)
             )
         finally:
@@ -270,19 +288,8 @@ def in_process(
     body = CaseCreate.model_validate(payload)
     signer = runtime.keystore.current_signer("dept:GZ-SCJG")
 
-    def submit() -> None:  # what POST /v1/cases does, without HTTP
-        services.cases.submit(
-            item_code=body.item_code,
-            applicant_id=body.applicant_id,
-            channel=body.channel,
-            handling_mode=body.handling_mode,
-            materials=[m.to_domain() for m in body.materials],
-            delivery=body.delivery,
-            signer=signer,
-            location=body.location,
-            mailing_address=body.mailing_address,
-            idempotency_key=str(uuid.uuid4()),
-        )
+    def submit() -> None:
+        submit_in_process(services, body, signer)
 
     began = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:

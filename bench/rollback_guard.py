@@ -28,14 +28,13 @@ import shutil
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.http import bench_ledger, set_up_served, spawn_cli, wait_until_up
+from bench.http import bench_ledger, set_up_served, spawn_cli, submit_in_process, wait_until_up
 from tests.api.conftest import free_port
 
 
@@ -98,18 +97,7 @@ def measure(env: dict[str, str], payload: dict[str, Any], args: argparse.Namespa
     out["write_gate_ns"] = round(statistics.median(gate) * 1e9)
 
     def submit() -> None:
-        services.cases.submit(
-            item_code=body.item_code,
-            applicant_id=body.applicant_id,
-            channel=body.channel,
-            handling_mode=body.handling_mode,
-            materials=[m.to_domain() for m in body.materials],
-            delivery=body.delivery,
-            signer=signer,
-            location=body.location,
-            mailing_address=body.mailing_address,
-            idempotency_key=str(uuid.uuid4()),
-        )
+        submit_in_process(services, body, signer)
 
     def rate(count: int, threads: int) -> float:
         began = time.perf_counter()

@@ -28,8 +28,6 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -42,7 +40,7 @@ from eventsourcing.domain import Aggregate, event
 from anchors import merkle
 from anchors.tiled_log import TiledLog
 from anchors.tiles import TILE_HEIGHT, Tile, tiles_for_size
-from bench.http import spawn_cli, wait_until_up
+from bench.http import run_load_client, spawn_cli, wait_until_up
 from tests.api.conftest import free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,20 +198,6 @@ def proof_bytes(base: str, token: str, size: int, samples: int) -> dict[str, Any
     }
 
 
-def _load(*args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.http_load", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"load client failed: {out.stderr[-2000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", default="")
@@ -268,8 +252,10 @@ def main() -> None:
                 first_reads.append(time.perf_counter() - began)
         report["http_full_tiles_first_read"] = {"requests": len(full), **_pct(first_reads)}
         rate, seconds = str(args.rate), str(args.seconds)
-        report["http_full_tiles"] = _load("get", base, "-", json.dumps(full), rate, seconds)
-        report["http_json_inclusion"] = _load(
+        report["http_full_tiles"] = run_load_client(
+            "get", base, "-", json.dumps(full), rate, seconds
+        )
+        report["http_json_inclusion"] = run_load_client(
             "get", base, token, json.dumps(inclusion), rate, seconds
         )
         report["bytes"] = proof_bytes(base, token, args.size, args.samples)
