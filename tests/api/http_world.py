@@ -64,6 +64,25 @@ def guide(code: str = ITEM, department: str = FOOD) -> dict[str, Any]:
     }
 
 
+def register_applicant(client: httpx.Client, credential: str = "11010519491231002X") -> str:
+    """Register a natural person (advanced authentication) through ``client``; their id."""
+    r = client.post(
+        "/v1/applicants",
+        json={
+            "kind": "natural_person",
+            "credential_kind": "resident_id",
+            "credential": credential,
+            "name": "张三丰",
+            "phone": "13800138000",
+            "address": "广州市天河区体育西路1号",
+            "authentication_level": "advanced",
+            "authentication_method": "face",
+        },
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
 @dataclass
 class World:
     served: Served
@@ -111,21 +130,7 @@ class World:
         return commands
 
     def register_applicant(self, credential: str = "11010519491231002X") -> str:
-        r = self.as_("food").post(
-            "/v1/applicants",
-            json={
-                "kind": "natural_person",
-                "credential_kind": "resident_id",
-                "credential": credential,
-                "name": "张三丰",
-                "phone": "13800138000",
-                "address": "广州市天河区体育西路1号",
-                "authentication_level": "advanced",
-                "authentication_method": "face",
-            },
-        )
-        assert r.status_code == 201, r.text
-        return str(r.json()["id"])
+        return register_applicant(self.as_("food"), credential)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, env=self.served.env)

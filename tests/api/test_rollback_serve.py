@@ -29,7 +29,7 @@ from ledger.storage.head_state import HeadStateFile, KnownHead
 from ledger.storage.urls import parse_storage_url
 from tests.anchors.processes import NodeProcess
 from tests.api.conftest import Served, run_cli, start_server, stop_server
-from tests.api.http_world import FOOD, ITEM, PDF, guide
+from tests.api.http_world import FOOD, ITEM, PDF, guide, register_applicant
 
 PROBLEM = "application/problem+json"
 
@@ -92,21 +92,7 @@ def _city(served: Served) -> City:
         r = c.post("/v1/materials", files={"file": ("a.pdf", PDF, "application/pdf")})
         assert r.status_code == 201, r.text
         city.material = dict(r.json())
-        r = c.post(
-            "/v1/applicants",
-            json={
-                "kind": "natural_person",
-                "credential_kind": "resident_id",
-                "credential": "11010519491231002X",
-                "name": "张三丰",
-                "phone": "13800138000",
-                "address": "广州市天河区体育西路1号",
-                "authentication_level": "advanced",
-                "authentication_method": "face",
-            },
-        )
-        assert r.status_code == 201, r.text
-        city.applicant = str(r.json()["id"])
+        city.applicant = register_applicant(c)
     return city
 
 
