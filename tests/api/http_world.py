@@ -83,6 +83,22 @@ def register_applicant(client: httpx.Client, credential: str = "1101051949123100
     return str(r.json()["id"])
 
 
+def case_body(applicant: str, material: dict[str, Any]) -> dict[str, Any]:
+    """A ``POST /v1/cases`` body: the food item online, ``material`` (an upload's reference)
+    given as both required materials."""
+    return {
+        "item_code": ITEM,
+        "applicant_id": applicant,
+        "channel": "web",
+        "handling_mode": "full_online",
+        "materials": [
+            {"code": "APPLICATION", "form": "e_copy", **material},
+            {"code": "FLOOR-PLAN", "form": "e_copy", **material},
+        ],
+        "delivery": "online",
+    }
+
+
 @dataclass
 class World:
     served: Served
@@ -97,19 +113,7 @@ class World:
         return self.clients[who]
 
     def submit_body(self, applicant: str | None = None, **over: Any) -> dict[str, Any]:
-        body = {
-            "item_code": ITEM,
-            "applicant_id": applicant or self.applicant,
-            "channel": "web",
-            "handling_mode": "full_online",
-            "materials": [
-                {"code": "APPLICATION", "form": "e_copy", **self.material},
-                {"code": "FLOOR-PLAN", "form": "e_copy", **self.material},
-            ],
-            "delivery": "online",
-        }
-        body.update(over)
-        return body
+        return case_body(applicant or self.applicant, self.material) | over
 
     def submit(self, who: str = "food", **over: Any) -> dict[str, Any]:
         r = self.as_(who).post("/v1/cases", json=self.submit_body(**over))

@@ -29,7 +29,7 @@ from ledger.storage.head_state import HeadStateFile, KnownHead
 from ledger.storage.urls import parse_storage_url
 from tests.anchors.processes import NodeProcess
 from tests.api.conftest import Served, run_cli, start_server, stop_server
-from tests.api.http_world import FOOD, ITEM, PDF, guide, register_applicant
+from tests.api.http_world import FOOD, PDF, case_body, guide, register_applicant
 
 PROBLEM = "application/problem+json"
 
@@ -54,19 +54,8 @@ class City:
 
     def submit(self) -> httpx.Response:
         assert self.material is not None
-        body = {
-            "item_code": ITEM,
-            "applicant_id": self.applicant,
-            "channel": "web",
-            "handling_mode": "full_online",
-            "materials": [
-                {"code": "APPLICATION", "form": "e_copy", **self.material},
-                {"code": "FLOOR-PLAN", "form": "e_copy", **self.material},
-            ],
-            "delivery": "online",
-        }
         with self.client(self.food) as c:
-            return c.post("/v1/cases", json=body)
+            return c.post("/v1/cases", json=case_body(self.applicant, self.material))
 
     def submitted(self) -> int:
         """Submit a case; its serial number's counter."""
