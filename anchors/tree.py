@@ -38,6 +38,7 @@ from psycopg import sql
 
 from anchors import merkle
 from anchors.errors import TreeConflict, TreeDiverged, TreeStoreError
+from ledger.storage.sqlite_tx import sqlite_transaction
 
 __all__ = [
     "MAX_STORED_TREE_SIZE",
@@ -129,17 +130,8 @@ class SQLiteTreeStore:
 
     @contextmanager
     def _tx(self, write: bool) -> Iterator[sqlite3.Connection]:
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise TreeStoreError(f"tree store: {exc}") from exc
+        with sqlite_transaction(self._connect(), TreeStoreError, "tree store", write=write) as conn:
+            yield conn
 
     def migrate(self) -> None:
         with self._tx(True) as c:

@@ -14,10 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from psycopg import sql
+
 from ledger.storage import pg_pool
 from ledger.storage.urls import StorageURL
 
 _local = threading.local()
+
+
+def sql_text(storage: StorageURL, text: str) -> Any:
+    """``text``, written with ``?`` placeholders, as ``storage``'s driver takes it."""
+    return text if storage.is_sqlite else sql.SQL(text.replace("?", "%s"))
 
 
 @contextmanager

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from psycopg import sql
-
 from api import sidedb
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.storage.urls import StorageURL
@@ -66,9 +64,6 @@ class TokenStore:
         with sidedb.cursor(self.storage) as c:
             yield c
 
-    def _q(self, text: str) -> Any:
-        return text if self.storage.is_sqlite else sql.SQL(text.replace("?", "%s"))
-
     def migrate(self) -> None:
         with self._cursor() as c:
             c.execute(
@@ -92,7 +87,9 @@ class TokenStore:
         secret = secrets.token_urlsafe(32)
         with self._cursor() as c:
             c.execute(
-                self._q("INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)"),
+                sidedb.sql_text(
+                    self.storage, "INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)"
+                ),
                 (token_id, _hash(secret), role_.value, department, name[:200], time.time_ns()),
             )
         return f"cl_{token_id}_{secret}"
@@ -122,9 +119,10 @@ class TokenStore:
         token_id, secret = match.groups()
         with self._cursor() as c:
             c.execute(
-                self._q(
+                sidedb.sql_text(
+                    self.storage,
                     "SELECT secret_hash, role, department, name, revoked_at FROM api_tokens "
-                    "WHERE token_id = ?"
+                    "WHERE token_id = ?",
                 ),
                 (token_id,),
             )
@@ -139,8 +137,10 @@ class TokenStore:
         self._cache.clear()
         with self._cursor() as c:
             c.execute(
-                self._q(
-                    "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL"
+                sidedb.sql_text(
+                    self.storage,
+                    "UPDATE api_tokens SET revoked_at = ? "
+                    "WHERE token_id = ? AND revoked_at IS NULL",
                 ),
                 (time.time_ns(), token_id),
             )

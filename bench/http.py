@@ -21,13 +21,17 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+
+from tests.api.conftest import free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSPHRASE = "benchmark passphrase for the keystore"
@@ -64,27 +68,87 @@ GUIDE = {
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
+    return run_cli(*args, env=env, check=True).stdout.strip()
+
+
+@contextmanager
+def bench_ledger(db: str, tag: str, prefix: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """The storage URL and ``caseledger`` environment of a benchmark run: ``db``, or else a
+    fresh PostgreSQL schema named ``<tag>_…``, with a keystore in a temporary folder
+    (``prefix``); the schema and the folder are removed on exit."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    schema = ""
+    if not db:
+        schema = f"{tag}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        db = f"postgresql://root@127.0.0.1:5432/test?schema={schema}"
+    env = {
+        **os.environ,
+        "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
+        "CASELEDGER_KEYSTORE": str(tmp / "keys"),
+        "CASELEDGER_DB": db,
+    }
+    try:
+        yield db, env
+    finally:
+        if schema:
+            with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as c:
+                c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def spawn_cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """``python -m api.cli ARGS`` in the background (a server or a node), output discarded."""
+    return subprocess.Popen(
         [sys.executable, "-m", "api.cli", *args],
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    return out.stdout.strip()
 
 
-def _port() -> int:
-    import socket
+def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll ``url`` for 200 for up to a minute; raises if the process exits or it never answers."""
+    for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def set_up_served(base: str, env: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Once ``serve`` answers at ``base``: tokens by the CLI, then ``setup``; the department's
+    token and the case payload."""
+    admin = _cli(env, "token", "create", "--role", "admin")
+    dept = _cli(env, "token", "create", "--role", "department", "--department", "GZ-SCJG")
+    return dept, setup(base, admin, dept)
 
 
-def _load(*args: str) -> dict[str, Any]:
+def submit_in_process(services: Any, body: Any, signer: Any) -> None:
+    """What ``POST /v1/cases`` does with the ``CaseCreate`` ``body``, without HTTP: the case
+    service's submit under a fresh idempotency key."""
+    services.cases.submit(
+        item_code=body.item_code,
+        applicant_id=body.applicant_id,
+        channel=body.channel,
+        handling_mode=body.handling_mode,
+        materials=[m.to_domain() for m in body.materials],
+        delivery=body.delivery,
+        signer=signer,
+        location=body.location,
+        mailing_address=body.mailing_address,
+        idempotency_key=str(uuid.uuid4()),
+    )
+
+
+def run_load_client(*args: str) -> dict[str, Any]:
+    """Run ``python -m bench.http_load ARGS`` (a separate process); its JSON report."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.http_load", *args],
         cwd=ROOT,
@@ -164,85 +228,46 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="caseledger-http-bench-"))
-    schema = ""
-    db = args.db
-    if not db:
-        schema = f"h_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        db = f"postgresql://root@127.0.0.1:5432/test?schema={schema}"
-    env = {
-        **os.environ,
-        "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
-        "CASELEDGER_KEYSTORE": str(tmp / "keys"),
-        "CASELEDGER_DB": db,
-    }
-    port = _port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    report: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "db": "postgresql" if "postgresql" in db else "sqlite",
-        "workers": args.workers,
-        "load_before": os.getloadavg(),
-    }
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        admin = _cli(env, "token", "create", "--role", "admin")
-        dept = _cli(env, "token", "create", "--role", "department", "--department", "GZ-SCJG")
-        payload = setup(base, admin, dept)
-        serials = []
-        with httpx.Client(base_url=base, timeout=60) as c:
-            for _ in range(200):
-                r = c.post(
-                    "/v1/cases",
-                    json=payload,
-                    headers={
-                        "Authorization": f"Bearer {dept}",
-                        "Idempotency-Key": str(uuid.uuid4()),
-                    },
-                )
-                r.raise_for_status()
-                serials.append(r.json()["serial"])
-        time.sleep(1.0)  # let the read models catch up
-        report["http_submit"] = _load(
-            "submit", base, dept, json.dumps(payload), str(args.submit), str(args.concurrency)
-        )
-        _wait_for_views(base)  # the GET reads the progress view: let it catch up first
-        report["http_progress"] = _load(
-            "progress", base, dept, json.dumps(serials), str(args.rate), str(args.seconds)
-        )
-    finally:
-        server.terminate()
-        server.wait(30)
-    report["in_process"] = in_process(env, payload, serials, args.submit, args.concurrency)
-    report["load_after"] = os.getloadavg()
-    if schema:
-        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    shutil.rmtree(tmp, ignore_errors=True)
+    with bench_ledger(args.db, "h", "caseledger-http-bench-") as (db, env):
+        port = free_port()
+        server = spawn_cli(env, "serve", "--port", str(port), "--workers", str(args.workers))
+        base = f"http://127.0.0.1:{port}"
+        report: dict[str, Any] = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "db": "postgresql" if "postgresql" in db else "sqlite",
+            "workers": args.workers,
+            "load_before": os.getloadavg(),
+        }
+        try:
+            wait_until_up(f"{base}/healthz", server)
+            dept, payload = set_up_served(base, env)
+            serials = []
+            with httpx.Client(base_url=base, timeout=60) as c:
+                for _ in range(200):
+                    r = c.post(
+                        "/v1/cases",
+                        json=payload,
+                        headers={
+                            "Authorization": f"Bearer {dept}",
+                            "Idempotency-Key": str(uuid.uuid4()),
+                        },
+                    )
+                    r.raise_for_status()
+                    serials.append(r.json()["serial"])
+            time.sleep(1.0)  # let the read models catch up
+            report["http_submit"] = run_load_client(
+                "submit", base, dept, json.dumps(payload), str(args.submit), str(args.concurrency)
+            )
+            _wait_for_views(base)  # the GET reads the progress view: let it catch up first
+            report["http_progress"] = run_load_client(
+                "progress", base, dept, json.dumps(serials), str(args.rate), str(args.seconds)
+            )
+        finally:
+            server.terminate()
+            server.wait(30)
+        report["in_process"] = in_process(env, payload, serials, args.submit, args.concurrency)
+        report["load_after"] = os.getloadavg()
     print(json.dumps(report, indent=1, ensure_ascii=False))
 
 
@@ -263,19 +288,8 @@ def in_process(
     body = CaseCreate.model_validate(payload)
     signer = runtime.keystore.current_signer("dept:GZ-SCJG")
 
-    def submit() -> None:  # what POST /v1/cases does, without HTTP
-        services.cases.submit(
-            item_code=body.item_code,
-            applicant_id=body.applicant_id,
-            channel=body.channel,
-            handling_mode=body.handling_mode,
-            materials=[m.to_domain() for m in body.materials],
-            delivery=body.delivery,
-            signer=signer,
-            location=body.location,
-            mailing_address=body.mailing_address,
-            idempotency_key=str(uuid.uuid4()),
-        )
+    def submit() -> None:
+        submit_in_process(services, body, signer)
 
     began = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:

@@ -26,21 +26,16 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
-
-from bench.http import PASSPHRASE, ROOT, _cli, _port, setup
+from bench.http import bench_ledger, set_up_served, spawn_cli, submit_in_process, wait_until_up
+from tests.api.conftest import free_port
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -61,25 +56,12 @@ def _timed(action: Callable[[], Any], count: int) -> list[float]:
 
 
 def _serve_and_setup(env: dict[str, str]) -> dict[str, Any]:
-    port = _port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    server = spawn_cli(env, "serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        admin = _cli(env, "token", "create", "--role", "admin")
-        dept = _cli(env, "token", "create", "--role", "department", "--department", "GZ-SCJG")
-        return setup(base, admin, dept)
+        wait_until_up(f"{base}/healthz", server)
+        return set_up_served(base, env)[1]
     finally:
         server.terminate()
         server.wait(30)
@@ -115,18 +97,7 @@ def measure(env: dict[str, str], payload: dict[str, Any], args: argparse.Namespa
     out["write_gate_ns"] = round(statistics.median(gate) * 1e9)
 
     def submit() -> None:
-        services.cases.submit(
-            item_code=body.item_code,
-            applicant_id=body.applicant_id,
-            channel=body.channel,
-            handling_mode=body.handling_mode,
-            materials=[m.to_domain() for m in body.materials],
-            delivery=body.delivery,
-            signer=signer,
-            location=body.location,
-            mailing_address=body.mailing_address,
-            idempotency_key=str(uuid.uuid4()),
-        )
+        submit_in_process(services, body, signer)
 
     def rate(count: int, threads: int) -> float:
         began = time.perf_counter()
@@ -164,35 +135,16 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=400)
     parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="caseledger-guard-bench-"))
-    schema = ""
-    db = args.db
-    if not db:
-        schema = f"g_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        db = f"postgresql://root@127.0.0.1:5432/test?schema={schema}"
-    env = {
-        **os.environ,
-        "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
-        "CASELEDGER_KEYSTORE": str(tmp / "keys"),
-        "CASELEDGER_DB": db,
-    }
-    report: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "db": "postgresql" if "postgresql" in db else "sqlite",
-        "load_before": os.getloadavg(),
-    }
-    try:
+    with bench_ledger(args.db, "g", "caseledger-guard-bench-") as (db, env):
+        report: dict[str, Any] = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "db": "postgresql" if "postgresql" in db else "sqlite",
+            "load_before": os.getloadavg(),
+        }
         payload = _serve_and_setup(env)
         report.update(measure(env, payload, args))
         report["load_after"] = os.getloadavg()
-    finally:
-        if schema:
-            with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as c:
-                c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(report, indent=1))
 
 

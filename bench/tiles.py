@@ -27,10 +27,7 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -43,6 +40,8 @@ from eventsourcing.domain import Aggregate, event
 from anchors import merkle
 from anchors.tiled_log import TiledLog
 from anchors.tiles import TILE_HEIGHT, Tile, tiles_for_size
+from bench.http import run_load_client, spawn_cli, wait_until_up
+from tests.api.conftest import free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSPHRASE = "benchmark passphrase for the keystore"
@@ -59,24 +58,6 @@ class BenchEntry(Aggregate):
     @event("Added")
     def add(self) -> None:
         self.count += 1
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def _pct(samples: list[float]) -> dict[str, float]:
@@ -217,20 +198,6 @@ def proof_bytes(base: str, token: str, size: int, samples: int) -> dict[str, Any
     }
 
 
-def _load(*args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.http_load", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"load client failed: {out.stderr[-2000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", default="")
@@ -255,43 +222,23 @@ def main() -> None:
         "db": "postgresql" if db.startswith("postgresql") else "sqlite",
         "load_before": os.getloadavg(),
     }
-    node_port = _port()
+    node_port = free_port()
     node_args = ["node", "serve", "--data", str(tmp / "node"), "--port", str(node_port)]
-    node = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", *node_args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    node = spawn_cli(env, *node_args)
     try:
-        _wait(f"http://127.0.0.1:{node_port}/healthz", node)
+        wait_until_up(f"http://127.0.0.1:{node_port}/healthz", node)
         report["ledger"] = build(db, tmp / "keys", f"http://127.0.0.1:{node_port}", args.size)
     finally:
         node.terminate()
         node.wait(30)
-    port = _port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    server = spawn_cli(env, "serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     full = ["/" + t.path for t in tiles_for_size(args.size) if not t.is_partial]
     random.Random(5).shuffle(full)
     try:
-        _wait(f"{base}/healthz", server)
-        token = subprocess.run(
-            [sys.executable, "-m", "api.cli", "token", "create", "--role", "auditor"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout.strip()
+        wait_until_up(f"{base}/healthz", server)
+        token = run_cli("token", "create", "--role", "auditor", env=env, check=True).stdout.strip()
         rng = random.Random(11)
         inclusion = [
             f"/v1/audit/inclusion?index={rng.randrange(args.size)}&size={args.size}"
@@ -305,8 +252,10 @@ def main() -> None:
                 first_reads.append(time.perf_counter() - began)
         report["http_full_tiles_first_read"] = {"requests": len(full), **_pct(first_reads)}
         rate, seconds = str(args.rate), str(args.seconds)
-        report["http_full_tiles"] = _load("get", base, "-", json.dumps(full), rate, seconds)
-        report["http_json_inclusion"] = _load(
+        report["http_full_tiles"] = run_load_client(
+            "get", base, "-", json.dumps(full), rate, seconds
+        )
+        report["http_json_inclusion"] = run_load_client(
             "get", base, token, json.dumps(inclusion), rate, seconds
         )
         report["bytes"] = proof_bytes(base, token, args.size, args.samples)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,9 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL storage URL with a fresh schema of its own."""
+@contextmanager
+def fresh_pg_schema() -> Iterator[str]:
+    """A PostgreSQL storage URL with a fresh schema of its own, dropped on exit."""
     require_postgres()
     import psycopg
 
@@ -78,6 +79,13 @@ def pg_schema_url() -> Iterator[str]:
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL storage URL with a fresh schema of its own."""
+    with fresh_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

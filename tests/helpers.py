@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 from api.demo import attacks
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.keys import KeyRole
+from ledger.domain.signer import Signer
 from ledger.services.application import LedgerApplication, open_ledger
 from ledger.storage.urls import parse_storage_url
 
@@ -52,20 +53,34 @@ class Ledger:
         return note
 
 
-def new_ledger(url: str) -> Ledger:
-    """A migrated ledger with a platform key (genesis) and one department key."""
+def bootstrapped(url: str) -> tuple[LedgerApplication, Ed25519Signer]:
+    """A migrated ledger at ``url`` with its genesis signed by a fresh platform key."""
     app = open_ledger(url, migrate=True)
     platform = Ed25519Signer.generate("platform")
     app.bootstrap(platform)
-    department = Ed25519Signer.generate("dept:TEST")
+    return app, platform
+
+
+def enrol(
+    app: LedgerApplication, by: Signer, actor: str, role: KeyRole, department: str = ""
+) -> Ed25519Signer:
+    """A fresh key for ``actor``, registered in ``app`` under the platform key ``by``."""
+    signer = Ed25519Signer.generate(actor)
     app.register_key(
-        department.public_key,
-        department.key_id,
-        actor="dept:TEST",
-        role=KeyRole.DEPARTMENT,
-        department="TEST",
-        by=platform,
+        signer.public_key,
+        signer.key_id,
+        actor=actor,
+        role=role,
+        department=department,
+        by=by,
     )
+    return signer
+
+
+def new_ledger(url: str) -> Ledger:
+    """A migrated ledger with a platform key (genesis) and one department key."""
+    app, platform = bootstrapped(url)
+    department = enrol(app, platform, "dept:TEST", KeyRole.DEPARTMENT, "TEST")
     return Ledger(url, app, platform, department)
 
 

@@ -24,11 +24,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    process = NodeProcess(tmp_path / "node").start()
-    try:
+    with NodeProcess(tmp_path / "node").start() as process:
         yield process
-    finally:
-        process.stop()
 
 
 def test_district_ledgers_anchor_to_one_node_and_stay_separate(

@@ -28,6 +28,7 @@ from anchors import merkle, note
 from anchors.errors import NodeStoreError
 from anchors.node.keys import Consortium
 from anchors.receipt import BlockHeader, parse_block_header, tx_leaf
+from ledger.storage.sqlite_tx import sqlite_transaction
 
 __all__ = ["STORE_FILE", "Alarm", "NodeStore", "StoredCheckpoint"]
 
@@ -119,17 +120,8 @@ class NodeStore:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise NodeStoreError(f"node store: {exc}") from exc
+        with sqlite_transaction(self._conn(), NodeStoreError, "node store") as conn:
+            yield conn
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         try:

@@ -52,7 +52,6 @@ from uuid import UUID
 
 from fastapi import Depends, Header
 from fastapi.responses import JSONResponse, Response
-from psycopg import sql
 from pydantic import BaseModel
 
 from api import sidedb
@@ -317,9 +316,6 @@ class IdempotencyStore:
                 c.execute("SET LOCAL synchronous_commit TO OFF")
             yield c
 
-    def _q(self, text: str) -> Any:
-        return text if self.storage.is_sqlite else sql.SQL(text.replace("?", "%s"))
-
     def migrate(self) -> None:
         with self._cursor() as c:
             c.execute(
@@ -337,9 +333,10 @@ class IdempotencyStore:
         try:
             with self._cursor() as c:
                 c.execute(
-                    self._q(
+                    sidedb.sql_text(
+                        self.storage,
                         "INSERT INTO api_idempotency (token_id, idem_key, digest, status, body, "
-                        "claimed_at) VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT DO NOTHING"
+                        "claimed_at) VALUES (?, ?, ?, NULL, NULL, ?) ON CONFLICT DO NOTHING",
                     ),
                     (token_id, key, digest, stamp),
                 )
@@ -351,9 +348,10 @@ class IdempotencyStore:
     def get(self, token_id: str, key: str) -> tuple[str, int | None, str | None, int] | None:
         with self._cursor() as c:
             c.execute(
-                self._q(
+                sidedb.sql_text(
+                    self.storage,
                     "SELECT digest, status, body, claimed_at FROM api_idempotency "
-                    "WHERE token_id = ? AND idem_key = ?"
+                    "WHERE token_id = ? AND idem_key = ?",
                 ),
                 (token_id, key),
             )
@@ -363,9 +361,10 @@ class IdempotencyStore:
     def answer(self, token_id: str, key: str, stamp: int, status: int, body: str) -> None:
         with self._cursor() as c:
             c.execute(
-                self._q(
+                sidedb.sql_text(
+                    self.storage,
                     "UPDATE api_idempotency SET status = ?, body = ? "
-                    "WHERE token_id = ? AND idem_key = ? AND claimed_at = ?"
+                    "WHERE token_id = ? AND idem_key = ? AND claimed_at = ?",
                 ),
                 (status, body, token_id, key, stamp),
             )
@@ -374,9 +373,10 @@ class IdempotencyStore:
         """Forget a claim whose command was refused (a refused command records nothing)."""
         with self._cursor() as c:
             c.execute(
-                self._q(
+                sidedb.sql_text(
+                    self.storage,
                     "DELETE FROM api_idempotency WHERE token_id = ? AND idem_key = ? "
-                    "AND claimed_at = ? AND status IS NULL"
+                    "AND claimed_at = ? AND status IS NULL",
                 ),
                 (token_id, key, stamp),
             )
@@ -387,9 +387,10 @@ class IdempotencyStore:
         try:
             with self._cursor() as c:
                 c.execute(
-                    self._q(
+                    sidedb.sql_text(
+                        self.storage,
                         "UPDATE api_idempotency SET claimed_at = ? WHERE token_id = ? "
-                        "AND idem_key = ? AND status IS NULL AND claimed_at = ?"
+                        "AND idem_key = ? AND status IS NULL AND claimed_at = ?",
                     ),
                     (stamp, token_id, key, claimed_at),
                 )

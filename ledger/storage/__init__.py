@@ -4,5 +4,7 @@ Layer: ledger storage (adapters). ``urls`` turns ``sqlite:///…``/``postgresql:
 eventsourcing settings and picks the chained recorders; ``pg_pool`` shares connections;
 ``materials`` is the content-addressed blob store; ``subject_keys`` and ``privacy`` keep
 per-subject data keys and seal personal data (AES-GCM); ``keystore`` holds actors' private keys
-on disk, never in the database. May import ``ledger.chain``, ``ledger.domain`` and the foundation.
+on disk, never in the database; ``sqlite_tx`` is the one SQLite transaction wrapper that the
+SQLite-file stores share (the anchors' tree and node stores too). May import ``ledger.chain``,
+``ledger.domain`` and the foundation.
 """

@@ -29,6 +29,7 @@ from psycopg import sql
 
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.storage import pg_pool
+from ledger.storage.sqlite_tx import sqlite_transaction
 
 __all__ = [
     "SUBJECT_KEYS_TABLE",
@@ -112,15 +113,12 @@ class SQLiteSubjectKeyStore:
             raise SubjectKeyStoreError(f"subject keys: cannot open {self.path}: {exc}") from exc
         try:
             conn.execute("PRAGMA secure_delete=ON")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            conn.close()
             raise SubjectKeyStoreError(f"subject keys: {exc}") from exc
+        try:
+            with sqlite_transaction(conn, SubjectKeyStoreError, "subject keys"):
+                yield conn
         finally:
             conn.close()
 

@@ -64,18 +64,12 @@ def wire(
 @pytest.fixture(scope="module", name="shared_node")
 def shared_node_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     """One node process for a whole module (origins differ per ledger, so tests don't clash)."""
-    node = NodeProcess(tmp_path_factory.mktemp("node")).start()
-    try:
+    with NodeProcess(tmp_path_factory.mktemp("node")).start() as node:
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.fixture(name="node")
 def node_fixture(tmp_path: Path) -> Iterator[NodeProcess]:
     """A node process of this test's own (for restarts and corruption)."""
-    process = NodeProcess(tmp_path / "node").start()
-    try:
+    with NodeProcess(tmp_path / "node").start() as process:
         yield process
-    finally:
-        process.stop()

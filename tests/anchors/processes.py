@@ -81,6 +81,13 @@ class NodeProcess:
                 time.sleep(0.05)
         raise RuntimeError("node did not become ready")
 
+    def __enter__(self) -> NodeProcess:
+        """``with NodeProcess(path).start() as node:`` stops the node when the block ends."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "test passphrase for the keystore"
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 120, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python -m api.cli ARGS`` from the repository root, output captured as text; ``env``
+    replaces the environment when given; ``check`` raises on a non-zero exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
 
 
 def free_port() -> int:
@@ -35,16 +51,7 @@ class Served:
         args = ["token", "create", "--db", self.db, "--role", role]
         if department:
             args += ["--department", department]
-        out = subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return out.stdout.strip()
+        return run_cli(*args, env=self.env, timeout=60, check=True).stdout.strip()
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

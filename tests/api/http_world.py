@@ -4,8 +4,6 @@ set up entirely over HTTP (departments enrolled, an item published, applicants r
 from __future__ import annotations
 
 import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import ROOT, Served, start_server, stop_server
-from tests.conftest import _pg_base, _pg_conninfo, require_postgres
+from tests.api.conftest import Served, run_cli, start_server, stop_server
+from tests.conftest import fresh_pg_schema
 
 FOOD = "GZ-SCJG"
 TRANSPORT = "NH-JTJ"
@@ -66,6 +64,41 @@ def guide(code: str = ITEM, department: str = FOOD) -> dict[str, Any]:
     }
 
 
+def register_applicant(client: httpx.Client, credential: str = "11010519491231002X") -> str:
+    """Register a natural person (advanced authentication) through ``client``; their id."""
+    r = client.post(
+        "/v1/applicants",
+        json={
+            "kind": "natural_person",
+            "credential_kind": "resident_id",
+            "credential": credential,
+            "name": "张三丰",
+            "phone": "13800138000",
+            "address": "广州市天河区体育西路1号",
+            "authentication_level": "advanced",
+            "authentication_method": "face",
+        },
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def case_body(applicant: str, material: dict[str, Any]) -> dict[str, Any]:
+    """A ``POST /v1/cases`` body: the food item online, ``material`` (an upload's reference)
+    given as both required materials."""
+    return {
+        "item_code": ITEM,
+        "applicant_id": applicant,
+        "channel": "web",
+        "handling_mode": "full_online",
+        "materials": [
+            {"code": "APPLICATION", "form": "e_copy", **material},
+            {"code": "FLOOR-PLAN", "form": "e_copy", **material},
+        ],
+        "delivery": "online",
+    }
+
+
 @dataclass
 class World:
     served: Served
@@ -80,19 +113,7 @@ class World:
         return self.clients[who]
 
     def submit_body(self, applicant: str | None = None, **over: Any) -> dict[str, Any]:
-        body = {
-            "item_code": ITEM,
-            "applicant_id": applicant or self.applicant,
-            "channel": "web",
-            "handling_mode": "full_online",
-            "materials": [
-                {"code": "APPLICATION", "form": "e_copy", **self.material},
-                {"code": "FLOOR-PLAN", "form": "e_copy", **self.material},
-            ],
-            "delivery": "online",
-        }
-        body.update(over)
-        return body
+        return case_body(applicant or self.applicant, self.material) | over
 
     def submit(self, who: str = "food", **over: Any) -> dict[str, Any]:
         r = self.as_(who).post("/v1/cases", json=self.submit_body(**over))
@@ -113,31 +134,10 @@ class World:
         return commands
 
     def register_applicant(self, credential: str = "11010519491231002X") -> str:
-        r = self.as_("food").post(
-            "/v1/applicants",
-            json={
-                "kind": "natural_person",
-                "credential_kind": "resident_id",
-                "credential": credential,
-                "name": "张三丰",
-                "phone": "13800138000",
-                "address": "广州市天河区体育西路1号",
-                "authentication_level": "advanced",
-                "authentication_method": "face",
-            },
-        )
-        assert r.status_code == 201, r.text
-        return str(r.json()["id"])
+        return register_applicant(self.as_("food"), credential)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
-            cwd=ROOT,
-            env=self.served.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_cli(*args, env=self.served.env)
 
 
 def _setup(served: Served) -> World:
@@ -173,18 +173,8 @@ def _storage(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp / 'ledger.sqlite3'}"
         return
-    require_postgres()
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conninfo = _pg_conninfo(_pg_base())
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{_pg_base()}?schema={schema}"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from ledger.storage.urls import parse_storage_url
-from tests.api.conftest import PASSPHRASE, ROOT, free_port
+from tests.api.conftest import PASSPHRASE, free_port, run_cli
 from tests.api.outage import role_storage
 from tests.conftest import _pg_base, require_postgres
 
@@ -28,14 +27,7 @@ def caseledger(*args: str, keystore: Path) -> subprocess.CompletedProcess[str]:
         "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
         "CASELEDGER_KEYSTORE": str(keystore),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, env=env)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], command: str, *words: str) -> None:

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.api.conftest import run_cli as caseledger
 from tests.helpers import new_ledger, run_sql
-
-
-def caseledger(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parents[2],
-    )
 
 
 def test_a_good_chain_exits_0(storage_url: str) -> None:

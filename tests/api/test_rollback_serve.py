@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +28,8 @@ from ledger.domain.serials import parse_serial
 from ledger.storage.head_state import HeadStateFile, KnownHead
 from ledger.storage.urls import parse_storage_url
 from tests.anchors.processes import NodeProcess
-from tests.api.conftest import ROOT, Served, start_server, stop_server
-from tests.api.http_world import FOOD, ITEM, PDF, guide
+from tests.api.conftest import Served, run_cli, start_server, stop_server
+from tests.api.http_world import FOOD, PDF, case_body, guide, register_applicant
 
 PROBLEM = "application/problem+json"
 
@@ -56,19 +54,8 @@ class City:
 
     def submit(self) -> httpx.Response:
         assert self.material is not None
-        body = {
-            "item_code": ITEM,
-            "applicant_id": self.applicant,
-            "channel": "web",
-            "handling_mode": "full_online",
-            "materials": [
-                {"code": "APPLICATION", "form": "e_copy", **self.material},
-                {"code": "FLOOR-PLAN", "form": "e_copy", **self.material},
-            ],
-            "delivery": "online",
-        }
         with self.client(self.food) as c:
-            return c.post("/v1/cases", json=body)
+            return c.post("/v1/cases", json=case_body(self.applicant, self.material))
 
     def submitted(self) -> int:
         """Submit a case; its serial number's counter."""
@@ -94,21 +81,7 @@ def _city(served: Served) -> City:
         r = c.post("/v1/materials", files={"file": ("a.pdf", PDF, "application/pdf")})
         assert r.status_code == 201, r.text
         city.material = dict(r.json())
-        r = c.post(
-            "/v1/applicants",
-            json={
-                "kind": "natural_person",
-                "credential_kind": "resident_id",
-                "credential": "11010519491231002X",
-                "name": "张三丰",
-                "phone": "13800138000",
-                "address": "广州市天河区体育西路1号",
-                "authentication_level": "advanced",
-                "authentication_method": "face",
-            },
-        )
-        assert r.status_code == 201, r.text
-        city.applicant = str(r.json()["id"])
+        city.applicant = register_applicant(c)
     return city
 
 
@@ -172,17 +145,6 @@ def _assert_read_only(city: City, code: str) -> dict[str, Any]:
     return dict(body)
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_an_older_copy_restored_under_a_running_serve_is_refused_then_accepted_without_reuse(
     storage_url: str, city: City, tmp_path: Path
 ) -> None:
@@ -216,18 +178,18 @@ def test_an_older_copy_restored_under_a_running_serve_is_refused_then_accepted_w
     assert city.served.process.stderr is not None
     log = city.served.process.stderr.read().decode()
     assert "ALARM ledger is read-only: ledger-rolled-back" in log
-    status = _cli(city.served.env, "rollback", "status", "--db", storage_url)
+    status = run_cli("rollback", "status", "--db", storage_url, env=city.served.env)
     assert status.returncode == 1, status.stdout + status.stderr
     assert f"entries {keep + 1}–{known}" in status.stdout
-    writer = _cli(city.served.env, "backup", "--db", storage_url, "-o", str(tmp_path / "b"))
+    writer = run_cli("backup", "--db", storage_url, "-o", str(tmp_path / "b"), env=city.served.env)
     assert writer.returncode == 2
     assert writer.stderr.count("\n") == 1 and "ledger-rolled-back" in writer.stderr
-    accepted = _cli(
-        city.served.env, "rollback", "accept", "--db", storage_url, "--reason", "restored copy"
+    accepted = run_cli(
+        "rollback", "accept", "--db", storage_url, "--reason", "restored copy", env=city.served.env
     )
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert f"lost entries {keep + 1}–{known}" in accepted.stdout
-    verified = _cli(city.served.env, "verify", "--db", storage_url)
+    verified = run_cli("verify", "--db", storage_url, env=city.served.env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     # Writable again; the day's numbers go on above everything the lost history gave.
     city.served = start_server(storage_url, Path(city.served.env["CASELEDGER_KEYSTORE"]))

@@ -5,59 +5,26 @@ the token is exchanged for an HttpOnly cookie, the page shows the counts
 from __future__ import annotations
 
 import datetime as dt
-import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from tests.api import reads_world
 from tests.api.http_world import FOOD
 from tests.api.reads_world import ReadsWorld
+from tests.browser import headless_chromium, needs_chromium, screenshot
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
 rworld_sqlite = reads_world.rworld_sqlite
-
-needs_chromium = pytest.mark.skipif(
-    not (Path(CHROMEDRIVER).exists() and Path(CHROMIUM).exists()),
-    reason="needs Debian's chromium and chromium-driver",
-)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
     profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,1800",
-        "--lang=zh-CN",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    driver.implicitly_wait(10)
-    try:
+    with headless_chromium(profile, window="1280,1800", implicit_wait=10) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_the_dashboard_needs_a_supervisor_token(rworld_sqlite: ReadsWorld) -> None:
@@ -133,11 +100,5 @@ def test_the_dashboard_in_chromium_shows_the_warnings(
     )
     assert later["summary"]["lights"]["red"] >= 2
     assert len(browser.find_elements(By.CSS_SELECTOR, "tr.case.red")) == later["lights"]["total"]
-    png = browser.get_screenshot_as_png()
-    shot = tmp_path / "supervision.png"
-    shot.write_bytes(png)
-    with Image.open(io.BytesIO(png)) as image:
-        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
-        size = image.size
-    assert shot.stat().st_size > 20_000 and size[0] >= 1000
-    assert colours is not None and len(colours) > 50  # text and charts, not a blank page
+    width, _ = screenshot(browser, tmp_path / "supervision.png")  # text and charts, not blank
+    assert width >= 1000

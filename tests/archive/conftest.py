@@ -15,11 +15,8 @@ from tests.archive.world import ArchiveWorld, build_archive_world
 
 @pytest.fixture(scope="session")
 def archive_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    node = NodeProcess(tmp_path_factory.mktemp("archive-node")).start()
-    try:
+    with NodeProcess(tmp_path_factory.mktemp("archive-node")).start() as node:
         yield node
-    finally:
-        node.stop()
 
 
 @pytest.fixture(scope="session")

@@ -26,11 +26,8 @@ def rworld(tmp_path_factory: pytest.TempPathFactory) -> RuntimeWorld:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    process = NodeProcess(tmp_path_factory.mktemp("cli-node")).start()
-    try:
+    with NodeProcess(tmp_path_factory.mktemp("cli-node")).start() as process:
         yield process
-    finally:
-        process.stop()
 
 
 def _build(rworld: RuntimeWorld, node: NodeProcess, serial: str, out: Path, *more: str) -> int:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from ledger.domain.cases import CaseState, SubmittedMaterial
+from ledger.domain.cases import SubmittedMaterial
 from ledger.services.domain_services import CertificateService
 from projections.archive.service import ArchiveService, BuildResult, WorkerAnchoring
 from tests.anchors.fixtures import Anchored, wire
 from tests.helpers import Ledger
-from tests.ledger.case_world import FOOD_DEPT, ISSUER, World, build_world
+from tests.ledger.case_world import FOOD_DEPT, World, build_world
 
 ARCHIVIST = "档案员 王五"
 
@@ -138,24 +138,8 @@ def _with_certificate(w: World, tag: str) -> str:
     serial = w.submit_food(_materials(w, tag)).serial
     w.to_accepted(serial)
     w.cases.approve(serial, signer=w.food)
-    case = w.case(serial)
-    service = CertificateService(w.ledger)
-    certificate = service.issue(
-        signer=w.food,
-        department=FOOD_DEPT,
-        case_id=case.id,
-        case_serial=case.serial,
-        case_department=case.department,
-        case_decided=case.state is CaseState.APPROVED,
-        holder=case.applicant_id,
-        type_code=ISSUER + "002",
-        issuer_code=ISSUER,
-        serial="2026000456",
-        content={"licence": "食品经营许可证", "valid_until": "2031-09-27"},
-        at=w.clock.now(),
-        case=case,
-    )
-    service.update(
+    certificate = w.issue_certificate(serial)
+    CertificateService(w.ledger).update(
         certificate.identifier,
         signer=w.food,
         department=FOOD_DEPT,

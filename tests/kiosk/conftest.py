@@ -16,11 +16,8 @@ from tests.kiosk.world import KioskWorld, build_kiosk_world
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    process = NodeProcess(tmp_path_factory.mktemp("node")).start()
-    try:
+    with NodeProcess(tmp_path_factory.mktemp("node")).start() as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from api.bootstrap import open_runtime
@@ -14,7 +13,7 @@ from api.settings import Settings
 from kiosk.verify import extract_qr_text
 from ledger.services.domain_services import CertificateService
 from ledger.storage.urls import parse_storage_url
-from tests.api.conftest import PASSPHRASE, ROOT, Served
+from tests.api.conftest import PASSPHRASE, Served, run_cli
 from tests.kiosk.served import ServedWorld
 from tests.ledger.case_world import FOOD_DEPT
 
@@ -26,14 +25,7 @@ def cli(served_world: ServedWorld, *args: str) -> subprocess.CompletedProcess[st
         "CASELEDGER_KEYSTORE": str(served_world.keystore),
     }
     env.pop("CASELEDGER_TRUST_POLICY", None)
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", "kiosk", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("kiosk", *args, env=env)
 
 
 def test_print_verify_then_revoke_fails_online_only(

@@ -4,96 +4,33 @@ Then the HTTP edge: wrong codes, rate limiting (429 + Retry-After), the status e
 
 from __future__ import annotations
 
-import io
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from kiosk.trust import load_trust_policy
 from kiosk.verify import verify_printout
 from ledger.domain.kiosks import PRINT_RECORDED_TOPIC
 from ledger.services.application import open_ledger
-from tests.api.conftest import ROOT, Served
+from tests.api.conftest import Served, run_cli
+from tests.browser import headless_chromium, needs_chromium, screenshot
 from tests.kiosk.served import KIOSK_ID, ServedWorld
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMEDRIVER).exists() and Path(CHROMIUM).exists()),
-    reason="needs Debian's chromium and chromium-driver",
-)
+pytestmark = needs_chromium
 
 
 def kiosk_token(served: Served) -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "api.cli",
-            "token",
-            "create",
-            "--db",
-            served.db,
-            "--role",
-            "kiosk",
-            "--name",
-            KIOSK_ID,
-        ],
-        cwd=ROOT,
-        env=served.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return out.stdout.strip()
+    args = ["token", "create", "--db", served.db, "--role", "kiosk", "--name", KIOSK_ID]
+    return run_cli(*args, env=served.env, timeout=60, check=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
     profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1200,1600",
-        "--lang=zh-CN",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    driver.implicitly_wait(30)
-    try:
+    with headless_chromium(profile, window="1200,1600", implicit_wait=30) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def screenshot(driver: Any, path: Path) -> None:
-    png = driver.get_screenshot_as_png()
-    path.write_bytes(png)
-    with Image.open(io.BytesIO(png)) as image:
-        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
-    assert len(png) > 20_000 and colours is not None and len(colours) > 50  # text, not blank
 
 
 def navigate(d: Any, element_id: str) -> None:

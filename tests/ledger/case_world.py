@@ -20,18 +20,22 @@ from uuid import UUID
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.applicants import Applicant
 from ledger.domain.calendar import to_shanghai
-from ledger.domain.cases import Case, SubmittedMaterial
+from ledger.domain.cases import Case, CaseState, SubmittedMaterial
 from ledger.domain.catalogue import Guide, HandlingMode, MaterialSpec, ServiceItem
 from ledger.domain.certificate_id import make_certificate_id
+from ledger.domain.certificates import Certificate
 from ledger.domain.departments import Department
 from ledger.domain.identity import parse_credential
 from ledger.domain.keys import KeyRole
 from ledger.domain.personal_data import PersonalData
-from ledger.services.application import LedgerApplication, open_ledger
+from ledger.services.application import LedgerApplication
 from ledger.services.cases import CaseService, Outcome
+from ledger.services.domain_services import CertificateService
 from ledger.storage.materials import DirectoryBlobStore
 from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import SQLiteSubjectKeyStore
+from tests.helpers import bootstrapped
+from tests.helpers import enrol as enrol_key
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 FOOD = "11440100MB2C92400X-FOOD-01"
@@ -208,6 +212,31 @@ class World:
         )
         self.cases.accept(serial, signer=self.food)
 
+    def issue_certificate(self, case_serial: str, /, **fields: Any) -> Certificate:
+        """The food department issues an e-certificate from the approved case, now.
+
+        ``fields`` override the certificate's own fields (``holder``, the case's applicant;
+        ``type_code``, ``issuer_code``, ``serial`` and ``content``, a food licence)."""
+        case = self.case(case_serial)
+        own: dict[str, Any] = {
+            "holder": case.applicant_id,
+            "type_code": ISSUER + "002",
+            "issuer_code": ISSUER,
+            "serial": "2026000456",
+            "content": {"licence": "食品经营许可证", "valid_until": "2031-09-27"},
+        }
+        return CertificateService(self.ledger).issue(
+            signer=self.food,
+            department=FOOD_DEPT,
+            case_id=case.id,
+            case_serial=case.serial,
+            case_department=case.department,
+            case_decided=case.state is CaseState.APPROVED,
+            at=self.clock.now(),
+            case=case,
+            **(own | fields),
+        )
+
     def to_delivered(self, serial: str) -> None:
         """From accepted: approved, result issued, delivered online and signed off."""
         self.cases.approve(serial, signer=self.food)
@@ -231,21 +260,10 @@ def _register(
 
 def build_world(url: str, tmp: Path, *, start: dt.date = dt.date(2026, 9, 28)) -> World:
     """Open a fresh ledger at ``url`` and populate it (everything signed, everything real)."""
-    ledger = open_ledger(url, migrate=True)
-    platform = Ed25519Signer.generate("platform")
-    ledger.bootstrap(platform)
+    ledger, platform = bootstrapped(url)
 
     def enrol(actor: str, role: KeyRole, department: str = "") -> Ed25519Signer:
-        signer = Ed25519Signer.generate(actor)
-        ledger.register_key(
-            signer.public_key,
-            signer.key_id,
-            actor=actor,
-            role=role,
-            department=department,
-            by=platform,
-        )
-        return signer
+        return enrol_key(ledger, platform, actor, role, department)
 
     seals = {
         code: enrol(f"dept:{code}", KeyRole.DEPARTMENT, code) for code in (FOOD_DEPT, CARD_DEPT)

@@ -16,7 +16,7 @@ import pytest
 
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.keys import KeyRole
-from ledger.services.application import LedgerApplication, open_ledger
+from ledger.services.application import LedgerApplication
 from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import (
     PostgresSubjectKeyStore,
@@ -24,6 +24,7 @@ from ledger.storage.subject_keys import (
     SubjectKeyStore,
 )
 from ledger.storage.urls import parse_storage_url
+from tests.helpers import bootstrapped, enrol
 
 DEPARTMENT_CODE = "11440100MB2C92400X"
 
@@ -95,17 +96,9 @@ class SignedLedger:
 @pytest.fixture
 def ledger(ledger_path: Path) -> Iterator[SignedLedger]:
     """A migrated SQLite ledger with its genesis (platform key) and one department seal key."""
-    app = open_ledger(f"sqlite:///{ledger_path}", migrate=True)
-    platform = Ed25519Signer.generate("platform")
-    app.bootstrap(platform)
-    department = Ed25519Signer.generate(f"dept:{DEPARTMENT_CODE}")
-    app.register_key(
-        department.public_key,
-        department.key_id,
-        actor=f"dept:{DEPARTMENT_CODE}",
-        role=KeyRole.DEPARTMENT,
-        department=DEPARTMENT_CODE,
-        by=platform,
+    app, platform = bootstrapped(f"sqlite:///{ledger_path}")
+    department = enrol(
+        app, platform, f"dept:{DEPARTMENT_CODE}", KeyRole.DEPARTMENT, DEPARTMENT_CODE
     )
     try:
         yield SignedLedger(app, platform, department)

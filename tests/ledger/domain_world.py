@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 from ledger.chain.signing import Ed25519Signer
 from ledger.chain.verification import verify_chain
 from ledger.domain.keys import KeyRole
-from ledger.services.application import LedgerApplication, open_ledger
+from ledger.services.application import LedgerApplication
 from ledger.services.domain_services import (
     AppointmentService,
     BlacklistService,
@@ -25,6 +25,7 @@ from ledger.services.domain_services import (
     RatingService,
     SupervisionService,
 )
+from tests.helpers import bootstrapped, enrol
 
 ISSUER = "11440100MB2C92400X"
 """The issuing department (its code is its 18-character USCC)."""
@@ -112,21 +113,10 @@ class World:
 
 
 def new_world(url: str) -> World:
-    app = open_ledger(url, migrate=True)
-    platform = Ed25519Signer.generate("platform")
-    app.bootstrap(platform)
+    app, platform = bootstrapped(url)
 
     def key(actor: str, role: KeyRole, department: str = "") -> Ed25519Signer:
-        signer = Ed25519Signer.generate(actor)
-        app.register_key(
-            signer.public_key,
-            signer.key_id,
-            actor=actor,
-            role=role,
-            department=department,
-            by=platform,
-        )
-        return signer
+        return enrol(app, platform, actor, role, department)
 
     return World(
         app=app,

@@ -602,35 +602,19 @@ def test_issuing_from_an_approved_case_records_it_and_lets_the_case_proceed_NH_2
 ) -> None:
     from ledger.domain.cases import CaseState
     from ledger.services.domain_services import CertificateService
-    from tests.ledger.case_world import FOOD_DEPT, build_world
-    from tests.ledger.case_world import ISSUER as FOOD_USCC
+    from tests.ledger.case_world import build_world
 
     w = build_world(sqlite_url, tmp_path)
     try:
         serial = w.submit_food().serial
         w.to_accepted(serial)
         w.cases.approve(serial, signer=w.food)
-        case = w.case(serial)
-        service = CertificateService(w.ledger)
-        certificate = service.issue(
-            signer=w.food,
-            department=FOOD_DEPT,
-            case_id=case.id,
-            case_serial=case.serial,
-            case_department=case.department,
-            case_decided=case.state is CaseState.APPROVED,
-            holder=case.applicant_id,
-            type_code=FOOD_USCC + "002",
-            issuer_code=FOOD_USCC,
-            serial="2026000456",
-            content={"licence": "食品经营许可证", "valid_until": "2031-09-27"},
-            at=w.clock.now(),
-            case=case,
-        )
+        certificate = w.issue_certificate(serial)
         stored = w.case(serial)
         assert stored.certificate_ids == [certificate.identifier]
         assert stored.state is CaseState.RESULT_ISSUED
-        assert [c.identifier for c in service.wallet(case.applicant_id)] == [certificate.identifier]
+        wallet = CertificateService(w.ledger).wallet(stored.applicant_id)
+        assert [c.identifier for c in wallet] == [certificate.identifier]
         assert verify_chain(w.ledger.chain).ok
     finally:
         w.ledger.close()

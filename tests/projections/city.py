@@ -31,6 +31,7 @@ from ledger.storage.urls import parse_storage_url
 from projections.registry import VIEWS
 from projections.runner import catch_up, open_view
 from projections.view import View
+from tests.helpers import enrol
 from tests.ledger.case_world import CARD_DEPT, FOOD_DEPT, ISSUER, World, build_world, shanghai
 
 OFFICE = "GZ-ZWFW"
@@ -80,22 +81,10 @@ def _clock(w: World, day: dt.date) -> None:
     w.clock.set(day)
 
 
-def _case(w: World, serial: str) -> Case:
-    return w.cases.case(serial)
-
-
 def build_city(url: str, tmp: Path, *, full: bool = True) -> City:
     """The scenario; ``full=False`` builds only the cases (for the two-backend tests)."""
     w = build_world(url, tmp, start=D(2026, 9, 28))
-    supervisor = Ed25519Signer.generate("supervisor:zwfw")
-    w.ledger.register_key(
-        supervisor.public_key,
-        supervisor.key_id,
-        actor="supervisor:zwfw",
-        role=KeyRole.SUPERVISOR,
-        department=OFFICE,
-        by=w.platform,
-    )
+    supervisor = enrol(w.ledger, w.platform, "supervisor:zwfw", KeyRole.SUPERVISOR, OFFICE)
     city = City(w, supervisor)
     s = city.serials
 
@@ -130,22 +119,12 @@ def build_city(url: str, tmp: Path, *, full: bool = True) -> City:
     w.to_accepted(s["certified"])
     w.cases.approve(s["certified"], signer=w.food)
     if full:
-        certs = CertificateService(w.ledger)
-        case = _case(w, s["certified"])
-        issued = certs.issue(
-            signer=w.food,
-            department=FOOD_DEPT,
-            case_id=case.id,
-            case_serial=case.serial,
-            case_department=case.department,
-            case_decided=True,
+        issued = w.issue_certificate(
+            s["certified"],
             holder=w.enterprise.id,
             type_code=TYPE_CODE,
-            issuer_code=ISSUER,
             serial="2026000777",
             content={"business_scope": "餐饮服务"},
-            at=w.clock.now(),
-            case=case,
         )
         city.certificates["v1"] = issued.identifier
     else:
