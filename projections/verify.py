@@ -345,6 +345,8 @@ def _compare(live: View, fresh: View, app: LedgerApplication, head: int) -> View
     with live.store.transaction(commit=False) as tx:
         _snapshot(tx)
         at = live.store.seal(tx, app.name).tracked
+        if at > head:  # the log grew since the check began (a live server): read it again
+            head = app.recorder.max_notification_id() or 0
         if at > head:
             return ViewComparison(
                 live.name, at, (), f"at notification {at}, beyond the log's head {head}"

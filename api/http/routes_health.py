@@ -45,6 +45,20 @@ def readyz(ctx: Ctx) -> JSONResponse:
         head = ctx.runtime.ledger.chain.chain_head()
     except Exception:
         return JSONResponse({"status": "unavailable", "reason": "ledger"}, status_code=503)
+    lags = {s.name: s.lag for s in status(list(ctx.views.values()), ctx.runtime.ledger)}
+    size = head.sequence if head else 0
+    faults = ctx.runtime.guard.faults
+    if faults:  # fail closed: reads go on, writes are refused (ledger.services.guard)
+        return JSONResponse(
+            {
+                "status": "read-only",
+                "reason": faults[0].code,
+                "detail": faults[0].detail,
+                "faults": [f.as_json_value() for f in faults],
+                "chain_head": size,
+            },
+            status_code=503,
+        )
     try:
         alarms = view_watch(ctx).findings()
     except Exception:
@@ -57,20 +71,6 @@ def readyz(ctx: Ctx) -> JSONResponse:
                 "detail": "a read model no longer matches the log: "
                 + "; ".join(f.line() for f in alarms),
                 "alarms": [f.as_json() for f in alarms],
-            },
-            status_code=503,
-        )
-    lags = {s.name: s.lag for s in status(list(ctx.views.values()), ctx.runtime.ledger)}
-    size = head.sequence if head else 0
-    faults = ctx.runtime.guard.faults
-    if faults:  # fail closed: reads go on, writes are refused (ledger.services.guard)
-        return JSONResponse(
-            {
-                "status": "read-only",
-                "reason": faults[0].code,
-                "detail": faults[0].detail,
-                "faults": [f.as_json_value() for f in faults],
-                "chain_head": size,
             },
             status_code=503,
         )

@@ -94,9 +94,14 @@ def keys(tmp_path: Path) -> Path:
 def city(storage_url: str, keys: Path) -> Iterator[City]:
     served = start_server(storage_url, keys)
     try:
-        yield _city(served)
-    finally:
+        city = _city(served)
+    except BaseException:
         stop_server(served)
+        raise
+    try:
+        yield city
+    finally:
+        stop_server(city.served)  # the server the test left running (it may have restarted it)
 
 
 def _sqlite_copy(url: str, into: Path) -> None:
