@@ -47,10 +47,11 @@ def test_nothing_in_the_repository_reads_the_shared_folder() -> None:
 
 
 def test_the_pattern_finds_what_it_is_for() -> None:
+    # The samples are assembled from parts, so this file itself holds none of them.
     for line in (
-        'VECTORS = Path(__file__).parents[2] / ".." / "shared" / "vectors"',
-        "cat ../shared/vectors/merkle/README.md",
-        "open('/work/shared/RULES.md')",
+        'VECTORS = Path(__file__).parents[2] / ".." / "' + SHARED + '" / "vectors"',
+        "cat ../" + SHARED + "/vectors/merkle/README.md",
+        "open('/work/" + SHARED + "/RULES.md')",
     ):
         assert OUTSIDE.search(line), line
     assert not OUTSIDE.search("a lock shared by the workers; shared_node fixture")
