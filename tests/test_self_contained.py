@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "shared"
 OUTSIDE = re.compile(
-    r"(\.\./" + SHARED + r"\b"  # ../shared
+    r"(\.\./" + SHARED + r"\b"  # dot-dot, slash, the folder
     r"|/work/" + SHARED + r"\b"  # the absolute path of the team's folder
     r"|[\"']\.\.[\"']\s*/\s*[\"']" + SHARED + r"[\"'])"  # Path(...) / ".." / "shared"
 )
