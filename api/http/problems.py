@@ -90,7 +90,7 @@ async def _unexpected_response(request: Request, exc: BaseException) -> JSONResp
 def _rule_status(exc: RuleViolation) -> int:
     if exc.code == "invalid-transition":
         return 409
-    if exc.code == "blacklisted-applicant":
+    if exc.code in ("blacklisted-applicant", "authority-exceeded", "unknown-official"):
         return 403
     return 422
 

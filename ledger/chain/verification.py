@@ -19,6 +19,7 @@ from multiprocessing import get_context
 from typing import Any
 from uuid import UUID
 
+from ledger.chain.authority import AuthorityState
 from ledger.chain.entries import GENESIS_HASH, ChainEntry, sha256, signed_message
 from ledger.chain.recorders.base import ChainStore, LinkedEvent
 from ledger.chain.signature_batch import first_bad
@@ -106,6 +107,7 @@ class _Key:
     role: str
     registered_at: int
     revoked_at: int | None = None
+    actor: str = ""
 
 
 class ChainBroken(Exception):
@@ -182,7 +184,8 @@ class KeyRegistry:
                     f"key {key_id.hex()} was registered at sequence {earlier.registered_at}"
                     f"{revocation}; a key is registered once and a revoked key stays revoked",
                 )
-            self.keys[key_id] = _Key(public_key, str(role), entry.sequence)
+            actor = state.get("actor", "")
+            self.keys[key_id] = _Key(public_key, str(role), entry.sequence, actor=str(actor))
             if isinstance(entry.originator_id, UUID):
                 self.by_originator[entry.originator_id] = key_id
         elif entry.topic == KEY_REVOKED_TOPIC:
@@ -364,6 +367,7 @@ class _Walk:
         self.group: list[LinkedEvent] = []
         self.commands = 0
         self.closed_through = 0
+        self.authority = AuthorityState()
 
     def add(self, link: LinkedEvent) -> None:
         entry = link.entry
@@ -406,6 +410,10 @@ class _Walk:
                 self.registry.check_not_key_record(link.entry)
         if genesis:
             self.registry.check(head.key_id, head.sequence, head)
+        exceeded = self.authority.check(group, key.role, key.actor)
+        if exceeded is not None:
+            sequence, why = exceeded
+            raise _fail(group[sequence - head.sequence].entry, sequence, "authority-exceeded", why)
         self.commands += 1
         self.closed_through = group[-1].entry.sequence
 
@@ -478,6 +486,7 @@ def verify_chain(
 
     try:
         if start > 1:
+            walk.authority.enabled = False  # its officials were not replayed: see FORMAT.md §5
             prev_hash, prev_nid, prev_time = _trusted_prefix(
                 store, start, trusted_prev_hash, registry
             )

@@ -27,6 +27,7 @@ class KeyRole(StrEnum):
     KIOSK = "kiosk"
     SUPERVISOR = "supervisor"
     APPLICANT_PORTAL = "portal"
+    OFFICIAL = "official"  # an official's personal key (actor ``official:<staff code>``)
 
 
 class ActorKey(Aggregate):

@@ -653,3 +653,31 @@ __all__ += [
     "RectificationNotOpen",
     "SupervisionOrderNotOpen",
 ]
+
+
+# --- accountability of officials (FZ·26(二)(五)) ---------------------------------------------
+
+
+class InvalidOfficial(FieldViolation):
+    """An official's or a delegation's record holds a malformed or impossible value."""
+
+    rule = "FZ·26(五)"
+    code = "invalid-official"
+
+
+class AuthorityExceeded(RuleViolation):
+    """An official acted beyond the role, department or delegation held (越权操作)."""
+
+    rule = "FZ·26(五)"
+    code = "authority-exceeded"
+
+
+class UnknownOfficial(AuthorityExceeded):
+    """A key acts as an official nobody appointed (冒用他人名义)."""
+
+    rule = "FZ·26(二)"
+    code = "unknown-official"
+
+
+RULE_VIOLATIONS += (InvalidOfficial, AuthorityExceeded, UnknownOfficial)
+__all__ += ["AuthorityExceeded", "InvalidOfficial", "UnknownOfficial"]

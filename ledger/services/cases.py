@@ -65,6 +65,7 @@ from ledger.errors import LedgerError
 from ledger.services.application import KeyNotUsable, LedgerApplication
 from ledger.services.idempotency import IdempotencyKeyReused, IdempotencyRecord, check_key
 from ledger.services.numbering import SerialFloors, SerialNumbering
+from ledger.services.officials import Authority
 from ledger.storage.materials import BlobStore, MaterialRef
 
 __all__ = [
@@ -85,21 +86,33 @@ __all__ = [
 
 MAX_CONFLICT_RETRIES: Final = 5
 
-DEPARTMENT_ROLES: Final = (KeyRole.DEPARTMENT,)
-"""Who drives pre-review, acceptance, decisions, results and deliveries: the department."""
-APPLICANT_ROLES: Final = (KeyRole.APPLICANT_PORTAL, KeyRole.KIOSK, KeyRole.DEPARTMENT)
-"""Who signs what the applicant does: the portal, a kiosk, or the window (department)."""
-SYSTEM_ROLES: Final = (KeyRole.PLATFORM, KeyRole.DEPARTMENT)
+DEPARTMENT_ROLES: Final = (KeyRole.OFFICIAL, KeyRole.DEPARTMENT)
+"""Who drives pre-review, acceptance, decisions, results and deliveries: an official of the
+department (checked against ``ledger.domain.officials.COMMAND_ROLES``), or the department's
+own system key."""
+APPLICANT_ROLES: Final = (
+    KeyRole.APPLICANT_PORTAL,
+    KeyRole.KIOSK,
+    KeyRole.OFFICIAL,
+    KeyRole.DEPARTMENT,
+)
+"""Who signs what the applicant does: the portal, a kiosk, or the window (an official)."""
+SYSTEM_ROLES: Final = (KeyRole.PLATFORM, KeyRole.OFFICIAL, KeyRole.DEPARTMENT)
 """Automatic steps: deemed acceptance (ALL·32), payment notices of the payment platform."""
-SIGN_OFF_ROLES: Final = (KeyRole.DEPARTMENT, KeyRole.KIOSK, KeyRole.APPLICANT_PORTAL)
+SIGN_OFF_ROLES: Final = (
+    KeyRole.OFFICIAL,
+    KeyRole.DEPARTMENT,
+    KeyRole.KIOSK,
+    KeyRole.APPLICANT_PORTAL,
+)
 """Who records a sign-off: the window, a kiosk (self-print, locker) or the portal (online)."""
 
 _CHANNEL_ROLES: Final = {
-    Channel.WINDOW: KeyRole.DEPARTMENT,
-    Channel.KIOSK: KeyRole.KIOSK,
-    Channel.WEB: KeyRole.APPLICANT_PORTAL,
-    Channel.APP: KeyRole.APPLICANT_PORTAL,
-    Channel.WECHAT: KeyRole.APPLICANT_PORTAL,
+    Channel.WINDOW: (KeyRole.OFFICIAL, KeyRole.DEPARTMENT),
+    Channel.KIOSK: (KeyRole.KIOSK,),
+    Channel.WEB: (KeyRole.APPLICANT_PORTAL,),
+    Channel.APP: (KeyRole.APPLICANT_PORTAL,),
+    Channel.WECHAT: (KeyRole.APPLICANT_PORTAL,),
 }
 
 
@@ -206,6 +219,7 @@ class CaseService:
         self.blobs = blobs
         self.is_blacklisted = is_blacklisted
         self.numbering = SerialNumbering(floors=serial_floors)
+        self.authority = Authority(ledger)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -252,10 +266,10 @@ class CaseService:
             channel = Channel(channel)
         except ValueError:
             raise InvalidCaseStep("channel", f"unknown channel {channel!r}") from None
-        if key.role != _CHANNEL_ROLES[channel].value:
+        if key.role not in _CHANNEL_ROLES[channel]:
             raise KeyNotUsable(
                 f"key {signer.key_id.hex()} has role {key.role}; the {channel} channel is "
-                f"signed by a {_CHANNEL_ROLES[channel].value} key"
+                f"signed by a {' or '.join(r.value for r in _CHANNEL_ROLES[channel])} key"
             )
         params = {
             "item_code": item_code,
@@ -281,7 +295,7 @@ class CaseService:
                 read_only=True,
             )
             department = self._department(item.current_guide.department)
-            self._check_scope(key, department.code)
+            self._check_scope(key, signer, "submit", department.code, item_code)
             applicant = self._get(
                 Applicant,
                 applicant_id,
@@ -791,7 +805,7 @@ class CaseService:
             return first
         for _ in range(MAX_CONFLICT_RETRIES):
             case = self.case(serial)
-            self._check_scope(key, case.department)
+            self._check_scope(key, signer, name, case.department, serial)
             at = self.clock.now()
             seal, issued = self._sealer(case.serial, case.department, at)
             act(case, at, seal)
@@ -844,7 +858,12 @@ class CaseService:
             )
         return Outcome.from_dict(record.result)
 
-    def _check_scope(self, key: ActorKey, department: str) -> None:
+    def _check_scope(
+        self, key: ActorKey, signer: Signer, command: str, department: str, subject: str
+    ) -> None:
+        """A department key acts for its department; an official needs the command's role
+        there or under a delegation (refused and the attempt recorded, FZ·26(五))."""
+        self.authority.require_command(key, signer, command, department, subject)
         if key.role == KeyRole.DEPARTMENT.value and key.department != department:
             raise NotInDepartmentScope(
                 f"department: key of {key.department or 'no department'} may not act on a case "

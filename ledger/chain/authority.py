@@ -1,0 +1,196 @@
+"""Verification of officials' authority: did the signer hold the role, there, at that sequence?
+
+Layer: ledger chain. DESIGN invariant 2: "the signer must have held the needed role at that
+moment". The walk (``ledger.chain.verification``) hands every verified command here; from
+the chain's own events — officials appointed, moved, suspended …, delegations granted and
+withdrawn, each case's department from its submission — this replays who could do what,
+and finds a command signed by an official's key beyond that authority (FORMAT.md §5,
+``authority-exceeded``). The decision itself is ``ledger.domain.officials.authority``, the
+one the service applies before acting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from ledger.chain.recorders.base import LinkedEvent
+from ledger.domain.keys import KeyRole
+from ledger.domain.officials import (
+    CASE_TOPIC_PREFIX,
+    DELEGATION_TOPIC_PREFIX,
+    OFFICIAL_REFUSED_TOPIC,
+    OFFICIAL_TOPIC_PREFIX,
+    TOPIC_ROLES,
+    Official,
+    OfficialRole,
+    OfficialStatus,
+    Standing,
+    authority,
+    staff_code_of,
+)
+from ledger.encoding import EncodingError, decode
+
+SUBMITTED_TOPIC = CASE_TOPIC_PREFIX + "Submitted"
+
+
+@dataclass
+class _Official:
+    staff_code: str
+    department: str
+    roles: frozenset[str]
+    status: str = OfficialStatus.ACTIVE.value
+
+    def standing(self) -> Standing:
+        return Standing(self.staff_code, self.department, self.roles, self.status)
+
+
+@dataclass
+class AuthorityState:
+    """Officials, delegations and case departments as the chain has recorded them so far."""
+
+    officials: dict[UUID, _Official] = field(default_factory=dict)
+    delegations: dict[UUID, tuple[str, str]] = field(default_factory=dict)
+    delegated: dict[tuple[str, str], bool] = field(default_factory=dict)
+    cases: dict[UUID, str] = field(default_factory=dict)
+    enabled: bool = True
+    """Off when the walk starts after a trusted prefix it did not replay (``start > 1``)."""
+
+    def check(self, group: Sequence[LinkedEvent], role: str, actor: str) -> tuple[int, str] | None:
+        """The first (sequence, why) of ``group`` beyond the signer's authority, or None;
+        then records the group's own official, delegation and case events."""
+        found = self._check(group, role, actor) if self.enabled else None
+        if found is None:
+            for link in group:
+                self._apply(link)
+        return found
+
+    def _check(self, group: Sequence[LinkedEvent], role: str, actor: str) -> tuple[int, str] | None:
+        official = role == KeyRole.OFFICIAL.value
+        code = staff_code_of(actor) if official else None
+        me = None if code is None else self.officials.get(Official.id_for(code))
+        standing = None if me is None else me.standing()
+        for link in group:
+            entry = link.entry
+            topic = entry.topic
+            if topic.startswith((OFFICIAL_TOPIC_PREFIX, DELEGATION_TOPIC_PREFIX)):
+                if role == KeyRole.PLATFORM.value:
+                    continue
+                if not official:
+                    return entry.sequence, f"{topic} is signed by an official or the platform"
+                why = self._admin_event(link, standing, code)
+            elif not official:
+                continue
+            elif topic in TOPIC_ROLES:
+                department = self._case_department(link)
+                if department is None:
+                    continue  # a case this walk has not seen submitted (checked elsewhere)
+                why = authority(standing, TOPIC_ROLES[topic], department, self.delegated)
+            else:  # counters, idempotency records, other records: an official in office
+                why = _in_office(standing)
+            if why is not None:
+                return entry.sequence, f"{actor}: {why} ({topic})"
+        return None
+
+    def _admin_event(
+        self, link: LinkedEvent, standing: Standing | None, code: str | None
+    ) -> str | None:
+        entry = link.entry
+        if entry.topic == OFFICIAL_REFUSED_TOPIC:
+            if code is not None and entry.originator_id == Official.id_for(code):
+                return None
+            return "an official records only their own refused attempts"
+        departments = self._departments_concerned(link)
+        why: str | None = "no department concerned"
+        for department in departments:
+            why = authority(standing, OfficialRole.ADMIN, department)
+            if why is None:
+                return None
+        return why
+
+    def _departments_concerned(self, link: LinkedEvent) -> list[str]:
+        """Whose administrator may sign this official or delegation event."""
+        entry = link.entry
+        oid = entry.originator_id
+        state = _state(link)
+        if entry.topic.startswith(DELEGATION_TOPIC_PREFIX):
+            known = self.delegations.get(oid)  # type: ignore[arg-type]
+            return [known[0]] if known else [str(state.get("department", ""))]
+        current = self.officials.get(oid)  # type: ignore[arg-type]
+        concerned = [current.department] if current else []
+        if "department" in state:  # appointed into, or moved to
+            concerned.append(str(state["department"]))
+        return concerned
+
+    def _case_department(self, link: LinkedEvent) -> str | None:
+        if link.entry.topic == SUBMITTED_TOPIC:
+            department = _state(link).get("department")
+            return department if isinstance(department, str) else None
+        return self.cases.get(link.entry.originator_id)  # type: ignore[arg-type]
+
+    def _apply(self, link: LinkedEvent) -> None:
+        entry = link.entry
+        topic = entry.topic
+        oid: Any = entry.originator_id
+        if topic == SUBMITTED_TOPIC:
+            department = _state(link).get("department")
+            if isinstance(department, str):
+                self.cases[oid] = department
+            return
+        if topic.startswith(OFFICIAL_TOPIC_PREFIX):
+            self._apply_official(oid, topic[len(OFFICIAL_TOPIC_PREFIX) :], _state(link))
+        elif topic.startswith(DELEGATION_TOPIC_PREFIX):
+            name = topic[len(DELEGATION_TOPIC_PREFIX) :]
+            state = _state(link)
+            if name == "Granted":
+                pair = (str(state.get("department", "")), str(state.get("window", "")))
+                self.delegations[oid] = pair
+            pair = self.delegations.get(oid, ("", ""))
+            self.delegated[pair] = name in ("Granted", "Regranted")
+
+    def _apply_official(self, oid: UUID, name: str, state: dict[str, Any]) -> None:
+        if name == "Appointed":
+            self.officials[oid] = _Official(
+                str(state.get("staff_code", "")),
+                str(state.get("department", "")),
+                frozenset(_strings(state.get("roles"))),
+            )
+            return
+        official = self.officials.get(oid)
+        if official is None:
+            return
+        if name == "RolesChanged":
+            official.roles = frozenset(_strings(state.get("roles")))
+        elif name == "Moved":
+            official.department = str(state.get("department", ""))
+            official.roles = frozenset(_strings(state.get("roles")))
+        elif name == "Suspended":
+            official.status = OfficialStatus.SUSPENDED.value
+        elif name == "Reinstated":
+            official.status = OfficialStatus.ACTIVE.value
+        elif name == "Left":
+            official.status = OfficialStatus.LEFT.value
+
+
+def _in_office(standing: Standing | None) -> str | None:
+    if standing is None:
+        return "no official with this key was appointed"
+    if standing.status != OfficialStatus.ACTIVE.value:
+        return f"official {standing.staff_code} is {standing.status}"
+    return None
+
+
+def _state(link: LinkedEvent) -> dict[str, Any]:
+    if link.event is None:
+        return {}
+    try:
+        state = decode(link.event.state)
+    except EncodingError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
