@@ -26,6 +26,7 @@ from ledger.domain.cases import Case
 from ledger.domain.certificates import Certificate, CertificateDispute, CertificateReference, Wallet
 from ledger.domain.complaints import Consultation
 from ledger.domain.departments import Department
+from ledger.domain.officials import OFFICIAL_REFUSED_TOPIC
 from ledger.domain.ratings import Rating
 from ledger.domain.supervision import SupervisionOrder
 from projections.view import View
@@ -111,6 +112,8 @@ class Topics:
     ORDER_ISSUED: Final = get_topic(SupervisionOrder.Issued)  # type: ignore[attr-defined]
     ORDER_ANSWERED: Final = get_topic(SupervisionOrder.Answered)  # type: ignore[attr-defined]
     ORDER_CLOSED: Final = get_topic(SupervisionOrder.Closed)  # type: ignore[attr-defined]
+
+    ACTION_REFUSED: Final = OFFICIAL_REFUSED_TOPIC
 
     ANCHOR_OPENED: Final = ANCHOR_OPENED_TOPIC
     ANCHORED: Final = ANCHORED_TOPIC

@@ -41,6 +41,8 @@ Flags (counted per case or record, open or closed):
   its extension), or answered late (GZ20·23);
 - ``supervision_order_overdue`` — an order unanswered after its due date, or answered late
   (FZ·24);
+- ``repeated_refusals`` — an official whose attempts beyond their authority were refused at
+  least the threshold number of times (default 3, a default not a rule; FZ·26(二)(五));
 - ``anchoring_lag`` — events wait to be anchored and the last anchor receipt is older than
   the threshold (default 1 h; an upper bound of the oldest unanchored event's wait).
 """
@@ -141,6 +143,17 @@ REFERENCES = Table(
     (("reference_id", "TEXT"), ("case_id", "TEXT"), ("case_serial", "TEXT")),
     ("reference_id",),
 )
+REFUSALS = Table(
+    "view_sup_refusals",
+    (
+        ("staff_code", "TEXT"),
+        ("department", "TEXT"),
+        ("refusals", "BIGINT"),
+        ("last_at", "TEXT"),
+        ("last_detail", "TEXT"),
+    ),
+    ("staff_code",),
+)
 ANCHORS = Table(
     "view_sup_anchors",
     (("origin_id", "TEXT"), ("size", "BIGINT"), ("anchored_at", "TEXT")),
@@ -156,6 +169,7 @@ CONSULTATION_OVERDUE: Final = "consultation_overdue"
 COMPLAINT_OVERDUE: Final = "complaint_overdue"
 DISPUTE_OVERDUE: Final = "certificate_dispute_overdue"
 ORDER_OVERDUE: Final = "supervision_order_overdue"
+REPEATED_REFUSALS: Final = "repeated_refusals"
 ANCHORING_LAG: Final = "anchoring_lag"
 FLAGS: Final = (
     SECOND_CORRECTION,
@@ -167,6 +181,7 @@ FLAGS: Final = (
     COMPLAINT_OVERDUE,
     DISPUTE_OVERDUE,
     ORDER_OVERDUE,
+    REPEATED_REFUSALS,
     ANCHORING_LAG,
 )
 """Every flag, in the order summaries list them."""
@@ -203,8 +218,12 @@ class SupervisionThresholds:
     yellow_days: int = 2
     backfill: dt.timedelta = dt.timedelta(hours=24)
     anchoring_lag: dt.timedelta = dt.timedelta(hours=1)
+    refusals: int = 3
+    """Refused attempts of one official that raise ``repeated_refusals`` (a default)."""
 
     def __post_init__(self) -> None:
+        if self.refusals < 1:
+            raise ValueError("refusals: must be at least 1")
         if not 0 <= self.yellow_percent <= 100:
             raise ValueError("yellow_percent: must be 0–100")
         if not 0 <= self.yellow_days <= 365:
@@ -285,7 +304,7 @@ class SupervisionView(View):
     """Case clocks, irregularity flags, answer deadlines and anchoring receipts."""
 
     name = "supervision"
-    tables = (CASES, FLAG_ROWS, DEADLINES, REFERENCES, ANCHORS)
+    tables = (CASES, FLAG_ROWS, DEADLINES, REFERENCES, REFUSALS, ANCHORS)
 
     # -- cases ------------------------------------------------------------------------------
 
@@ -584,6 +603,19 @@ class SupervisionView(View):
             ),
         )
 
+    # -- officials' refused attempts (FZ·26(二)(五)) ------------------------------------------
+
+    @on(Topics.ACTION_REFUSED)
+    def action_refused(self, tx: Tx, e: Any) -> None:
+        detail = f"{e.command} on {e.subject or e.department}: {e.reason}"
+        tx.execute(
+            "INSERT INTO view_sup_refusals VALUES (?, ?, 1, ?, ?) ON CONFLICT (staff_code) "
+            "DO UPDATE SET refusals = view_sup_refusals.refusals + 1, "
+            "department = excluded.department, last_at = excluded.last_at, "
+            "last_detail = excluded.last_detail",
+            (e.staff_code, e.department, utc_text(e.timestamp), detail),
+        )
+
     def _flag(self, tx: Tx, e: Any, flag: str, detail: str) -> None:
         tx.execute(
             "INSERT INTO view_sup_flags SELECT case_id, ?, department, serial, ?, ? "
@@ -797,6 +829,22 @@ def flags(
         state = "answered late" if r[6] else "unanswered"
         found.append(
             Flag(_DEADLINE_FLAGS[r[0]], r[1], r[2], r[3], r[4], f"{what}due {r[5]}, {state}")
+        )
+    for r in read(
+        view,
+        f"SELECT staff_code, department, refusals, last_at, last_detail FROM view_sup_refusals "
+        f"WHERE refusals >= ?{dept}",
+        [thresholds.refusals, *args],
+    ):
+        found.append(
+            Flag(
+                REPEATED_REFUSALS,
+                f"official:{r[0]}",
+                r[1],
+                "",
+                r[3],
+                f"{r[2]} refused attempts; last: {r[4]}",
+            )
         )
     anchoring = anchoring_status(view, now=now, log_head=log_head, thresholds=thresholds)
     if anchoring is not None and anchoring.lagging and department is None:

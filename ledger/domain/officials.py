@@ -252,11 +252,17 @@ class Official(Aggregate):
         """Record an attempt the ledger refused (supervision evidence, FZ·26(五)); signed by
         the official's own key, so the record shows who tried."""
         self._action_refused(
-            command=command[:MAX_TEXT], department=department, subject=subject, reason=reason
+            staff_code=self.staff_code,
+            command=command[:MAX_TEXT],
+            department=department,
+            subject=subject[:MAX_TEXT],
+            reason=reason[: MAX_TEXT * 2],
         )
 
     @event("ActionRefused")
-    def _action_refused(self, command: str, department: str, subject: str, reason: str) -> None:
+    def _action_refused(
+        self, staff_code: str, command: str, department: str, subject: str, reason: str
+    ) -> None:
         self.refusals += 1
 
     def _require_not_left(self) -> None:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,9 @@ from ledger.domain.keys import KeyRole
 from ledger.domain.officials import COMMAND_ROLES, Official, OfficialRole
 from ledger.domain.rules import AuthorityExceeded, InvalidOfficial, UnknownOfficial
 from ledger.services.officials import OfficialService
+from ledger.storage.urls import parse_storage_url
+from projections.runner import catch_up, open_view
+from projections.supervision import SupervisionThresholds, SupervisionView, flags
 from tests.helpers import enrol
 from tests.ledger import test_case_lifecycle
 from tests.ledger.case_world import CARD_DEPT, FOOD_DEPT, World
@@ -256,3 +260,31 @@ def test_forged_appointment_by_a_non_admin_fails_verify(world: World, staff: Sta
     report = verify_chain(world.ledger.chain)
     assert report.failure is not None and report.failure.reason == "authority-exceeded"
     assert report.failure.sequence == world.head()
+
+
+def test_supervision_flags_an_official_with_repeated_refused_attempts(
+    world: World, staff: Staff
+) -> None:
+    serial = world.submit_food().serial
+    for _ in range(3):
+        with pytest.raises(AuthorityExceeded):
+            world.cases.accept(serial, signer=staff.keys["R-001"])
+    with pytest.raises(AuthorityExceeded):
+        world.cases.accept(serial, signer=staff.keys["S-001"])
+    view: Any = open_view(SupervisionView, parse_storage_url(world.url))
+    catch_up(view, world.ledger)
+    today = world.clock.today
+    found = [f for f in flags(view, today=today) if f.flag == "repeated_refusals"]
+    assert [(f.subject, f.department) for f in found] == [("official:R-001", FOOD_DEPT)]
+    assert found[0].detail.startswith("3 refused attempts; last: accept on " + serial)
+    strict = SupervisionThresholds(refusals=1)
+    assert (
+        len(
+            [
+                f
+                for f in flags(view, today=today, thresholds=strict)
+                if f.flag == "repeated_refusals"
+            ]
+        )
+        == 2
+    )
