@@ -18,6 +18,7 @@ from ledger.domain.cases import Case
 from ledger.domain.keys import KeyRole
 from ledger.domain.officials import COMMAND_ROLES, Official, OfficialRole
 from ledger.domain.rules import AuthorityExceeded, InvalidOfficial, UnknownOfficial
+from ledger.services.official_history import official_history
 from ledger.services.officials import OfficialService
 from ledger.storage.urls import parse_storage_url
 from projections.runner import catch_up, open_view
@@ -288,3 +289,26 @@ def test_supervision_flags_an_official_with_repeated_refused_attempts(
         )
         == 2
     )
+
+
+def test_the_auditors_history_lists_every_action_of_one_official(
+    world: World, staff: Staff
+) -> None:
+    serial = _accepted(world, staff)
+    with pytest.raises(AuthorityExceeded):
+        world.cases.approve(serial, signer=staff.keys["C-001"])
+    other = world.submit_food().serial
+    world.cases.pass_pre_review(other, signer=staff.keys["R-001"])
+    history = official_history(world.ledger, "R-001")
+    assert history.verification.ok
+    assert [a.case_serial for a in history.actions if a.signed_by_official] == [
+        serial,
+        serial,
+        other,
+    ]
+    assert history.actions[0].topics == ("ledger.officials:Official.Appointed",)
+    assert not history.actions[0].signed_by_official  # appointed by the administrator
+    refused = official_history(world.ledger, "C-001").actions[-1]
+    assert refused.topics == ("ledger.officials:Official.ActionRefused",)
+    entry = world.ledger.chain.select_entries(refused.sequence, 1)[0]
+    assert refused.entry_hashes == (entry.entry_hash,)
