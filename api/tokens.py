@@ -25,6 +25,9 @@ from ledger.storage.urls import StorageURL
 CACHE_SECONDS = 10.0
 TOKEN_PATTERN = re.compile(r"cl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 DEPARTMENT_PATTERN = re.compile(r"[0-9A-Z-]{2,32}")
+STAFF_CODE_PATTERN = re.compile(r"[0-9A-Za-z-]{2,32}")
+OFFICIAL_ROLES = frozenset({"department", "supervisor"})
+"""Token roles that may be bound to an official (whose key then signs the holder's acts)."""
 
 
 class Role(StrEnum):
@@ -50,6 +53,8 @@ class Principal:
     role: Role
     department: str
     name: str
+    official: str = ""
+    """The staff code of the official the token is issued to ("" for a system token)."""
 
 
 class TokenStore:
@@ -71,9 +76,26 @@ class TokenStore:
                 "secret_hash TEXT NOT NULL, role TEXT NOT NULL, department TEXT NOT NULL, "
                 "name TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT)"
             )
+        self._add_official_column()
 
-    def create(self, role: str, department: str = "", name: str = "") -> str:
-        """Create a token and return it (the only time it is shown)."""
+    def _add_official_column(self) -> None:
+        """Tables made before tokens were issued to officials get the column (empty)."""
+        with self._cursor() as c:
+            if self.storage.is_sqlite:
+                c.execute("PRAGMA table_info(api_tokens)")
+                present = any(row[1] == "official" for row in c.fetchall())
+            else:  # look first: ALTER TABLE would lock the table on every start
+                c.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = 'api_tokens' AND column_name = 'official'"
+                )
+                present = c.fetchone() is not None
+            if not present:
+                c.execute("ALTER TABLE api_tokens ADD COLUMN official TEXT NOT NULL DEFAULT ''")
+
+    def create(self, role: str, department: str = "", name: str = "", official: str = "") -> str:
+        """Create a token and return it (the only time it is shown); ``official`` binds it
+        to that official (department and supervisor tokens), whose key signs its acts."""
         try:
             role_ = Role(role)
         except ValueError as exc:
@@ -83,14 +105,31 @@ class TokenStore:
             raise TokenError("department: a department token names its department code")
         if role_ is not Role.DEPARTMENT and department:
             raise TokenError(f"department: only department tokens carry one, not {role_}")
+        if official and (
+            role_.value not in OFFICIAL_ROLES or not STAFF_CODE_PATTERN.fullmatch(official)
+        ):
+            raise TokenError(
+                "official: a staff code (2–32 of 0-9, A-Z, a-z, '-'), on department or "
+                "supervisor tokens only"
+            )
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         with self._cursor() as c:
             c.execute(
                 sidedb.sql_text(
-                    self.storage, "INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)"
+                    self.storage,
+                    "INSERT INTO api_tokens (token_id, secret_hash, role, department, name, "
+                    "created_at, revoked_at, official) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
                 ),
-                (token_id, _hash(secret), role_.value, department, name[:200], time.time_ns()),
+                (
+                    token_id,
+                    _hash(secret),
+                    role_.value,
+                    department,
+                    name[:200],
+                    time.time_ns(),
+                    official,
+                ),
             )
         return f"cl_{token_id}_{secret}"
 
@@ -121,7 +160,8 @@ class TokenStore:
             c.execute(
                 sidedb.sql_text(
                     self.storage,
-                    "SELECT secret_hash, role, department, name, revoked_at FROM api_tokens "
+                    "SELECT secret_hash, role, department, name, revoked_at, official "
+                    "FROM api_tokens "
                     "WHERE token_id = ?",
                 ),
                 (token_id,),
@@ -131,7 +171,7 @@ class TokenStore:
         ok = hmac.compare_digest(expected.encode(), _hash(secret).encode())
         if row is None or not ok or row[4] is not None:
             return None
-        return Principal(token_id, Role(row[1]), row[2], row[3])
+        return Principal(token_id, Role(row[1]), row[2], row[3], row[5] or "")
 
     def revoke(self, token_id: str) -> bool:
         self._cache.clear()

@@ -40,14 +40,37 @@ def _workers(text: str) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    store = token_store(load_settings(args.db).storage)
+    settings = load_settings(args.db)
+    store = token_store(settings.storage)
     store.migrate()
+    department = args.department or ""
+    if args.official:
+        department = _official_department(settings.storage, args.official, args.role, department)
     try:
-        token = store.create(args.role, args.department or "", args.name or "")
+        token = store.create(args.role, department, args.name or "", args.official or "")
     except TokenError as exc:
         raise ConfigurationError(str(exc)) from exc
     print(token)
     return EXIT_OK
+
+
+def _official_department(storage: Any, staff_code: str, role: str, department: str) -> str:
+    """The department a token issued to an appointed official acts for (its current one)."""
+    from ledger.services.application import open_ledger
+    from ledger.services.officials import OfficialService
+
+    ledger = open_ledger(storage)
+    try:
+        official = OfficialService(ledger).get(staff_code)
+    finally:
+        ledger.close()
+    if not official.active:
+        raise ConfigurationError(f"--official: {staff_code} is {official.status}")
+    if department and department != official.department:
+        raise ConfigurationError(
+            f"--department: {staff_code} is an official of {official.department}"
+        )
+    return official.department if role == Role.DEPARTMENT.value else ""
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
@@ -80,6 +103,11 @@ def register(sub: Any) -> None:
     c.add_argument("--role", required=True, choices=[r.value for r in Role])
     c.add_argument("--department", help="department code (department tokens)")
     c.add_argument("--name", help="who or what holds the token")
+    c.add_argument(
+        "--official",
+        help="staff code of the appointed official the token is issued to (department or "
+        "supervisor tokens; their personal key signs what the token does)",
+    )
     c.set_defaults(handler=cmd_token_create)
     r = inner.add_parser("revoke", help="revoke a token by its id (the hex after cl_)")
     storage_args(r)

@@ -121,8 +121,8 @@ def step_public(outcome: Outcome) -> CaseStepPublic:
 
 
 def _department_signer(wired: Wiring, who: Principal, case: Case) -> Signer:
-    return wired.department_signer(
-        who.department if who.role is Role.DEPARTMENT else case.department
+    return wired.acting_signer(
+        who, who.department if who.role is Role.DEPARTMENT else case.department
     )
 
 
@@ -138,7 +138,7 @@ def _applicant_signer(wired: Wiring, who: Principal, case: Case) -> Signer:
     if who.role is Role.KIOSK:
         return wired.kiosk_signer(who)
     if who.role is Role.DEPARTMENT:
-        return wired.department_signer(who.department)
+        return wired.acting_signer(who, who.department)
     return wired.portal_signer()
 
 
@@ -204,7 +204,7 @@ def submit(
             field="channel",
         )
     elif body.channel is Channel.WINDOW:
-        signer = wired.department_signer(department)
+        signer = wired.acting_signer(who, department)
     else:
         signer = wired.portal_signer()
     materials = [m.to_domain() for m in body.materials]

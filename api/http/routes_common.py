@@ -5,8 +5,12 @@ them in ``ctx.services["wiring"]``; routers reach them through the ``Wired`` dep
 
 Who signs over HTTP (DESIGN invariant 2) — the API process holds the keystore:
 
-- a department token acts with its department's current seal key (actor ``dept:<code>``);
-  a department without one answers 409 ``department-not-enrolled``;
+- a department token issued to an official (``token create --official``) acts with that
+  official's personal key (actor ``official:<staff code>``; 409 ``official-not-enrolled``
+  without one) — the case service checks the official's role and department (FZ·26(五));
+  a department's system token (no official) acts with its current seal key (actor
+  ``dept:<code>``); a department without one answers 409 ``department-not-enrolled``;
+  documents are sealed by the department's seal key either way;
 - applicant-side domain commands from a department's systems (the portal, the window) are
   signed by the portal key (actor ``portal``), kiosk tokens by their kiosk's key (actor
   ``kiosk:<token name>``), supervisors by the supervision office's key (actor
@@ -137,6 +141,25 @@ class Wiring:
                 "(POST /v1/admin/departments)",
                 code="department-not-enrolled",
             ) from None
+
+    def official_signer(self, staff_code: str) -> Signer:
+        """The official's personal key; 409 ``official-not-enrolled`` without one."""
+        try:
+            return self.ctx.runtime.keystore.current_signer(f"official:{staff_code}")
+        except KeystoreError:
+            raise Problem(
+                409,
+                "Official not enrolled",
+                f"official {staff_code} has no key in this server's keystore: an "
+                "administrator appoints them first (POST /v1/admin/officials)",
+                code="official-not-enrolled",
+            ) from None
+
+    def acting_signer(self, who: Principal, department: str) -> Signer:
+        """Who signs a department step: the token's official, else the department's seal."""
+        if who.official:
+            return self.official_signer(who.official)
+        return self.department_signer(department)
 
     def platform_signer(self) -> Signer:
         return self.ctx.runtime.platform_signer()

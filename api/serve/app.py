@@ -43,6 +43,7 @@ ROUTER_MODULES = (
     "api.http.routes_archive",
     "api.http.routes_kiosk",
     "api.http.routes_tiles",
+    "api.http.routes_officials",
 )
 
 #: Background workers added by later capabilities: ``module:function(ctx) -> stop()``.

@@ -1,0 +1,63 @@
+"""Officials over HTTP (FZ·26(二)(五)): appointed by an administrator, tokens issued to them,
+steps signed by their own keys and refused outside their roles (the attempt recorded), and
+the auditor's per-official history under /v1/audit."""
+
+from __future__ import annotations
+
+from tests.api.http_world import FOOD, World
+from tests.api.http_world import world as world  # the served city, per backend
+
+
+def _appoint(world: World, by: str, code: str, roles: list[str]) -> None:
+    r = world.as_(by).post(
+        "/v1/admin/officials",
+        json={"staff_code": code, "department": FOOD, "roles": roles, "display_name": code},
+    )
+    assert r.status_code == 201, r.text
+    assert len(r.json()["detail"]["key_id"]) == 16
+    world.tokens[code] = world.served.token("department", official=code)
+
+
+def test_officials_act_in_their_roles_and_the_auditor_reads_their_history(world: World) -> None:
+    _appoint(world, "admin", "HA-001", ["admin"])  # the first administrator, by the platform
+    _appoint(world, "HA-001", "HR-001", ["reception"])
+    _appoint(world, "HA-001", "HD-001", ["decision"])
+    serial = world.submit()["serial"]
+    head = world.chain_head()
+    r = world.as_("HD-001").post(f"/v1/cases/{serial}/pre-review")
+    assert r.status_code == 403, r.text
+    assert r.json()["type"].endswith("/authority-exceeded")
+    assert world.commands_since(head) == [["ledger.officials:Official.ActionRefused"]]
+    r = world.as_("HR-001").post(f"/v1/cases/{serial}/pre-review")
+    assert r.status_code == 200, r.text
+
+    r = world.as_("auditor").get("/v1/audit/officials/HR-001/history")
+    assert r.status_code == 200, r.text
+    history = r.json()
+    assert history["verification"]["ok"]
+    mine = [a for a in history["actions"] if a["signed_by_official"]]
+    assert [a["case_serial"] for a in mine] == [serial]
+    assert mine[0]["topics"] == ["ledger.cases:Case.PreReviewPassed"]
+    assert len(mine[0]["proofs"]) == 1 and history["tree"]["size"] >= mine[0]["sequence"]
+    refused = world.as_("auditor").get("/v1/audit/officials/HD-001/history").json()
+    assert refused["actions"][-1]["topics"] == ["ledger.officials:Official.ActionRefused"]
+    assert world.as_("food").get("/v1/audit/officials/HR-001/history").status_code == 403
+    assert world.as_("auditor").get("/v1/audit/officials/NOBODY/history").status_code == 404
+
+
+def test_only_administrators_manage_officials(world: World) -> None:
+    body = {"staff_code": "HX-001", "department": FOOD, "roles": ["decision"], "display_name": "x"}
+    r = world.as_("food").post("/v1/admin/officials", json=body)  # a system token
+    assert r.status_code == 403, r.text
+    if "HR-001" not in world.tokens:
+        _appoint(world, "admin", "HR-001", ["reception"])
+    r = world.as_("HR-001").post("/v1/admin/officials", json=body)
+    assert r.status_code == 403 and r.json()["type"].endswith("/authority-exceeded"), r.text
+    r = world.as_("admin").post("/v1/admin/officials/HR-001/suspension", json={"reason": "审查"})
+    assert r.status_code == 200 and r.json()["detail"]["status"] == "suspended", r.text
+    serial = world.submit()["serial"]
+    assert world.as_("HR-001").post(f"/v1/cases/{serial}/pre-review").status_code == 403
+    r = world.as_("admin").post("/v1/admin/officials/HR-001/reinstatement")
+    assert r.status_code == 200, r.text
+    assert world.as_("HR-001").post(f"/v1/cases/{serial}/pre-review").status_code == 200
+    assert world.cli("verify", "--db", world.served.db).returncode == 0
