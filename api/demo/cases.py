@@ -855,6 +855,7 @@ def run(ctx: DemoContext) -> None:
         for r in [r for r in candidates if wanted in {s.name for s in r.steps}][:count]:
             r.open_at = wanted
     sim.execute(sim.schedule(runs))
+    ctx.running["simulation"] = sim  # later stages drive more cases on the same services
 
     completed: Counter[str] = Counter()
     open_states: Counter[str] = Counter()

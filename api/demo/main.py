@@ -105,6 +105,7 @@ STAGE_MODULES = (
     "api.demo.anchoring:START",
     "api.demo.cases",
     "api.demo.services",
+    "api.demo.officials",
     "api.demo.anchoring",
     "api.demo.supervision",
     "api.demo.archive",

@@ -35,6 +35,7 @@ FLAG_NAMES: Final = {
     "complaint_overdue": "complaint overdue",
     "certificate_dispute_overdue": "certificate dispute overdue",
     "supervision_order_overdue": "supervision order overdue",
+    "repeated_refusals": "official with repeated refused attempts",
     "anchoring_lag": "anchoring lag",
 }
 

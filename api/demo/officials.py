@@ -1,0 +1,139 @@
+"""Demo stage "officials": named officials drive a case; an out-of-role attempt is refused.
+
+Layer: api (demo). RULES.md "Accountability of officials" (FZ·26(二)(五), NH·6(二), GZ20·11):
+the platform appoints the market regulator's first administrator, who appoints its reception,
+acceptance, decision and delivery officials; the city's comprehensive window (GZ-ZWFW) is
+appointed too and the regulator delegates reception to it. One food-licence case is then
+taken at the window and driven by those officials, each step signed by the official's own key
+(the decision still sealed by the department's e-seal). A reception official tries to decide
+three times: refused each time, nothing of the step recorded, the attempts recorded — the
+supervision stage flags the official. Finally the auditor's per-official history of the
+decision-maker is printed and written with its inclusion proofs under ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Final
+
+from api.demo.main import DemoContext, Stage
+from api.officials import appoint, history_with_proofs
+from ledger.domain.rules import AuthorityExceeded
+from ledger.services.officials import OfficialService
+
+DEPARTMENT: Final = "GZ-SCJG"
+WINDOW: Final = "GZ-ZWFW"
+ITEM: Final = "GZ-SCJG-SPJY-001"
+STAFF: Final = (
+    # staff code, department, roles, work label
+    ("SCJG-A01", DEPARTMENT, ("admin",), "市场监管局 系统管理员"),
+    ("SCJG-R01", DEPARTMENT, ("reception",), "市场监管局 收件岗"),
+    ("SCJG-C01", DEPARTMENT, ("acceptance",), "市场监管局 受理岗"),
+    ("SCJG-D01", DEPARTMENT, ("decision", "certificate"), "市场监管局 审批岗"),
+    ("SCJG-S01", DEPARTMENT, ("delivery",), "市场监管局 送达岗"),
+    ("ZWFW-W03", WINDOW, ("reception",), "综合窗口 3号"),
+)
+REFUSED_ATTEMPTS: Final = 3
+
+
+def run(ctx: DemoContext) -> None:
+    sim: Any = ctx.running.get("simulation")
+    if sim is None:
+        return
+    started = time.perf_counter()
+    runtime = ctx.runtime
+    platform = runtime.platform_signer()
+    admin_code = STAFF[0][0]
+    for code, department, roles, label in STAFF:
+        by = platform if code == admin_code or department == WINDOW else ctx.signers[admin_code]
+        appoint(runtime, code, department, roles, label, by=by)
+        ctx.signers[code] = runtime.keystore.current_signer(f"official:{code}")
+    service = OfficialService(runtime.ledger)
+    service.grant_delegation(
+        DEPARTMENT, WINDOW, "一窗受理：预审、收件、咨询委托综合窗口办理", by=ctx.signers[admin_code]
+    )
+    cases, s = sim.cases, ctx.signers
+    serial = _submit_at_the_window(sim, s["ZWFW-W03"])
+    cases.pass_pre_review(serial, signer=s["ZWFW-W03"])  # under the delegation
+    cases.accept(serial, signer=s["SCJG-C01"])
+    refused = 0
+    for _ in range(REFUSED_ATTEMPTS):
+        try:
+            cases.approve(serial, signer=s["SCJG-R01"])  # reception may not decide
+        except AuthorityExceeded:
+            refused += 1
+    decision = cases.approve(serial, signer=s["SCJG-D01"])
+    cases.issue_result_document(serial, signer=s["SCJG-D01"])
+    cases.dispatch(serial, "on_site", signer=s["SCJG-S01"])
+    cases.sign_off(serial, signer=s["SCJG-S01"])
+    history = history_with_proofs(runtime, "SCJG-D01")
+    folder = ctx.out / "officials"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "SCJG-D01-history.json"
+    path.write_text(json.dumps(history, ensure_ascii=False, indent=2) + "\n")
+    assert decision.document is not None
+    ctx.summary["officials"] = {
+        "appointed": len(STAFF),
+        "case": serial,
+        "refused": refused,
+        "decision_sealed_by": decision.document.key_id.hex(),
+        "decision_signed_by": s["SCJG-D01"].key_id.hex(),
+        "history": str(path),
+        "history_actions": len(history["actions"]),
+        "history_verified": history["verification"]["ok"],
+        "history_lines": _history_lines(history),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _submit_at_the_window(sim: Any, signer: Any) -> str:
+    """A food-licence application taken at the comprehensive window (its materials in hand)."""
+    from api.demo.cases import Run
+
+    item = next(i for i in sim.items if i.guide.implementation_code == ITEM)
+    person = next(p for p in sim.people[1:] if p.enterprise == item.for_enterprises)
+    run = Run(9001, item, person, "approved", "window", "on_site")
+    materials = [sim.material(run, spec) for spec in item.guide.materials]
+    outcome = sim.cases.submit(
+        item_code=ITEM,
+        applicant_id=person.applicant.id,
+        channel="window",
+        handling_mode="window",
+        materials=materials,
+        delivery="on_site",
+        signer=signer,
+    )
+    return str(outcome.serial)
+
+
+def _history_lines(history: dict[str, Any]) -> list[str]:
+    lines = []
+    for a in history["actions"]:
+        topics = ", ".join(t.split(":", 1)[1] for t in a["topics"])
+        case = f" {a['case_serial']}" if a["case_serial"] else ""
+        by = "" if a["signed_by_official"] else " (by the administrator)"
+        lines.append(f"#{a['sequence']} {topics}{case}{by}")
+    return lines
+
+
+def lines(ctx: DemoContext) -> list[str]:
+    s = ctx.summary.get("officials")
+    if not s:
+        return []
+    verdict = "verified" if s["history_verified"] else "NOT verified"
+    out = [
+        f"officials      {s['appointed']} appointed (GZ-SCJG delegates reception to the window);"
+        f" case {s['case']} driven by named officials",
+        f"  refused      {s['refused']} out-of-role decisions by SCJG-R01 (FZ·26(五)): nothing "
+        "recorded but the attempts",
+        f"  decision     sealed by the department's key {s['decision_sealed_by'][:8]}…, signed by"
+        f" SCJG-D01's key {s['decision_signed_by'][:8]}…",
+        f"  history      SCJG-D01: {s['history_actions']} actions, chain {verdict}, proofs in "
+        f"{s['history']}",
+    ]
+    out += [f"    {line}" for line in s["history_lines"]]
+    return out
+
+
+STAGE = Stage("officials", run, lines)
