@@ -8,10 +8,10 @@ from tests.api.http_world import FOOD, World
 from tests.api.http_world import world as world  # the served city, per backend
 
 
-def _appoint(world: World, by: str, code: str, roles: list[str]) -> None:
+def _appoint(world: World, by: str, code: str, roles: list[str], department: str = FOOD) -> None:
     r = world.as_(by).post(
         "/v1/admin/officials",
-        json={"staff_code": code, "department": FOOD, "roles": roles, "display_name": code},
+        json={"staff_code": code, "department": department, "roles": roles, "display_name": code},
     )
     assert r.status_code == 201, r.text
     assert len(r.json()["detail"]["key_id"]) == 16
@@ -61,3 +61,21 @@ def test_only_administrators_manage_officials(world: World) -> None:
     assert r.status_code == 200, r.text
     assert world.as_("HR-001").post(f"/v1/cases/{serial}/pre-review").status_code == 200
     assert world.cli("verify", "--db", world.served.db).returncode == 0
+
+
+def test_the_window_acts_for_a_department_only_under_its_delegation_NH_6_2(world: World) -> None:
+    if "HA-001" not in world.tokens:
+        _appoint(world, "admin", "HA-001", ["admin"])
+    _appoint(world, "admin", "HW-001", ["reception"], department="GZ-ZHCK")
+    serial = world.submit()["serial"]
+    assert world.as_("HW-001").post(f"/v1/cases/{serial}/pre-review").status_code == 404
+    grant = {"department": FOOD, "window": "GZ-ZHCK", "basis": "一窗受理委托书"}
+    r = world.as_("HA-001").post("/v1/admin/delegations", json=grant)
+    assert r.status_code == 201 and r.json()["detail"] == {"active": True}, r.text
+    r = world.as_("HW-001").post(f"/v1/cases/{serial}/pre-review")
+    assert r.status_code == 200, r.text
+    r = world.as_("HW-001").post(f"/v1/cases/{serial}/acceptance")
+    assert r.status_code == 403 and r.json()["type"].endswith("/authority-exceeded"), r.text
+    withdraw = {"department": FOOD, "window": "GZ-ZHCK", "reason": "收回"}
+    r = world.as_("HA-001").post("/v1/admin/delegations/withdrawal", json=withdraw)
+    assert r.status_code == 200 and r.json()["detail"] == {"active": False}, r.text
