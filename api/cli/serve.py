@@ -105,8 +105,8 @@ def register(sub: Any) -> None:
     c.add_argument("--name", help="who or what holds the token")
     c.add_argument(
         "--official",
-        help="staff code of the appointed official the token is issued to (department or "
-        "supervisor tokens; their personal key signs what the token does)",
+        help="staff code of the appointed official the token is issued to (department "
+        "tokens; their personal key signs what the token does)",
     )
     c.set_defaults(handler=cmd_token_create)
     r = inner.add_parser("revoke", help="revoke a token by its id (the hex after cl_)")
