@@ -138,7 +138,12 @@ def appoint_official(body: OfficialAppoint, who: Manager, wired: Wired) -> Recor
     return found
 
 
-@command(admin, "/officials/{staff_code}/roles", Recorded, "Change an official's roles")
+@command(
+    admin,
+    "/officials/{staff_code}/roles",
+    Recorded,
+    "Change an official's roles (role: admin, or a department administrator)",
+)
 def change_roles(
     staff_code: StaffCode, body: OfficialRoles, who: Manager, wired: Wired
 ) -> Recorded:
@@ -146,7 +151,12 @@ def change_roles(
     return _decide(wired, who, lambda s, by: s.change_roles(staff_code, roles, by=by))
 
 
-@command(admin, "/officials/{staff_code}/move", Recorded, "Move an official to a department")
+@command(
+    admin,
+    "/officials/{staff_code}/move",
+    Recorded,
+    "Move an official to a department (role: admin, or an administrator of either)",
+)
 def move_official(
     staff_code: StaffCode, body: OfficialMove, who: Manager, wired: Wired
 ) -> Recorded:
@@ -154,17 +164,32 @@ def move_official(
     return _decide(wired, who, lambda s, by: s.move(staff_code, body.department, roles, by=by))
 
 
-@command(admin, "/officials/{staff_code}/suspension", Recorded, "Suspend an official")
+@command(
+    admin,
+    "/officials/{staff_code}/suspension",
+    Recorded,
+    "Suspend an official (role: admin, or a department administrator)",
+)
 def suspend_official(staff_code: StaffCode, body: Reasoned, who: Manager, wired: Wired) -> Recorded:
     return _decide(wired, who, lambda s, by: s.suspend(staff_code, body.reason, by=by))
 
 
-@command(admin, "/officials/{staff_code}/reinstatement", Recorded, "Reinstate an official")
+@command(
+    admin,
+    "/officials/{staff_code}/reinstatement",
+    Recorded,
+    "Reinstate an official (role: admin, or a department administrator)",
+)
 def reinstate_official(staff_code: StaffCode, who: Manager, wired: Wired) -> Recorded:
     return _decide(wired, who, lambda s, by: s.reinstate(staff_code, by=by))
 
 
-@command(admin, "/officials/{staff_code}/departure", Recorded, "Record that an official left")
+@command(
+    admin,
+    "/officials/{staff_code}/departure",
+    Recorded,
+    "Record that an official left (role: admin, or a department administrator)",
+)
 def official_left(staff_code: StaffCode, body: Reasoned, who: Manager, wired: Wired) -> Recorded:
     return _decide(wired, who, lambda s, by: s.leave(staff_code, body.reason, by=by))
 
@@ -196,7 +221,8 @@ def rotate_official_key(
     admin,
     "/delegations",
     Recorded,
-    "A department delegates pre-review, receipt and consultation to the comprehensive window",
+    "A department delegates pre-review, receipt and consultation to the comprehensive window "
+    "(role: admin, or the department's administrator)",
     status=status.HTTP_201_CREATED,
 )
 def grant_delegation(body: DelegationGrant, who: Manager, wired: Wired) -> Recorded:
@@ -207,7 +233,12 @@ def grant_delegation(body: DelegationGrant, who: Manager, wired: Wired) -> Recor
     return _delegation(found)
 
 
-@command(admin, "/delegations/withdrawal", Recorded, "Withdraw a delegation to the window")
+@command(
+    admin,
+    "/delegations/withdrawal",
+    Recorded,
+    "Withdraw a delegation to the window (role: admin, or the department's administrator)",
+)
 def withdraw_delegation(body: DelegationWithdraw, who: Manager, wired: Wired) -> Recorded:
     with edge():
         found = _service(wired).withdraw_delegation(
