@@ -155,7 +155,7 @@ def change_roles(
     admin,
     "/officials/{staff_code}/move",
     Recorded,
-    "Move an official to a department (role: admin, or an administrator of either)",
+    "Move an official to a department (role: admin, or the receiving administrator)",
 )
 def move_official(
     staff_code: StaffCode, body: OfficialMove, who: Manager, wired: Wired

@@ -118,11 +118,10 @@ class AuthorityState:
         if entry.topic.startswith(DELEGATION_TOPIC_PREFIX):
             known = self.delegations.get(oid)  # type: ignore[arg-type]
             return [known[0]] if known else [str(state.get("department", ""))]
+        if "department" in state:  # appointed into, or moved to: that department decides
+            return [str(state["department"])]
         current = self.officials.get(oid)  # type: ignore[arg-type]
-        concerned = [current.department] if current else []
-        if "department" in state:  # appointed into, or moved to
-            concerned.append(str(state["department"]))
-        return concerned
+        return [current.department] if current else []
 
     def _case_department(self, link: LinkedEvent) -> str | None:
         if link.entry.topic == SUBMITTED_TOPIC:

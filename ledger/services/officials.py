@@ -176,11 +176,12 @@ class OfficialService:
         command: str,
         by: Signer,
         decide: Callable[[Official], None],
-        *also: str,
+        department: str | None = None,
     ) -> Official:
-        """Apply one administrator's decision to an official and record it, signed by ``by``."""
+        """Apply one administrator's decision to an official and record it, signed by ``by``
+        (an administrator of ``department``, default the official's own)."""
         official = self.get(staff_code)
-        self._admin(by, official.department, *also, command=command)
+        self._admin(by, department or official.department, command=command)
         decide(official)
         self.ledger.save_signed(official, signer=by)
         return official
@@ -192,7 +193,8 @@ class OfficialService:
     def move(
         self, staff_code: str, department: str, roles: Iterable[str], *, by: Signer
     ) -> Official:
-        """Move an official (an administrator of the old or of the new department decides)."""
+        """Move an official (the receiving department's administrator decides: an
+        administrator may not place people, or themselves, in another department)."""
         roles = list(roles)
         return self._decide(staff_code, "move", by, lambda o: o.move(department, roles), department)
 

@@ -153,7 +153,12 @@ def test_roles_changed_and_moved_take_effect(world: World, staff: Staff) -> None
     serial = world.submit_food().serial
     staff.service.change_roles("C-001", ["reception", "acceptance"], by=admin)
     world.cases.pass_pre_review(serial, signer=k["C-001"])
-    staff.service.move("C-001", CARD_DEPT, ["acceptance"], by=admin)
+    card_admin = staff.appoint("A-002", CARD_DEPT, ["admin"])
+    with pytest.raises(AuthorityExceeded):  # the releasing administrator may not place people
+        staff.service.move("C-001", CARD_DEPT, ["acceptance"], by=admin)
+    with pytest.raises(AuthorityExceeded):  # nor themselves, as administrators elsewhere
+        staff.service.move("A-001", CARD_DEPT, ["admin"], by=admin)
+    staff.service.move("C-001", CARD_DEPT, ["acceptance"], by=card_admin)
     world.cases.record_material_delivery(
         serial, "courier", waybill="SF1234567890", signer=k["R-001"]
     )
@@ -163,7 +168,7 @@ def test_roles_changed_and_moved_take_effect(world: World, staff: Staff) -> None
 
 
 def test_only_the_departments_admin_manages_its_officials(world: World, staff: Staff) -> None:
-    other_admin = staff.appoint("A-002", CARD_DEPT, ["admin"])
+    other_admin = staff.appoint("A-003", CARD_DEPT, ["admin"])
     with pytest.raises(AuthorityExceeded):
         staff.service.suspend("R-001", "x", by=other_admin)
     with pytest.raises(AuthorityExceeded):  # an official without the admin role
@@ -312,3 +317,15 @@ def test_the_auditors_history_lists_every_action_of_one_official(
     assert refused.topics == ("ledger.officials:Official.ActionRefused",)
     entry = world.ledger.chain.select_entries(refused.sequence, 1)[0]
     assert refused.entry_hashes == (entry.entry_hash,)
+
+
+def test_forged_move_into_another_department_by_its_own_admin_fails_verify(
+    world: World, staff: Staff
+) -> None:
+    official = staff.service.get("A-001")
+    official.move(CARD_DEPT, ["admin"])  # bypassing the service, signed with A-001's own key
+    world.ledger.save_signed(official, signer=staff.keys["A-001"])
+    report = verify_chain(world.ledger.chain)
+    assert report.failure is not None and report.failure.reason == "authority-exceeded"
+    assert report.failure.sequence == world.head()
+    assert f"may not act for {CARD_DEPT}" in report.failure.detail
