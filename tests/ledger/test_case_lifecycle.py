@@ -61,6 +61,10 @@ def world(tmp_path: Path) -> Iterator[World]:
         w.ledger.close()
 
 
+CERTIFICATE = make_certificate_id(ISSUER + "001", ISSUER, "2026000123", 1)
+"""The food licence's e-certificate (the guide's result is a certificate, GZ16·15)."""
+
+
 def refused(world: World, error: type[RuleViolation], action: Callable[[], Any]) -> RuleViolation:
     """Run ``action``, expect ``error``, and check that nothing was recorded."""
     head = world.head()
@@ -90,6 +94,7 @@ def test_happy_path_submit_to_close_on_each_backend(storage_url: str, tmp_path: 
         w.clock.set(dt.date(2026, 10, 20))
         approval = cases.approve(serial, signer=food)
         result = cases.issue_result_document(serial, signer=food)
+        cases.record_certificate(serial, CERTIFICATE, signer=food)
         w.clock.set(dt.date(2026, 10, 21))
         cases.dispatch(serial, "online", signer=food)
         delivered = cases.sign_off(serial, signer=w.portal)
@@ -604,6 +609,40 @@ def test_case_cannot_close_before_its_result_is_issued_GZ16_15_NH_20_FZ_19(world
     assert world.case(serial).certificate_ids == [cert]
 
 
+def test_a_certificate_result_is_neither_dispatched_nor_closed_without_its_e_certificate_GZ16_15(
+    world: World,
+) -> None:
+    """The regulator's finding: a case whose guide's result is an e-certificate was dispatched
+    and closed with ``certificate_ids == []``. A result document alone no longer lets it go."""
+    serial = world.submit_food(channel="window").serial
+    world.cases.accept(serial, signer=world.food)
+    world.cases.approve(serial, signer=world.food)
+    world.cases.issue_result_document(serial, signer=world.food)
+    assert world.case(serial).state is CaseState.RESULT_ISSUED
+    error = refused(
+        world, CaseNotClosable, lambda: world.cases.dispatch(serial, "online", signer=world.food)
+    )
+    assert (error.rule, error.code) == ("GZ16·15, NH·20, FZ·19", "case-not-closable")
+    assert "e-certificate" in str(error) and serial in str(error)
+    assert world.case(serial).certificate_ids == []
+    world.cases.record_certificate(serial, CERTIFICATE, signer=world.food)
+    world.cases.dispatch(serial, "online", signer=world.food)
+    world.cases.sign_off(serial, signer=world.portal)
+    assert world.cases.close(serial, signer=world.food).state is CaseState.CLOSED
+    assert world.case(serial).certificate_ids == [CERTIFICATE]
+
+
+def test_a_disapproval_is_delivered_and_closed_with_no_certificate_NH_20(world: World) -> None:
+    """Only an approved certificate result waits for its e-certificate: a disapproval decision
+    (不予批准决定书) is the whole result."""
+    serial = world.submit_food(channel="window").serial
+    world.cases.accept(serial, signer=world.food)
+    world.cases.disapprove(serial, ["不符合法定条件"], signer=world.food)
+    world.cases.dispatch(serial, "online", signer=world.food)
+    world.cases.sign_off(serial, signer=world.portal)
+    assert world.cases.close(serial, signer=world.food).state is CaseState.CLOSED
+
+
 # --- 12. delivery (GZ20·15, NH·16, FZ·20) -------------------------------------------------------
 
 
@@ -614,6 +653,7 @@ def test_courier_delivery_carries_a_sealed_address_and_a_signed_off_receipt_GZ20
     world.cases.accept(serial, signer=world.food)
     world.cases.approve(serial, signer=world.food)
     world.cases.issue_result_document(serial, signer=world.food)
+    world.cases.record_certificate(serial, CERTIFICATE, signer=world.food)
     refused(
         world, RuleViolation, lambda: world.cases.dispatch(serial, "courier", signer=world.food)
     )
@@ -634,6 +674,7 @@ def test_public_notice_only_after_failed_delivery_and_counts_after_its_period_NH
     world.cases.accept(serial, signer=world.food)
     world.cases.approve(serial, signer=world.food)
     world.cases.issue_result_document(serial, signer=world.food)
+    world.cases.record_certificate(serial, CERTIFICATE, signer=world.food)
     world.cases.dispatch(serial, "on_site", signer=world.food)
     refused(
         world,
