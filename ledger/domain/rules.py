@@ -496,6 +496,15 @@ class RatingAlreadyGiven(RuleViolation):
     code = "rating-already-given"
 
 
+class RatingNotOfCase(FieldViolation):
+    """A rating (好差评) is given by the case's own applicant (服务对象), through an applicant
+    channel, for that case and its department: a rating of someone else's case would feed the
+    department's assessment (FZ·22) and the blacklist counts (NH·25) with fakes."""
+
+    rule = "GZ20·16, FZ·22, NH·25"
+    code = "rating-not-of-case"
+
+
 class RatingNotDisputable(InvalidTransition):
     """The rated department disputes (异议) a rating once, before it is decided."""
 
@@ -612,6 +621,7 @@ RULE_VIOLATIONS += (
     InvalidRating,
     RatingReasonRequired,
     RatingAlreadyGiven,
+    RatingNotOfCase,
     RatingNotDisputable,
     RectificationNotOpen,
     InvalidAppointment,
@@ -650,6 +660,7 @@ __all__ += [
     "NotIssuingDepartment",
     "RatingAlreadyGiven",
     "RatingNotDisputable",
+    "RatingNotOfCase",
     "RectificationNotOpen",
     "SupervisionOrderNotOpen",
 ]
