@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "api.cli.projections",
     "api.cli.archive",
     "api.cli.kiosk",
+    "api.cli.rules",
 )
 
 

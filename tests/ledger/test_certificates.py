@@ -530,6 +530,8 @@ def test_a_revoked_certificate_is_not_referenced_GZ16_15(world: World) -> None:
 def test_asking_to_upload_a_referenced_certificate_again_is_a_violation_GZ20_13(
     world: World,
 ) -> None:
+    """Data obtainable by sharing is not asked for again (GZ16·10, NH·21, GZ20·13, FZ·13): a
+    re-upload demand for a held e-certificate is a ResubmissionDemanded violation."""
     holder, case_id = world.applicant(), uuid4()
     identifier = world.issue(holder)
     world.certificates.reference(
@@ -547,6 +549,7 @@ def test_asking_to_upload_a_referenced_certificate_again_is_a_violation_GZ20_13(
     with pytest.raises(CertificateReuploadDemanded) as caught:
         check_reupload_request([reference], ["M02", "M01"])
     assert isinstance(caught.value, ResubmissionDemanded)
+    assert ResubmissionDemanded.rule == "GZ16·10, NH·21, GZ20·13, FZ·13"
     assert caught.value.field == "materials.M01" and caught.value.rule == "GZ16·15, GZ20·13"
     check_reupload_request([reference], ["M02"])
 
