@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "api.cli.archive",
     "api.cli.kiosk",
     "api.cli.officials",
+    "api.cli.rules",
 )
 
 

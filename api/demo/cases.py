@@ -615,12 +615,20 @@ class Simulation:
             steps.append(Step(decide_in, "disapprove", do("disapprove", reasons)))
         else:
             steps.append(Step(decide_in, "approve", do("approve")))
+            issuer = self.issuers[dept]
+            cert = make_certificate_id(issuer + "002", issuer, f"C{run.number:08d}", 1)
+            record = do("record_certificate", cert)
             if rng.random() < 0.5:
-                steps.append(Step(1, "issue_result_document", do("issue_result_document")))
+                # A result document too; the certificate still comes before dispatch (GZ16·15).
+                document = do("issue_result_document")
+
+                def both(r: Run) -> None:
+                    document(r)
+                    record(r)
+
+                steps.append(Step(1, "issue_result_document", both))
             else:
-                issuer = self.issuers[dept]
-                cert = make_certificate_id(issuer + "002", issuer, f"C{run.number:08d}", 1)
-                steps.append(Step(1, "record_certificate", do("record_certificate", cert)))
+                steps.append(Step(1, "record_certificate", record))
         return steps + self.delivery(run, seal)
 
     def applicant_signer(self, run: Run) -> Signer:

@@ -55,7 +55,7 @@ from ledger.domain.certificate_id import make_certificate_id, parse_certificate_
 from ledger.domain.complaints import ConsultationChannel, ConsultationKind
 from ledger.domain.keys import KeyRole
 from ledger.domain.ratings import Channel, CodeSystem, RatingKind, RatingLevel, to_code
-from ledger.domain.rules import BlacklistedApplicant
+from ledger.domain.rules import BlacklistedApplicant, RatingNotOfCase
 from ledger.domain.signer import Signer
 from ledger.domain.supervision import SupervisionReason
 from ledger.services.domain_services import (
@@ -551,6 +551,29 @@ class ServicesDemo:
                 self._after_bad_rating(case, rated, number)
         for case, level in plan[len(bad) : len(bad) + 2]:  # follow-ups on good ratings too
             self._follow_up(case, _local(case.closed_at or NOW) + dt.timedelta(days=4), level)
+        if plan:
+            self._stranger_rates(plan[-1][0])
+
+    def _stranger_rates(self, case: Case) -> None:
+        """Another applicant tries to rate the case: refused, nothing recorded (RatingNotOfCase,
+        GZ20·16, FZ·22, NH·25) — the regulator's finding of issue #16."""
+        stranger = next(
+            p for p in sorted(self.applicants, key=str) if p != case.applicant_id and self.usable(p)
+        )
+        attempt: dict[str, Any] = {
+            "case_id": case.id,
+            "case_serial": case.serial,
+            "department": case.department,
+            "applicant_id": stranger,  # not the case's applicant
+            "system": CodeSystem.NATIONAL,
+            "code": 1,
+            "channel": Channel.PC,
+            "reason": "冒名差评",
+        }
+        try:
+            self.ratings.rate(signer=self.portal, at=NOW - dt.timedelta(minutes=20), **attempt)
+        except RatingNotOfCase:
+            self.tally.ratings["stranger_refused"] += 1
 
     def _after_bad_rating(self, case: Case, rated: dt.datetime, number: int) -> None:
         seal = self.seal(case.department)
@@ -1037,6 +1060,7 @@ def run(ctx: DemoContext) -> None:
                 "upheld": t.ratings["dispute_upheld"],
                 "rejected": t.ratings["dispute_rejected"],
             },
+            "stranger_refused": t.ratings["stranger_refused"],
         },
         "appointments": dict(t.appointments),
         "consultations": dict(sorted(t.consultations.items())),
@@ -1062,7 +1086,8 @@ def lines(ctx: DemoContext) -> list[str]:
         f"{d.get('extended', 0)} extended, {d.get('open_overdue', 0)} overdue ({s['seconds']} s)",
         f"ratings        {r['first']} first ({levels}), {r['follow_up']} follow-up; "
         f"{r['callbacks']} callbacks, {r['rectified']} rectified ({r['rectified_late']} late); "
-        f"disputes {r['disputes']['upheld']} upheld, {r['disputes']['rejected']} rejected",
+        f"disputes {r['disputes']['upheld']} upheld, {r['disputes']['rejected']} rejected; "
+        f"{r.get('stranger_refused', 0)} rating of another's case refused ({RatingNotOfCase.rule})",
         f"appointments   {a['slots']} slots at {a['halls']} halls: {a['booked']} booked, "
         f"{a['kept']} kept, {a['cancelled']} cancelled, {a['no_shows']} missed, "
         f"{a.get('refused', 0)} refused (GZ20·9)",

@@ -427,7 +427,7 @@ def issue_certificate(body: CertificateIssue, who: Department_, wired: Wired) ->
         case_id=case.id,
         case_serial=case.serial,
         case_department=case.department,
-        case_decided=case.decided_on is not None,
+        case_decided=case.approved,
         holder=case.applicant_id,
         type_code=body.type_code,
         serial=body.serial,

@@ -28,7 +28,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
-from ledger.domain.rules import FieldViolation
+from ledger.domain.rules import InvalidGrant, InvalidPurpose, PurposeRequired
 from ledger.domain.topics import keep_topics
 
 __all__ = [
@@ -52,27 +52,6 @@ GRANT_NAMESPACE: Final = uuid5(NAMESPACE_URL, "https://caseledger.invalid/person
 _REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Control, format (zero-width, bidirectional overrides), surrogate, private-use and
 unassigned characters, line and paragraph separators."""
-
-
-class PurposeRequired(FieldViolation):
-    """Reading personal data needs a stated purpose (X-Purpose)."""
-
-    rule = "GZ20·25"
-    code = "purpose-required"
-
-
-class InvalidPurpose(FieldViolation):
-    """A stated purpose (or grant reason) is too long or is not printable text."""
-
-    rule = "GZ20·25"
-    code = "invalid-purpose"
-
-
-class InvalidGrant(FieldViolation):
-    """A grant names no valid department, or a time limit out of range."""
-
-    rule = "GZ20·25"
-    code = "invalid-grant"
 
 
 def check_purpose(text: object, field: str = "purpose") -> str:

@@ -28,9 +28,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.rules import FieldViolation
+from ledger.domain.rules import CaseNotArchivable, InvalidTransfer
 from ledger.domain.topics import keep_topics
-from ledger.errors import RuleViolation
 
 __all__ = [
     "ARCHIVE_NAMESPACE",
@@ -51,21 +50,6 @@ DIGEST_SIZE: Final = 64
 MAX_NAME: Final = 200
 TERMINAL_STATES: Final = frozenset({"closed", "not_accepted", "returned", "withdrawn"})
 ARCHIVER_PATTERN: Final = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
-
-
-class CaseNotArchivable(RuleViolation):
-    """The case has not ended yet: only a completed case file is archived (NH·22, FZ·21,
-    GZ20·24)."""
-
-    code = "case-not-archivable"
-    rule = ARCHIVE_RULE
-
-
-class InvalidTransfer(FieldViolation):
-    """A transfer's field is malformed (the field is named)."""
-
-    code = "invalid-transfer"
-    rule = ARCHIVE_RULE
 
 
 def check_archivable(serial: str, state: str) -> None:

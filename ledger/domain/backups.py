@@ -25,7 +25,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.rules import FieldViolation
+from ledger.domain.rules import InvalidBackupRecord
 from ledger.domain.topics import keep_topics
 
 __all__ = [
@@ -43,13 +43,6 @@ HASH_SIZE: Final = 32
 MAX_REASON: Final = 500
 _TEXT: Final = re.compile(r"[^\x00-\x1f\x7f]{1,500}")
 _SERIAL_KEY: Final = re.compile(r"[0-9A-Z-]{2,32}/[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-class InvalidBackupRecord(FieldViolation):
-    """A backup or restore record's field is malformed (the field is named)."""
-
-    code = "invalid-backup-record"
-    rule = BACKUP_RULE
 
 
 def _hash(field: str, value: object) -> bytes:

@@ -37,6 +37,7 @@ from ledger.domain.catalogue import (
     Guide,
     HandlingMode,
     MaterialSpec,
+    ResultType,
     ServiceItem,
 )
 from ledger.domain.certificate_id import CertificateIdError, parse_certificate_id
@@ -661,6 +662,7 @@ class Case(Aggregate):
         self.decided_on: dt.date | None = None
         self.reasons: list[str] = []
         self.result_issued = False
+        self.approved = False
         self.certificate_ids: list[str] = []
         self.dispatches: list[dict[str, Any]] = []
         self.delivered_on: dt.date | None = None
@@ -1159,6 +1161,7 @@ class Case(Aggregate):
         self.decided_on = decision["body"]["decided_on"]
         self.reasons = reasons
         self.result_issued = self.state is CaseState.DISAPPROVED
+        self.approved = self.state is CaseState.APPROVED
         self.documents.append(decision)
 
     # -- result (GZ16·15, NH·20, FZ·19) -------------------------------------------------------
@@ -1207,6 +1210,16 @@ class Case(Aggregate):
 
     # -- delivery (GZ20·15, NH·16, FZ·20) -----------------------------------------------------
 
+    @property
+    def awaits_certificate(self) -> bool:
+        """Approved, its guide's result is an e-certificate (结果类型: 证照), and none is
+        recorded yet: the case may be neither dispatched nor closed (GZ16·15, NH·20, FZ·19)."""
+        return (
+            self.approved
+            and self.terms["result_type"] == ResultType.CERTIFICATE.value
+            and not self.certificate_ids
+        )
+
     def _require_result(self, command: str) -> None:
         if self.state is CaseState.APPROVED and command in _UNRESULTED_CLOSE:
             raise CaseNotClosable(
@@ -1214,6 +1227,11 @@ class Case(Aggregate):
                 "result document)"
             )
         self._require(command)
+        if command in _UNRESULTED_CLOSE and self.awaits_certificate:
+            raise CaseNotClosable(
+                f"{command}: the result of {self.item_name} is an e-certificate (电子证照) and "
+                f"none is issued for the case {self.serial} yet (certificate_ids is empty)"
+            )
 
     def dispatch(
         self,

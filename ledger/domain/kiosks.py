@@ -39,7 +39,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
 from ledger.domain.calendar import is_working_day, shanghai_date, working_days_between
-from ledger.domain.rules import FieldViolation, InvalidTransition
+from ledger.domain.rules import InvalidKiosk, KioskNotInService
 from ledger.domain.topics import keep_topics
 
 __all__ = [
@@ -71,20 +71,6 @@ TWO_WEEKS: Final = dt.timedelta(days=14)
 A_WEEK: Final = dt.timedelta(days=7)
 RETIREMENT_WORKING_DAYS: Final = 5
 """Working days of unavailability in one calendar month that call for retirement (PY·21)."""
-
-
-class InvalidKiosk(FieldViolation):
-    """A kiosk command argument was refused; ``field`` names it."""
-
-    rule = "PY·21"
-    code = "invalid-kiosk"
-
-
-class KioskNotInService(InvalidTransition):
-    """The command does not apply in the kiosk's current status."""
-
-    rule = "PY·21"
-    code = "kiosk-not-in-service"
 
 
 class KioskStatus(StrEnum):

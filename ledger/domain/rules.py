@@ -10,6 +10,8 @@ broken; :class:`FieldViolation` subclasses also carry that ``field``.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
 
 from ledger.errors import RuleViolation
 
@@ -365,47 +367,6 @@ class ActiveContentRefused(FieldViolation):
     code = "active-content"
 
 
-RULE_VIOLATIONS: tuple[type[RuleViolation], ...] = (
-    InvalidGuide,
-    GuideOnlineExceedsWindow,
-    PromisedLimitExceedsStatutory,
-    GuideCodeChanged,
-    UnknownGuideVersion,
-    ServiceItemWithdrawn,
-    InvalidDepartment,
-    InvalidApplicant,
-    AuthenticationTooLow,
-    ApplicantErased,
-    BlacklistedApplicant,
-    NotInDepartmentScope,
-    InvalidTransition,
-    AppointmentRefusalNotAllowed,
-    ChannelNotOffered,
-    MaterialNotInGuide,
-    RequiredMaterialsMissing,
-    CorrectionOutsideGuide,
-    SecondCorrectionRequest,
-    CorrectionNoticeOverdue,
-    ResubmissionDemanded,
-    ReasonRequired,
-    DecisionNotSealed,
-    CaseNotClosable,
-    InvalidCaseStep,
-    StepOutOfOrder,
-    DeemedAcceptanceNotDue,
-    FeeNotInGuide,
-    FeeNotPaid,
-    InvalidSerial,
-    InvalidDocument,
-    InvalidMaterial,
-    MaterialTooLarge,
-    MediaTypeNotAllowed,
-    MediaTypeMismatch,
-    ActiveContentRefused,
-)
-"""Every concrete rule violation, for the edge's error mapping and for tests."""
-
-
 # --- e-certificates (电子证照) -----------------------------------------------------------------
 
 
@@ -494,6 +455,15 @@ class RatingAlreadyGiven(RuleViolation):
 
     rule = "GZ20·16"
     code = "rating-already-given"
+
+
+class RatingNotOfCase(FieldViolation):
+    """A rating (好差评) is given by the case's own applicant (服务对象), through an applicant
+    channel, for that case and its department: a rating of someone else's case would feed the
+    department's assessment (FZ·22) and the blacklist counts (NH·25) with fakes."""
+
+    rule = "GZ20·16, FZ·22, NH·25"
+    code = "rating-not-of-case"
 
 
 class RatingNotDisputable(InvalidTransition):
@@ -599,34 +569,6 @@ class SupervisionOrderNotOpen(InvalidTransition):
     code = "supervision-order-not-open"
 
 
-RULE_VIOLATIONS += (
-    InvalidCertificate,
-    CaseNotDecided,
-    NotIssuingDepartment,
-    CertificateNotCurrent,
-    CertificateNotHeld,
-    CertificateReuploadDemanded,
-    EvidenceRequired,
-    DisputeNotOpen,
-    ExtensionOutOfTime,
-    InvalidRating,
-    RatingReasonRequired,
-    RatingAlreadyGiven,
-    RatingNotDisputable,
-    RectificationNotOpen,
-    InvalidAppointment,
-    AppointmentSlotFull,
-    AppointmentNotActive,
-    InvalidConsultation,
-    ConsultationNotOpen,
-    InvalidBlacklisting,
-    BlacklistThresholdNotMet,
-    AppealOutOfTime,
-    InvalidBlacklistTransition,
-    InvalidSupervisionOrder,
-    SupervisionOrderNotOpen,
-)
-
 __all__ += [
     "AppealOutOfTime",
     "AppointmentNotActive",
@@ -650,9 +592,76 @@ __all__ += [
     "NotIssuingDepartment",
     "RatingAlreadyGiven",
     "RatingNotDisputable",
+    "RatingNotOfCase",
     "RectificationNotOpen",
     "SupervisionOrderNotOpen",
 ]
+
+
+# --- access to personal data (GZ20·25) --------------------------------------------------------
+
+
+class PurposeRequired(FieldViolation):
+    """Reading personal data needs a stated purpose (X-Purpose)."""
+
+    rule = "GZ20·25"
+    code = "purpose-required"
+
+
+class InvalidPurpose(FieldViolation):
+    """A stated purpose (or grant reason) is too long or is not printable text."""
+
+    rule = "GZ20·25"
+    code = "invalid-purpose"
+
+
+class InvalidGrant(FieldViolation):
+    """A grant names no valid department, or a time limit out of range."""
+
+    rule = "GZ20·25"
+    code = "invalid-grant"
+
+
+# --- archiving and backups (NH·22, FZ·21, GZ20·24) --------------------------------------------
+
+
+class CaseNotArchivable(RuleViolation):
+    """The case has not ended yet: only a completed case file is archived (NH·22, FZ·21,
+    GZ20·24)."""
+
+    code = "case-not-archivable"
+    rule = "NH·22, FZ·21, GZ20·24"
+
+
+class InvalidTransfer(FieldViolation):
+    """A transfer's field is malformed (the field is named)."""
+
+    code = "invalid-transfer"
+    rule = "NH·22, FZ·21, GZ20·24"
+
+
+class InvalidBackupRecord(FieldViolation):
+    """A backup or restore record's field is malformed (the field is named)."""
+
+    code = "invalid-backup-record"
+    rule = "NH·22"
+
+
+# --- kiosks (自助终端) -------------------------------------------------------------------------
+
+
+class InvalidKiosk(FieldViolation):
+    """A kiosk command argument was refused; ``field`` names it."""
+
+    rule = "PY·21"
+    code = "invalid-kiosk"
+
+
+class KioskNotInService(InvalidTransition):
+    """The command does not apply in the kiosk's current status."""
+
+    rule = "PY·21"
+    code = "kiosk-not-in-service"
 
 
 # --- accountability of officials (FZ·26(二)(五)) ---------------------------------------------
@@ -679,5 +688,236 @@ class UnknownOfficial(AuthorityExceeded):
     code = "unknown-official"
 
 
-RULE_VIOLATIONS += (InvalidOfficial, AuthorityExceeded, UnknownOfficial)
 __all__ += ["AuthorityExceeded", "InvalidOfficial", "UnknownOfficial"]
+
+
+# --- the registry: every refusal with its article, where it is enforced ----------------------
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    """One refusal class of the registry: the rule ids and code it carries, the RULES.md
+    section (``article``) that states the rule, and the module(s) that raise it
+    (``enforced_in``, dotted module names) — so the rules can be audited as data
+    (``caseledger rules``)."""
+
+    violation: type[RuleViolation]
+    article: str
+    enforced_in: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.violation.__name__
+
+    @property
+    def rule(self) -> str:
+        return self.violation.rule
+
+    @property
+    def code(self) -> str:
+        return self.violation.code
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The ids ``rule`` cites (``GZ16·15, NH·20`` → both; a range ``NH·11–NH·22`` as its
+        two ends)."""
+        return tuple(part.strip() for part in re.split(r"[,–]", self.rule) if part.strip())
+
+
+RULE_REGISTRY: tuple[RuleEntry, ...] = (
+    RuleEntry(InvalidGuide, "Service catalogue", ("ledger.domain.catalogue",)),
+    RuleEntry(GuideOnlineExceedsWindow, "Service catalogue", ("ledger.domain.catalogue",)),
+    RuleEntry(PromisedLimitExceedsStatutory, "Service catalogue", ("ledger.domain.catalogue",)),
+    RuleEntry(GuideCodeChanged, "Service catalogue", ("ledger.domain.catalogue",)),
+    RuleEntry(UnknownGuideVersion, "Service catalogue", ("ledger.domain.catalogue",)),
+    RuleEntry(
+        ServiceItemWithdrawn,
+        "Service catalogue",
+        ("ledger.domain.cases", "ledger.domain.catalogue"),
+    ),
+    RuleEntry(
+        InvalidDepartment,
+        "Identity and access",
+        ("ledger.domain.cases", "ledger.domain.departments"),
+    ),
+    RuleEntry(
+        InvalidApplicant,
+        "Identity and access",
+        ("ledger.domain.applicants", "ledger.domain.cases", "ledger.domain.personal_data"),
+    ),
+    RuleEntry(
+        AuthenticationTooLow,
+        "Identity and access",
+        ("ledger.domain.applicants", "ledger.services.domain_services"),
+    ),
+    RuleEntry(
+        ApplicantErased, "Identity and access", ("ledger.domain.applicants", "ledger.domain.cases")
+    ),
+    RuleEntry(
+        BlacklistedApplicant,
+        "Case lifecycle 2",
+        ("ledger.domain.cases", "ledger.services.domain_services"),
+    ),
+    RuleEntry(
+        NotInDepartmentScope,
+        "Identity and access",
+        ("ledger.services.cases", "ledger.services.domain_services", "projections.archive.service"),
+    ),
+    RuleEntry(InvalidTransition, "Case lifecycle", ("ledger.domain.cases",)),
+    RuleEntry(AppointmentRefusalNotAllowed, "Case lifecycle 1", ("ledger.domain.appointments",)),
+    RuleEntry(ChannelNotOffered, "Case lifecycle 2", ("ledger.domain.cases",)),
+    RuleEntry(MaterialNotInGuide, "Case lifecycle 5", ("ledger.domain.cases",)),
+    RuleEntry(RequiredMaterialsMissing, "Case lifecycle 4", ("ledger.domain.cases",)),
+    RuleEntry(CorrectionOutsideGuide, "Case lifecycle 5", ("ledger.domain.cases",)),
+    RuleEntry(SecondCorrectionRequest, "Case lifecycle 5", ("ledger.domain.cases",)),
+    RuleEntry(CorrectionNoticeOverdue, "Case lifecycle 5", ("ledger.domain.cases",)),
+    RuleEntry(ResubmissionDemanded, "Case lifecycle", ("ledger.domain.certificates",)),
+    RuleEntry(ReasonRequired, "Case lifecycle 7", ("ledger.domain.cases",)),
+    RuleEntry(
+        DecisionNotSealed, "Case lifecycle 10", ("ledger.domain.cases", "ledger.services.cases")
+    ),
+    RuleEntry(CaseNotClosable, "Case lifecycle 11", ("ledger.domain.cases",)),
+    RuleEntry(InvalidCaseStep, "Case lifecycle", ("ledger.domain.cases", "ledger.services.cases")),
+    RuleEntry(StepOutOfOrder, "Case lifecycle", ("ledger.domain.cases",)),
+    RuleEntry(DeemedAcceptanceNotDue, "Case lifecycle 5", ("ledger.domain.cases",)),
+    RuleEntry(FeeNotInGuide, "Case lifecycle 9", ("ledger.domain.cases",)),
+    RuleEntry(FeeNotPaid, "Case lifecycle 9", ("ledger.domain.cases",)),
+    RuleEntry(InvalidSerial, "Case lifecycle 3", ("ledger.domain.serials",)),
+    RuleEntry(
+        InvalidDocument, "Case lifecycle 3", ("ledger.domain.documents", "ledger.domain.sealed")
+    ),
+    RuleEntry(
+        InvalidMaterial,
+        "Case lifecycle 2",
+        ("ledger.domain.cases", "ledger.services.cases", "ledger.storage.materials"),
+    ),
+    RuleEntry(MaterialTooLarge, "Case lifecycle 2", ("ledger.storage.materials",)),
+    RuleEntry(MediaTypeNotAllowed, "Case lifecycle 2", ("ledger.storage.materials",)),
+    RuleEntry(MediaTypeMismatch, "Case lifecycle 2", ("ledger.storage.materials",)),
+    RuleEntry(ActiveContentRefused, "Case lifecycle 2", ("ledger.storage.materials",)),
+    RuleEntry(
+        InvalidCertificate,
+        "E-certificates and seals",
+        ("ledger.domain.certificates", "ledger.services.domain_services"),
+    ),
+    RuleEntry(CaseNotDecided, "Case lifecycle 11", ("ledger.domain.certificates",)),
+    RuleEntry(NotIssuingDepartment, "E-certificates and seals", ("ledger.domain.certificates",)),
+    RuleEntry(CertificateNotCurrent, "E-certificates and seals", ("ledger.domain.certificates",)),
+    RuleEntry(CertificateNotHeld, "E-certificates and seals", ("ledger.domain.certificates",)),
+    RuleEntry(CertificateReuploadDemanded, "Case lifecycle", ("ledger.domain.certificates",)),
+    RuleEntry(
+        EvidenceRequired,
+        "E-certificates and seals",
+        ("ledger.domain.certificates", "ledger.domain.ratings"),
+    ),
+    RuleEntry(DisputeNotOpen, "E-certificates and seals", ("ledger.domain.certificates",)),
+    RuleEntry(ExtensionOutOfTime, "E-certificates and seals", ("ledger.domain.certificates",)),
+    RuleEntry(InvalidRating, "Ratings", ("ledger.domain.ratings",)),
+    RuleEntry(RatingReasonRequired, "Ratings", ("ledger.domain.ratings",)),
+    RuleEntry(RatingAlreadyGiven, "Ratings", ("ledger.domain.ratings",)),
+    RuleEntry(RatingNotOfCase, "Ratings", ("ledger.services.domain_services",)),
+    RuleEntry(RatingNotDisputable, "Ratings", ("ledger.domain.ratings",)),
+    RuleEntry(RectificationNotOpen, "Ratings", ("ledger.domain.ratings",)),
+    RuleEntry(InvalidAppointment, "Case lifecycle 1", ("ledger.domain.appointments",)),
+    RuleEntry(AppointmentSlotFull, "Case lifecycle 1", ("ledger.domain.appointments",)),
+    RuleEntry(AppointmentNotActive, "Case lifecycle 1", ("ledger.domain.appointments",)),
+    RuleEntry(InvalidConsultation, "Consultations and complaints", ("ledger.domain.complaints",)),
+    RuleEntry(ConsultationNotOpen, "Consultations and complaints", ("ledger.domain.complaints",)),
+    RuleEntry(
+        InvalidBlacklisting,
+        "Blacklist and credit",
+        ("ledger.domain.blacklist", "ledger.services.domain_services"),
+    ),
+    RuleEntry(BlacklistThresholdNotMet, "Blacklist and credit", ("ledger.domain.blacklist",)),
+    RuleEntry(AppealOutOfTime, "Blacklist and credit", ("ledger.domain.blacklist",)),
+    RuleEntry(InvalidBlacklistTransition, "Blacklist and credit", ("ledger.domain.blacklist",)),
+    RuleEntry(InvalidSupervisionOrder, "Supervision", ("ledger.domain.supervision",)),
+    RuleEntry(SupervisionOrderNotOpen, "Supervision", ("ledger.domain.supervision",)),
+    RuleEntry(PurposeRequired, "Identity and access", ("ledger.domain.access",)),
+    RuleEntry(InvalidPurpose, "Identity and access", ("ledger.domain.access",)),
+    RuleEntry(InvalidGrant, "Identity and access", ("ledger.domain.access",)),
+    RuleEntry(CaseNotArchivable, "Archiving", ("ledger.domain.archiving",)),
+    RuleEntry(InvalidTransfer, "Archiving", ("ledger.domain.archiving",)),
+    RuleEntry(InvalidBackupRecord, "Archiving", ("ledger.domain.backups",)),
+    RuleEntry(InvalidKiosk, "Kiosks", ("ledger.domain.kiosks",)),
+    RuleEntry(KioskNotInService, "Kiosks", ("ledger.domain.kiosks",)),
+    RuleEntry(InvalidOfficial, "Accountability of officials", ("ledger.domain.officials",)),
+    RuleEntry(
+        AuthorityExceeded,
+        "Accountability of officials",
+        ("ledger.domain.officials", "ledger.services.officials"),
+    ),
+    RuleEntry(
+        UnknownOfficial,
+        "Accountability of officials",
+        ("ledger.domain.officials", "ledger.services.officials"),
+    ),
+)
+"""Every concrete rule violation with its article and where it is enforced; one line each
+(add new violations here, next to their kin)."""
+
+RULE_VIOLATIONS: tuple[type[RuleViolation], ...] = tuple(e.violation for e in RULE_REGISTRY)
+"""Every concrete rule violation, for the edge's error mapping and for tests."""
+
+
+@dataclass(frozen=True)
+class RuleDefault:
+    """A value no seed states, shipped as a configurable default — shown as a default, never
+    as a rule of a seed (RULES.md "Further obligations", last item)."""
+
+    name: str
+    value: str
+    setting: str
+    """The constant or setting that holds it (``module.NAME`` or ``module.Class.field``)."""
+    basis: str
+
+
+RULE_DEFAULTS: tuple[RuleDefault, ...] = (
+    RuleDefault(
+        "follow-up ratings per case",
+        "1 (one first rating, one follow-up)",
+        "ledger.domain.ratings.Rating.follow_up",
+        "national practice; no seed states it",
+    ),
+    RuleDefault(
+        "consultation answer limit",
+        "3 working days",
+        "ledger.domain.complaints.AnswerLimits.enquiry",
+        "12345 practice; local limits vary",
+    ),
+    RuleDefault(
+        "complaint answer limit",
+        "13 working days",
+        "ledger.domain.complaints.AnswerLimits.complaint",
+        "12345 practice; local limits vary",
+    ),
+    RuleDefault(
+        "yellow light",
+        "≤ 20 % of the promised working days left, or ≤ 2 working days",
+        "projections.supervision.SupervisionThresholds",
+        "FZ·24 names the lights, not the threshold",
+    ),
+    RuleDefault(
+        "rectification deadline",
+        "5 working days (configurable; practice 5–15)",
+        "ledger.domain.ratings.RECTIFICATION_DAYS",
+        "national practice 5–15 working days by locality",
+    ),
+)
+"""The labelled defaults (values no seed states); ``tests/test_rule_registry.py`` checks each
+against the constant it names."""
+
+__all__ += [
+    "RULE_DEFAULTS",
+    "RULE_REGISTRY",
+    "CaseNotArchivable",
+    "InvalidBackupRecord",
+    "InvalidGrant",
+    "InvalidKiosk",
+    "InvalidPurpose",
+    "InvalidTransfer",
+    "KioskNotInService",
+    "PurposeRequired",
+    "RuleDefault",
+    "RuleEntry",
+]

@@ -26,6 +26,13 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from ledger.chain.seals import verify_sealed
+from ledger.domain.applicants import (
+    REQUIRED_LEVEL,
+    Action,
+    Applicant,
+    ApplicantKind,
+    AuthenticationLevel,
+)
 from ledger.domain.appointments import AppointmentSlot, BookingStatus, RefusalGround
 from ledger.domain.blacklist import (
     APPEAL_DAYS,
@@ -34,6 +41,7 @@ from ledger.domain.blacklist import (
     Blacklisting,
     Restriction,
 )
+from ledger.domain.cases import Case
 from ledger.domain.certificates import (
     DISPUTE_ANSWER_DAYS,
     Certificate,
@@ -50,11 +58,12 @@ from ledger.domain.complaints import (
 from ledger.domain.keys import ActorKey, KeyRole
 from ledger.domain.ratings import RECTIFICATION_DAYS, Channel, CodeSystem, Rating, RatingKind
 from ledger.domain.rules import (
+    AuthenticationTooLow,
     BlacklistedApplicant,
     InvalidBlacklisting,
     InvalidCertificate,
     NotInDepartmentScope,
-    RatingAlreadyGiven,
+    RatingNotOfCase,
 )
 from ledger.domain.sealed import SealedRecord
 from ledger.domain.signer import Signer
@@ -134,6 +143,21 @@ class _Service:
 
     def _applicant_channel(self, signer: Signer) -> ActorKey:
         return self.app.check_signer(signer, *APPLICANT_ROLES)
+
+    def _authorised(self, applicant_id: UUID, action: Action) -> Applicant:
+        """The registered applicant whose authentication level grants ``action`` (FZ·8); an
+        unknown applicant has no level at all."""
+        applicant = self._find(Applicant, applicant_id) if isinstance(applicant_id, UUID) else None
+        if applicant is None:
+            raise AuthenticationTooLow(
+                f"applicant_id: no registered applicant {applicant_id}; {action.value} needs "
+                "an authenticated account",
+                action=action.value,
+                required=REQUIRED_LEVEL[action].value,
+                actual=AuthenticationLevel.NONE.value,
+            )
+        applicant.authorise(action)
+        return applicant
 
     def _verify(self, record: SealedRecord) -> bool:
         key = self.app.actor_key(record.key_id)
@@ -326,8 +350,15 @@ class CertificateService(_Service):
         applicant_id: UUID,
         at: dt.datetime,
     ) -> CertificateReference:
-        """The applicant references a held certificate for a material instead of an upload."""
+        """The applicant references a held certificate for a material instead of an upload;
+        using one's certificates needs the advanced authentication level (FZ·8 (三))."""
         self._applicant_channel(signer)
+        holder = self._find(Applicant, applicant_id) if isinstance(applicant_id, UUID) else None
+        enterprise = holder is not None and holder.kind is not ApplicantKind.NATURAL_PERSON
+        self._authorised(
+            applicant_id,
+            Action.ENTERPRISE_CERTIFICATES if enterprise else Action.PERSONAL_CERTIFICATES,
+        )
         certificate = self.certificate(identifier)
         wallet = self._find(Wallet, Wallet.id_for(applicant_id)) or Wallet.open(applicant_id)
         reference = CertificateReference.reference(
@@ -393,8 +424,13 @@ class RatingService(_Service):
         reason: str = "",
         at: dt.datetime,
     ) -> Rating:
-        """The first rating of a case, or its follow-up when the case was rated already."""
+        """The first rating of a case, or its follow-up when the case was rated already.
+
+        Only the case's own applicant rates it (through the portal or a kiosk), for the
+        case's serial and department (:class:`RatingNotOfCase`, GZ20·16, FZ·22, NH·25): the
+        ``applicant_id`` a channel passes on is checked against the case, not trusted."""
         self._applicant_channel(signer)
+        self._own_case(case_id, case_serial, department, applicant_id)
         existing = self._find(Rating, Rating.id_for(case_id))
         if existing is None:
             rating = Rating.rate(
@@ -410,8 +446,6 @@ class RatingService(_Service):
                 rectification_days=self.rectification_days,
             )
         else:
-            if existing.department != department:
-                raise RatingAlreadyGiven(f"case {case_serial} was rated for another department")
             rating = existing
             rating.follow_up(
                 applicant_id=applicant_id,
@@ -424,6 +458,23 @@ class RatingService(_Service):
             )
         self.app.save_signed(rating, signer=signer)
         return rating
+
+    def _own_case(
+        self, case_id: UUID, case_serial: str, department: str, applicant_id: UUID
+    ) -> None:
+        case = self._find(Case, case_id) if isinstance(case_id, UUID) else None
+        if case is None:
+            raise RatingNotOfCase("case_id", f"no case {case_id} to rate")
+        if case_serial != case.serial:
+            raise RatingNotOfCase("case_serial", f"{case_serial!r} is not the serial of that case")
+        if department != case.department:
+            raise RatingNotOfCase(
+                "department", f"case {case.serial} is handled by {case.department}"
+            )
+        if applicant_id != case.applicant_id:
+            raise RatingNotOfCase(
+                "applicant_id", f"only the applicant of case {case.serial} rates it"
+            )
 
     def record_callback(
         self,
@@ -522,7 +573,10 @@ class AppointmentService(_Service):
         return slot
 
     def book(self, slot_id: UUID, *, signer: Signer, applicant_id: UUID, at: dt.datetime) -> UUID:
+        """Book through the portal or a kiosk: the applicant needs the basic authentication
+        level (FZ·8 (二) 办事预约; :class:`AuthenticationTooLow` otherwise)."""
         self._applicant_channel(signer)
+        self._authorised(applicant_id, Action.APPOINTMENT)
         slot = self.slot(slot_id)
         booking = slot.book(applicant_id=applicant_id, at=at)
         self.app.save_signed(slot, signer=signer)

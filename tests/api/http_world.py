@@ -64,8 +64,11 @@ def guide(code: str = ITEM, department: str = FOOD) -> dict[str, Any]:
     }
 
 
-def register_applicant(client: httpx.Client, credential: str = "11010519491231002X") -> str:
-    """Register a natural person (advanced authentication) through ``client``; their id."""
+def register_applicant(
+    client: httpx.Client, credential: str = "11010519491231002X", level: str = "advanced"
+) -> str:
+    """Register a natural person (advanced authentication unless ``level`` says otherwise,
+    FZ·8) through ``client``; their id."""
     r = client.post(
         "/v1/applicants",
         json={
@@ -75,8 +78,8 @@ def register_applicant(client: httpx.Client, credential: str = "1101051949123100
             "name": "张三丰",
             "phone": "13800138000",
             "address": "广州市天河区体育西路1号",
-            "authentication_level": "advanced",
-            "authentication_method": "face",
+            "authentication_level": level,
+            "authentication_method": None if level == "none" else "face",
         },
     )
     assert r.status_code == 201, r.text
@@ -120,6 +123,22 @@ class World:
         assert r.status_code == 201, r.text
         return dict(r.json())
 
+    def issue_certificate(self, serial: str, licence: str) -> str:
+        """The food department issues the approved case's e-certificate (licence number
+        ``licence``) over HTTP; its identifier."""
+        r = self.as_("food").post(
+            "/v1/certificates",
+            json={
+                "case_serial": serial,
+                "type_code": ISSUER + "001",
+                "serial": serial.replace("-", "")[-20:],
+                "issuer_code": ISSUER,
+                "content": {"licence": licence, "scope": "热食类食品制售"},
+            },
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
     def chain_head(self) -> int:
         return int(self.as_("auditor").get("/readyz").json()["chain_head"])
 
@@ -133,8 +152,10 @@ class World:
             commands[-1].append(e["topic"])
         return commands
 
-    def register_applicant(self, credential: str = "11010519491231002X") -> str:
-        return register_applicant(self.as_("food"), credential)
+    def register_applicant(
+        self, credential: str = "11010519491231002X", level: str = "advanced"
+    ) -> str:
+        return register_applicant(self.as_("food"), credential, level)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, env=self.served.env)

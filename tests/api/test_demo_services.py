@@ -108,6 +108,7 @@ def test_ratings_of_every_level_with_disputes(services: dict[str, Any]) -> None:
     assert len(r["by_channel"]) == 7
     assert r["follow_up"] > 0 and r["callbacks"] > 0 and r["rectified"] > 0
     assert r["disputes"]["upheld"] > 0 and r["disputes"]["rejected"] > 0
+    assert r["stranger_refused"] == 1  # another applicant's rating refused (GZ20·16, NH·25)
 
 
 def test_appointments_kept_and_missed(services: dict[str, Any]) -> None:

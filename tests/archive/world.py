@@ -219,6 +219,7 @@ def _public_notice(w: World, tag: str) -> str:
     w.cases.pay_fee(serial, "PAY-20261001-0001", Decimal("20"), signer=w.platform)
     w.cases.approve(serial, signer=w.card)
     w.cases.issue_result_document(serial, signer=w.card)
+    w.issue_certificate(serial, serial="2026000901")
     w.cases.dispatch(serial, "courier", waybill="SF9876543210", signer=w.card)
     w.cases.record_delivery_failure(serial, "查无此人", signer=w.card)
     w.cases.deliver_by_public_notice(serial, notice_days=2, signer=w.card)

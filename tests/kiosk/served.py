@@ -25,9 +25,11 @@ from tests.api.conftest import PASSPHRASE
 from tests.ledger.case_world import (
     FOOD,
     FOOD_DEPT,
+    FOOD_FILING,
     ISSUER,
     FakeClock,
     _register,
+    food_filing_guide,
     food_guide,
     shanghai,
 )
@@ -89,6 +91,7 @@ def build_served_world(tmp: Path, node_url: str) -> ServedWorld:
             signer=platform,
         )
         runtime.ledger.save_signed(ServiceItem.publish(food_guide()), signer=seal)
+        runtime.ledger.save_signed(ServiceItem.publish(food_filing_guide()), signer=seal)
         clock = FakeClock(shanghai(dt.date(2026, 9, 28)))
         services = build_services(runtime, clock=clock)
         enterprise = _register(
@@ -101,7 +104,7 @@ def build_served_world(tmp: Path, node_url: str) -> ServedWorld:
         runtime.ledger.save_signed(enterprise, signer=portal)
         cases = services.cases
 
-        def submit() -> str:
+        def submit(item_code: str = FOOD) -> str:
             from tests.ledger.case_world import SubmittedMaterial
 
             materials = []
@@ -116,7 +119,7 @@ def build_served_world(tmp: Path, node_url: str) -> ServedWorld:
             materials.append(SubmittedMaterial.e_certificate("LICENCE", licence, "营业执照"))
             materials.append(SubmittedMaterial.paper("ORIGINAL", "SF1234567890"))
             serial = cases.submit(
-                item_code=FOOD,
+                item_code=item_code,
                 applicant_id=enterprise.id,
                 channel="web",
                 handling_mode="online_pre_acceptance",
@@ -129,7 +132,7 @@ def build_served_world(tmp: Path, node_url: str) -> ServedWorld:
             cases.accept(serial, signer=seal)
             return serial
 
-        closed = submit()
+        closed = submit(FOOD_FILING)  # a filing: the result document is the whole result
         cases.approve(closed, signer=seal)
         cases.issue_result_document(closed, signer=seal)
         cases.dispatch(closed, "online", signer=seal)

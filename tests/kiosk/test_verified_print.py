@@ -1,6 +1,7 @@
 """Verified print: a kiosk prints only a closed case's result that verifies end to end (seal,
 chain entry, inclusion in a cosigned checkpoint, status), records every print and refusal in
-the ledger, and the printout verifies back from its rendered image at 300 and 150 dpi."""
+the ledger, and the printout verifies back from its rendered image at 300 and 150 dpi.
+Self-service printing of results at the kiosk: GZ20·14, PY·23."""
 
 from __future__ import annotations
 

@@ -22,7 +22,14 @@ from ledger.domain.certificate_id import make_certificate_id
 from ledger.services.domain_services import CertificateService
 from ledger.storage.urls import parse_storage_url
 from projections.progress import VaultMasker
-from tests.ledger.case_world import FOOD_DEPT, ISSUER, World, build_world
+from tests.ledger.case_world import (
+    FOOD_DEPT,
+    FOOD_FILING,
+    ISSUER,
+    World,
+    build_world,
+    publish_food_filing,
+)
 
 KIOSK_ID = "GZ-TH-001"
 
@@ -51,7 +58,8 @@ class KioskWorld:
 
 
 def closed_document_case(world: World) -> str:
-    serial = world.submit_food().serial
+    """A closed 食品经营许可信息备案 case: its result is the result document alone."""
+    serial = world.submit_food(item_code=FOOD_FILING).serial
     world.to_accepted(serial)
     world.to_delivered(serial)
     world.cases.close(serial, signer=world.food)
@@ -96,6 +104,7 @@ def closed_certificate_case(world: World, number: str = "2026000777") -> tuple[s
 
 def build_kiosk_world(url: str, tmp: Path, node_url: str) -> KioskWorld:
     world = build_world(url, tmp)
+    publish_food_filing(world)
     document_serial = closed_document_case(world)
     certificate_serial, certificate_id = closed_certificate_case(world)
     store = open_tree_store(parse_storage_url(url))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from uuid import UUID
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.applicants import Applicant
 from ledger.domain.calendar import to_shanghai
-from ledger.domain.cases import Case, CaseState, SubmittedMaterial
+from ledger.domain.cases import Case, SubmittedMaterial
 from ledger.domain.catalogue import Guide, HandlingMode, MaterialSpec, ServiceItem
 from ledger.domain.certificate_id import make_certificate_id
 from ledger.domain.certificates import Certificate
@@ -96,6 +97,21 @@ def food_guide(**changes: Any) -> Guide:
     }
     values.update(changes)
     return Guide(**values)
+
+
+FOOD_FILING = "11440100MB2C92400X-FOOD-03"
+"""食品经营许可信息备案: the food guide with a filing receipt (result type "other")."""
+
+
+def food_filing_guide() -> Guide:
+    """食品经营许可信息备案, whose result is a document, not an e-certificate: its cases close
+    with the result document alone (GZ16·15 binds certificate results only)."""
+    name = "食品经营许可信息备案"
+    return food_guide(name=name, implementation_code=FOOD_FILING, result_type="other")
+
+
+def publish_food_filing(world: World) -> None:
+    world.ledger.save_signed(ServiceItem.publish(food_filing_guide()), signer=world.food)
 
 
 def card_guide() -> Guide:
@@ -182,7 +198,7 @@ class World:
         **kwargs: Any,
     ) -> Outcome:
         return self.cases.submit(
-            item_code=FOOD,
+            item_code=kwargs.pop("item_code", FOOD),
             applicant_id=(applicant or self.enterprise).id,
             channel=channel,
             handling_mode="online_pre_acceptance" if channel != "window" else "window",
@@ -213,7 +229,7 @@ class World:
         self.cases.accept(serial, signer=self.food)
 
     def issue_certificate(self, case_serial: str, /, **fields: Any) -> Certificate:
-        """The food department issues an e-certificate from the approved case, now.
+        """The case's department issues an e-certificate from the approved case, now.
 
         ``fields`` override the certificate's own fields (``holder``, the case's applicant;
         ``type_code``, ``issuer_code``, ``serial`` and ``content``, a food licence)."""
@@ -226,21 +242,25 @@ class World:
             "content": {"licence": "食品经营许可证", "valid_until": "2031-09-27"},
         }
         return CertificateService(self.ledger).issue(
-            signer=self.food,
-            department=FOOD_DEPT,
+            signer=self.seals[case.department],
+            department=case.department,
             case_id=case.id,
             case_serial=case.serial,
             case_department=case.department,
-            case_decided=case.state is CaseState.APPROVED,
+            case_decided=case.approved,
             at=self.clock.now(),
             case=case,
             **(own | fields),
         )
 
     def to_delivered(self, serial: str) -> None:
-        """From accepted: approved, result issued, delivered online and signed off."""
+        """From accepted: approved, result document issued, and the e-certificate too when the
+        guide's result is a certificate (no dispatch before it, GZ16·15), delivered online and
+        signed off."""
         self.cases.approve(serial, signer=self.food)
         self.cases.issue_result_document(serial, signer=self.food)
+        if self.case(serial).awaits_certificate:
+            self.issue_certificate(serial, serial=re.sub(r"[^0-9A-Z]", "", serial.upper())[-12:])
         self.cases.dispatch(serial, "online", signer=self.food)
         self.cases.sign_off(serial, signer=self.portal)
 

@@ -15,6 +15,7 @@ from ledger.domain.rules import (
     AppointmentNotActive,
     AppointmentRefusalNotAllowed,
     AppointmentSlotFull,
+    AuthenticationTooLow,
     InvalidAppointment,
     NotInDepartmentScope,
 )
@@ -44,8 +45,12 @@ def slot(world: World) -> AppointmentSlot:
 
 
 def _book(world: World, slot: AppointmentSlot, applicant: UUID | None = None) -> UUID:
+    """Book through the portal for ``applicant`` (a new one at the basic level, FZ·8)."""
     return world.appointments.book(
-        slot.id, signer=world.portal, applicant_id=applicant or uuid4(), at=at("2025-09-30")
+        slot.id,
+        signer=world.portal,
+        applicant_id=applicant or world.applicant("basic"),
+        at=at("2025-09-30"),
     )
 
 
@@ -105,7 +110,8 @@ def test_malformed_slots_are_refused_naming_the_field(
 def test_booking_beyond_capacity_is_refused(world: World, slot: AppointmentSlot) -> None:
     _book(world, slot)
     _book(world, slot)
-    exc = world.refused(AppointmentSlotFull, lambda: _book(world, slot))
+    third = world.applicant("basic")
+    exc = world.refused(AppointmentSlotFull, lambda: _book(world, slot, third))
     assert "GZ20·9" in str(exc)
     assert world.verifies()
 
@@ -123,11 +129,10 @@ def test_booking_and_cancelling_close_when_the_slot_starts(
     world: World, slot: AppointmentSlot
 ) -> None:
     booking = _book(world, slot)
+    late = world.applicant("basic")
     world.refused(
         AppointmentNotActive,
-        lambda: world.appointments.book(
-            slot.id, signer=world.portal, applicant_id=uuid4(), at=START
-        ),
+        lambda: world.appointments.book(slot.id, signer=world.portal, applicant_id=late, at=START),
     )
     world.refused(
         AppointmentNotActive,
@@ -137,8 +142,30 @@ def test_booking_and_cancelling_close_when_the_slot_starts(
     )
 
 
+@pytest.mark.parametrize("channel", ["portal", "kiosk"])
+def test_booking_needs_the_basic_authentication_level_FZ_8(
+    world: World, slot: AppointmentSlot, channel: str
+) -> None:
+    """The regulator's finding: an unauthenticated applicant booked online. FZ·8 (二) puts
+    办事预约 at the basic level: a level-none or unknown applicant is refused, nothing booked."""
+    signer = world.portal if channel == "portal" else world.kiosk
+    for applicant in (world.applicant("none"), uuid4()):
+        exc = world.refused(
+            AuthenticationTooLow,
+            lambda a=applicant: world.appointments.book(
+                slot.id, signer=signer, applicant_id=a, at=at("2025-09-30")
+            ),
+        )
+        assert (exc.rule, exc.code) == ("FZ·8", "authentication-too-low")  # type: ignore[attr-defined]
+        assert (exc.action, exc.required, exc.actual) == ("appointment", "basic", "none")  # type: ignore[attr-defined]
+    assert world.appointments.slot(slot.id).remaining == 2  # capacity 2, none booked
+    for level in ("basic", "advanced"):
+        _book(world, slot, world.applicant(level))
+    assert world.appointments.slot(slot.id).remaining == 0
+
+
 def test_an_applicant_books_a_slot_once(world: World, slot: AppointmentSlot) -> None:
-    applicant = uuid4()
+    applicant = world.applicant("basic")
     _book(world, slot, applicant)
     world.refused(AppointmentNotActive, lambda: _book(world, slot, applicant))
 

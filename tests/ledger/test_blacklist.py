@@ -124,7 +124,7 @@ def test_blacklisted_online_submission_is_refused_with_end_date_and_appeal_route
 
 
 def test_more_than_three_missed_appointments_blacklist_NH_25(both: World) -> None:
-    applicant = uuid4()
+    applicant = both.applicant("basic")
     facts = _no_shows(both, applicant, 4)
     both.refused(
         BlacklistThresholdNotMet,
@@ -149,7 +149,7 @@ def test_every_counted_ground_needs_more_than_three_facts_NH_25(
 
 
 def test_more_than_three_untrue_complaints_or_ratings_blacklist_NH_25(world: World) -> None:
-    applicant = uuid4()
+    applicant = world.applicant()
     facts = []
     for _ in range(2):
         complaint = world.consultations.receive(
@@ -178,11 +178,12 @@ def test_more_than_three_untrue_complaints_or_ratings_blacklist_NH_25(world: Wor
         )
         facts.append(consultation_fact(complaint.id))
     for _ in range(2):
-        case_id = uuid4()
+        case = world.case(applicant)
+        case_id = case.id
         world.ratings.rate(
             signer=world.portal,
             case_id=case_id,
-            case_serial="GZ-1",
+            case_serial=case.serial,
             department=ISSUER,
             applicant_id=applicant,
             system=CodeSystem.GBT_39046,
@@ -224,7 +225,7 @@ def test_more_than_three_untrue_complaints_or_ratings_blacklist_NH_25(world: Wor
 
 
 def test_a_fact_that_did_not_happen_is_refused(world: World) -> None:
-    applicant = uuid4()
+    applicant = world.applicant("basic")
     facts = [*_no_shows(world, applicant, 3), appointment_fact(uuid4(), uuid4())]
     exc = world.refused(
         InvalidBlacklisting,

@@ -31,6 +31,7 @@ from ledger.domain.rules import (
     FeeNotInGuide,
     FeeNotPaid,
     InvalidApplicant,
+    InvalidCaseStep,
     InvalidMaterial,
     InvalidSerial,
     InvalidTransition,
@@ -59,6 +60,10 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield w
     finally:
         w.ledger.close()
+
+
+CERTIFICATE = make_certificate_id(ISSUER + "001", ISSUER, "2026000123", 1)
+"""The food licence's e-certificate (the guide's result is a certificate, GZ16·15)."""
 
 
 def refused(world: World, error: type[RuleViolation], action: Callable[[], Any]) -> RuleViolation:
@@ -90,6 +95,7 @@ def test_happy_path_submit_to_close_on_each_backend(storage_url: str, tmp_path: 
         w.clock.set(dt.date(2026, 10, 20))
         approval = cases.approve(serial, signer=food)
         result = cases.issue_result_document(serial, signer=food)
+        cases.record_certificate(serial, CERTIFICATE, signer=food)
         w.clock.set(dt.date(2026, 10, 21))
         cases.dispatch(serial, "online", signer=food)
         delivered = cases.sign_off(serial, signer=w.portal)
@@ -200,6 +206,8 @@ def test_signer_must_match_the_channel(world: World) -> None:
 
 
 def test_online_application_needs_advanced_authentication_FZ_8(world: World) -> None:
+    """Real-name authentication before applying online (GZ16·7, NH·7, NH·24, PY·7, FZ·8): a
+    basic-level account may not apply online; at the window the department authenticates."""
     error = refused(
         world,
         AuthenticationTooLow,
@@ -287,6 +295,7 @@ def test_case_is_found_by_its_serial_number_GZ16_13(world: World) -> None:
 def test_correction_request_lists_every_defective_material_in_one_notice_GZ20_11(
     world: World,
 ) -> None:
+    """Pre-review finds every defect and tells them in ONE notice (NH·12, GZ20·11)."""
     serial = world.submit_food(world.full_food_materials()[:3]).serial
     notice = document(
         world.cases.request_correction(
@@ -313,7 +322,8 @@ def test_correction_request_for_material_outside_guide_is_refused_GZ16_14(world:
             serial, {"FLOOR-PLAN": "不清晰", "BIRTH-CERT": "出生证明"}, signer=world.food
         ),
     )
-    assert "BIRTH-CERT" in str(error) and error.rule.startswith("GZ16·14")
+    # Only materials in the guide (GZ16·14), trust first (GZ16·4), Panyu likewise (PY·14).
+    assert "BIRTH-CERT" in str(error) and error.rule == "GZ16·14, GZ16·4, PY·14"
 
 
 def test_correction_request_states_a_reason_per_material_GZ20_11(world: World) -> None:
@@ -498,6 +508,8 @@ def test_deemed_acceptance_is_not_for_cases_with_findings_ALL_32(world: World) -
 
 
 def test_special_procedure_pauses_the_time_limit_NH_15_ALL_45(world: World) -> None:
+    """The site survey, an offline step, is recorded in the platform with its written notice
+    and period (FZ·17), and its days do not count toward the time limit (NH·15, ALL·45)."""
     serial = world.submit_food(channel="window").serial
     world.cases.accept(serial, signer=world.food)  # 2026-09-28 + 20 working days = 2026-10-30
     world.clock.set(dt.date(2026, 10, 12))
@@ -604,6 +616,40 @@ def test_case_cannot_close_before_its_result_is_issued_GZ16_15_NH_20_FZ_19(world
     assert world.case(serial).certificate_ids == [cert]
 
 
+def test_a_certificate_result_is_neither_dispatched_nor_closed_without_its_e_certificate_GZ16_15(
+    world: World,
+) -> None:
+    """The regulator's finding: a case whose guide's result is an e-certificate was dispatched
+    and closed with ``certificate_ids == []``. A result document alone no longer lets it go."""
+    serial = world.submit_food(channel="window").serial
+    world.cases.accept(serial, signer=world.food)
+    world.cases.approve(serial, signer=world.food)
+    world.cases.issue_result_document(serial, signer=world.food)
+    assert world.case(serial).state is CaseState.RESULT_ISSUED
+    error = refused(
+        world, CaseNotClosable, lambda: world.cases.dispatch(serial, "online", signer=world.food)
+    )
+    assert (error.rule, error.code) == ("GZ16·15, NH·20, FZ·19", "case-not-closable")
+    assert "e-certificate" in str(error) and serial in str(error)
+    assert world.case(serial).certificate_ids == []
+    world.cases.record_certificate(serial, CERTIFICATE, signer=world.food)
+    world.cases.dispatch(serial, "online", signer=world.food)
+    world.cases.sign_off(serial, signer=world.portal)
+    assert world.cases.close(serial, signer=world.food).state is CaseState.CLOSED
+    assert world.case(serial).certificate_ids == [CERTIFICATE]
+
+
+def test_a_disapproval_is_delivered_and_closed_with_no_certificate_NH_20(world: World) -> None:
+    """Only an approved certificate result waits for its e-certificate: a disapproval decision
+    (不予批准决定书) is the whole result."""
+    serial = world.submit_food(channel="window").serial
+    world.cases.accept(serial, signer=world.food)
+    world.cases.disapprove(serial, ["不符合法定条件"], signer=world.food)
+    world.cases.dispatch(serial, "online", signer=world.food)
+    world.cases.sign_off(serial, signer=world.portal)
+    assert world.cases.close(serial, signer=world.food).state is CaseState.CLOSED
+
+
 # --- 12. delivery (GZ20·15, NH·16, FZ·20) -------------------------------------------------------
 
 
@@ -614,9 +660,11 @@ def test_courier_delivery_carries_a_sealed_address_and_a_signed_off_receipt_GZ20
     world.cases.accept(serial, signer=world.food)
     world.cases.approve(serial, signer=world.food)
     world.cases.issue_result_document(serial, signer=world.food)
-    refused(
-        world, RuleViolation, lambda: world.cases.dispatch(serial, "courier", signer=world.food)
+    world.cases.record_certificate(serial, CERTIFICATE, signer=world.food)
+    no_waybill = refused(
+        world, InvalidCaseStep, lambda: world.cases.dispatch(serial, "courier", signer=world.food)
     )
+    assert no_waybill.field == "waybill"  # type: ignore[attr-defined]
     world.cases.dispatch(serial, "courier", waybill="SF9876543210", signer=world.food)
     receipt = document(world.cases.sign_off(serial, "agent", signer=world.food))
     assert receipt.kind is DocumentKind.DELIVERY_RECEIPT
@@ -634,6 +682,7 @@ def test_public_notice_only_after_failed_delivery_and_counts_after_its_period_NH
     world.cases.accept(serial, signer=world.food)
     world.cases.approve(serial, signer=world.food)
     world.cases.issue_result_document(serial, signer=world.food)
+    world.cases.record_certificate(serial, CERTIFICATE, signer=world.food)
     world.cases.dispatch(serial, "on_site", signer=world.food)
     refused(
         world,

@@ -194,7 +194,8 @@ def test_duplicate_material_codes_are_rejected() -> None:
     assert caught.value.field == "materials"
 
 
-def test_item_types_are_the_GB_T_39046_codes_plus_filing() -> None:
+def test_item_types_are_the_GB_T_39046_codes_plus_filing_GZ20_2() -> None:
+    """GZ20·2 names 行政备案 (filing) beside the GB/T 39046 item types."""
     assert [t.value for t in ItemType][:11] == [
         "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20"
     ]  # fmt: skip

@@ -25,6 +25,7 @@ from ledger.domain.certificates import (
     parse_identifier,
 )
 from ledger.domain.rules import (
+    AuthenticationTooLow,
     CaseNotDecided,
     CertificateNotCurrent,
     CertificateNotHeld,
@@ -473,7 +474,7 @@ def test_upholding_without_a_new_version_is_refused(world: World) -> None:
 
 
 def test_a_held_certificate_is_referenced_instead_of_uploaded_GZ16_15(world: World) -> None:
-    holder, case_id = uuid4(), uuid4()
+    holder, case_id, stranger = world.applicant(), uuid4(), world.applicant()
     identifier = world.issue(holder)
     reference = world.certificates.reference(
         identifier,
@@ -485,45 +486,53 @@ def test_a_held_certificate_is_referenced_instead_of_uploaded_GZ16_15(world: Wor
         at=at("2025-10-09"),
     )
     assert reference.identifier == identifier
-    world.refused(
-        CertificateNotHeld,
-        lambda: world.certificates.reference(
-            identifier,
-            signer=world.portal,
-            case_id=uuid4(),
-            case_serial="FS-78",
-            material_code="M01",
-            applicant_id=uuid4(),
-            at=at("2025-10-09"),
-        ),
-    )
+    world.refused(CertificateNotHeld, lambda: _reference(world, identifier, stranger))
     assert world.verifies()
 
 
+def _reference(
+    world: World, identifier: str, applicant: UUID, day: str = "2025-10-09"
+) -> CertificateReference:
+    """``applicant`` references ``identifier`` for material M01 of a new case, via the portal."""
+    return world.certificates.reference(
+        identifier,
+        signer=world.portal,
+        case_id=uuid4(),
+        case_serial="FS-78",
+        material_code="M01",
+        applicant_id=applicant,
+        at=at(day),
+    )
+
+
+@pytest.mark.parametrize(("kind", "level"), [("natural_person", "basic"), ("enterprise", "basic")])
+def test_using_ones_certificates_needs_the_advanced_level_FZ_8(
+    world: World, kind: str, level: str
+) -> None:
+    """FZ·8 (三): personal and enterprise certificates (个人证照, 企业证照) need the advanced
+    level; a basic-level holder's reference is refused and nothing recorded."""
+    holder = world.applicant(level, kind)
+    identifier = world.issue(holder)
+    exc = world.refused(AuthenticationTooLow, lambda: _reference(world, identifier, holder))
+    action = "personal_certificates" if kind == "natural_person" else "enterprise_certificates"
+    assert (exc.rule, exc.action, exc.required) == ("FZ·8", action, "advanced")  # type: ignore[attr-defined]
+
+
 def test_a_revoked_certificate_is_not_referenced_GZ16_15(world: World) -> None:
-    holder = uuid4()
+    holder = world.applicant()
     identifier = world.issue(holder)
     world.certificates.revoke(
         identifier, signer=world.issuer, department=ISSUER, reason="注销", at=at("2025-10-09")
     )
-    world.refused(
-        CertificateNotHeld,
-        lambda: world.certificates.reference(
-            identifier,
-            signer=world.portal,
-            case_id=uuid4(),
-            case_serial="FS-1",
-            material_code="M01",
-            applicant_id=holder,
-            at=at("2025-10-10"),
-        ),
-    )
+    world.refused(CertificateNotHeld, lambda: _reference(world, identifier, holder, "2025-10-10"))
 
 
 def test_asking_to_upload_a_referenced_certificate_again_is_a_violation_GZ20_13(
     world: World,
 ) -> None:
-    holder, case_id = uuid4(), uuid4()
+    """Data obtainable by sharing is not asked for again (GZ16·10, NH·21, GZ20·13, FZ·13): a
+    re-upload demand for a held e-certificate is a ResubmissionDemanded violation."""
+    holder, case_id = world.applicant(), uuid4()
     identifier = world.issue(holder)
     world.certificates.reference(
         identifier,
@@ -540,6 +549,7 @@ def test_asking_to_upload_a_referenced_certificate_again_is_a_violation_GZ20_13(
     with pytest.raises(CertificateReuploadDemanded) as caught:
         check_reupload_request([reference], ["M02", "M01"])
     assert isinstance(caught.value, ResubmissionDemanded)
+    assert ResubmissionDemanded.rule == "GZ16·10, NH·21, GZ20·13, FZ·13"
     assert caught.value.field == "materials.M01" and caught.value.rule == "GZ16·15, GZ20·13"
     check_reupload_request([reference], ["M02"])
 

@@ -30,13 +30,14 @@ from ledger.domain.rules import (
     NotInDepartmentScope,
     RatingAlreadyGiven,
     RatingNotDisputable,
+    RatingNotOfCase,
     RatingReasonRequired,
     RectificationNotOpen,
 )
 from ledger.domain.sealed import SealedKind, SealedRecord
 from ledger.services.application import KeyNotUsable
-from ledger.services.domain_services import RatingService
-from tests.ledger.domain_world import ISSUER, USER, World, at, world_at
+from ledger.services.domain_services import RatingService, UnknownRecord
+from tests.ledger.domain_world import ISSUER, USER, OwnCase, World, at, world_at
 
 
 @pytest.fixture
@@ -47,20 +48,21 @@ def world(sqlite_url: str) -> Iterator[World]:
 
 def _rate(
     world: World,
-    case_id: UUID,
-    applicant: UUID,
+    case: OwnCase,
     code: int = 1,
     system: CodeSystem = CodeSystem.GBT_39046,
     reason: str = "",
     day: str = "2025-09-30",
     service: RatingService | None = None,
+    applicant: UUID | None = None,
 ) -> Rating:
+    """Rate ``case`` through the portal, as its own applicant unless ``applicant`` is given."""
     return (service or world.ratings).rate(
         signer=world.portal,
-        case_id=case_id,
-        case_serial="GZ-2025-0001",
+        case_id=case.id,
+        case_serial=case.serial,
         department=ISSUER,
-        applicant_id=applicant,
+        applicant_id=applicant or case.applicant,
         system=system,
         code=code,
         channel=Channel.MOBILE,
@@ -134,13 +136,13 @@ def test_anything_but_a_listed_code_is_refused(code: object) -> None:
 
 @pytest.mark.parametrize("channel", list(Channel))
 def test_every_channel_rates_GZ20_16(world: World, channel: Channel) -> None:
-    case_id = uuid4()
+    case = world.case()
     rating = world.ratings.rate(
         signer=world.kiosk if channel is Channel.KIOSK else world.portal,
-        case_id=case_id,
-        case_serial="GZ-1",
+        case_id=case.id,
+        case_serial=case.serial,
         department=ISSUER,
-        applicant_id=uuid4(),
+        applicant_id=case.applicant,
         system=CodeSystem.NATIONAL,
         code=5,
         channel=channel,
@@ -170,26 +172,79 @@ def test_every_channel_rates_GZ20_16(world: World, channel: Channel) -> None:
 def test_dissatisfied_and_worse_need_a_reason_GZ16_17_NH_17_PY_17_FZ_22(
     world: World, system: CodeSystem, code: int
 ) -> None:
-    exc = world.refused(
-        RatingReasonRequired, lambda: _rate(world, uuid4(), uuid4(), code, system, reason=" ")
-    )
+    case = world.case()
+    exc = world.refused(RatingReasonRequired, lambda: _rate(world, case, code, system, reason=" "))
     assert exc.field == "reason"  # type: ignore[attr-defined]
     assert exc.rule == "GZ16·17, NH·17, PY·17, FZ·22"  # type: ignore[attr-defined]
 
 
 def test_one_first_rating_and_one_follow_up_per_case(world: World) -> None:
-    case_id, applicant = uuid4(), uuid4()
-    _rate(world, case_id, applicant, 2)
-    rating = _rate(world, case_id, applicant, 1, day="2025-10-09")
+    case = world.case()
+    _rate(world, case, 2)
+    rating = _rate(world, case, 1, day="2025-10-09")
     assert rating.level(RatingKind.FOLLOW_UP) is RatingLevel.VERY_SATISFIED
-    world.refused(RatingAlreadyGiven, lambda: _rate(world, case_id, applicant, 3))
+    world.refused(RatingAlreadyGiven, lambda: _rate(world, case, 3))
     assert world.verifies()
 
 
 def test_only_the_applicant_who_rated_follows_up(world: World) -> None:
-    case_id = uuid4()
-    _rate(world, case_id, uuid4(), 2)
-    world.refused(RatingAlreadyGiven, lambda: _rate(world, case_id, uuid4(), 1))
+    case = world.case()
+    _rate(world, case, 2)
+    other = world.applicant()
+    exc = world.refused(RatingNotOfCase, lambda: _rate(world, case, 1, applicant=other))
+    assert exc.field == "applicant_id"  # type: ignore[attr-defined]
+
+
+def test_another_applicant_cannot_rate_someone_elses_case_GZ20_16_FZ_22_NH_25(
+    world: World,
+) -> None:
+    """The regulator's finding: a rating of someone else's case was accepted. It is refused,
+    citing the rule, and nothing is recorded: no rating exists for the case."""
+    case = world.case()
+    stranger = world.applicant()
+    exc = world.refused(RatingNotOfCase, lambda: _rate(world, case, 5, "差", applicant=stranger))
+    assert (exc.field, exc.rule, exc.code) == (  # type: ignore[attr-defined]
+        "applicant_id",
+        "GZ20·16, FZ·22, NH·25",
+        "rating-not-of-case",
+    )
+    with pytest.raises(UnknownRecord):
+        world.ratings.rating(case.id)
+    assert _rate(world, case, 1).applicant_id == case.applicant  # its own applicant may
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("case_id", {"case_id": uuid4()}),
+        ("case_serial", {"case_serial": "11440100MB2C92400X-20250929-0000999"}),
+        ("department", {"department": USER}),
+    ],
+)
+def test_a_rating_names_an_existing_case_with_its_serial_and_department_FZ_22(
+    world: World, field: str, change: dict[str, Any]
+) -> None:
+    """Ratings feed the department's assessment (FZ·22): an unknown case, or another serial or
+    department than the case's, is refused naming the field."""
+    case = world.case()
+    fields: dict[str, Any] = {
+        "case_id": case.id,
+        "case_serial": case.serial,
+        "department": ISSUER,
+        "applicant_id": case.applicant,
+    }
+    exc = world.refused(
+        RatingNotOfCase,
+        lambda: world.ratings.rate(
+            signer=world.portal,
+            system="gbt39046",
+            code=1,
+            channel="pc",
+            at=at("2025-09-30"),
+            **(fields | change),
+        ),
+    )
+    assert exc.field == field  # type: ignore[attr-defined]
 
 
 def test_departments_do_not_rate_themselves(world: World) -> None:
@@ -215,28 +270,28 @@ def test_departments_do_not_rate_themselves(world: World) -> None:
 def test_a_bad_rating_opens_a_rectification_due_in_5_working_days_over_national_day(
     world: World,
 ) -> None:
-    case_id = uuid4()
-    rating = _rate(world, case_id, uuid4(), 5, reason="多次往返", day="2025-09-30")
+    rating = _rate(world, world.case(), 5, reason="多次往返", day="2025-09-30")
     entry = rating.entry()
     assert entry is not None
     due = add_working_days(dt.date(2025, 9, 30), 5)
     assert entry["rectification_due"] == due == dt.date(2025, 10, 14)
     assert not rating.is_rectification_overdue(due)
     assert rating.is_rectification_overdue(due + dt.timedelta(days=1))
-    assert _rate(world, uuid4(), uuid4(), 1).entry()["rectification_due"] is None  # type: ignore[index]
+    assert _rate(world, world.case(), 1).entry()["rectification_due"] is None  # type: ignore[index]
 
 
 def test_the_rectification_deadline_is_configurable(world: World) -> None:
     service = RatingService(world.app, rectification_days=15)
-    rating = _rate(world, uuid4(), uuid4(), 4, reason="等候时间长", service=service)
+    rating = _rate(world, world.case(), 4, reason="等候时间长", service=service)
     entry = rating.entry()
     assert entry is not None
     assert entry["rectification_due"] == add_working_days(dt.date(2025, 9, 30), 15)
 
 
 def test_callback_then_sealed_rectification_report_FZ_22(world: World) -> None:
-    case_id = uuid4()
-    _rate(world, case_id, uuid4(), 5, reason="多次往返")
+    case = world.case()
+    case_id = case.id
+    _rate(world, case, 5, reason="多次往返")
     world.refused(
         RectificationNotOpen,
         lambda: world.ratings.rectify(
@@ -291,8 +346,9 @@ def test_callback_then_sealed_rectification_report_FZ_22(world: World) -> None:
 
 
 def test_the_rated_department_disputes_with_evidence_NH_17(world: World) -> None:
-    case_id = uuid4()
-    _rate(world, case_id, uuid4(), 5, reason="未办理")
+    case = world.case()
+    case_id = case.id
+    _rate(world, case, 5, reason="未办理")
     exc = world.refused(
         EvidenceRequired,
         lambda: world.ratings.dispute(
@@ -335,8 +391,9 @@ def test_the_rated_department_disputes_with_evidence_NH_17(world: World) -> None
 def test_an_upheld_dispute_removes_the_rating_from_statistics_but_not_the_chain_NH_17(
     world: World,
 ) -> None:
-    case_id = uuid4()
-    _rate(world, case_id, uuid4(), 5, reason="未办理")
+    case = world.case()
+    case_id = case.id
+    _rate(world, case, 5, reason="未办理")
     world.ratings.dispute(
         case_id,
         signer=world.issuer,
@@ -390,8 +447,9 @@ def test_an_upheld_dispute_removes_the_rating_from_statistics_but_not_the_chain_
 
 
 def test_a_rejected_dispute_keeps_the_rating_in_statistics(world: World) -> None:
-    case_id = uuid4()
-    _rate(world, case_id, uuid4(), 4, reason="态度差")
+    case = world.case()
+    case_id = case.id
+    _rate(world, case, 4, reason="态度差")
     world.ratings.dispute(
         case_id,
         signer=world.issuer,
@@ -413,8 +471,9 @@ def test_a_rejected_dispute_keeps_the_rating_in_statistics(world: World) -> None
 
 
 def test_a_good_rating_is_not_disputed(world: World) -> None:
-    case_id = uuid4()
-    _rate(world, case_id, uuid4(), 1)
+    case = world.case()
+    case_id = case.id
+    _rate(world, case, 1)
     world.refused(
         RatingNotDisputable,
         lambda: world.ratings.dispute(

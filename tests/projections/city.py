@@ -17,6 +17,7 @@ from uuid import UUID
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.anchoring import AnchorLog
 from ledger.domain.cases import Case
+from ledger.domain.certificate_id import make_certificate_id
 from ledger.domain.keys import KeyRole
 from ledger.services.domain_services import (
     AppointmentService,
@@ -108,11 +109,18 @@ def build_city(url: str, tmp: Path, *, full: bool = True) -> City:
     w.cases.pass_pre_review(s["paper"], signer=w.card)
     w.cases.record_material_delivery(s["paper"], "on_site", signer=w.card)
 
-    # G — closed with only a result document although the guide's result is a certificate.
+    # G — closed with a result document and its e-certificate: without the certificate the
+    # ledger refuses dispatch and close (GZ16·15), so no case is closed without one.
     _clock(w, D(2026, 9, 30))
     s["no_certificate"] = w.submit_food().serial
     w.to_accepted(s["no_certificate"])
-    w.to_delivered(s["no_certificate"])
+    w.cases.approve(s["no_certificate"], signer=w.food)
+    w.cases.issue_result_document(s["no_certificate"], signer=w.food)
+    w.cases.record_certificate(
+        s["no_certificate"], make_certificate_id(TYPE_CODE, ISSUER, "2026000666", 1), signer=w.food
+    )
+    w.cases.dispatch(s["no_certificate"], "online", signer=w.food)
+    w.cases.sign_off(s["no_certificate"], signer=w.portal)
     w.cases.close(s["no_certificate"], signer=w.food)
     # H — closed with its e-certificate recorded.
     s["certified"] = w.submit_food().serial
@@ -129,6 +137,9 @@ def build_city(url: str, tmp: Path, *, full: bool = True) -> City:
         city.certificates["v1"] = issued.identifier
     else:
         w.cases.issue_result_document(s["certified"], signer=w.food)
+        w.cases.record_certificate(
+            s["certified"], make_certificate_id(TYPE_CODE, ISSUER, "2026000777", 1), signer=w.food
+        )
     w.cases.dispatch(s["certified"], "online", signer=w.food)
     w.cases.sign_off(s["certified"], signer=w.portal)
     w.cases.close(s["certified"], signer=w.food)

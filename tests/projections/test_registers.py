@@ -126,7 +126,9 @@ def test_indicators_per_department_and_month(city: City, views: Views) -> None:
     # G and H closed 30 September: submitted on the web, paper original by courier.
     assert september.fully_online == Rate(0, 2)
     assert september.online_completion == Rate(2, 2)
-    assert september.certificate_electronisation == Rate(1, 2)  # only H has its e-certificate
+    # G and H both record their e-certificate: the ledger closes no certificate result
+    # without one (GZ16·15, NH·20, FZ·19).
+    assert september.certificate_electronisation == Rate(2, 2)
     assert september.on_time == Rate(2, 2)
     assert september.satisfaction == Rate(0, 0)
     october = rows[(FOOD_DEPT, "2026-10")]
