@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from hashlib import sha256 as _sha256
 from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.chain.entries import ChainEntry, EventDigest, PendingCommand, sha256
+from ledger.chain.entries import ChainEntry, EventDigest, PendingCommand, event_digest
 from ledger.domain.signer import Signer
 from ledger.errors import SigningError
 
@@ -54,7 +55,7 @@ def now_micros() -> int:
 
 def digest_events(stored_events: Sequence[StoredEvent]) -> list[EventDigest]:
     return [
-        EventDigest(s.originator_id, s.originator_version, s.topic, sha256(s.state))
+        event_digest(s.originator_id, s.originator_version, s.topic, _sha256(s.state).digest())
         for s in stored_events
     ]
 
