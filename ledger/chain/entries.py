@@ -17,7 +17,7 @@ signature per command and the hashing happen under it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256 as _sha256
 from typing import Any
@@ -77,40 +77,53 @@ def _command_message(
     sequence: int,
     prev_hash: bytes,
     timestamp: int,
+    normal: Callable[[UUID | str], Any] | None = None,
+    pack: Callable[[Any], bytes] = pack_normal_form,
 ) -> bytes:
     """:func:`command_message` over (originator id, version, topic, state hash) tuples: an
-    aggregate's id is put in normal form once per command, not once per event."""
-    normal = _NormalIds()
+    aggregate's id is put in normal form once per command (or once per ``normal``, a
+    :class:`NormalIds` a caller keeps), not once per event."""
+    if normal is None:
+        normal = NormalIds()
     body = {
         "events": [[normal(oid), version, topic, state] for oid, version, topic, state in digests],
         "prev": prev_hash,
         "sequence": sequence,
         "timestamp": timestamp,
     }
-    return COMMAND_CONTEXT + sha256(pack_normal_form(body))
+    return COMMAND_CONTEXT + sha256(pack(body))
 
 
-def signed_message(command: Sequence[ChainEntry]) -> bytes:
-    """What the actor signed for the command whose entries, in order, are ``command``."""
+def signed_message(
+    command: Sequence[ChainEntry],
+    *,
+    normal: Callable[[UUID | str], Any] | None = None,
+    pack: Callable[[Any], bytes] = pack_normal_form,
+) -> bytes:
+    """What the actor signed for the command whose entries, in order, are ``command``
+    (``normal`` and ``pack``: a verifier's own, kept across commands)."""
     head = command[0]
     return _command_message(
         [(e.originator_id, e.originator_version, e.topic, e.state_hash) for e in command],
         head.sequence,
         head.prev_hash,
         head.timestamp,
+        normal,
+        pack,
     )
 
 
-class _NormalIds(dict[Any, Any]):
+class NormalIds(dict[Any, Any]):
     """Originator ids in normal form (:func:`uuid_ext` for a UUID), each made once: a
     command's events mostly share one aggregate."""
 
     def __call__(self, originator_id: UUID | str) -> Any:
-        found = self.get(originator_id)
+        if not isinstance(originator_id, UUID):
+            return originator_id
+        key = originator_id.int  # UUID.__hash__ is Python code; an int hashes in C
+        found = self.get(key)
         if found is None:
-            found = self[originator_id] = (
-                uuid_ext(originator_id) if isinstance(originator_id, UUID) else originator_id
-            )
+            found = self[key] = uuid_ext(originator_id)
         return found
 
 
@@ -162,13 +175,16 @@ class ChainEntry:
     command_size: int
     entry_hash: bytes = b""
 
-    def body(self) -> dict[str, Any]:
-        """The map that is hashed (every field but ``entry_hash``), in normal form."""
+    def body(self, normal: Callable[[UUID | str], Any] | None = None) -> dict[str, Any]:
+        """The map that is hashed (every field but ``entry_hash``), in normal form
+        (``normal``: a :class:`NormalIds` kept across entries)."""
         oid = self.originator_id
         return {
             "command": [self.command_index, self.command_size],
             "key_id": self.key_id,
-            "originator_id": uuid_ext(oid) if isinstance(oid, UUID) else oid,
+            "originator_id": (uuid_ext(oid) if isinstance(oid, UUID) else oid)
+            if normal is None
+            else normal(oid),
             "originator_version": self.originator_version,
             "prev": self.prev_hash,
             "sequence": self.sequence,
@@ -179,8 +195,15 @@ class ChainEntry:
             "v": FORMAT_VERSION,
         }
 
-    def compute_hash(self) -> bytes:
-        return sha256(pack_normal_form(self.body()))
+    def compute_hash(
+        self,
+        *,
+        normal: Callable[[UUID | str], Any] | None = None,
+        pack: Callable[[Any], bytes] = pack_normal_form,
+    ) -> bytes:
+        """The entry hash of these fields (``normal``, ``pack``: a verifier's own, kept
+        across entries)."""
+        return sha256(pack(self.body(normal)))
 
     def is_format_1(self) -> bool:
         """True when the stored hash is that of the same fields in chain format 1, whose
@@ -211,7 +234,7 @@ def link_command(
     entries: list[ChainEntry] = []
     prev = head_hash
     size = len(command.events)
-    normal = _NormalIds()
+    normal = NormalIds()
     pack = normal_form_packer()
     sequence = head_sequence
     for index, event in enumerate(command.events):
