@@ -46,7 +46,19 @@ def read_and_decode(app: LedgerApplication, page: int = 500) -> float:
         start = notifications[-1].id
 
 
-def _spread(values: list[float]) -> dict[str, int]:
+def header(benchmark: str) -> dict[str, Any]:
+    """What every report of these benchmarks starts with: what ran where and when."""
+    return dict(
+        benchmark=benchmark,
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        machine=platform.machine(),
+        cpus=os.cpu_count(),
+        python=platform.python_version(),
+    )
+
+
+def spread(values: list[float]) -> dict[str, int]:
+    """Median and range of rates (rounded)."""
     return {
         "median": round(statistics.median(values)),
         "min": round(min(values)),
@@ -81,8 +93,8 @@ def bench(url: str, rounds: int) -> dict[str, Any]:
     return {
         "log_events": head,
         "rounds": rounds,
-        "read_and_decode_events_per_s": _spread(decode),
-        "rebuild_all_swapped_events_per_s": _spread(rebuild),
+        "read_and_decode_events_per_s": spread(decode),
+        "rebuild_all_swapped_events_per_s": spread(rebuild),
         "ratio_of_medians": round(statistics.median(rebuild) / statistics.median(decode), 3),
         "ratios_per_round": [round(r / d, 3) for r, d in zip(rebuild, decode, strict=True)],
         "handler_seconds_median": {
@@ -112,13 +124,7 @@ def main() -> None:
             world = build_world(f"sqlite:///{target}", tmp)
             drive_cases(world, args.cases)
             world.ledger.close()
-        report = dict(
-            benchmark="rebuild",
-            date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            machine=platform.machine(),
-            cpus=os.cpu_count(),
-            python=platform.python_version(),
-        )
+        report = header("rebuild")
         report.update(bench(f"sqlite:///{target}", args.rounds))
         print(json.dumps(report, indent=1))
     finally:

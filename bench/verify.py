@@ -20,10 +20,8 @@ medians, and the load average before and after each round.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -35,6 +33,7 @@ from typing import Any
 
 import nacl.signing
 
+from bench.rebuild import header, spread
 from ledger.chain.verification import verify_chain
 from ledger.services.application import open_ledger
 
@@ -94,14 +93,6 @@ def write_log(path: Path, events: int, per_command: int) -> str:
     return str(path)
 
 
-def _spread(values: list[float]) -> dict[str, int]:
-    return {
-        "median": round(statistics.median(values)),
-        "min": round(min(values)),
-        "max": round(max(values)),
-    }
-
-
 def bench(logs: dict[str, str], rounds: int) -> dict[str, Any]:
     import tests.ledger.case_world  # noqa: F401  (the topic aliases of older event classes)
 
@@ -125,7 +116,7 @@ def bench(logs: dict[str, str], rounds: int) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "logs": {name: {"events": e, "commands": c} for name, (e, c) in sizes.items()},
         "rounds": rounds,
-        "events_per_s": {name: _spread(values) for name, values in rates.items()},
+        "events_per_s": {name: spread(values) for name, values in rates.items()},
         "one_event_commands_vs_limit": {
             "ratio_of_medians": round(
                 statistics.median(rates["one"]) / statistics.median(rates["limit"]), 3
@@ -153,12 +144,7 @@ def main() -> None:
         }
         if args.case:
             logs["case"] = args.case
-        report = dict(
-            benchmark="verify",
-            date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            machine=platform.machine(),
-            python=platform.python_version(),
-        )
+        report = header("verify")
         report.update(bench(logs, args.rounds))
         print(json.dumps(report, indent=1))
     finally:
