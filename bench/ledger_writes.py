@@ -125,9 +125,13 @@ def _fresh_urls(backend: str, base: str, tmp: Path) -> tuple[str, str, Callable[
     return f"{base}?schema={schemas[0]}", f"{base}?schema={schemas[1]}", drop
 
 
-def bench_backend(backend: str, base: str, tmp: Path) -> list[dict[str, Any]]:
+def bench_backend(
+    backend: str, base: str, tmp: Path, *, rounds: int = ROUNDS, only: str | None = None
+) -> list[dict[str, Any]]:
     rows = []
     for label, events, commands, writers in SCENARIOS:
+        if only is not None and label != only:
+            continue
         chained_url, plain_url, drop = _fresh_urls(backend, base, tmp)
         try:
             chained = open_ledger(chained_url, migrate=True)
@@ -143,11 +147,15 @@ def bench_backend(backend: str, base: str, tmp: Path) -> list[dict[str, Any]]:
             )
             plain = PlainApplication(env={**_plain_env(plain_url), "CREATE_TABLE": "y"})
             plain_rates, chained_rates = [], []
-            for _ in range(ROUNDS):  # alternate, so load on a shared machine hits both sides
+            chained_save = partial(chained.save, signer=signer)
+            load = [os.getloadavg()]
+            for i in range(rounds):  # alternate, so load on a shared machine hits both sides
+                if i % 2:
+                    chained_rates.append(_rate(chained_save, events, commands, writers))
                 plain_rates.append(_rate(plain.save, events, commands, writers))
-                chained_rates.append(
-                    _rate(partial(chained.save, signer=signer), events, commands, writers)
-                )
+                if not i % 2:
+                    chained_rates.append(_rate(chained_save, events, commands, writers))
+                load.append(os.getloadavg())
             plain_rate = statistics.median(plain_rates)
             chained_rate = statistics.median(chained_rates)
             report = verify_chain(chained.chain)
@@ -159,6 +167,13 @@ def bench_backend(backend: str, base: str, tmp: Path) -> list[dict[str, Any]]:
                     "plain_events_per_s": round(plain_rate),
                     "chained_events_per_s": round(chained_rate),
                     "ratio": round(chained_rate / plain_rate, 3),
+                    "rounds": rounds,
+                    "plain_spread": [round(min(plain_rates)), round(max(plain_rates))],
+                    "chained_spread": [round(min(chained_rates)), round(max(chained_rates))],
+                    "ratios_per_round": [
+                        round(c / p, 3) for c, p in zip(chained_rates, plain_rates, strict=True)
+                    ],
+                    "load_average_1_5_15": [[round(x, 2) for x in row] for row in load],
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
@@ -200,6 +215,10 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://root@127.0.0.1:5432/test")
     parser.add_argument("--verify-events", type=int, default=1_000_000)
     parser.add_argument("--skip-writes", action="store_true")
+    parser.add_argument("--skip-verify", action="store_true")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="alternating rounds per side")
+    parser.add_argument("--scenario", help="only this scenario, e.g. '100-event commands'")
+    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
     out: dict[str, Any] = {
@@ -209,13 +228,22 @@ def main() -> None:
     }
     try:
         if not args.skip_writes:
-            out["writes"] = bench_backend("sqlite", "", tmp)
-            out["writes"] += bench_backend("postgres", args.pg, tmp)
-        verify_rows = [bench_verify(f"sqlite:///{tmp}/verify-10.sqlite3", args.verify_events, 10)]
-        verify_rows.append(
-            bench_verify(f"sqlite:///{tmp}/verify-1.sqlite3", max(1, args.verify_events // 10), 1)
-        )
-        out["verify"] = verify_rows
+            out["writes"] = []
+            for backend in args.backends.split(","):
+                out["writes"] += bench_backend(
+                    backend,
+                    args.pg if backend == "postgres" else "",
+                    tmp,
+                    rounds=args.rounds,
+                    only=args.scenario,
+                )
+        if not args.skip_verify:
+            out["verify"] = [
+                bench_verify(f"sqlite:///{tmp}/verify-10.sqlite3", args.verify_events, 10),
+                bench_verify(
+                    f"sqlite:///{tmp}/verify-1.sqlite3", max(1, args.verify_events // 10), 1
+                ),
+            ]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     out["load_after"] = os.getloadavg()

@@ -14,7 +14,7 @@ Rules (so that equal values always give equal bytes):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -115,6 +115,12 @@ def pack_normal_form(value: Any) -> bytes:
     paths use it; ``tests/ledger/test_encoding.py`` checks it agrees with :func:`canonical`.
     """
     return msgpack.packb(value, use_bin_type=True)
+
+
+def normal_form_packer() -> Callable[[Any], bytes]:
+    """:func:`pack_normal_form` for a loop: one packer for many values (``packb`` makes one
+    per call). Not for sharing between threads: make one per loop."""
+    return msgpack.Packer(use_bin_type=True).pack
 
 
 def decode(data: bytes) -> Any:

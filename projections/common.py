@@ -151,9 +151,13 @@ def local_date(instant: dt.datetime) -> dt.date:
     return to_shanghai(instant).date()
 
 
+_JSON: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
-    """Canonical JSON for list/map columns (sorted keys, no spaces), so digests are stable."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Canonical JSON for list/map columns (sorted keys, no spaces), so digests are stable.
+    One encoder for every call (``json.dumps`` with options builds one per call)."""
+    return _JSON.encode(value)
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -10,61 +10,31 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import Tracking
 from eventsourcing.projection import BaseProjectionRunner
 
 from ledger.services.application import LedgerApplication
 from ledger.storage.urls import StorageURL
-from projections.links import chain_link
-from projections.store import drop_rebuild_schema, open_view_recorder, table_digest
-from projections.view import View
+from projections.feed import PAGE, catch_up
+from projections.replay import Rebuild, rebuild_all
+from projections.view import View, open_view, position
 
-PAGE = 500
-
-
-def open_view(view_cls: type[View], storage: StorageURL, *, suffix: str = "") -> View:
-    recorder = open_view_recorder(storage, view_cls.name, view_cls.tables, suffix=suffix)
-    recorder.create_table()
-    return view_cls(view=recorder)
-
-
-def position(view: View, app: LedgerApplication) -> int:
-    return view.store.max_tracking_id(app.name) or 0
-
-
-def catch_up(view: View, app: LedgerApplication, *, until: int | None = None) -> int:
-    """Process every notification after the view's position (up to ``until``); returns count.
-    Raises :class:`~projections.store.ViewTampered` when the view's tracking was changed
-    outside it."""
-    done = 0
-    start = position(view, app)
-    while True:
-        notifications = app.recorder.select_notifications(
-            start=start, limit=PAGE, stop=until, topics=view.topics, inclusive_of_start=False
-        )
-        view.process_batch(
-            [(app.mapper.to_domain_event(n), Tracking(app.name, n.id)) for n in notifications],
-            chain_link(app, notifications[-1].id) if notifications else None,
-        )
-        done += len(notifications)
-        if len(notifications) < PAGE:
-            break
-        start = notifications[-1].id
-    head = app.recorder.max_notification_id() or 0
-    if until is not None:
-        head = min(head, until)
-    if head > position(view, app) and view.topics:
-        # Events of other topics moved the log on: record how far this view has read.
-        _advance(view, app, head)
-    return done
-
-
-def _advance(view: View, app: LedgerApplication, head: int) -> None:
-    with view.store.transaction() as tx:
-        view.store.track(tx, Tracking(app.name, head), chain_link(app, head))
+__all__ = [
+    "PAGE",
+    "Rebuild",
+    "ViewStatus",
+    "catch_up",
+    "follow",
+    "open_view",
+    "position",
+    "rebuild",
+    "reset",
+    "reset_views_ahead",
+    "status",
+    "status_of",
+    "wait_level",
+]
 
 
 @dataclass(frozen=True)
@@ -97,27 +67,11 @@ def status_of(view: View, app: LedgerApplication) -> ViewStatus:
 
 
 def reset(view_cls: type[View], storage: StorageURL, app: LedgerApplication) -> int:
-    """Drop a view — its rows, tracking and seal (with any alarm) — and rebuild it from the
-    log; returns the events applied. The repair for a view found different from the log
-    (``projections.verify``); no other process may hold the view open meanwhile."""
-    view = open_view(view_cls, storage)
-    with view.store.transaction() as tx:
-        tx.execute("DELETE FROM view_fingerprints WHERE view = ?", (view_cls.name,))
-    return catch_up(open_view(view_cls, storage), app)  # opening drops what is unrecorded
-
-
-@dataclass(frozen=True)
-class Rebuild:
-    name: str
-    position: int
-    live_digest: str
-    rebuilt_digest: str
-    events: int
-    seconds: float
-
-    @property
-    def identical(self) -> bool:
-        return self.live_digest == self.rebuilt_digest
+    """Rebuild a view from the log in a fresh store and swap it in for the live one — its
+    rows, tracking and seal (clearing any alarm); returns the events applied. The repair for
+    a view found different from the log (``projections.verify``): readers see the old view
+    until the new one is complete, and a follower carries on from the swapped-in position."""
+    return rebuild_all([view_cls], storage, app, swap=True, digests=False).views[0].events
 
 
 def wait_level(view: View, app: LedgerApplication, timeout: float = 2.0) -> bool:
@@ -157,36 +111,7 @@ def reset_views_ahead(
 
 def rebuild(view_cls: type[View], storage: StorageURL, app: LedgerApplication) -> Rebuild:
     """Rebuild a view from zero beside the live one and compare digests at the same position."""
-    head = app.recorder.max_notification_id() or 0
-    live = open_view(view_cls, storage)
-    catch_up(live, app, until=head)
-    fresh = open_view(view_cls, storage, suffix="__rebuild")
-    _discard(fresh, storage)
-    fresh = open_view(view_cls, storage, suffix="__rebuild")
-    began = time.perf_counter()
-    events = catch_up(fresh, app, until=head)
-    seconds = time.perf_counter() - began
-    result = Rebuild(
-        view_cls.name,
-        head,
-        table_digest(live.store, live.store.tables),
-        table_digest(fresh.store, fresh.store.tables),
-        events,
-        seconds,
-    )
-    _discard(fresh, storage)
-    return result
-
-
-def _discard(view: View, storage: StorageURL) -> None:
-    """Throw a rebuild store away (its file, or its schema)."""
-    store: Any = view.store
-    if store.dialect == "sqlite":
-        store.datastore.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(store.datastore.pool.db_name + suffix).unlink(missing_ok=True)
-    else:
-        drop_rebuild_schema(store, storage)
+    return rebuild_all([view_cls], storage, app).views[0]
 
 
 def follow(view: View, app_env: dict[str, str]) -> BaseProjectionRunner[LedgerApplication]:

@@ -27,10 +27,12 @@ existed rebuilds once, sealed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import re
+import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +50,7 @@ from psycopg.sql import SQL, Composable, Identifier
 
 from ledger.encoding import canonical
 from ledger.storage import pg_pool
+from ledger.storage.sqlite_statements import cache_statements
 from ledger.storage.urls import POOL_WAIT_SECONDS, StorageURL
 
 log = logging.getLogger("caseledger.projections")
@@ -86,25 +89,35 @@ class Tx:
     def __init__(self, cursor: Any, dialect: str):
         self._cursor = cursor  # the library's cursor: tracking rows go through it
         self.dialect = dialect
-        self._rows = (
-            cursor if dialect == "sqlite" else cursor.connection.cursor(row_factory=tuple_row)
-        )
+        self._sqlite = dialect == "sqlite"
+        if self._sqlite:  # sqlite3's own cursor, rows as plain tuples (BLOBs come as bytes)
+            self._rows = cursor.sqlite_cursor.connection.cursor()
+            self._rows.row_factory = None
+        else:
+            self._rows = cursor.connection.cursor(row_factory=tuple_row)
 
     def _sql(self, sql: str) -> Any:
-        return sql if self.dialect == "sqlite" else SQL(sql.replace("?", "%s"))
+        return sql if self._sqlite else _postgres_sql(sql)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._rows.execute(self._sql(sql), tuple(params))
+        if self._sqlite:
+            self._rows.execute(sql, params)
+        else:
+            self._rows.execute(_postgres_sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._rows.executemany(self._sql(sql), [tuple(r) for r in rows])
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        if self._sqlite:
+            return self._rows.fetchall()
         return [_plain(row) for row in self._rows.fetchall()]
 
     def fetchone(self) -> tuple[Any, ...] | None:
         row = self._rows.fetchone()
-        return None if row is None else _plain(row)
+        if row is None or self._sqlite:
+            return row
+        return _plain(row)
 
     def stream(
         self, sql: str, params: Sequence[Any] = (), size: int = 1000
@@ -122,6 +135,12 @@ class Tx:
                     yield _plain(row)
         finally:
             cursor.close()
+
+
+@functools.lru_cache(maxsize=1024)
+def _postgres_sql(sql: str) -> SQL:
+    """A view statement with ``?`` placeholders as psycopg's (translated once per text)."""
+    return SQL(sql.replace("?", "%s"))
 
 
 def _plain(row: Any) -> tuple[Any, ...]:
@@ -471,6 +490,8 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
 class _SchemaDatastore(PostgresDatastore):
     """A datastore whose connections resolve bare table names in its schema."""
 
+    scratch = False
+
     def after_connect_func(self) -> Callable[[Any], None]:
         base = super().after_connect_func()
         search_path = SQL("SET search_path TO {0}").format(Identifier(self.schema))
@@ -478,8 +499,17 @@ class _SchemaDatastore(PostgresDatastore):
         def after_connect(conn: Any) -> None:
             base(conn)
             conn.cursor().execute(search_path)
+            if self.scratch:
+                conn.cursor().execute("SET synchronous_commit TO off")
 
         return after_connect
+
+
+class _ScratchDatastore(_SchemaDatastore):
+    """A rebuild's datastore (one thread; thrown away unless complete): its commits do not
+    wait for the WAL flush."""
+
+    scratch = True
 
 
 def open_view_recorder(
@@ -493,13 +523,16 @@ def open_view_recorder(
     if storage.is_sqlite:
         path = view_directory(storage) / f"{name}{suffix}.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteViewRecorder(SQLiteDatastore(str(path), lock_timeout=60), tables, name)
+        # A rebuild's store is thrown away unless it is complete, so it need not sync.
+        pragmas = ("synchronous=OFF", "cache_size=-65536") if suffix else ()
+        datastore = cache_statements(SQLiteDatastore(str(path), lock_timeout=60), pragmas=pragmas)
+        return SQLiteViewRecorder(datastore, tables, name)
     schema = storage.schema or "public"
     if suffix:  # a rebuild gets a schema of its own, so handlers' table names stay the same
         schema = f"{schema}{suffix}_{name}"[:63]
         with psycopg.connect(storage.conninfo, autocommit=True) as conn:
             conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-        scratch = _datastore(storage, schema, pool_size=1, max_overflow=1)  # one thread uses it
+        scratch = _datastore(storage, schema, pool_size=1, max_overflow=1, scratch=True)
         return PostgresViewRecorder(scratch, tables, name)
     return PostgresViewRecorder(_live_datastore(storage, schema), tables, name)
 
@@ -524,9 +557,15 @@ def _live_datastore(storage: StorageURL, schema: str) -> _SchemaDatastore:
 
 
 def _datastore(
-    storage: StorageURL, schema: str, *, pool_size: int = 2, max_overflow: int = 4
+    storage: StorageURL,
+    schema: str,
+    *,
+    pool_size: int = 2,
+    max_overflow: int = 4,
+    scratch: bool = False,
 ) -> _SchemaDatastore:
-    datastore = _SchemaDatastore(
+    """A pool of connections whose bare table names resolve in ``schema``."""
+    datastore = (_ScratchDatastore if scratch else _SchemaDatastore)(
         storage.dbname,
         storage.host,
         storage.port,
@@ -548,6 +587,65 @@ def drop_rebuild_schema(recorder: PostgresViewRecorder, storage: StorageURL) -> 
         conn.execute(
             SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(recorder.datastore.schema))
         )
+
+
+def swap_in(live: Any, fresh: Any, storage: StorageURL) -> None:
+    """Make the rows, tracking and seal of ``fresh`` (a rebuild's store, which is used up)
+    those of the live view ``live``, in one transaction of the live store: a reader sees
+    the old complete view or the new one, never a view half built. On SQLite the fresh file
+    is attached and copied over (another file cannot be renamed under open connections); on
+    PostgreSQL the live tables are dropped and the fresh ones moved into the live schema."""
+    if live.dialect == "sqlite":
+        _swap_sqlite(live, fresh)
+    else:
+        _swap_postgres(live, fresh, storage)
+
+
+def _swap_sqlite(live: SQLiteViewRecorder, fresh: SQLiteViewRecorder) -> None:
+    source = fresh.datastore.pool.db_name
+    fresh.datastore.close()
+    conn = sqlite3.connect(live.datastore.pool.db_name, timeout=60, isolation_level=None)
+    try:
+        conn.execute("ATTACH DATABASE ? AS fresh", (source,))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for name in (*(t.name for t in live.tables), "tracking"):
+                conn.execute(f"DELETE FROM main.{name}")
+                conn.execute(f"INSERT INTO main.{name} SELECT * FROM fresh.{name}")
+            conn.execute("DELETE FROM main.view_seals WHERE view = ?", (live.name,))
+            conn.execute(
+                "INSERT INTO main.view_seals SELECT * FROM fresh.view_seals WHERE view = ?",
+                (live.name,),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE fresh")
+    finally:
+        conn.close()
+
+
+def _swap_postgres(
+    live: PostgresViewRecorder, fresh: PostgresViewRecorder, storage: StorageURL
+) -> None:
+    fresh.datastore.close()
+    into, source = Identifier(live.datastore.schema), Identifier(fresh.datastore.schema)
+    names = [Identifier(n) for n in (*(t.name for t in live.tables), live.tracking_table_name)]
+    with psycopg.connect(storage.conninfo) as conn, conn.transaction():
+        for name in names:
+            conn.execute(SQL("DROP TABLE IF EXISTS {0}.{1}").format(into, name))
+        for name in names:
+            conn.execute(SQL("ALTER TABLE {0}.{1} SET SCHEMA {2}").format(source, name, into))
+        conn.execute(SQL("DELETE FROM {0}.view_seals WHERE view = %s").format(into), (live.name,))
+        conn.execute(
+            SQL("INSERT INTO {0}.view_seals SELECT * FROM {1}.view_seals WHERE view = %s").format(
+                into, source
+            ),
+            (live.name,),
+        )
+    with psycopg.connect(storage.conninfo, autocommit=True) as conn:
+        conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(source))
 
 
 def view_directory(storage: StorageURL) -> Path:

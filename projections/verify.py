@@ -35,18 +35,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
-
-from eventsourcing.persistence import Tracking
 
 from ledger.encoding import canonical
 from ledger.services.application import LedgerApplication
 from ledger.storage.urls import StorageURL
+from projections.feed import catch_up, feed, track_to
 from projections.links import chain_link
-from projections.runner import PAGE, catch_up, open_view, position
-from projections.store import Table, Tx, drop_rebuild_schema, record_alarm
-from projections.view import View
+from projections.replay import REBUILD_PAGE, discard
+from projections.store import Table, Tx, record_alarm
+from projections.view import View, open_view, position
 
 __all__ = [
     "Cancelled",
@@ -257,16 +255,6 @@ def _diff(live: Tx, fresh: Tx, table: Table) -> TableDiff | None:
     )
 
 
-def _discard(view: View, storage: StorageURL) -> None:
-    store: Any = view.store
-    if store.dialect == "sqlite":
-        store.datastore.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(store.datastore.pool.db_name + suffix).unlink(missing_ok=True)
-    else:
-        drop_rebuild_schema(store, storage)
-
-
 def _build(
     scratch: Sequence[View],
     stops: Sequence[int],
@@ -275,33 +263,17 @@ def _build(
     cancelled: Callable[[], bool],
 ) -> None:
     """Build every scratch view from zero to its stop, reading the log once."""
-    last = max(stops, default=0)
-    topics = sorted({t for v in scratch for t in v.topics})
-    start = 0
-    while start < last:
+
+    def between() -> None:
         if cancelled():
             raise Cancelled("the comparison was stopped")
         if time.monotonic() > deadline:
             raise TimeoutError("the rebuild took longer than allowed")
-        notifications = app.recorder.select_notifications(
-            start=start, limit=PAGE, stop=last, topics=topics, inclusive_of_start=False
-        )
-        decoded = [(n.topic, n.id, app.mapper.to_domain_event(n)) for n in notifications]
-        for view, stop in zip(scratch, stops, strict=True):
-            mine = [
-                (e, Tracking(app.name, nid))
-                for topic, nid, e in decoded
-                if nid <= stop and topic in view.handlers
-            ]
-            if mine:
-                view.process_batch(mine, chain_link(app, mine[-1][1].notification_id))
-        if len(notifications) < PAGE:
-            break
-        start = notifications[-1].id
+
+    feed(scratch, app, starts=[0] * len(scratch), stops=stops, page=REBUILD_PAGE, between=between)
     for view, stop in zip(scratch, stops, strict=True):
         if stop > position(view, app):
-            with view.store.transaction() as tx:
-                view.store.track(tx, Tracking(app.name, stop), chain_link(app, stop))
+            track_to(view, app, stop)
 
 
 def compare_with_rebuild(
@@ -325,13 +297,13 @@ def compare_with_rebuild(
     try:
         for view in live:
             fresh = open_view(type(view), storage, suffix=suffix)
-            _discard(fresh, storage)  # a store left by a killed run of this process id
+            discard(fresh, storage)  # a store left by a killed run of this process id
             scratch.append(open_view(type(view), storage, suffix=suffix))
         _build(scratch, marks, app, deadline, cancelled)
         results = [_compare(v, s, app, head) for v, s in zip(live, scratch, strict=True)]
     finally:
         for view in scratch:
-            _discard(view, storage)
+            discard(view, storage)
     if record:
         for view, result in zip(live, results, strict=True):
             finding = result.finding(examples=False)

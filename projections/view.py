@@ -16,7 +16,16 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from projections.store import ChainLink, Table, Tx, ViewRecorder, is_replay
+from ledger.services.application import LedgerApplication
+from ledger.storage.urls import StorageURL
+from projections.store import (
+    ChainLink,
+    Table,
+    Tx,
+    ViewRecorder,
+    is_replay,
+    open_view_recorder,
+)
 
 Handler = Callable[[Any, Tx, Any], None]
 
@@ -64,15 +73,22 @@ class View(Projection[Any]):
         :class:`~projections.store.ViewTampered` when the view's tracking was changed
         outside it (nothing of the batch is written).
         """
-        if not items:
-            return
+        if items:
+            self.apply_batch([event for event, _ in items], items[-1][1], link)
+
+    def apply_batch(
+        self, events: Sequence[Any], tracking: Tracking, link: ChainLink | None = None
+    ) -> None:
+        """:meth:`process_batch` for ``events`` whose last is at ``tracking`` (what a
+        catch-up or a rebuild hands over: no tracking object per event)."""
+        handlers = self.handlers
         with self.store.transaction() as tx:
-            self.store.check(tx, items[-1][1].application_name)
-            for domain_event, _ in items:
-                handler = self.handlers.get(get_topic(type(domain_event)))
+            self.store.check(tx, tracking.application_name)
+            for domain_event in events:
+                handler = handlers.get(get_topic(type(domain_event)))
                 if handler is not None:
                     handler(self, tx, domain_event)
-            self.store.track(tx, items[-1][1], link, checked=True)
+            self.store.track(tx, tracking, link, checked=True)
 
 
 def on(*topics: str) -> Callable[[Handler], Handler]:
@@ -83,3 +99,16 @@ def on(*topics: str) -> Callable[[Handler], Handler]:
         return fn
 
     return mark
+
+
+def open_view(view_cls: type[View], storage: StorageURL, *, suffix: str = "") -> View:
+    """The view of class ``view_cls`` beside the ledger at ``storage`` (``suffix``: a
+    separate store, for a rebuild), its tables created."""
+    recorder = open_view_recorder(storage, view_cls.name, view_cls.tables, suffix=suffix)
+    recorder.create_table()
+    return view_cls(view=recorder)
+
+
+def position(view: View, app: LedgerApplication) -> int:
+    """The last notification of ``app``'s log that ``view`` has applied (0: none)."""
+    return view.store.max_tracking_id(app.name) or 0

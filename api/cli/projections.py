@@ -4,8 +4,10 @@ Layer: api. ``verify`` (issue 15) checks every view's seal against its tracking 
 and compares every view with a scratch rebuild from the log (``projections.verify``): exit 0
 when each matches, 1 naming each view that does not and what differs (the outcome is
 recorded as the view's alarm, which ``serve``'s ``/readyz`` reports), 2 on a usage or
-infrastructure error. ``--quick`` checks the seals only. ``reset NAME…`` drops views and
-rebuilds them from the log (the repair for a view found different; with ``serve`` stopped).
+infrastructure error. ``--quick`` checks the seals only. ``reset NAME…`` rebuilds views from
+the log in fresh stores, reading it once, and swaps them in (the repair for a view found
+different; ``serve`` may keep running: its readers see the old view until the new one is
+complete).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from api.settings import load_settings
 from ledger.errors import ConfigurationError
 from ledger.services.application import open_ledger
 from projections.registry import VIEWS, view_class
-from projections.runner import catch_up, open_view, rebuild, reset, status
+from projections.replay import rebuild_all
+from projections.runner import catch_up, open_view, rebuild, status
 from projections.verify import check_seals, compare_with_rebuild
 
 
@@ -148,11 +151,13 @@ def cmd_reset(args: argparse.Namespace) -> int:
     storage = load_settings(args.db).storage
     app = open_ledger(storage)
     try:
-        for cls in classes:
-            n = reset(cls, storage, app)
-            print(f"{cls.name}: dropped and rebuilt from the log ({n} events applied)")
+        result = rebuild_all(classes, storage, app, swap=True, digests=False)
     finally:
         app.close()
+    for view in result.views:
+        print(f"{view.name}: rebuilt from the log and swapped in ({view.events} events applied)")
+    rate = result.log_events / result.seconds if result.seconds else 0.0
+    print(f"{len(classes)} views from one pass over the log ({rate:,.0f} events/s)")
     return EXIT_OK
 
 
@@ -186,8 +191,8 @@ def register(sub: Any) -> None:
     v.set_defaults(handler=cmd_verify)
     x = inner.add_parser(
         "reset",
-        help="drop views (rows, tracking, seal, alarm) and rebuild them from the log; "
-        "stop serve first",
+        help="rebuild views from the log in fresh stores and swap them in (rows, tracking, "
+        "seal; the alarm cleared)",
     )
     storage_args(x)
     x.add_argument("names", nargs="+", metavar="NAME")

@@ -17,18 +17,22 @@ signature per command and the hashing happen under it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from hashlib import sha256 as _sha256
 from typing import Any
 from uuid import UUID
 
 from ledger.domain.signer import Signer
-from ledger.encoding import pack_normal_form, uuid_ext
+from ledger.encoding import normal_form_packer, pack_normal_form, uuid_ext
 
 FORMAT_VERSION = 2
 HASH_SIZE = 32
 GENESIS_HASH = bytes(HASH_SIZE)
 COMMAND_CONTEXT = b"caseledger/command/v2\n"
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 def sha256(data: bytes) -> bytes:
@@ -60,24 +64,86 @@ def command_message(
 ) -> bytes:
     """The exact bytes an actor signs for one command placed at ``sequence`` after the entry
     hashed ``prev_hash``, recorded at ``timestamp`` (FORMAT.md §3)."""
+    return _command_message(
+        [(e.originator_id, e.originator_version, e.topic, e.state_hash) for e in events],
+        sequence,
+        prev_hash,
+        timestamp,
+    )
+
+
+def _command_message(
+    digests: Sequence[tuple[UUID | str, int, str, bytes]],
+    sequence: int,
+    prev_hash: bytes,
+    timestamp: int,
+    normal: Callable[[UUID | str], Any] | None = None,
+    pack: Callable[[Any], bytes] = pack_normal_form,
+) -> bytes:
+    """:func:`command_message` over (originator id, version, topic, state hash) tuples: an
+    aggregate's id is put in normal form once per command (or once per ``normal``, a
+    :class:`NormalIds` a caller keeps), not once per event."""
+    if normal is None:
+        normal = NormalIds()
     body = {
-        "events": [e.as_list() for e in events],
+        "events": [[normal(oid), version, topic, state] for oid, version, topic, state in digests],
         "prev": prev_hash,
         "sequence": sequence,
         "timestamp": timestamp,
     }
-    return COMMAND_CONTEXT + sha256(pack_normal_form(body))
+    return COMMAND_CONTEXT + sha256(pack(body))
 
 
-def signed_message(command: Sequence[ChainEntry]) -> bytes:
-    """What the actor signed for the command whose entries, in order, are ``command``."""
+def signed_message(
+    command: Sequence[ChainEntry],
+    *,
+    normal: Callable[[UUID | str], Any] | None = None,
+    pack: Callable[[Any], bytes] = pack_normal_form,
+) -> bytes:
+    """What the actor signed for the command whose entries, in order, are ``command``
+    (``normal`` and ``pack``: a verifier's own, kept across commands)."""
     head = command[0]
-    return command_message(
-        [e.digest for e in command],
-        sequence=head.sequence,
-        prev_hash=head.prev_hash,
-        timestamp=head.timestamp,
+    return _command_message(
+        [(e.originator_id, e.originator_version, e.topic, e.state_hash) for e in command],
+        head.sequence,
+        head.prev_hash,
+        head.timestamp,
+        normal,
+        pack,
     )
+
+
+class NormalIds(dict[Any, Any]):
+    """Originator ids in normal form (:func:`uuid_ext` for a UUID), each made once: a
+    command's events mostly share one aggregate."""
+
+    def __call__(self, originator_id: UUID | str) -> Any:
+        if not isinstance(originator_id, UUID):
+            return originator_id
+        key = originator_id.int  # UUID.__hash__ is Python code; an int hashes in C
+        found = self.get(key)
+        if found is None:
+            found = self[key] = uuid_ext(originator_id)
+        return found
+
+
+def event_digest(
+    originator_id: UUID | str, originator_version: int, topic: str, state_hash: bytes
+) -> EventDigest:
+    """``EventDigest(…)`` without the frozen dataclass's per-field ``__setattr__`` (made for
+    every event of every command, before the write lock; see :func:`chain_entry`)."""
+    digest = _new(EventDigest)
+    _set(
+        digest,
+        "__dict__",
+        {
+            "originator_id": originator_id,
+            "originator_version": originator_version,
+            "topic": topic,
+            "state_hash": state_hash,
+        },
+    )
+    return digest
 
 
 @dataclass(frozen=True)
@@ -109,24 +175,35 @@ class ChainEntry:
     command_size: int
     entry_hash: bytes = b""
 
-    def body(self) -> dict[str, Any]:
-        """The map that is hashed (every field but ``entry_hash``), in normal form."""
-        return _body(
-            self.sequence,
-            self.prev_hash,
-            self.originator_id,
-            self.originator_version,
-            self.topic,
-            self.timestamp,
-            self.state_hash,
-            self.key_id,
-            self.signature,
-            self.command_index,
-            self.command_size,
-        )
+    def body(self, normal: Callable[[UUID | str], Any] | None = None) -> dict[str, Any]:
+        """The map that is hashed (every field but ``entry_hash``), in normal form
+        (``normal``: a :class:`NormalIds` kept across entries)."""
+        oid = self.originator_id
+        return {
+            "command": [self.command_index, self.command_size],
+            "key_id": self.key_id,
+            "originator_id": (uuid_ext(oid) if isinstance(oid, UUID) else oid)
+            if normal is None
+            else normal(oid),
+            "originator_version": self.originator_version,
+            "prev": self.prev_hash,
+            "sequence": self.sequence,
+            "signature": self.signature,
+            "state_hash": self.state_hash,
+            "timestamp": self.timestamp,
+            "topic": self.topic,
+            "v": FORMAT_VERSION,
+        }
 
-    def compute_hash(self) -> bytes:
-        return sha256(pack_normal_form(self.body()))
+    def compute_hash(
+        self,
+        *,
+        normal: Callable[[UUID | str], Any] | None = None,
+        pack: Callable[[Any], bytes] = pack_normal_form,
+    ) -> bytes:
+        """The entry hash of these fields (``normal``, ``pack``: a verifier's own, kept
+        across entries)."""
+        return sha256(pack(self.body(normal)))
 
     def is_format_1(self) -> bool:
         """True when the stored hash is that of the same fields in chain format 1, whose
@@ -135,10 +212,69 @@ class ChainEntry:
 
     @property
     def digest(self) -> EventDigest:
-        return EventDigest(self.originator_id, self.originator_version, self.topic, self.state_hash)
+        return event_digest(
+            self.originator_id, self.originator_version, self.topic, self.state_hash
+        )
 
 
-def _body(
+def link_command(
+    command: PendingCommand, *, head_sequence: int, head_hash: bytes, timestamp: int
+) -> list[ChainEntry]:
+    """Sign ``command`` in its place after the head (sequence, hash) and chain its events.
+
+    Called under the write lock: the place is only known there, so the loop is lean: each
+    aggregate id put in normal form once, each entry built without the frozen dataclass's
+    per-field ``__setattr__`` (:func:`chain_entry`)."""
+    signature = command.signer.sign(
+        command_message(
+            command.events, sequence=head_sequence + 1, prev_hash=head_hash, timestamp=timestamp
+        )
+    )
+    key_id = command.signer.key_id
+    entries: list[ChainEntry] = []
+    prev = head_hash
+    size = len(command.events)
+    normal = NormalIds()
+    pack = normal_form_packer()
+    sequence = head_sequence
+    for index, event in enumerate(command.events):
+        sequence += 1
+        oid = event.originator_id
+        body = {  # ChainEntry.body(), keys in sorted order
+            "command": [index, size],
+            "key_id": key_id,
+            "originator_id": normal(oid),
+            "originator_version": event.originator_version,
+            "prev": prev,
+            "sequence": sequence,
+            "signature": signature,
+            "state_hash": event.state_hash,
+            "timestamp": timestamp,
+            "topic": event.topic,
+            "v": FORMAT_VERSION,
+        }
+        entry_hash = _sha256(pack(body)).digest()
+        entries.append(
+            chain_entry(
+                sequence,
+                prev,
+                oid,
+                event.originator_version,
+                event.topic,
+                timestamp,
+                event.state_hash,
+                key_id,
+                signature,
+                index,
+                size,
+                entry_hash,
+            )
+        )
+        prev = entry_hash
+    return entries
+
+
+def chain_entry(
     sequence: int,
     prev_hash: bytes,
     originator_id: UUID | str,
@@ -150,54 +286,28 @@ def _body(
     signature: bytes,
     command_index: int,
     command_size: int,
-) -> dict[str, Any]:
-    return {
-        "command": [command_index, command_size],
-        "key_id": key_id,
-        "originator_id": uuid_ext(originator_id)
-        if isinstance(originator_id, UUID)
-        else originator_id,
-        "originator_version": originator_version,
-        "prev": prev_hash,
-        "sequence": sequence,
-        "signature": signature,
-        "state_hash": state_hash,
-        "timestamp": timestamp,
-        "topic": topic,
-        "v": FORMAT_VERSION,
-    }
-
-
-def link_command(
-    command: PendingCommand, *, head_sequence: int, head_hash: bytes, timestamp: int
-) -> list[ChainEntry]:
-    """Sign ``command`` in its place after the head (sequence, hash) and chain its events.
-
-    Called under the write lock: the place is only known there."""
-    signature = command.signer.sign(
-        command_message(
-            command.events, sequence=head_sequence + 1, prev_hash=head_hash, timestamp=timestamp
-        )
+    entry_hash: bytes,
+) -> ChainEntry:
+    """``ChainEntry(…)`` without ``__init__``: a frozen dataclass sets each field through
+    ``object.__setattr__``, which issue 18 measured at 13 % of a chained save; this sets the
+    instance's dict at once (the same object: equality, ``replace``, repr)."""
+    entry = _new(ChainEntry)
+    _set(
+        entry,
+        "__dict__",
+        {
+            "sequence": sequence,
+            "prev_hash": prev_hash,
+            "originator_id": originator_id,
+            "originator_version": originator_version,
+            "topic": topic,
+            "timestamp": timestamp,
+            "state_hash": state_hash,
+            "key_id": key_id,
+            "signature": signature,
+            "command_index": command_index,
+            "command_size": command_size,
+            "entry_hash": entry_hash,
+        },
     )
-    key_id = command.signer.key_id
-    entries: list[ChainEntry] = []
-    prev = head_hash
-    size = len(command.events)
-    for index, event in enumerate(command.events):
-        fields = (
-            head_sequence + 1 + index,
-            prev,
-            event.originator_id,
-            event.originator_version,
-            event.topic,
-            timestamp,
-            event.state_hash,
-            key_id,
-            signature,
-            index,
-            size,
-        )
-        entry_hash = sha256(pack_normal_form(_body(*fields)))
-        entries.append(ChainEntry(*fields, entry_hash=entry_hash))
-        prev = entry_hash
-    return entries
+    return entry

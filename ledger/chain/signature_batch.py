@@ -9,15 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import nacl.bindings
 import nacl.exceptions
-import nacl.signing
 
 
 def first_bad(items: Sequence[tuple[bytes, bytes, bytes]]) -> int | None:
-    """Index of the first (public key, message, signature) that fails, or None."""
+    """Index of the first (public key, message, signature) that fails, or None.
+
+    libsodium's ``crypto_sign_open`` directly: what ``VerifyKey(key).verify(message,
+    signature)`` runs, without a key object per item (the same checks: a key or signature
+    of the wrong length raises ``ValueError``/``TypeError``, a wrong signature
+    ``BadSignatureError``)."""
+    open_ = nacl.bindings.crypto_sign_open
+    key_size, signature_size = (
+        nacl.bindings.crypto_sign_PUBLICKEYBYTES,
+        nacl.bindings.crypto_sign_BYTES,
+    )
     for index, (public_key, message, signature) in enumerate(items):
         try:
-            nacl.signing.VerifyKey(public_key).verify(message, signature)
+            if not isinstance(public_key, bytes) or not isinstance(signature, bytes):
+                raise TypeError("key and signature are bytes")
+            if len(public_key) != key_size or len(signature) != signature_size:
+                raise ValueError("key or signature of the wrong length")
+            open_(signature + message, public_key)
         except (
             nacl.exceptions.BadSignatureError,
             nacl.exceptions.ValueError,

@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.chain.authority import AuthorityState
-from ledger.chain.entries import GENESIS_HASH, ChainEntry, sha256, signed_message
+from ledger.chain.entries import GENESIS_HASH, ChainEntry, NormalIds, sha256, signed_message
 from ledger.chain.recorders.base import ChainStore, LinkedEvent
 from ledger.chain.signature_batch import first_bad
 from ledger.chain.signing import verify_signature
@@ -31,11 +31,11 @@ from ledger.domain.keys import (
     ActorKey,
     KeyRole,
 )
-from ledger.encoding import EncodingError, decode
+from ledger.encoding import EncodingError, decode, normal_form_packer
 
 PAGE_SIZE = 5000
 SIGNATURE_BATCH = 512
-PARALLEL_THRESHOLD = 50_000
+PARALLEL_THRESHOLD = 10_000
 
 
 @dataclass(frozen=True)
@@ -213,8 +213,22 @@ class KeyRegistry:
             )
 
 
+@dataclass
+class _Encoder:
+    """What the hashes of a page of entries share: each aggregate id put in normal form
+    once, one msgpack packer (kept per page: the ids of a page, not of the whole log)."""
+
+    normal: NormalIds = field(default_factory=NormalIds)
+    pack: Callable[[Any], bytes] = field(default_factory=normal_form_packer)
+
+
 def _check_entry(
-    link: LinkedEvent, expected_sequence: int, prev_hash: bytes, prev_nid: int, prev_time: int
+    link: LinkedEvent,
+    expected_sequence: int,
+    prev_hash: bytes,
+    prev_nid: int,
+    prev_time: int,
+    encoder: _Encoder | None = None,
 ) -> None:
     """Steps 1–5 of FORMAT.md §5 for one entry."""
     entry, seq = link.entry, expected_sequence
@@ -227,7 +241,11 @@ def _check_entry(
             "broken-link",
             f"previous hash {prev_hash.hex()}, found {entry.prev_hash.hex()}",
         )
-    computed = entry.compute_hash()
+    computed = (
+        entry.compute_hash()
+        if encoder is None
+        else entry.compute_hash(normal=encoder.normal, pack=encoder.pack)
+    )
     if computed != entry.entry_hash and entry.is_format_1():
         raise _fail(
             entry,
@@ -287,13 +305,6 @@ def _check_entry(
         )
 
 
-@dataclass(frozen=True)
-class _PendingSignature:
-    sequence: int
-    originator_id: str
-    key_id: bytes
-
-
 class _SignatureChecks:
     """Checks command signatures inline, or in worker processes for large logs.
 
@@ -307,8 +318,8 @@ class _SignatureChecks:
         if jobs > 1:
             self.pool = ProcessPoolExecutor(jobs, mp_context=get_context("forkserver"))
         self.items: list[tuple[bytes, bytes, bytes]] = []
-        self.meta: list[_PendingSignature] = []
-        self.futures: deque[tuple[Future[int | None], list[_PendingSignature]]] = deque()
+        self.meta: list[ChainEntry] = []
+        self.futures: deque[tuple[Future[int | None], list[ChainEntry]]] = deque()
 
     def check(self, head: ChainEntry, public_key: bytes, message: bytes) -> None:
         if self.pool is None:
@@ -316,10 +327,10 @@ class _SignatureChecks:
                 raise _bad_signature(head.sequence, str(head.originator_id), head.key_id)
             return
         self.items.append((public_key, message, head.signature))
-        self.meta.append(_PendingSignature(head.sequence, str(head.originator_id), head.key_id))
+        self.meta.append(head)  # named only if its signature fails
         if len(self.items) >= SIGNATURE_BATCH:
             self._submit()
-        self._drain(block=len(self.futures) > 4 * self.jobs)
+            self._drain(block=len(self.futures) > 4 * self.jobs)
 
     def _submit(self) -> None:
         assert self.pool is not None
@@ -333,7 +344,7 @@ class _SignatureChecks:
             bad = future.result()
             if bad is not None:
                 m = meta[bad]
-                raise _bad_signature(m.sequence, m.originator_id, m.key_id)
+                raise _bad_signature(m.sequence, str(m.originator_id), m.key_id)
 
     def finish(self) -> None:
         """Wait for every pending check; raises the first failure in sequence order."""
@@ -368,6 +379,7 @@ class _Walk:
         self.commands = 0
         self.closed_through = 0
         self.authority = AuthorityState()
+        self.encoder = _Encoder()
 
     def add(self, link: LinkedEvent) -> None:
         entry = link.entry
@@ -401,7 +413,10 @@ class _Walk:
             key = self._genesis_key(group)
         else:
             key = self.registry.check(head.key_id, head.sequence, head)
-        message = signed_message([link.entry for link in group])
+        encoder = self.encoder
+        message = signed_message(
+            [link.entry for link in group], normal=encoder.normal, pack=encoder.pack
+        )
         self.signatures.check(head, key.public_key, message)
         for link in group:
             if link.entry.topic in KEY_TOPICS:
@@ -462,7 +477,7 @@ def verify_chain(
     if stop is not None:
         last = min(last, stop)
     if jobs is None:
-        jobs = min(os.cpu_count() or 1, 4) if last - start >= PARALLEL_THRESHOLD else 1
+        jobs = (os.cpu_count() or 1) if last - start >= PARALLEL_THRESHOLD else 1
     signatures = _SignatureChecks(jobs)
     walk = _Walk(registry, bool(pinned), signatures)
     prev_hash, prev_nid, prev_time, checked = GENESIS_HASH, 0, 0, 0
@@ -496,6 +511,7 @@ def verify_chain(
             links: Sequence[LinkedEvent] = store.select_links(seq, min(PAGE_SIZE, last - seq + 1))
             if not links:
                 raise _fail(None, seq, "missing-entry", f"chain ends before sequence {last}")
+            walk.encoder = encoder = _Encoder()
             for link in links:
                 if first_unlinked is not None and link.notification_id > first_unlinked:
                     raise _fail(
@@ -506,7 +522,7 @@ def verify_chain(
                     )
                 if link.entry.sequence > last:
                     break
-                _check_entry(link, seq, prev_hash, prev_nid, prev_time)
+                _check_entry(link, seq, prev_hash, prev_nid, prev_time, encoder)
                 walk.add(link)
                 prev_hash, prev_nid = link.entry.entry_hash, link.notification_id
                 prev_time = link.entry.timestamp

@@ -23,6 +23,7 @@ from ledger.encoding import MsgpackTranscoder
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.storage import pg_pool
 from ledger.storage.faults import probe
+from ledger.storage.sqlite_statements import cache_statements
 from ledger.storage.urls import StorageURL, ensure_parent, parse_storage_url
 
 
@@ -180,6 +181,8 @@ def open_ledger(url: str | StorageURL | None = None, *, migrate: bool = False) -
     probe(storage)
     app = LedgerApplication(env=storage.event_store_env())
     pg_pool.heal(getattr(app.recorder, "datastore", None))
+    if storage.is_sqlite:
+        cache_statements(app.recorder.datastore)  # type: ignore[attr-defined]
     if migrate:
         app.migrate()
     return app

@@ -9,14 +9,21 @@ command's place in the chain (docs/FORMAT.md §3).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from hashlib import sha256 as _sha256
 from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.chain.entries import ChainEntry, EventDigest, PendingCommand, sha256
+from ledger.chain.entries import (
+    ChainEntry,
+    EventDigest,
+    PendingCommand,
+    chain_entry,
+    event_digest,
+)
 from ledger.domain.signer import Signer
 from ledger.errors import SigningError
 
@@ -48,13 +55,93 @@ class ChainStore(Protocol):
     def select_entries_of(self, originator_id: UUID | str) -> Sequence[ChainEntry]: ...
 
 
+LINK_COLUMNS = (
+    "c.sequence, c.notification_id, c.prev_hash, c.entry_hash, c.originator_id, "
+    "c.originator_version, c.topic, c.timestamp, c.state_hash, c.key_id, c.signature, "
+    "c.command_index, c.command_size"
+)
+"""The chain columns of a link row in the order :func:`links_of` reads them; the event's
+follow: its notification id (NULL when no event is stored there), originator id as text,
+version, topic and state."""
+
+
+def _frozen(cls: type[Any], fields: dict[str, Any]) -> Any:
+    """An instance of the frozen dataclass ``cls`` with ``fields``, without ``__init__``'s
+    per-field ``object.__setattr__`` (rows read by the thousand; see ``chain_entry``)."""
+    instance = object.__new__(cls)
+    object.__setattr__(instance, "__dict__", fields)
+    return instance
+
+
+def links_of(rows: Iterable[Sequence[Any]], originator_id: Any) -> list[LinkedEvent]:
+    """Link rows (:data:`LINK_COLUMNS`, then the event's five columns) as
+    :class:`LinkedEvent` objects, read straight from the row tuples; ``originator_id`` parses
+    a stored id (each distinct text once per call)."""
+    ids: dict[str, UUID | str] = {}
+    links: list[LinkedEvent] = []
+    for (
+        sequence,
+        notification_id,
+        prev_hash,
+        entry_hash,
+        oid_text,
+        version,
+        topic,
+        timestamp,
+        state_hash,
+        key_id,
+        signature,
+        command_index,
+        command_size,
+        event_id,
+        event_oid,
+        event_version,
+        event_topic,
+        event_state,
+    ) in rows:
+        oid = ids.get(oid_text)
+        if oid is None:
+            oid = ids[oid_text] = originator_id(oid_text)
+        entry = chain_entry(
+            sequence,
+            bytes(prev_hash),
+            oid,
+            version,
+            topic,
+            timestamp,
+            bytes(state_hash),
+            bytes(key_id),
+            bytes(signature),
+            command_index,
+            command_size,
+            bytes(entry_hash),
+        )
+        event = None
+        if event_id is not None:
+            event = _frozen(
+                StoredEvent,
+                {
+                    "originator_id": oid if event_oid == oid_text else originator_id(event_oid),
+                    "originator_version": event_version,
+                    "topic": event_topic,
+                    "state": bytes(event_state),
+                },
+            )
+        links.append(
+            _frozen(
+                LinkedEvent, {"entry": entry, "notification_id": notification_id, "event": event}
+            )
+        )
+    return links
+
+
 def now_micros() -> int:
     return time.time_ns() // 1000
 
 
 def digest_events(stored_events: Sequence[StoredEvent]) -> list[EventDigest]:
     return [
-        EventDigest(s.originator_id, s.originator_version, s.topic, sha256(s.state))
+        event_digest(s.originator_id, s.originator_version, s.topic, _sha256(s.state).digest())
         for s in stored_events
     ]
 

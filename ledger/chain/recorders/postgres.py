@@ -28,11 +28,17 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger.chain.entries import GENESIS_HASH, ChainEntry, PendingCommand, link_command
-from ledger.chain.recorders.base import ChainedRecorderMixin, LinkedEvent, now_micros
+from ledger.chain.recorders.base import (
+    LINK_COLUMNS,
+    ChainedRecorderMixin,
+    LinkedEvent,
+    links_of,
+    now_micros,
+)
 from ledger.chain.recorders.group_commit import GroupCommitter
 from ledger.domain.keys import KEY_TOPICS
 from ledger.errors import ConfigurationError
@@ -336,31 +342,18 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         return [self._entry(row) for row in rows]
 
     def _links(self, where: SQL, params: Sequence[Any]) -> list[LinkedEvent]:
-        rows = self._fetch(
+        statement = (
             SQL(
-                "SELECT c.*, e.notification_id AS e_id, e.originator_id::text AS e_oid, "
-                "e.originator_version AS e_version, e.topic AS e_topic, e.state AS e_state "
+                "SELECT " + LINK_COLUMNS + ", e.notification_id, e.originator_id::text, "
+                "e.originator_version, e.topic, e.state "
                 "FROM {0} c LEFT JOIN {1} e ON e.notification_id = c.notification_id "
             ).format(self._chain, self._events)
-            + where,
-            params,
+            + where
         )
-        links = []
-        for row in rows:
-            event = None
-            entry = self._entry(row)
-            if row["e_id"] is not None:
-                same = row["e_oid"] == row["originator_id"]
-                event = StoredEvent(
-                    originator_id=entry.originator_id
-                    if same
-                    else self._originator_id(row["e_oid"]),
-                    originator_version=row["e_version"],
-                    topic=row["e_topic"],
-                    state=bytes(row["e_state"]),
-                )
-            links.append(LinkedEvent(entry, row["notification_id"], event))
-        return links
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, params)
+            rows = curs.fetchall()
+        return links_of(rows, self._originator_id)
 
     def select_links(self, start: int, limit: int) -> Sequence[LinkedEvent]:
         return self._links(

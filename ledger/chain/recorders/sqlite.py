@@ -29,8 +29,10 @@ from eventsourcing.sqlite import (
 
 from ledger.chain.entries import GENESIS_HASH, ChainEntry, PendingCommand, link_command
 from ledger.chain.recorders.base import (
+    LINK_COLUMNS,
     ChainedRecorderMixin,
     LinkedEvent,
+    links_of,
     now_micros,
     originator_id_text,
 )
@@ -180,30 +182,16 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
 
     def _links(self, where: str, params: Sequence[Any]) -> list[LinkedEvent]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT c.*, e.rowid AS e_id, e.originator_id AS e_oid, "
-                "e.originator_version AS e_version, e.topic AS e_topic, e.state AS e_state "
-                f"FROM {self.chain_table_name} c LEFT JOIN {self.events_table_name} e "
-                f"ON e.rowid = c.notification_id {where}",
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples, read straight into links
+            cursor.execute(
+                f"SELECT {LINK_COLUMNS}, e.rowid, e.originator_id, e.originator_version, "
+                f"e.topic, e.state FROM {self.chain_table_name} c "
+                f"LEFT JOIN {self.events_table_name} e ON e.rowid = c.notification_id {where}",
                 params,
             )
-            rows = c.fetchall()
-        links = []
-        for row in rows:
-            event = None
-            entry = self._entry(row)
-            if row["e_id"] is not None:
-                same = row["e_oid"] == row["originator_id"]
-                event = StoredEvent(
-                    originator_id=entry.originator_id
-                    if same
-                    else self._originator_id(row["e_oid"]),
-                    originator_version=row["e_version"],
-                    topic=row["e_topic"],
-                    state=bytes(row["e_state"]),
-                )
-            links.append(LinkedEvent(entry, row["notification_id"], event))
-        return links
+            rows = cursor.fetchall()
+        return links_of(rows, self._originator_id)
 
     def select_links(self, start: int, limit: int) -> Sequence[LinkedEvent]:
         return self._links("WHERE c.sequence >= ? ORDER BY c.sequence LIMIT ?", (start, limit))

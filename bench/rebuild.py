@@ -1,0 +1,135 @@
+"""Benchmark: rebuild every view (fresh stores, swapped in) against reading and decoding the
+same log, in alternating rounds of one run (issue 18, goal 3).
+
+Run: ``python -m bench.rebuild [--ledger PATH | --cases N] [--rounds 8]``. ``--ledger``
+copies an existing SQLite ledger (and its ``.views`` directory is not needed); without it a
+log of ``--cases`` cases is built through the real case service (``bench.projections``).
+Each round: (a) the baseline, every notification of the log read and decoded through the
+ledger's mapper, 500 at a time (what any consumer of the log pays); (b) ``projections.replay
+.rebuild_all`` of every registered view with ``swap=True`` (what ``projections reset`` runs),
+timed from the first page to the last swap. Rates are log events per second (the whole log
+either way). Prints JSON: medians, spreads (min–max), the ratio of the medians, load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ledger.services.application import LedgerApplication, open_ledger
+from ledger.storage.urls import parse_storage_url
+from projections.registry import VIEWS
+from projections.replay import rebuild_all
+
+
+def read_and_decode(app: LedgerApplication, page: int = 500) -> float:
+    """Seconds to read and decode every notification of the log."""
+    began = time.perf_counter()
+    start = 0
+    while True:
+        notifications = app.recorder.select_notifications(
+            start=start, limit=page, inclusive_of_start=False
+        )
+        for n in notifications:
+            app.mapper.to_domain_event(n)
+        if len(notifications) < page:
+            return time.perf_counter() - began
+        start = notifications[-1].id
+
+
+def header(benchmark: str) -> dict[str, Any]:
+    """What every report of these benchmarks starts with: what ran where and when."""
+    return dict(
+        benchmark=benchmark,
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        machine=platform.machine(),
+        cpus=os.cpu_count(),
+        python=platform.python_version(),
+    )
+
+
+def spread(values: list[float]) -> dict[str, int]:
+    """Median and range of rates (rounded)."""
+    return {
+        "median": round(statistics.median(values)),
+        "min": round(min(values)),
+        "max": round(max(values)),
+    }
+
+
+def bench(url: str, rounds: int) -> dict[str, Any]:
+    import tests.ledger.case_world  # noqa: F401  (the topic aliases of older event classes)
+
+    app = open_ledger(url)
+    storage = parse_storage_url(url)
+    head = app.recorder.max_notification_id() or 0
+    decode: list[float] = []
+    rebuild: list[float] = []
+    per_view: dict[str, list[float]] = {}
+    load = [os.getloadavg()]
+    for i in range(rounds):
+        result = None
+        for side in ("decode", "rebuild") if i % 2 == 0 else ("rebuild", "decode"):
+            if side == "decode":
+                decode.append(head / read_and_decode(app))
+            else:
+                result = rebuild_all(VIEWS, storage, app, swap=True, digests=False)
+                rebuild.append(head / result.seconds)
+        assert result is not None
+        for view in result.views:
+            per_view.setdefault(view.name, []).append(view.seconds)
+        load.append(os.getloadavg())
+        print(json.dumps({"round": i, "decode": round(decode[-1]), "rebuild": round(rebuild[-1])}))
+    app.close()
+    return {
+        "log_events": head,
+        "rounds": rounds,
+        "read_and_decode_events_per_s": spread(decode),
+        "rebuild_all_swapped_events_per_s": spread(rebuild),
+        "ratio_of_medians": round(statistics.median(rebuild) / statistics.median(decode), 3),
+        "ratios_per_round": [round(r / d, 3) for r, d in zip(rebuild, decode, strict=True)],
+        "handler_seconds_median": {
+            name: round(statistics.median(v), 2) for name, v in per_view.items()
+        },
+        "load_average_1_5_15": [[round(x, 2) for x in row] for row in load],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ledger", help="an existing SQLite ledger file to copy")
+    parser.add_argument("--cases", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=8)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
+    try:
+        target = tmp / "ledger.sqlite3"
+        if args.ledger:
+            for suffix in ("", "-wal"):
+                if Path(args.ledger + suffix).exists():
+                    shutil.copy(args.ledger + suffix, str(target) + suffix)
+        else:
+            from bench.projections import drive_cases
+            from tests.ledger.case_world import build_world
+
+            world = build_world(f"sqlite:///{target}", tmp)
+            drive_cases(world, args.cases)
+            world.ledger.close()
+        report = header("rebuild")
+        report.update(bench(f"sqlite:///{target}", args.rounds))
+        print(json.dumps(report, indent=1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

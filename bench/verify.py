@@ -1,0 +1,155 @@
+"""Benchmark: ``verify`` against the machine's parallel Ed25519 limit, in alternating rounds of
+one run (issue 18, goal 4).
+
+Run: ``python -m bench.verify [--one PATH] [--ten PATH] [--case PATH] [--rounds 8]``, each
+PATH an existing SQLite ledger (else ``--events`` events are written: 1-event and 10-event
+commands of a benchmark aggregate). Each round, in alternating order:
+
+- **limit**: as many Ed25519 signatures as the 1-event log has commands (54-byte messages, as
+  a command's), verified with plain pynacl (``VerifyKey(key).verify(message, signature)``)
+  in a process pool of every core, 512 a task — the machine's parallel verify rate, pool
+  start included;
+- **verify** of the 1-event log, of the 10-event log and (``--case``) of a real case log
+  (``ledger.chain.verification.verify_chain``, default jobs).
+
+Prints JSON: per measurement the median and spread (min–max) in events/s (signatures/s for
+the limit), the ratio of verify on 1-event commands to the limit per round and of the
+medians, and the load average before and after each round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import nacl.signing
+
+from bench.rebuild import header, spread
+from ledger.chain.verification import verify_chain
+from ledger.services.application import open_ledger
+
+BATCH = 512
+
+
+def _verify_plain(items: list[tuple[bytes, bytes, bytes]]) -> int:
+    for public_key, message, signature in items:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    return len(items)
+
+
+def limit_rate(signatures: int) -> float:
+    """Signatures per second, plain pynacl, a pool of every core (started in the timing)."""
+    key = nacl.signing.SigningKey.generate()
+    public = bytes(key.verify_key)
+    items = []
+    for _ in range(min(signatures, 4096)):
+        message = os.urandom(54)
+        items.append((public, message, key.sign(message).signature))
+    work = [items[i % len(items)] for i in range(signatures)]
+    began = time.perf_counter()
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("forkserver")) as pool:
+        done = sum(
+            pool.map(_verify_plain, [work[i : i + BATCH] for i in range(0, len(work), BATCH)])
+        )
+    assert done == signatures
+    return signatures / (time.perf_counter() - began)
+
+
+def verify_rate(path: str) -> tuple[float, int, int]:
+    """Events per second of ``verify_chain`` on the ledger at ``path``; events, commands."""
+    app = open_ledger(f"sqlite:///{path}")
+    try:
+        report = verify_chain(app.chain)
+    finally:
+        app.close()
+    assert report.ok, report.failure
+    return report.checked / report.seconds, report.checked, report.commands
+
+
+def write_log(path: Path, events: int, per_command: int) -> str:
+    from bench.ledger_writes import _aggregate
+    from ledger.chain.signing import Ed25519Signer
+    from ledger.domain.keys import KeyRole
+
+    app = open_ledger(f"sqlite:///{path}", migrate=True)
+    platform_key = Ed25519Signer.generate()
+    app.bootstrap(platform_key)
+    signer = Ed25519Signer.generate()
+    app.register_key(
+        signer.public_key, signer.key_id, actor="bench", role=KeyRole.DEPARTMENT, by=platform_key
+    )
+    for _ in range(events // per_command):
+        app.save(_aggregate(per_command), signer=signer)
+    app.close()
+    return str(path)
+
+
+def bench(logs: dict[str, str], rounds: int) -> dict[str, Any]:
+    import tests.ledger.case_world  # noqa: F401  (the topic aliases of older event classes)
+
+    rates: dict[str, list[float]] = {"limit": [], **{name: [] for name in logs}}
+    sizes: dict[str, tuple[int, int]] = {}
+    _, _, commands = verify_rate(logs["one"])  # warm the page cache; count the signatures
+    load = [os.getloadavg()]
+    order = ["limit", *logs]
+    for i in range(rounds):
+        for name in order if i % 2 == 0 else reversed(order):
+            if name == "limit":
+                rates["limit"].append(limit_rate(commands))
+            else:
+                rate, events, cmds = verify_rate(logs[name])
+                rates[name].append(rate)
+                sizes[name] = (events, cmds)
+        load.append(os.getloadavg())
+        print(json.dumps({"round": i, **{k: round(v[-1]) for k, v in rates.items()}}), flush=True)
+    ratios = [v / lim for v, lim in zip(rates["one"], rates["limit"], strict=True)]
+    return {
+        "cores": os.cpu_count(),
+        "logs": {name: {"events": e, "commands": c} for name, (e, c) in sizes.items()},
+        "rounds": rounds,
+        "events_per_s": {name: spread(values) for name, values in rates.items()},
+        "one_event_commands_vs_limit": {
+            "ratio_of_medians": round(
+                statistics.median(rates["one"]) / statistics.median(rates["limit"]), 3
+            ),
+            "per_round": [round(r, 3) for r in ratios],
+            "median_of_rounds": round(statistics.median(ratios), 3),
+        },
+        "load_average_1_5_15": [[round(x, 2) for x in row] for row in load],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one", help="a ledger of 1-event commands")
+    parser.add_argument("--ten", help="a ledger of 10-event commands")
+    parser.add_argument("--case", help="a ledger written through the case service")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=8)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-verify-"))
+    try:
+        logs = {
+            "one": args.one or write_log(tmp / "one.sqlite3", args.events // 4, 1),
+            "ten": args.ten or write_log(tmp / "ten.sqlite3", args.events, 10),
+        }
+        if args.case:
+            logs["case"] = args.case
+        report = header("verify")
+        report.update(bench(logs, args.rounds))
+        print(json.dumps(report, indent=1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

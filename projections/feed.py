@@ -1,0 +1,114 @@
+"""Read the log once and hand every view its events: the loop under catch-up, rebuild and
+the comparison with a scratch rebuild.
+
+Layer: projections. DESIGN invariant 4: each view writes its rows and its position (and
+seal) in one transaction per batch (``View.process_batch``). Reading and decoding a
+notification costs more than most handlers, so however many views are fed, each page of the
+log is read and decoded once, and each view gets the events of its topics between its own
+position and its own stop.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from eventsourcing.persistence import Tracking
+
+from ledger.services.application import LedgerApplication
+from projections.links import chain_link
+from projections.view import View, position
+
+__all__ = ["PAGE", "Fed", "catch_up", "feed", "track_to"]
+
+PAGE = 500
+"""Notifications read at a time by a live view's catch-up (a rebuild reads more)."""
+
+
+@dataclass
+class Fed:
+    """What one pass applied: events per view, log events read, and where the time went."""
+
+    events: list[int]
+    seconds: list[float]
+    log_events: int = 0
+    decode_seconds: float = 0.0
+    positions: list[int] = field(default_factory=list)
+
+
+def feed(
+    views: Sequence[View],
+    app: LedgerApplication,
+    *,
+    starts: Sequence[int],
+    stops: Sequence[int],
+    page: int,
+    between: Callable[[], None] = lambda: None,
+) -> Fed:
+    """Apply to each view of ``views`` the log after ``starts[i]`` up to ``stops[i]`` (its
+    tracked position and where to stop), reading each page of ``page`` notifications once.
+
+    ``between`` runs before each page (a caller's cancellation or deadline check raises
+    there). A view's topics that the log does not hold leave its position behind: the caller
+    tracks the stop (:func:`track_to`)."""
+    fed = Fed([0] * len(views), [0.0] * len(views), positions=list(starts))
+    last = max(stops, default=0)
+    topics = sorted({t for v in views for t in v.topics})
+    start = min(starts, default=0)
+    if not views or start >= last:
+        return fed
+    name = app.name
+    while True:
+        between()
+        began = time.perf_counter()
+        notifications = app.recorder.select_notifications(
+            start=start, limit=page, stop=last, topics=topics, inclusive_of_start=False
+        )
+        to_event = app.mapper.to_domain_event
+        topics_ = [n.topic for n in notifications]
+        ids = [n.id for n in notifications]
+        events = [to_event(n) for n in notifications]
+        fed.decode_seconds += time.perf_counter() - began
+        fed.log_events += len(events)
+        for i, view in enumerate(views):
+            began = time.perf_counter()
+            handled = view.handlers
+            lo = bisect_right(ids, fed.positions[i])
+            hi = bisect_right(ids, stops[i])
+            mine = [k for k in range(lo, hi) if topics_[k] in handled]
+            if mine:
+                last_id = ids[mine[-1]]
+                view.apply_batch(
+                    [events[k] for k in mine], Tracking(name, last_id), chain_link(app, last_id)
+                )
+                fed.positions[i] = last_id
+                fed.events[i] += len(mine)
+            fed.seconds[i] += time.perf_counter() - began
+        if len(notifications) < page:
+            return fed
+        start = notifications[-1].id
+
+
+def track_to(view: View, app: LedgerApplication, at: int) -> None:
+    """Record that ``view`` has read the log up to ``at`` (events of other topics moved the
+    log on): its tracking and its seal, in one transaction."""
+    with view.store.transaction() as tx:
+        view.store.track(tx, Tracking(app.name, at), chain_link(app, at))
+
+
+def catch_up(
+    view: View, app: LedgerApplication, *, until: int | None = None, page: int = PAGE
+) -> int:
+    """Process every notification after the view's position up to the log's head as read
+    now (or ``until``); returns how many were applied. Raises
+    :class:`~projections.store.ViewTampered` when the view's tracking was changed outside it."""
+    head = app.recorder.max_notification_id() or 0
+    if until is not None:
+        head = min(head, until)
+    at = position(view, app)
+    fed = feed([view], app, starts=[at], stops=[head], page=page)
+    if head > fed.positions[0] and view.topics:
+        track_to(view, app, head)  # events of other topics moved the log on
+    return fed.events[0]
