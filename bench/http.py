@@ -1,12 +1,23 @@
-"""Benchmark: the HTTP API under load, beside the same operations in-process.
+"""Benchmark: the HTTP API under load, beside a trivial FastAPI app in the same run.
 
-Run: ``python -m bench.http [--db URL] [--submit N] [--concurrency C] [--rate R] [--seconds S]
-[--workers W]``. Starts a real ``caseledger serve --workers W`` on loopback (default: one HTTP
-worker process per CPU, on a fresh PostgreSQL schema), sets a department, an item and an
-applicant up over HTTP (as docs/HTTP.md does), then runs the load client (bench/http_load.py)
-in a separate process: case submissions with C concurrent clients, and progress GETs at a
-fixed rate. The same submissions and lookups are then timed in-process through the
-application services. Bounded in count and time; loopback only.
+Run: ``python -m bench.http [--server URL | --db URL] [--rounds 8] [--submit N]
+[--concurrency C] [--rate R] [--seconds S] [--workers W] [--in-process]``.
+
+Starts a real ``caseledger serve --workers W`` on loopback (default: one HTTP worker process
+per CPU) on a fresh schema in ``--server``'s database (default ``$CASELEDGER_TEST_PG``, else
+``postgresql://root@127.0.0.1:5432/caseledger``), and beside it the baseline — a trivial
+FastAPI app under the same uvicorn settings doing one INSERT per POST and one SELECT per GET
+(bench/http_baseline.py) on the same database. Sets a department, an item and an applicant up
+over HTTP (as docs/HTTP.md does), then runs ``--rounds`` rounds, alternating which side goes
+first, of the load client (bench/http_load.py, a separate process): N case submissions with C
+concurrent clients, and GETs of a case's progress at a fixed rate for S seconds. Per round and
+side: throughput, latency, CPU per request (the server's process tree plus the database's
+backends, from /proc), and transactions and rows per request (pg_stat_database deltas; the
+benchmark waits for the backends' statistics before and after each phase, and subtracts what
+the database does meanwhile with both servers idle, measured once at the start). Prints the rounds,
+their medians and spreads (min–max), the ledger/baseline ratios and the load average.
+``--in-process`` also times the same operations through the services. Bounded in count and
+time; loopback only.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +36,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +47,10 @@ import psycopg
 from tests.api.conftest import free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
+PG_ENV = "CASELEDGER_TEST_PG"
+DEFAULT_PG = "postgresql://root@127.0.0.1:5432/caseledger"
+"""The database a fresh benchmark schema is made in, unless ``--server`` or ``$CASELEDGER_TEST_PG``
+names another."""
 PASSPHRASE = "benchmark passphrase for the keystore"
 GUIDE = {
     "name": "食品经营许可",
@@ -72,17 +89,21 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def bench_ledger(db: str, tag: str, prefix: str) -> Iterator[tuple[str, dict[str, str]]]:
+def bench_ledger(
+    db: str, tag: str, prefix: str, server: str = ""
+) -> Iterator[tuple[str, dict[str, str]]]:
     """The storage URL and ``caseledger`` environment of a benchmark run: ``db``, or else a
-    fresh PostgreSQL schema named ``<tag>_…``, with a keystore in a temporary folder
+    fresh PostgreSQL schema named ``<tag>_…`` in ``server``'s database (default
+    ``$CASELEDGER_TEST_PG``, else :data:`DEFAULT_PG`), with a keystore in a temporary folder
     (``prefix``); the schema and the folder are removed on exit."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     schema = ""
+    server = (server or os.environ.get(PG_ENV) or DEFAULT_PG).split("?", 1)[0]
     if not db:
         schema = f"{tag}_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as conn:
+        with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
-        db = f"postgresql://root@127.0.0.1:5432/test?schema={schema}"
+        db = f"{server}?schema={schema}"
     env = {
         **os.environ,
         "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
@@ -93,7 +114,7 @@ def bench_ledger(db: str, tag: str, prefix: str) -> Iterator[tuple[str, dict[str
         yield db, env
     finally:
         if schema:
-            with psycopg.connect("host=127.0.0.1 user=root dbname=test", autocommit=True) as c:
+            with psycopg.connect(server, autocommit=True) as c:
                 c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -221,54 +242,266 @@ def setup(base: str, admin: str, dept: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--db", default="")
+    parser.add_argument(
+        "--db",
+        default="",
+        help="the ledger's database URL as is (default: a fresh schema in --server's database)",
+    )
+    parser.add_argument(
+        "--server",
+        default="",
+        help=f"PostgreSQL database for the fresh schema (default: ${PG_ENV}, else {DEFAULT_PG})",
+    )
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--submit", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rate", type=float, default=500)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--in-process", action="store_true", help="also time the services")
     args = parser.parse_args()
-    with bench_ledger(args.db, "h", "caseledger-http-bench-") as (db, env):
-        port = free_port()
-        server = spawn_cli(env, "serve", "--port", str(port), "--workers", str(args.workers))
-        base = f"http://127.0.0.1:{port}"
+    server_url = args.server or os.environ.get(PG_ENV) or DEFAULT_PG
+    with bench_ledger(args.db, "h", "caseledger-http-bench-", server_url) as (db, env):
         report: dict[str, Any] = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "db": "postgresql" if "postgresql" in db else "sqlite",
             "workers": args.workers,
+            "rounds": args.rounds,
             "load_before": os.getloadavg(),
         }
+        ledger_port, baseline_port = free_port(), free_port()
+        server = spawn_cli(env, "serve", "--port", str(ledger_port), "--workers", str(args.workers))
+        baseline = spawn_baseline(db, baseline_port, args.workers)
+        ledger_base = f"http://127.0.0.1:{ledger_port}"
+        baseline_base = f"http://127.0.0.1:{baseline_port}"
         try:
-            wait_until_up(f"{base}/healthz", server)
-            dept, payload = set_up_served(base, env)
-            serials = []
-            with httpx.Client(base_url=base, timeout=60) as c:
-                for _ in range(200):
-                    r = c.post(
-                        "/v1/cases",
-                        json=payload,
-                        headers={
-                            "Authorization": f"Bearer {dept}",
-                            "Idempotency-Key": str(uuid.uuid4()),
-                        },
-                    )
-                    r.raise_for_status()
-                    serials.append(r.json()["serial"])
-            time.sleep(1.0)  # let the read models catch up
-            report["http_submit"] = run_load_client(
-                "submit", base, dept, json.dumps(payload), str(args.submit), str(args.concurrency)
-            )
-            _wait_for_views(base)  # the GET reads the progress view: let it catch up first
-            report["http_progress"] = run_load_client(
-                "progress", base, dept, json.dumps(serials), str(args.rate), str(args.seconds)
-            )
+            wait_until_up(f"{ledger_base}/healthz", server)
+            wait_until_up(f"{baseline_base}/docs", baseline)
+            dept, payload = set_up_served(ledger_base, env)
+            serials = warm_up(ledger_base, dept, payload)
+            baseline_ids = warm_up(baseline_base, dept, payload)
+            _wait_for_views(ledger_base)
+            monitor = Monitor(db)
+            report["background_per_s"] = monitor.calibrate()
+            sides = {
+                "ledger": Side(ledger_base, server.pid, serials),
+                "baseline": Side(baseline_base, baseline.pid, baseline_ids),
+            }
+            rounds: dict[str, list[dict[str, float]]] = {
+                f"{k}_{s}": [] for k in ("submit", "progress") for s in sides
+            }
+            submit_args = [json.dumps(payload), str(args.submit), str(args.concurrency)]
+            get_args = [str(args.rate), str(args.seconds)]
+            for r in range(args.rounds):
+                order = list(sides) if r % 2 == 0 else list(sides)[::-1]
+                for kind in ("submit", "progress"):
+                    if kind == "progress":
+                        _wait_for_views(ledger_base)  # progress reads the view: level it first
+                    for name in order:
+                        side = sides[name]
+                        paths = json.dumps([f"/v1/cases/{k}" for k in side.keys])
+                        load = (
+                            ["submit", side.base, dept, *submit_args]
+                            if kind == "submit"
+                            else ["get", side.base, dept, paths, *get_args]
+                        )
+                        rounds[f"{kind}_{name}"].append(
+                            monitor.measure(side.pid, lambda a=load: run_load_client(*a))
+                        )
+            report["rounds_raw"] = rounds
+            report["summary"] = summarise(rounds)
         finally:
-            server.terminate()
-            server.wait(30)
-        report["in_process"] = in_process(env, payload, serials, args.submit, args.concurrency)
+            for process in (server, baseline):
+                process.terminate()
+            for process in (server, baseline):
+                process.wait(30)
+        if args.in_process:
+            report["in_process"] = in_process(env, payload, serials, args.submit, args.concurrency)
         report["load_after"] = os.getloadavg()
     print(json.dumps(report, indent=1, ensure_ascii=False))
+
+
+@dataclass
+class Side:
+    """One server under test: its address, the process whose tree is measured, and the keys
+    its GETs read."""
+
+    base: str
+    pid: int
+    keys: list[str]
+
+
+def spawn_baseline(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """The trivial app (bench/http_baseline.py) under uvicorn with ``serve``'s settings."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.http_baseline:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_BASELINE_DB": db},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def warm_up(base: str, token: str, payload: dict[str, Any], count: int = 200) -> list[str]:
+    """``count`` submissions one at a time (connections, caches); their serials."""
+    serials = []
+    with httpx.Client(base_url=base, timeout=60) as c:
+        for _ in range(count):
+            r = c.post(
+                "/v1/cases",
+                json=payload,
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+            )
+            r.raise_for_status()
+            serials.append(r.json()["serial"])
+    return serials
+
+
+def summarise(rounds: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """Per phase the median and spread (min–max) of each figure, and the ledger/baseline
+    ratios of the medians of the per-round ratios."""
+    out: dict[str, Any] = {}
+    for phase, values in rounds.items():
+        out[phase] = {
+            k: [
+                median([v[k] for v in values]),
+                min(v[k] for v in values),
+                max(v[k] for v in values),
+            ]
+            for k in values[0]
+        }
+    for kind in ("submit", "progress"):
+        mine, base = rounds[f"{kind}_ledger"], rounds[f"{kind}_baseline"]
+        out[f"{kind}_ratios"] = {
+            k: [
+                median([m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]]),
+                min(m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]),
+                max(m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]),
+            ]
+            for k in ("per_s", "cpu_ms", "p99_ms")
+        }
+    return out
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+STAT_COLUMNS = ("xact_commit", "xact_rollback", "tup_returned", "tup_fetched", "tup_inserted")
+STATS_FLUSH = 11.0
+"""Seconds until every backend has reported its counters to pg_stat_database (PostgreSQL
+flushes an idle backend's pending statistics after 10 s at most)."""
+
+
+class Monitor:
+    """Per request over one phase: PostgreSQL transactions and rows (pg_stat_database of the
+    benchmark's database), CPU of the server's process tree and of the database's backends."""
+
+    def __init__(self, db: str):
+        self.conninfo = db.split("?", 1)[0]
+        self.conn = psycopg.connect(self.conninfo, autocommit=True)
+        self.background = {k: 0.0 for k in STAT_COLUMNS}
+
+    def calibrate(self, seconds: float = 20.0) -> dict[str, float]:
+        """What the database does per second with both servers idle (the read-model
+        follower's and the rollback guard's polling): subtracted from every phase."""
+        time.sleep(STATS_FLUSH)
+        before, began = self._stats(), time.monotonic()
+        time.sleep(seconds)
+        after = self._stats()
+        elapsed = time.monotonic() - began
+        self.background = {k: (after[k] - before[k]) / elapsed for k in STAT_COLUMNS}
+        return {k: round(v, 2) for k, v in self.background.items()}
+
+    def _stats(self) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT " + ", ".join(STAT_COLUMNS) + " FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
+        assert row is not None
+        return dict(zip(STAT_COLUMNS, (int(v) for v in row), strict=True))
+
+    def _backend_ticks(self) -> dict[int, int]:
+        pids = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+        return {pid: _ticks(pid) for (pid,) in pids}
+
+    def measure(self, root: int, run: Any) -> dict[str, float]:
+        """Run ``run()`` (a load client; its JSON report) and what it cost per request."""
+        time.sleep(STATS_FLUSH)  # the previous phase's counters are all in
+        stats, backends, began = self._stats(), self._backend_ticks(), time.monotonic()
+        tree = {pid: _ticks(pid) for pid in _descendants(root)}
+        result = run()
+        tree_after = {pid: _ticks(pid) for pid in _descendants(root)}
+        backends_after = self._backend_ticks()
+        time.sleep(STATS_FLUSH)
+        stats_after = self._stats()
+        window = time.monotonic() - began
+        n = result.get("count") or result["requests"]
+        hz = os.sysconf("SC_CLK_TCK")
+        app_s = sum(t - tree.get(p, 0) for p, t in tree_after.items()) / hz
+        db_s = sum(t - backends.get(p, 0) for p, t in backends_after.items()) / hz
+        delta = {k: stats_after[k] - stats[k] - self.background[k] * window for k in STAT_COLUMNS}
+        non_ok = sum(v for k, v in result["statuses"].items() if not str(k).startswith("2"))
+        return {
+            "per_s": result.get("commands_per_s") or result["achieved_per_s"],
+            "p50_ms": result["p50_ms"],
+            "p99_ms": result["p99_ms"],
+            "cpu_ms": round((app_s + db_s) / n * 1000, 3),
+            "app_cpu_ms": round(app_s / n * 1000, 3),
+            "db_cpu_ms": round(db_s / n * 1000, 3),
+            "transactions": round((delta["xact_commit"] + delta["xact_rollback"]) / n, 2),
+            "rows_inserted": round(delta["tup_inserted"] / n, 2),
+            "rows_returned": round(delta["tup_returned"] / n, 1),
+            "rows_fetched": round(delta["tup_fetched"] / n, 1),
+            "failed": non_ok,
+            "load_1min": os.getloadavg()[0],
+        }
+
+
+def _ticks(pid: int) -> int:
+    """utime + stime of a process in clock ticks (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
 
 
 def in_process(

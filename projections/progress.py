@@ -697,6 +697,35 @@ def by_serial(
     return _one(view, "c.serial = ?", serial, identity)
 
 
+def by_serial_with_position(
+    view: ProgressView,
+    serial: str,
+    application_name: str,
+    head_statement: str,
+    *,
+    identity: IdentityPort | None = None,
+) -> tuple[CaseProgress | None, int, int]:
+    """:func:`by_serial` together with the view's tracked position and the log head
+    (``head_statement``: the ledger's ``SELECT MAX(notification_id)``), in one statement —
+    one round trip, one transaction, one snapshot — for a read that must see its caller's
+    writes (PostgreSQL, where the view and the log share the database).
+
+    Returns ``(progress, position, head)``; the case is as of ``position``."""
+    if not isinstance(serial, str) or not serial or len(serial) > 80:
+        return None, 0, 0
+    store: Any = view.store
+    rows = store.select(
+        f"SELECT ({head_statement}), (SELECT MAX(notification_id) FROM "
+        f"{store.tracking_table_name} WHERE application_name = ?), q.* "
+        f"FROM (SELECT 1 AS one) AS one LEFT JOIN (SELECT {_COLUMNS}, {_STEP_COLUMNS} {_FROM} "
+        "LEFT JOIN view_progress_steps s ON s.case_id = c.case_id WHERE c.serial = ?) AS q "
+        f"ON TRUE ORDER BY 3, {_WIDTH + 3}",
+        (application_name, serial),
+    )
+    head, at = int(rows[0][0] or 0), int(rows[0][1] or 0)
+    return _assemble([r[2:] for r in rows if r[2] is not None], identity), at, head
+
+
 def by_approval_code(
     view: ProgressView, approval_code: str, *, identity: IdentityPort | None = None
 ) -> CaseProgress | None:
@@ -762,6 +791,13 @@ def _one(
         "ORDER BY c.case_id, s.number",
         (value,),
     )
+    return _assemble(rows, identity)
+
+
+def _assemble(
+    rows: Sequence[tuple[Any, ...]], identity: IdentityPort | None
+) -> CaseProgress | None:
+    """One case from its joined rows (case columns, then one step's), or ``None``."""
     if not rows:
         return None
     case = rows[0][:_WIDTH]

@@ -33,7 +33,8 @@ Responses = Mapping[int | str, dict[str, Any]]
 
 KEY: Final = "key"
 """The ``Idempotency-Key`` parameter: added unless the handler takes it (case steps pass it
-on to the case service, scoped by the caller's token)."""
+on to the case service, scoped by the caller's token, whose record in the chain then makes
+the command idempotent: ``respond(..., in_ledger=True)``)."""
 BODY: Final = "body"
 """The request body parameter: a Pydantic model, or ``Model | None`` for a body that may be
 left out (its params are then those of ``Model()``)."""
@@ -112,6 +113,7 @@ def command(
                 asked,
                 lambda: handler(**arguments),
                 status=status,
+                in_ledger=takes_key,
             )
 
         endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

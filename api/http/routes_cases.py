@@ -64,7 +64,14 @@ from ledger.domain.documents import SignedDocument
 from ledger.domain.rules import InvalidSerial
 from ledger.domain.signer import Signer
 from ledger.services.cases import Outcome, ServiceItemNotFound
-from projections.progress import IdentityCache, IdentityPort, VaultMasker, by_serial
+from projections.progress import (
+    CaseProgress,
+    IdentityCache,
+    IdentityPort,
+    VaultMasker,
+    by_serial,
+    by_serial_with_position,
+)
 from projections.runner import position, status_of
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -241,8 +248,7 @@ def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
         raise Problem(503, "Unavailable", "the progress read model is not open", code="no-view")
     if not _SERIAL.fullmatch(serial):  # checked before it reaches SQL (no NUL on PostgreSQL)
         raise Problem(404, "Not found", f"serial: no case {serial}", code="not-found")
-    _wait_for_view(wired.ctx, view)
-    progress = by_serial(view, serial, identity=_identity(wired))
+    progress = _read_own_writes(wired, view, serial)
     if progress is None:
         raise Problem(404, "Not found", f"serial: no case {serial}", code="not-found")
     in_scope(who, progress.department)
@@ -297,6 +303,25 @@ def _identity(wired: Wiring) -> IdentityPort:
         masker = VaultMasker(wired.ctx.runtime.ledger.repository.get, wired.services.vault)
         found = services.setdefault("progress_identity", IdentityCache(masker))
     return found
+
+
+def _read_own_writes(wired: Wiring, view: Any, serial: str) -> CaseProgress | None:
+    """The case as of a view level with the log head this request saw.
+
+    On PostgreSQL, where the view and the log share the database, the case, the view's
+    position and the head are read by one statement: a level view answers in one round trip
+    and one transaction. Otherwise (or if the view lags) the view is waited for first."""
+    ledger = wired.ctx.runtime.ledger
+    head_statement = getattr(ledger.recorder, "max_notification_id_statement", None)
+    identity = _identity(wired)
+    if view.store.dialect == "postgres" and head_statement is not None:
+        found, at, head = by_serial_with_position(
+            view, serial, ledger.name, head_statement.as_string(None), identity=identity
+        )
+        if at >= head:
+            return found
+    _wait_for_view(wired.ctx, view)
+    return by_serial(view, serial, identity=identity)
 
 
 def _wait_for_view(ctx: ApiContext, view: Any, timeout: float = 2.0) -> None:

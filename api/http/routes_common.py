@@ -21,8 +21,12 @@ Who signs over HTTP (DESIGN invariant 2) — the API process holds the keystore:
 Idempotency (DESIGN invariant 6): every POST may carry ``Idempotency-Key``. The first answer
 (status and body) is kept in the unchained table ``api_idempotency`` under (token, key); a
 repeat gets it back and records nothing; a concurrent duplicate waits for the first one's
-answer. Case commands also pass the key to :class:`~ledger.services.cases.CaseService`, whose
-in-chain record commits atomically with the command's events.
+answer. Case commands instead pass the key to :class:`~ledger.services.cases.CaseService`,
+whose in-chain record commits atomically with the command's events: that record alone answers
+their repeats (the first outcome, rendered again) and refuses a key reused for another case
+command, so they use no answer table — no claim and no answer transaction per command. A key
+is checked within its family: reused between a case command and another command, it is not
+refused.
 
 When the database fails (``ledger.storage.faults``: 503 with ``Retry-After``), no claim is
 left behind that would make the client's retry wait: a claim that could not be released,
@@ -47,7 +51,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -69,7 +73,7 @@ from kiosk.codes import SECRET_NAME, verification_code
 from ledger.domain.keys import KeyRole
 from ledger.domain.rules import NotInDepartmentScope
 from ledger.domain.signer import Signer
-from ledger.errors import KeystoreError
+from ledger.errors import KeystoreError, LedgerError
 from ledger.services.application import KeyNotUsable
 from ledger.services.cases import ConcurrentModification, NotFound
 from ledger.services.domain_services import (
@@ -496,6 +500,7 @@ def respond(
     action: Callable[[], BaseModel],
     *,
     status: int = 200,
+    in_ledger: bool = False,
 ) -> Response:
     """Run ``action`` once per (token, ``key``) and answer with its model as JSON.
 
@@ -504,11 +509,29 @@ def respond(
     422 ``idempotency-key-reused``. A refused command keeps no answer (a retry runs again),
     and neither does one that met a storage fault (503): its retry runs again too, and a
     case command that did commit then returns its first outcome from the chain.
+
+    ``in_ledger``: ``action`` passes the key on to the case service, whose idempotency
+    record commits in the command's own write transaction: it alone makes the command
+    run once (a repeat, or a concurrent duplicate that loses the race, gets the first
+    outcome from the chain, rendered the same way) and refuses the key's reuse for another
+    request. The answer table is then left out — its claim and answer were two more
+    transactions per command, outside the one that records it — and the handler's look-ups
+    are checked at the write (``LedgerApplication.optimistic_reads``).
     """
-    if key is None:
-        with edge():
-            body = action().model_dump(mode="json")
-        return JSONResponse(_for_applicant(wired, command, status, body), status_code=status)
+    if key is None or in_ledger:
+        # A case command's own look-ups (its item, to choose the signer) join the reads the
+        # case service has checked at the write, instead of each costing a round trip.
+        ledger = wired.ctx.runtime.ledger
+        with edge(), ledger.optimistic_reads() if in_ledger else nullcontext():
+            try:
+                body = action().model_dump(mode="json")
+            except (LedgerError, Problem):
+                if not (in_ledger and ledger.refresh_reads()):
+                    raise
+                body = action().model_dump(mode="json")  # refused on a stale copy: afresh
+        if key is None:
+            return JSONResponse(_for_applicant(wired, command, status, body), status_code=status)
+        return _json(wired, command, json.dumps(body, sort_keys=True, ensure_ascii=False), status)
     store = wired.idempotency
     digest = request_digest(command, params)
     deadline = time.monotonic() + WAIT_FOR_FIRST

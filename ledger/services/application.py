@@ -8,7 +8,9 @@ at import time; :func:`open_ledger` is the composition root for storage.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -16,7 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Transcoder
 
-from ledger.chain.recorders.base import ChainStore
+from ledger.chain.recorders.base import ChainStore, StaleReference
 from ledger.domain.keys import ActorKey, KeyRole
 from ledger.domain.signer import Signer
 from ledger.encoding import MsgpackTranscoder
@@ -25,6 +27,9 @@ from ledger.storage import pg_pool
 from ledger.storage.faults import probe
 from ledger.storage.sqlite_statements import cache_statements
 from ledger.storage.urls import StorageURL, ensure_parent, parse_storage_url
+
+ABSENT_CACHE = 100_000
+"""Most absences :meth:`LedgerApplication.reference` remembers (then it forgets them all)."""
 
 
 class KeyNotUsable(LedgerError):
@@ -39,6 +44,12 @@ class LedgerApplication(Application[UUID]):
     #: Called before every save; raises to refuse the write (the composition root installs
     #: the rollback guard's ``require_writable``: ``ledger.services.guard``).
     write_gate: Callable[[], None] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reading = threading.local()
+        self._absent: set[UUID] = set()
+        """Aggregates a reference found absent (e.g. no blacklisting): checked at the write."""
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save as eventsourcing does, after the write gate allowed it (raises what it
@@ -75,10 +86,58 @@ class LedgerApplication(Application[UUID]):
         other's round trip. Here a reader that finds another thread doing that update
         takes the cached copy instead: no older than what that thread is fetching. The
         cached copy itself is returned, not a deep copy (a sixth of a submission's CPU):
-        the caller must not change it. Raises ``AggregateNotFoundError``."""
-        return self.repository.get(
-            aggregate_id, fastforward_skipping=True, deepcopy_from_cache=False
-        )
+        the caller must not change it. Raises ``AggregateNotFoundError``.
+
+        Inside :meth:`optimistic_reads` the cached copy (or the cached absence) is taken as
+        it is, without a round trip, and its version is checked when the command is
+        written instead."""
+        reads: dict[UUID, int] | None = getattr(self._reading, "reads", None)
+        if reads is None:
+            return self.repository.get(
+                aggregate_id, fastforward_skipping=True, deepcopy_from_cache=False
+            )
+        cache = self.repository.cache
+        if aggregate_id in self._absent:
+            reads[aggregate_id] = 0
+            raise AggregateNotFoundError(aggregate_id)
+        try:
+            found = cache.get(aggregate_id) if cache is not None else None
+        except KeyError:
+            found = None
+        if found is None:
+            try:
+                found = self.repository.get(aggregate_id, deepcopy_from_cache=False)
+            except AggregateNotFoundError:
+                if len(self._absent) > ABSENT_CACHE:
+                    self._absent.clear()
+                self._absent.add(aggregate_id)
+                reads[aggregate_id] = 0
+                raise
+        reads[aggregate_id] = found.version
+        return found
+
+    @contextmanager
+    def optimistic_reads(self) -> Iterator[None]:
+        """Within: :meth:`reference` reads no database, and :meth:`save_signed` has the
+        recorder check, under its write lock and in the command's own round trip, that
+        nothing read has changed since; if something has, the save raises
+        :class:`~ledger.chain.recorders.base.StaleReference` (an ``IntegrityError``, so
+        callers retry as after a version conflict) and the stale copies are dropped, so the
+        retry reads them afresh. Read-only look-ups cost no round trip and are checked more
+        strictly than before (at the write, under the lock, instead of before it).
+
+        A no-op on a recorder that cannot check reads (SQLite). Nested scopes share one."""
+        if not getattr(self.recorder, "checks_reads", False) or self.repository.cache is None:
+            yield
+            return
+        if getattr(self._reading, "reads", None) is not None:
+            yield
+            return
+        self._reading.reads = {}
+        try:
+            yield
+        finally:
+            self._reading.reads = None
 
     def check_signer(self, signer: Signer, *roles: KeyRole) -> ActorKey:
         """The signer's registered key; raises KeyNotUsable if unknown, revoked or off-role."""
@@ -162,10 +221,44 @@ class LedgerApplication(Application[UUID]):
         self.save(fresh, old, signer=by)
         return fresh
 
+    def refresh_reads(self) -> bool:
+        """Within :meth:`optimistic_reads`, after a command was refused: bring what it read
+        up to date (a round trip each) and say whether anything had moved on — then the
+        refusal may rest on a stale copy that no write would ever check, and the caller runs
+        the command once more. Forgets the scope's reads either way."""
+        reads: dict[UUID, int] | None = getattr(self._reading, "reads", None)
+        if not reads:
+            return False
+        moved = False
+        for aggregate_id, version in list(reads.items()):
+            self._absent.discard(aggregate_id)
+            try:
+                fresh: Any = self.repository.get(aggregate_id, deepcopy_from_cache=False)
+            except AggregateNotFoundError:
+                self._absent.add(aggregate_id)
+                continue
+            moved = moved or fresh.version != version
+        reads.clear()
+        return moved
+
     def save_signed(self, *aggregates: Any, signer: Signer) -> Sequence[Any]:
-        """Save aggregates as one command signed by ``signer`` (a registered, current key)."""
+        """Save aggregates as one command signed by ``signer`` (a registered, current key);
+        within :meth:`optimistic_reads`, with the versions of what the command read."""
         self.check_signer(signer)
-        return self.save(*aggregates, signer=signer)
+        reads: dict[UUID, int] | None = getattr(self._reading, "reads", None)
+        if not reads:
+            return self.save(*aggregates, signer=signer)
+        saved = {a.id for a in aggregates}
+        checked = tuple((i, v) for i, v in reads.items() if i not in saved)
+        try:
+            return self.save(*aggregates, signer=signer, reads=checked)
+        except StaleReference as exc:
+            for stale in exc.stale:
+                self._absent.discard(stale)
+                with suppress(KeyError):
+                    self.repository.cache.get(stale, evict=True)  # type: ignore[union-attr]
+                reads.pop(stale, None)
+            raise
 
 
 def open_ledger(url: str | StorageURL | None = None, *, migrate: bool = False) -> LedgerApplication:

@@ -151,6 +151,14 @@ class DepartmentNotFound(NotFound):
     """No department has that code."""
 
 
+class _AlreadyRecorded(Exception):
+    """A submission found to be a repeat before it reserved numbers: its first outcome."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__("already recorded")
+        self.outcome = outcome
+
+
 class ConcurrentModification(LedgerError):
     """The case kept changing under the command; the caller may retry later."""
 
@@ -282,10 +290,57 @@ class CaseService:
             "mailing_address": mailing_address,
         }
         digest = _digest("submit", params)
-        first = self._replay(idempotency_key, "submit", digest)
-        if first is not None:
-            return first
-        self._check_blobs(materials)
+        with self.ledger.optimistic_reads():
+            try:
+                return self._submit_checked(
+                    key,
+                    item_code,
+                    applicant_id,
+                    channel,
+                    signer,
+                    idempotency_key,
+                    digest,
+                    handling_mode=handling_mode,
+                    materials=materials,
+                    delivery=delivery,
+                    location=location,
+                    mailing_address=mailing_address,
+                )
+            except _AlreadyRecorded as repeat:
+                return repeat.outcome
+            except LedgerError:
+                # A repeat is answered from its record even if the rules refuse it now.
+                first = self._replay(idempotency_key, "submit", digest)
+                if first is not None:
+                    return first
+                raise
+
+    def _submit_checked(self, *args: Any, **details: Any) -> Outcome:
+        """:meth:`_submit`, once more if it was refused on a copy that had moved on."""
+        try:
+            return self._submit(*args, **details)
+        except LedgerError:
+            if not self.ledger.refresh_reads():
+                raise
+        return self._submit(*args, **details)
+
+    def _submit(
+        self,
+        key: ActorKey,
+        item_code: str,
+        applicant_id: UUID,
+        channel: Channel,
+        signer: Signer,
+        idempotency_key: str | None,
+        digest: bytes,
+        **details: Any,
+    ) -> Outcome:
+        """Submit, retrying lost races. A repeat of a recorded submission is found by its
+        idempotency record: at the write (the record's version conflicts), or before the
+        submission would reserve serial numbers (:class:`_AlreadyRecorded`), so a repeat
+        never reserves any. Without a reservation no read precedes the write: what the
+        command reads is checked there (``LedgerApplication.optimistic_reads``)."""
+        self._check_blobs(details["materials"])
         for _ in range(MAX_CONFLICT_RETRIES):
             item = self._get(
                 ServiceItem,
@@ -309,11 +364,7 @@ class CaseService:
                 department=department,
                 applicant=applicant,
                 channel=channel,
-                handling_mode=handling_mode,
-                materials=materials,
-                delivery=delivery,
-                location=location,
-                mailing_address=mailing_address,
+                **details,
             )
             outcome = self._submit_once(department.code, build, signer, idempotency_key, digest)
             if outcome is not None:
@@ -335,7 +386,14 @@ class CaseService:
         reserved a block of numbers (``ledger.services.numbering``); None on a lost race."""
         at = self.clock.now()
         on = shanghai_date(at)
-        with self.numbering.ticket(department, on, lambda: self._counter(department, on)) as t:
+
+        def load() -> DailyCounter:  # only when reserving: a repeat must not reserve
+            first = self._replay(idempotency_key, "submit", digest)
+            if first is not None:
+                raise _AlreadyRecorded(first)
+            return self._counter(department, on)
+
+        with self.numbering.ticket(department, on, load) as t:
             case, outcome = build(t.number, at)
             counter = [] if t.counter is None else [t.counter]
             t.recorded = self._save(
@@ -798,24 +856,35 @@ class CaseService:
         idempotency_key: str | None,
         act: Callable[[Case, dt.datetime, Sealer], None],
     ) -> Outcome:
-        key = self.ledger.check_signer(signer, *roles)
-        digest = _digest(name, {"serial": serial, **params})
-        first = self._replay(idempotency_key, name, digest)
-        if first is not None:
-            return first
-        for _ in range(MAX_CONFLICT_RETRIES):
-            case = self.case(serial)
-            self._check_scope(key, signer, name, case.department, serial)
-            at = self.clock.now()
-            seal, issued = self._sealer(case.serial, case.department, at)
-            act(case, at, seal)
-            outcome = _outcome(case, issued)
-            if self._save(signer, [case], idempotency_key, name, digest, outcome):
-                return outcome
+        with self.ledger.optimistic_reads():
+            key = self.ledger.check_signer(signer, *roles)
+            digest = _digest(name, {"serial": serial, **params})
             first = self._replay(idempotency_key, name, digest)
             if first is not None:
                 return first
-        raise ConcurrentModification(f"{name}: case {serial} kept changing; retry")
+            for _ in range(MAX_CONFLICT_RETRIES):
+                case = self.case(serial)
+                self._check_scope(key, signer, name, case.department, serial)
+                at = self.clock.now()
+                seal, issued = self._sealer(case.serial, case.department, at)
+                try:
+                    act(case, at, seal)
+                except LedgerError:
+                    # A concurrent duplicate of this keyed command may have moved the case on
+                    # after the check above: then its outcome is this command's answer.
+                    first = self._replay(idempotency_key, name, digest)
+                    if first is not None:
+                        return first
+                    if self.ledger.refresh_reads():
+                        continue  # refused on a copy that had moved on: once more, afresh
+                    raise
+                outcome = _outcome(case, issued)
+                if self._save(signer, [case], idempotency_key, name, digest, outcome):
+                    return outcome
+                first = self._replay(idempotency_key, name, digest)
+                if first is not None:
+                    return first
+            raise ConcurrentModification(f"{name}: case {serial} kept changing; retry")
 
     def _save(
         self,

@@ -733,9 +733,18 @@ class BlacklistService(_Service):
         return self._find(Blacklisting, Blacklisting.id_for(applicant_id))
 
     def is_blacklisted(self, applicant_id: UUID, on: dt.date) -> Restriction:
-        """``(blocked, until, appeal_route)`` for online application on ``on``."""
-        record = self.record(applicant_id)
-        return record.restriction(on) if record else Restriction(False, None, "")
+        """``(blocked, until, appeal_route)`` for online application on ``on``: a read-only
+        look-up (``LedgerApplication.reference``), so a submission checking it pays no round
+        trip for an applicant never blacklisted."""
+        try:
+            record = self.app.reference(Blacklisting.id_for(applicant_id))
+        except AggregateNotFoundError:
+            return Restriction(False, None, "")
+        return (
+            record.restriction(on)
+            if isinstance(record, Blacklisting)
+            else Restriction(False, None, "")
+        )
 
     def refuse_if_blacklisted(self, applicant_id: UUID, on: dt.date) -> None:
         """Raise :class:`BlacklistedApplicant` (with the end date and how to appeal) when the

@@ -7,10 +7,15 @@ transaction: ``BEGIN`` … ``COMMIT`` on success, ``ROLLBACK`` on error; a conne
 goes back idle (the pool rolls back or discards anything else).
 
 Pools heal themselves (:func:`heal`, also applied to eventsourcing's own pools): a borrowed
-connection is checked first (an empty statement, one round trip), and one found dead — its
-backend killed by ``pg_terminate_backend`` or a server restart — makes the pool replace
-every idle connection at once, so the borrower gets a fresh one in milliseconds instead of
-checking the other dead ones in turn (psycopg_pool sleeps between such checks). A borrower
+connection is checked first, and one found dead — its backend killed by
+``pg_terminate_backend`` or a server restart — makes the pool replace every idle connection
+at once, so the borrower gets a fresh one in milliseconds instead of checking the other dead
+ones in turn (psycopg_pool sleeps between such checks). The check costs no round trip while
+the connection is sound: an idle connection's socket has nothing to read, and a backend that
+ends (killed, shut down) first sends its FATAL error and closes the socket, which makes it
+readable; only then is the connection probed with an empty statement (one round trip, which
+is also a transaction to PostgreSQL). Probing every borrowing doubled the round trips — and
+the transactions — of a one-statement borrowing. A borrower
 waits at most ``POOL_WAIT_SECONDS`` for a connection, then gets ``PoolTimeout`` — a storage
 fault (``ledger.storage.faults``): 503, never a hang. A pool that cannot connect gives up
 after ``RECONNECT_SECONDS`` and tries again at the next borrowing, so it is back within
@@ -26,6 +31,7 @@ exit on purpose, as a worker stuck connecting would delay exit by its timeout.
 from __future__ import annotations
 
 import os
+import select
 import threading
 import weakref
 from collections.abc import Iterator
@@ -131,6 +137,8 @@ def heal(target: Any) -> None:
 
 def _check_or_drain(owner: weakref.ref[ConnectionPool[Any]]) -> Any:
     def check(conn: psycopg.Connection[Any]) -> None:
+        if _quiet(conn):
+            return
         try:
             ConnectionPool.check_connection(conn)
         except Exception:
@@ -140,6 +148,18 @@ def _check_or_drain(owner: weakref.ref[ConnectionPool[Any]]) -> Any:
             raise
 
     return check
+
+
+def _quiet(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection looks sound without a round trip: open, idle, and nothing
+    arrived on its socket since it was last used (a backend that ends says so and closes)."""
+    if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return False
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return False
+    return not readable
 
 
 def close_all(timeout: float = 5.0) -> None:

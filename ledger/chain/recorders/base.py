@@ -15,7 +15,7 @@ from hashlib import sha256 as _sha256
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.chain.entries import (
     ChainEntry,
@@ -28,6 +28,27 @@ from ledger.domain.signer import Signer
 from ledger.errors import SigningError
 
 CHAIN_TABLE = "chain_entries"
+
+Reads = tuple[tuple[UUID, int], ...]
+"""Aggregates a command only read, each with the version it read (0: it found none)."""
+
+
+class StaleReference(IntegrityError):
+    """An aggregate the command only read had moved on when it was written (checked under
+    the write lock): nothing was recorded; read the ``stale`` ids again and retry."""
+
+    def __init__(self, stale: Sequence[UUID]):
+        super().__init__(
+            "stale read: an aggregate this command read was changed before it was recorded"
+        )
+        self.stale = tuple(stale)
+
+
+@dataclass(frozen=True)
+class CheckedCommand(PendingCommand):
+    """A command with the versions of what it read, checked where it is written."""
+
+    reads: Reads = ()
 
 
 @dataclass(frozen=True)

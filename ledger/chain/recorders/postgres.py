@@ -35,7 +35,9 @@ from ledger.chain.entries import GENESIS_HASH, ChainEntry, PendingCommand, link_
 from ledger.chain.recorders.base import (
     LINK_COLUMNS,
     ChainedRecorderMixin,
+    CheckedCommand,
     LinkedEvent,
+    StaleReference,
     links_of,
     now_micros,
 )
@@ -114,6 +116,51 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             )
         )
 
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's query, its text composed once per shape instead of per call.
+
+        Every command reads several aggregates (keys, departments, items, a case) through
+        this; composing the statement from ``SQL`` parts and quoting its identifiers again
+        on each call cost more CPU than PostgreSQL spent answering it."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        cache: dict[tuple[bool, ...], SQL] = self.__dict__.setdefault("_select_events_sql", {})
+        statement = cache.get(shape)
+        if statement is None:
+            composed = self.select_events_statement  # type: ignore[attr-defined]
+            if gt is not None:
+                composed += SQL(" AND originator_version > %s")
+            if lte is not None:
+                composed += SQL(" AND originator_version <= %s")
+            composed += SQL(
+                " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+            )
+            if limit is not None:
+                composed += SQL(" LIMIT %s")
+            statement = cache[shape] = SQL(composed.as_string(None))
+        params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    #: Checks the ``reads=`` of a save under the write lock (``CheckedCommand``).
+    checks_reads = True
+
     #: Batch concurrent commands of this process into one transaction (group commit).
     group_commit = True
 
@@ -128,6 +175,9 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         signature and its own consecutive chain entries.
         """
         command = self.prepare_command(stored_events, kwargs)
+        reads = kwargs.get("reads")
+        if command is not None and reads:
+            command = CheckedCommand(command.events, command.signer, tuple(reads))
         if command is None or kwargs.get("tracking") is not None or not self.group_commit:
             written = self._write([(stored_events, command)], **kwargs)[0]
             if isinstance(written, BaseException):
@@ -206,11 +256,12 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         self._lock_table(curs)  # type: ignore[attr-defined]
         self._notify_channel(curs)  # type: ignore[attr-defined]
         curs.execute(self._select_head, prepare=True)
+        check = len(batch) > 1 or any(_reads(c) for _, c in batch)
         with conn.cursor() as taken:
-            if len(batch) > 1:
+            if check:
                 self._select_conflicts(taken, batch)
             head = curs.fetchone()  # one round trip: lock, head and conflicts together
-            refused = self._conflicts(taken, batch) if len(batch) > 1 else {}
+            refused = self._conflicts(taken, batch) if check else {}
         kept = [b for i, b in enumerate(batch) if i not in refused]
         commands = [c for _, c in kept if c is not None]
         events = [e for item, _ in kept for e in item]
@@ -223,28 +274,29 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
     def _select_conflicts(
         self, curs: Cursor[DictRow], batch: Sequence[tuple[Sequence[StoredEvent], Any]]
     ) -> None:
-        curs.execute(
-            self._select_taken,
-            (
-                [e.originator_id for item, _ in batch for e in item],
-                [e.originator_version for item, _ in batch for e in item],
-            ),
-        )
+        written = [(e.originator_id, e.originator_version) for item, _ in batch for e in item]
+        moved = [(i, v + 1) for _, c in batch for i, v in _reads(c)]  # a read went stale
+        pairs = written + moved
+        curs.execute(self._select_taken, ([o for o, _ in pairs], [v for _, v in pairs]))
 
     def _conflicts(
         self, curs: Cursor[DictRow], batch: Sequence[tuple[Sequence[StoredEvent], Any]]
     ) -> dict[int, BaseException]:
         """The commands of ``batch`` that would break an aggregate's version sequence: an
         event version already stored (``curs`` holds them, :meth:`_select_conflicts`), or
-        taken by an earlier command of the batch."""
+        taken by an earlier command of the batch — and those that read an aggregate which
+        has moved on since (:class:`StaleReference`)."""
         taken = {(str(r["originator_id"]), r["originator_version"]) for r in curs.fetchall()}
         refused: dict[int, BaseException] = {}
-        for i, (item, _) in enumerate(batch):
+        for i, (item, command) in enumerate(batch):
             keys = {(str(e.originator_id), e.originator_version) for e in item}
+            stale = [o for o, v in _reads(command) if (str(o), v + 1) in taken]
             if keys & taken:
                 refused[i] = IntegrityError(
                     "version conflict: an event of this command's aggregates was recorded first"
                 )
+            elif stale:
+                refused[i] = StaleReference(stale)
             taken |= keys
         return refused
 
@@ -384,6 +436,10 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             (from_notification_id,),
         )
         return int(rows[0]["n"]), rows[0]["first"]
+
+
+def _reads(command: Any) -> tuple[tuple[Any, int], ...]:
+    return command.reads if isinstance(command, CheckedCommand) else ()
 
 
 class ChainedPostgresApplicationRecorder(ChainedPostgresMixin, PostgresApplicationRecorder):
