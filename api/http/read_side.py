@@ -256,7 +256,7 @@ class ReadYourWrites:
             wanted = _asked(scope)
         except ValueError as exc:
             await problem_response(
-                400, "Bad request", str(exc), code="validation", field=WRITE_LSN_HEADER
+                422, "Validation error", str(exc), code="validation", field=WRITE_LSN_HEADER
             )(scope, receive, send)
             return
         request = _Read(wanted)

@@ -142,7 +142,7 @@ def test_a_stopped_standby_sends_reads_to_the_primary_until_it_is_back(
 def test_a_position_that_is_not_one_is_refused_naming_the_header(world: World) -> None:
     with fresh(world, "food") as reader:
         r = reader.get(f"/v1/departments/{FOOD}/worklist", headers={WRITE_LSN_HEADER: "12;34"})
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["field"] == WRITE_LSN_HEADER and WRITE_LSN_HEADER in r.json()["detail"]
 
 
