@@ -88,19 +88,11 @@ class LagSampler(threading.Thread):
         self.samples: list[float] = []
 
     def run(self) -> None:
-        primary = psycopg.connect(
-            host="127.0.0.1",
-            port=self.pair.primary_port,
-            user="root",
-            dbname="postgres",
-            autocommit=True,
-        )
-        standby = psycopg.connect(
-            host="127.0.0.1",
-            port=self.pair.standby_port,
-            user="root",
-            dbname="postgres",
-            autocommit=True,
+        primary, standby = (
+            psycopg.connect(
+                host="127.0.0.1", port=port, user="root", dbname="postgres", autocommit=True
+            )
+            for port in (self.pair.primary_port, self.pair.standby_port)
         )
         with primary, standby:
             while not self.halt.is_set():
@@ -130,8 +122,11 @@ class LagSampler(threading.Thread):
         }
 
 
-def write_then_read(base: str, token: str, payload: dict[str, Any], pairs: int) -> dict[str, Any]:
-    """``pairs`` times: submit, then read the case back sending the write's position."""
+def write_then_read(
+    base: str, token: str, payload: dict[str, Any], pairs: int, serials: list[str] | None = None
+) -> dict[str, Any]:
+    """``pairs`` times: submit, then read the case back sending the write's position (the
+    serials submitted are added to ``serials``)."""
     latencies: list[float] = []
     sources: dict[str, int] = {}
     statuses: dict[int, int] = {}
@@ -146,7 +141,10 @@ def write_then_read(base: str, token: str, payload: dict[str, Any], pairs: int) 
             if "Caseledger-Write-LSN" in r.headers:
                 headers["Caseledger-Write-LSN"] = r.headers["Caseledger-Write-LSN"]
             began = time.perf_counter()
-            read = c.get(f"/v1/cases/{r.json()['serial']}", headers=headers)
+            serial = r.json()["serial"]
+            if serials is not None:
+                serials.append(serial)
+            read = c.get(f"/v1/cases/{serial}", headers=headers)
             latencies.append((time.perf_counter() - began) * 1000)
             statuses[read.status_code] = statuses.get(read.status_code, 0) + 1
             source = read.headers.get("Caseledger-Read-From", "primary (no read side)")
@@ -177,19 +175,8 @@ def phase(
         wait_until_up(f"{base}/healthz", server)
         if not prepared:
             dept, payload = set_up_served(base, env)
-            serials = []
-            with httpx.Client(base_url=base, timeout=60) as c:
-                for _ in range(100):
-                    r = c.post(
-                        "/v1/cases",
-                        json=payload,
-                        headers={
-                            "Authorization": f"Bearer {dept}",
-                            "Idempotency-Key": str(uuid.uuid4()),
-                        },
-                    )
-                    r.raise_for_status()
-                    serials.append(r.json()["serial"])
+            serials: list[str] = []
+            write_then_read(base, dept, payload, 100, serials)  # the cases the GETs read
             prepared.update(dept=dept, payload=payload, serials=serials)
         dept, payload, serials = prepared["dept"], prepared["payload"], prepared["serials"]
         meter = Meter(
