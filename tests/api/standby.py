@@ -90,9 +90,12 @@ class StreamingPair:
             raise RuntimeError(f"{tool} {' '.join(args)}: {result.stdout}{result.stderr}")
 
     def start(self, name: str, port: int) -> None:
+        """Start server ``name`` on ``port``: loopback only, its socket in the pair's directory,
+        no fsync (a test's data), room for the pools of several ``serve`` processes (a standby
+        needs at least the primary's ``max_connections``: both get the same)."""
         options = (
             f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.directory}"
-            " -c fsync=off -c full_page_writes=off"
+            " -c fsync=off -c full_page_writes=off -c max_connections=300"
         )
         data = str(self.directory / name)
         log = str(self.directory / f"{name}.log")

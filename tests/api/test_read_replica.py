@@ -1,7 +1,8 @@
 """``caseledger serve --read-db``: the read routes on a real streaming hot standby.
 
 A primary and its standby are made for this module (``tests.api.standby``); a real
-``caseledger serve --db <primary> --read-db <standby>`` runs on loopback. Writes go to the
+``caseledger serve --db <primary> --read-db <standby> --workers 2`` runs on loopback, so a
+client's write and its read may be answered by different processes. Writes go to the
 primary and hand back their WAL position; a read that carries it waits for the standby to
 replay it, and reads the primary instead when the standby lags (replay paused) or is stopped.
 Which database answered is in ``Caseledger-Read-From``; that the standby really answers is
@@ -18,9 +19,10 @@ import httpx
 import pytest
 
 from api.http.read_side import READ_FROM_HEADER, WRITE_LSN_HEADER, parse_lsn
-from tests.api.conftest import PASSPHRASE, run_cli, start_server, stop_server
+from tests.api.conftest import PASSPHRASE, run_cli
 from tests.api.http_world import FOOD, World, _setup
 from tests.api.standby import StreamingPair, start_pair
+from tests.api.test_serve_workers import start_workers, stop
 from tests.conftest import _pg_base
 
 BACK_WAIT = 60.0
@@ -39,11 +41,11 @@ def pair() -> Iterator[StreamingPair]:
 @pytest.fixture(scope="module")
 def world(pair: StreamingPair, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("replica")
-    served = start_server(pair.primary_url, tmp / "keys", "--read-db", pair.standby_url)
+    running = start_workers(pair.primary_url, tmp, "--read-db", pair.standby_url, workers=2)
     try:
-        yield _setup(served)
+        yield _setup(running.served)
     finally:
-        stop_server(served)
+        stop(running)
 
 
 def fresh(world: World, who: str) -> httpx.Client:
@@ -103,13 +105,13 @@ def test_a_lagging_standby_sends_the_read_to_the_primary(world: World, pair: Str
             # not seen this case, which shows that it is the standby that answers.
             r = read_case(reader, serial)
             assert r.status_code == 404 and r.headers[READ_FROM_HEADER] == "standby"
+            metrics = reader.get("/metrics").text  # the reader's connection: the same worker
+            assert 'caseledger_reads_total{reason="lagging",source="primary"}' in metrics
     finally:
         pair.resume_replay()
     with fresh(world, "food") as reader:
         r = read_case(reader, serial, lsn)
         assert r.status_code == 200 and r.headers[READ_FROM_HEADER] == "standby"
-    metrics = world.as_("admin").get("/metrics").text
-    assert 'caseledger_reads_total{reason="lagging",source="primary"}' in metrics
 
 
 def test_a_stopped_standby_sends_reads_to_the_primary_until_it_is_back(
@@ -124,10 +126,10 @@ def test_a_stopped_standby_sends_reads_to_the_primary_until_it_is_back(
             assert r.headers[READ_FROM_HEADER] == "primary"
             r = auditor.get("/v1/audit/keys")
             assert r.status_code == 200 and r.headers[READ_FROM_HEADER] == "primary"
+            metrics = writer.get("/metrics").text
+            assert 'caseledger_reads_total{reason="unreachable",source="primary"}' in metrics
     finally:
         pair.start_standby()
-    metrics = world.as_("admin").get("/metrics").text
-    assert 'caseledger_reads_total{reason="unreachable",source="primary"}' in metrics
     deadline = time.monotonic() + BACK_WAIT
     with fresh(world, "food") as reader:
         while True:
