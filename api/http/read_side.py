@@ -34,6 +34,7 @@ from typing import Any, Final
 
 import anyio.to_thread
 import psycopg
+from eventsourcing.persistence import OperationalError as StoreUnavailable
 from prometheus_client import CollectorRegistry, Counter
 from starlette.datastructures import MutableHeaders
 
@@ -119,13 +120,12 @@ class ReadSide:
             ["source", "reason"],
             registry=registry,
         )
-        self.ledger = LedgerApplication(env=storage.event_store_env())
-        pg_pool.heal(getattr(self.ledger.recorder, "datastore", None))
-        self.ledger.write_gate = _refuse_writes
-        self.views = {cls.name: open_replica_view(cls, storage) for cls in VIEWS}
+        self._ledger: LedgerApplication | None = None
+        self.views: dict[str, Any] = {}
         try:
             self._check_replica()
-        except psycopg.OperationalError as exc:
+            self._open()
+        except (psycopg.OperationalError, StoreUnavailable) as exc:
             log.warning(
                 "read side %s does not answer (%s): reads go to the primary until it does",
                 storage.redacted(),
@@ -149,6 +149,24 @@ class ReadSide:
             )
         self._checked = True
 
+    def _open(self) -> None:
+        """The standby's chain and views (opening the chain's recorder connects: done once the
+        standby answers, so a standby down at start does not stop ``serve`` starting)."""
+        if self._ledger is not None:
+            return
+        ledger = LedgerApplication(env=self.storage.event_store_env())
+        pg_pool.heal(getattr(ledger.recorder, "datastore", None))
+        ledger.write_gate = _refuse_writes
+        self.views = {cls.name: open_replica_view(cls, self.storage) for cls in VIEWS}
+        self._ledger = ledger
+
+    @property
+    def ledger(self) -> LedgerApplication:
+        """The standby's ledger, read-only (opened by the first read that chose the standby)."""
+        if self._ledger is None:
+            raise RuntimeError("the read side is not open: decide() chose the primary")
+        return self._ledger
+
     def primary_lsn(self) -> str:
         """The primary's WAL position now: past every transaction committed before."""
         with pg_pool.pool(self.primary.conninfo).connection() as conn:
@@ -171,24 +189,25 @@ class ReadSide:
             self.reads.labels("primary", "unreachable").inc()
             return "primary"
         seen, at = self._seen
-        if wanted <= seen and now - at < self.fresh and self._checked:
+        if wanted <= seen and now - at < self.fresh and self._ledger is not None:
             self.reads.labels("standby", "replayed").inc()
             return "standby"
         deadline = time.monotonic() + self.replay_wait
         try:
             with self._lock:
                 self._check_replica()
-        except ConfigurationError as exc:
-            log.error("%s: reads stay on the primary", exc)
-            self._down_until = float("inf")
-            return self.decide(wanted)
-        try:
+                self._open()
             while self.replayed() < wanted:
                 if time.monotonic() >= deadline:
                     self.reads.labels("primary", "lagging").inc()
                     return "primary"
                 time.sleep(self.poll)
-        except psycopg.OperationalError as exc:
+        except ConfigurationError as exc:
+            log.error("%s: reads stay on the primary", exc)
+            self._down_until = float("inf")
+            self.reads.labels("primary", "not-a-replica").inc()
+            return "primary"
+        except (psycopg.OperationalError, StoreUnavailable) as exc:
             self._down_until = time.monotonic() + self.retry_after
             log.warning(
                 "read side %s does not answer (%s): reads go to the primary for %.0f s",
@@ -202,7 +221,8 @@ class ReadSide:
         return "standby"
 
     def close(self) -> None:
-        self.ledger.close()
+        if self._ledger is not None:
+            self._ledger.close()
 
 
 def _refuse_writes() -> None:

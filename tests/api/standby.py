@@ -66,8 +66,8 @@ class StreamingPair:
     standby_port: int
     user: str | None
 
-    def url(self, port: int) -> str:
-        return f"postgresql://root@127.0.0.1:{port}/{DATABASE}"
+    def url(self, port: int, dbname: str = DATABASE) -> str:
+        return f"postgresql://root@127.0.0.1:{port}/{dbname}"
 
     @property
     def primary_url(self) -> str:
@@ -167,7 +167,14 @@ def start_pair() -> StreamingPair:
     user = None
     if os.geteuid() == 0:
         user = "postgres"
-        owner = pwd.getpwnam(user)
+        try:
+            owner = pwd.getpwnam(user)
+        except KeyError:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise RuntimeError(
+                "PostgreSQL refuses to run as root and there is no 'postgres' user to run the "
+                "test servers as (the server package creates it)"
+            ) from None
         os.chown(directory, owner.pw_uid, owner.pw_gid)
     pair = StreamingPair(directory, bindir, free_port(), free_port(), user)
     try:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from api.http.read_side import READ_FROM_HEADER, WRITE_LSN_HEADER, parse_lsn
-from tests.api.conftest import PASSPHRASE, run_cli
+from tests.api.conftest import PASSPHRASE, run_cli, start_server, stop_server
 from tests.api.http_world import FOOD, World, _setup
 from tests.api.standby import StreamingPair, start_pair
 from tests.api.test_serve_workers import start_workers, stop
@@ -173,3 +173,36 @@ def test_a_read_side_that_is_not_a_replica_of_the_ledger_is_refused(
     done = run_cli("serve", "--db", sqlite, "--read-db", pair.standby_url, env=env, timeout=60)
     assert done.returncode != 0
     assert "--read-db: a read side is a PostgreSQL hot standby" in done.stderr
+
+
+def test_a_standby_down_at_start_is_checked_and_read_once_it_answers(
+    pair: StreamingPair, tmp_path: Path
+) -> None:
+    pair.sql(pair.primary_port, "CREATE DATABASE late", "postgres")
+    pair.stop_standby()
+    served = None
+    try:
+        served = start_server(
+            pair.url(pair.primary_port, "late"),
+            tmp_path / "keys",
+            "--read-db",
+            pair.url(pair.standby_port, "late"),
+        )  # it starts: the standby is checked once it answers
+        auditor = served.client(served.token("auditor"))
+        r = auditor.get("/v1/audit/keys")
+        assert r.status_code == 200, r.text
+        assert r.headers[READ_FROM_HEADER] == "primary"
+        pair.start_standby()
+        deadline = time.monotonic() + BACK_WAIT
+        while r.headers[READ_FROM_HEADER] != "standby" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            r = auditor.get("/v1/audit/keys")
+            assert r.status_code == 200, r.text
+        assert r.headers[READ_FROM_HEADER] == "standby"
+        assert {k["actor"] for k in r.json()} >= {"platform"}
+        auditor.close()
+    finally:
+        if not (pair.directory / "standby" / "postmaster.pid").exists():
+            pair.start_standby()
+        if served is not None:
+            stop_server(served)
