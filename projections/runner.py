@@ -18,7 +18,7 @@ from ledger.services.application import LedgerApplication
 from ledger.storage.urls import StorageURL
 from projections.feed import PAGE, catch_up
 from projections.replay import Rebuild, rebuild_all
-from projections.view import View, open_view, position
+from projections.view import View, open_replica_view, open_view, position
 
 __all__ = [
     "PAGE",
@@ -26,6 +26,7 @@ __all__ = [
     "ViewStatus",
     "catch_up",
     "follow",
+    "open_replica_view",
     "open_view",
     "position",
     "rebuild",

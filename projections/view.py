@@ -109,6 +109,12 @@ def open_view(view_cls: type[View], storage: StorageURL, *, suffix: str = "") ->
     return view_cls(view=recorder)
 
 
+def open_replica_view(view_cls: type[View], storage: StorageURL) -> View:
+    """``view_cls`` read on a hot standby of its database (only read, never caught up): its
+    rows and tracking replicate from the primary with the log, and a standby refuses the
+    writes that opening a view for the follower makes."""
+    return view_cls(view=open_view_recorder(storage, view_cls.name, view_cls.tables))
+
 def position(view: View, app: LedgerApplication) -> int:
     """The last notification of ``app``'s log that ``view`` has applied (0: none)."""
     return view.store.max_tracking_id(app.name) or 0

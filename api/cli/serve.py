@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from api.cli.main import EXIT_FAILED, EXIT_OK, key_args, storage_args
-from api.settings import load_settings
+from api.settings import READ_DB_ENV, load_settings
 from api.tokens import Role, TokenError, token_store
 from ledger.errors import ConfigurationError
 
@@ -22,7 +22,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.node:
         os.environ["CASELEDGER_NODE"] = args.node
-    settings = load_settings(args.db, args.keystore, args.passphrase_file)
+    read_db = args.read_db or os.environ.get(READ_DB_ENV, "")
+    settings = load_settings(args.db, args.keystore, args.passphrase_file, read_db)
     if args.workers > 1:
         return run_workers(settings, args.host, args.port, args.workers)
     run(open_runtime(settings, migrate=True, fail_closed=False), args.host, args.port)
@@ -93,6 +94,13 @@ def register(sub: Any) -> None:
         default=1,
         help="HTTP worker processes on one socket (default 1: one process); worker 0 also "
         "runs the read-model follower and the anchoring worker",
+    )
+    p.add_argument(
+        "--read-db",
+        metavar="URL",
+        help=f"a PostgreSQL hot standby of --db for the read routes (default ${READ_DB_ENV}); "
+        "a client's read after its write waits for the standby to replay that write "
+        "(header Caseledger-Write-LSN), at most 2 s, then reads the primary",
     )
     p.set_defaults(handler=cmd_serve)
 

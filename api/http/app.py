@@ -122,4 +122,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.add_middleware(GateMiddleware, gate=gate)
     app.add_middleware(Measure, metrics=ctx.metrics)
     app.add_middleware(BodyLimit, limit=ctx.max_body_bytes, overrides=UPLOAD_LIMITS)
+    read_side = ctx.services.get("read_side")
+    if read_side is not None:  # outermost: it stamps writes with their committed position
+        from api.http.read_side import ReadYourWrites
+
+        app.add_middleware(ReadYourWrites, side=read_side)
     return app

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from api.http.deps import Auditor, Ctx
 from api.http.problems import Problem
+from api.http.read_side import read_chain, read_view
 from ledger.chain.entries import ChainEntry
 from projections.keys import current_keys
 
@@ -69,14 +70,14 @@ def entries(
     start: Annotated[int, Query(alias="from", ge=1, le=2**62)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> EntriesPage:
-    found = ctx.runtime.ledger.chain.select_entries(start, limit)
+    found = read_chain(ctx).select_entries(start, limit)
     nxt = found[-1].sequence + 1 if len(found) == limit else None
     return EntriesPage(entries=[entry_public(e) for e in found], next=nxt)
 
 
 @router.get("/keys", summary="Every actor key with its registration and revocation")
 def keys(ctx: Ctx, _: Auditor) -> list[dict[str, Any]]:
-    view = ctx.views.get("keys")
+    view = read_view(ctx, "keys")
     return current_keys(view) if view is not None else []
 
 

@@ -21,6 +21,7 @@ from api.http import command as commands
 from api.http.context import ApiContext
 from api.http.deps import require
 from api.http.problems import Problem
+from api.http.read_side import read_view
 from api.http.routes_common import (
     IdempotencyKey,
     Wired,
@@ -242,8 +243,9 @@ def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
     """From the progress view (``projections.progress``) alone: scope, state, dates, steps,
     document kinds and version, the applicant masked (through the vault once per applicant
     and process, ``[erased]`` from the view). The view is first brought level with the log
-    head this request saw (bounded wait), so a client reads its own writes."""
-    view = wired.ctx.views.get("progress")
+    head this request saw (bounded wait), so a client reads its own writes; on a read side's
+    standby (``api.http.read_side``), once it has replayed the client's last write."""
+    view = read_view(wired.ctx, "progress")
     if view is None:
         raise Problem(503, "Unavailable", "the progress read model is not open", code="no-view")
     if not _SERIAL.fullmatch(serial):  # checked before it reaches SQL (no NUL on PostgreSQL)

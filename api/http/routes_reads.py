@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from api.http.deps import Ctx, require
 from api.http.problems import Problem
+from api.http.read_side import read_view
 from api.http.schemas_reads import (
     ApplicantRestrictions,
     BadRatingPublic,
@@ -94,7 +95,8 @@ def today_for(who: Principal, as_of: dt.date | None) -> dt.date:
 
 
 def view_of(ctx: Any, name: str) -> Any:
-    found = ctx.views.get(name)
+    """The view ``name`` this request reads (on the read side's standby when there is one)."""
+    found = read_view(ctx, name)
     if found is None:
         raise Problem(503, "Unavailable", f"the {name} read model is not open", code="no-view")
     return found

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.http import dashboard
 from api.http.deps import Ctx, require
+from api.http.read_side import read_chain
 from api.http.routes_reads import (
     AsOf,
     Code,
@@ -65,7 +66,7 @@ def warnings_of(
     limit: int = 100,
 ) -> Warnings:
     view = view_of(ctx, "supervision")
-    head = ctx.runtime.ledger.chain.chain_head()
+    head = read_chain(ctx).chain_head()  # the log beside the view (on the standby with it)
     now = dt.datetime.now(dt.UTC)
     log_head = head.sequence if head else 0
     summary = sv.summary(view, today=today, now=now, log_head=log_head)

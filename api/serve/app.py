@@ -74,6 +74,12 @@ def build_context(runtime: Runtime, *, catch_up_views: bool = True) -> ApiContex
     tokens = TokenStore(runtime.settings.storage)
     tokens.migrate()
     ctx = ApiContext(runtime=runtime, tokens=tokens)
+    read_storage = runtime.settings.read_storage
+    if read_storage is not None:
+        from api.http.read_side import ReadSide
+
+        side = ReadSide(read_storage, runtime.settings.storage, ctx.metrics.registry)
+        ctx.services["read_side"] = side
     for cls in VIEWS:
         view = open_view(cls, runtime.settings.storage)
         if catch_up_views:
@@ -112,6 +118,8 @@ def build_app(
         _join_workers(ctx, worker)
     app = create_app(ctx)
     stops: list[Callable[[], None]] = []
+    if "read_side" in ctx.services:
+        stops.append(ctx.services["read_side"].close)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
