@@ -256,6 +256,7 @@ def _delegation(found: Delegation) -> Recorded:
 @audit.get(
     "/officials/{staff_code}/history",
     summary="Every action of one official, with the chain verified and inclusion proofs",
+    responses={404: {"description": "No official has that staff code."}},
 )
 def official_history(staff_code: StaffCode, ctx: Ctx, _: Auditor) -> dict[str, Any]:
     from api.officials import history_with_proofs
