@@ -25,6 +25,7 @@ from ledger.storage.subject_keys import (
 )
 from ledger.storage.urls import parse_storage_url
 from tests.helpers import bootstrapped, enrol
+from tests.ledger.domain_world import World, world_at
 
 DEPARTMENT_CODE = "11440100MB2C92400X"
 
@@ -104,3 +105,17 @@ def ledger(ledger_path: Path) -> Iterator[SignedLedger]:
         yield SignedLedger(app, platform, department)
     finally:
         app.close()
+
+
+@pytest.fixture
+def world(sqlite_url: str) -> Iterator[World]:
+    """The domain world of ``domain_world`` on a SQLite file (a module may define its own)."""
+    with world_at(sqlite_url) as w:
+        yield w
+
+
+@pytest.fixture
+def both(storage_url: str) -> Iterator[World]:
+    """The domain world on each real backend, SQLite and PostgreSQL."""
+    with world_at(storage_url) as w:
+        yield w

@@ -4,7 +4,6 @@ test per rule; every invalid transition records nothing; the chain verifies."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,16 +17,10 @@ from ledger.domain.rules import (
     InvalidAppointment,
     NotInDepartmentScope,
 )
-from tests.ledger.domain_world import ISSUER, World, at, world_at
+from tests.ledger.domain_world import ISSUER, World, at
 
 START = at("2025-10-09", 9)
 END = START + dt.timedelta(minutes=30)
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
 
 
 @pytest.fixture

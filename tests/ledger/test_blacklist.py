@@ -4,7 +4,6 @@ with its source (GZ16·22, NH·25, PY·28); the flows on both backends; the chai
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import pytest
@@ -25,19 +24,7 @@ from ledger.domain.rules import (
 from ledger.domain.sealed import SealedKind
 from ledger.services.application import KeyNotUsable
 from ledger.services.domain_services import appointment_fact, consultation_fact, rating_fact
-from tests.ledger.domain_world import ISSUER, OFFICE, World, at, world_at
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
-
-
-@pytest.fixture
-def both(storage_url: str) -> Iterator[World]:
-    with world_at(storage_url) as w:
-        yield w
+from tests.ledger.domain_world import ISSUER, OFFICE, World, at
 
 
 def _blacklist(

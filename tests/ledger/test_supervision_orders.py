@@ -4,7 +4,6 @@ rule; answers sealed and in time; every invalid transition records nothing."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -18,13 +17,7 @@ from ledger.domain.rules import (
 )
 from ledger.domain.supervision import SupervisionOrder, SupervisionReason
 from ledger.services.application import KeyNotUsable
-from tests.ledger.domain_world import ISSUER, World, at, world_at
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
+from tests.ledger.domain_world import ISSUER, World, at
 
 
 def _order(
