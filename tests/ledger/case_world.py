@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -320,6 +321,16 @@ def build_world(url: str, tmp: Path, *, start: dt.date = dt.date(2026, 9, 28)) -
         enterprise=enterprise,
         blacklisted=blacklisted,
     )
+
+
+@contextmanager
+def opened_world(url: str, tmp: Path) -> Iterator[World]:
+    """``build_world``, its ledger closed again afterwards (for fixtures)."""
+    world = build_world(url, tmp)
+    try:
+        yield world
+    finally:
+        world.ledger.close()
 
 
 def _basic(vault: PersonalDataVault) -> Applicant:

@@ -17,6 +17,7 @@ import pytest
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.keys import KeyRole
 from ledger.services.application import LedgerApplication
+from ledger.storage.materials import BlobStore, DirectoryBlobStore, PostgresBlobStore
 from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import (
     PostgresSubjectKeyStore,
@@ -69,6 +70,18 @@ def key_store(request: pytest.FixtureRequest, ledger_path: Path) -> SubjectKeySt
         target: PostgresTarget = request.getfixturevalue("postgres")
         store = PostgresSubjectKeyStore(target.conninfo, target.schema)
     store.migrate()
+    return store
+
+
+@pytest.fixture(params=["directory", pytest.param("postgres", marks=pytest.mark.postgres)])
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    """The content-addressed blob store on each real backend (a directory, PostgreSQL)."""
+    if request.param == "directory":
+        return DirectoryBlobStore(tmp_path / "blobs")
+    target: PostgresTarget = request.getfixturevalue("postgres")
+    store = PostgresBlobStore(target.conninfo, target.schema)
+    store.migrate()
+    store.migrate()  # repeatable
     return store
 
 

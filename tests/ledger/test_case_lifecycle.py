@@ -47,18 +47,15 @@ from ledger.errors import RuleViolation
 from ledger.services.application import KeyNotUsable
 from ledger.services.cases import CaseNotFound
 from ledger.services.idempotency import IdempotencyKeyReused
-from tests.ledger.case_world import FOOD, ISSUER, World, build_world, shanghai
+from tests.ledger.case_world import FOOD, ISSUER, World, build_world, opened_world, shanghai
 
 ACCEPTED_ON = dt.date(2026, 9, 28)
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    w = build_world(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path)
-    try:
+    with opened_world(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path) as w:
         yield w
-    finally:
-        w.ledger.close()
 
 
 def refused(world: World, error: type[RuleViolation], action: Callable[[], Any]) -> RuleViolation:
