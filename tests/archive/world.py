@@ -129,8 +129,7 @@ def _materials(w: World, tag: str, *, floor_plan: bool = True) -> list[Submitted
 def _approved(w: World, tag: str) -> str:
     serial = w.submit_food(_materials(w, tag)).serial
     w.to_accepted(serial)
-    w.to_delivered(serial)
-    w.cases.close(serial, signer=w.food)
+    w.to_closed(serial)
     return serial
 
 
@@ -159,8 +158,7 @@ def _corrected(w: World, tag: str) -> str:
     fixed = _upload(w, "FLOOR-PLAN", png(4, 4), "image/png")
     w.cases.correct(serial, w.enterprise.id, [fixed], signer=w.portal)
     w.to_accepted(serial)
-    w.to_delivered(serial)
-    w.cases.close(serial, signer=w.food)
+    w.to_closed(serial)
     return serial
 
 
@@ -197,8 +195,7 @@ def _special_procedure(w: World, tag: str) -> str:
     w.cases.accept(serial, signer=w.food)
     w.cases.start_special_procedure(serial, "site_survey", 3, signer=w.food)
     w.cases.end_special_procedure(serial, "现场踏勘合格", signer=w.food)
-    w.to_delivered(serial)
-    w.cases.close(serial, signer=w.food)
+    w.to_closed(serial)
     return serial
 
 
@@ -206,8 +203,7 @@ def _deemed_accepted(w: World, tag: str) -> str:
     serial = w.submit_food(_materials(w, tag)).serial
     w.clock.set(w.clock.today + dt.timedelta(days=15))
     w.cases.deem_accepted(serial, signer=w.platform)
-    w.to_delivered(serial)
-    w.cases.close(serial, signer=w.food)
+    w.to_closed(serial)
     return serial
 
 

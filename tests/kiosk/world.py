@@ -53,8 +53,7 @@ class KioskWorld:
 def closed_document_case(world: World) -> str:
     serial = world.submit_food().serial
     world.to_accepted(serial)
-    world.to_delivered(serial)
-    world.cases.close(serial, signer=world.food)
+    world.to_closed(serial)
     return serial
 
 

@@ -245,6 +245,11 @@ class World:
         self.cases.dispatch(serial, "online", signer=self.food)
         self.cases.sign_off(serial, signer=self.portal)
 
+    def to_closed(self, serial: str) -> None:
+        """From accepted: delivered (``to_delivered``), then closed by the food department."""
+        self.to_delivered(serial)
+        self.cases.close(serial, signer=self.food)
+
 
 def _register(
     vault: PersonalDataVault, kind: str, credential: tuple[str, str], name: str, level: str

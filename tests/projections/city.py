@@ -112,8 +112,7 @@ def build_city(url: str, tmp: Path, *, full: bool = True) -> City:
     _clock(w, D(2026, 9, 30))
     s["no_certificate"] = w.submit_food().serial
     w.to_accepted(s["no_certificate"])
-    w.to_delivered(s["no_certificate"])
-    w.cases.close(s["no_certificate"], signer=w.food)
+    w.to_closed(s["no_certificate"])
     # H — closed with its e-certificate recorded.
     s["certified"] = w.submit_food().serial
     w.to_accepted(s["certified"])
