@@ -37,6 +37,7 @@ from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import SQLiteSubjectKeyStore
 from tests.helpers import bootstrapped
 from tests.helpers import enrol as enrol_key
+from tests.ledger.domain_world import DomainServices
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 FOOD = "11440100MB2C92400X-FOOD-01"
@@ -124,7 +125,7 @@ def card_guide() -> Guide:
 
 
 @dataclass
-class World:
+class World(DomainServices):
     url: str
     ledger: LedgerApplication
     cases: CaseService
@@ -237,6 +238,11 @@ class World:
             case=case,
             **(own | fields),
         )
+
+    @property
+    def app(self) -> LedgerApplication:  # type: ignore[override]
+        """The ledger, under the name :class:`DomainServices` reads."""
+        return self.ledger
 
     def to_delivered(self, serial: str) -> None:
         """From accepted: approved, result issued, delivered online and signed off."""

@@ -43,16 +43,11 @@ def at(day: str, hour: int = 10) -> dt.datetime:
     return dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=SHANGHAI)
 
 
-@dataclass
-class World:
+class DomainServices:
+    """The domain services over a world's ledger ``app`` (built per use: they keep no state).
+    Shared by this world and the case world of ``case_world``."""
+
     app: LedgerApplication
-    platform: Ed25519Signer
-    issuer: Ed25519Signer
-    user: Ed25519Signer
-    other: Ed25519Signer
-    supervisor: Ed25519Signer
-    portal: Ed25519Signer
-    kiosk: Ed25519Signer
 
     @property
     def certificates(self) -> CertificateService:
@@ -77,6 +72,18 @@ class World:
     @property
     def supervision(self) -> SupervisionService:
         return SupervisionService(self.app)
+
+
+@dataclass
+class World(DomainServices):
+    app: LedgerApplication
+    platform: Ed25519Signer
+    issuer: Ed25519Signer
+    user: Ed25519Signer
+    other: Ed25519Signer
+    supervisor: Ed25519Signer
+    portal: Ed25519Signer
+    kiosk: Ed25519Signer
 
     def head(self) -> int:
         entry = self.app.chain.chain_head()

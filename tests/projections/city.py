@@ -18,15 +18,7 @@ from ledger.chain.signing import Ed25519Signer
 from ledger.domain.anchoring import AnchorLog
 from ledger.domain.cases import Case
 from ledger.domain.keys import KeyRole
-from ledger.services.domain_services import (
-    AppointmentService,
-    BlacklistService,
-    CertificateService,
-    ConsultationService,
-    RatingService,
-    SupervisionService,
-    appointment_fact,
-)
+from ledger.services.domain_services import appointment_fact
 from ledger.storage.urls import parse_storage_url
 from projections.registry import VIEWS
 from projections.runner import catch_up, open_view
@@ -159,7 +151,7 @@ def build_city(url: str, tmp: Path, *, full: bool = True) -> City:
 def _domain(city: City) -> None:
     w, s = city.world, city.serials
     at = city.at
-    certs = CertificateService(w.ledger)
+    certs = w.certificates
     v1 = city.certificates["v1"]
     v2 = certs.update(
         v1,
@@ -221,7 +213,7 @@ def _domain(city: City) -> None:
 
     # Consultations: a complaint never answered (due 13 working days later), an enquiry
     # answered in time.
-    consult = ConsultationService(w.ledger)
+    consult = w.consultations
     consult.receive(
         signer=w.portal,
         kind="complaint",
@@ -249,7 +241,7 @@ def _domain(city: City) -> None:
     )
 
     # A supervision order on B, issued 12 October, due 19 October, never answered.
-    SupervisionService(w.ledger).issue(
+    w.supervision.issue(
         signer=city.supervisor,
         department=CARD_DEPT,
         reason="overdue",
@@ -261,7 +253,7 @@ def _domain(city: City) -> None:
 
     # Ratings (October): G very satisfied then satisfied; H dissatisfied (called back and
     # rectified); E very dissatisfied, disputed and upheld (excluded, an untrue rating).
-    ratings = RatingService(w.ledger)
+    ratings = w.ratings
 
     def rate(key: str, code: int, reason: str = "", day: int = 15) -> None:
         ratings.rate(
@@ -316,7 +308,7 @@ def _domain(city: City) -> None:
     )
 
     # Missed appointments: 李四 five (four used by a blacklisting), 张三 four (proposed).
-    appointments = AppointmentService(w.ledger)
+    appointments = w.appointments
     for who, count in (("basic", 5), ("person", 4)):
         applicant = w.basic_person if who == "basic" else w.person
         facts = []
@@ -339,7 +331,7 @@ def _domain(city: City) -> None:
             )
             facts.append(appointment_fact(slot.id, booking))
         city.facts[who] = facts
-    BlacklistService(w.ledger).blacklist(
+    w.blacklist.blacklist(
         w.basic_person.id,
         signer=city.supervisor,
         authority=OFFICE,
