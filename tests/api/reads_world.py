@@ -14,7 +14,7 @@ import pytest
 
 from tests.anchors.processes import NodeProcess
 from tests.api.conftest import start_server, stop_server
-from tests.api.http_world import ISSUER, OTHER_ITEM, TRANSPORT, World, _setup, _storage
+from tests.api.http_world import OTHER_ITEM, TRANSPORT, World, _setup, _storage
 
 
 @dataclass
@@ -58,18 +58,7 @@ def _seed(world: World) -> tuple[str, str, str, str, str]:
     ):
         r = food.post(f"/v1/cases/{closed}/{path}", json=body)
         assert r.status_code == 200, (path, r.text)
-    r = food.post(
-        "/v1/certificates",
-        json={
-            "case_serial": closed,
-            "type_code": ISSUER + "001",
-            "serial": closed.replace("-", "")[-20:],
-            "issuer_code": ISSUER,
-            "content": {"licence": "JY14401060000002", "scope": "热食类食品制售"},
-        },
-    )
-    assert r.status_code == 201, r.text
-    certificate = str(r.json()["id"])
+    certificate = str(world.issue_certificate(closed, "JY14401060000002")["id"])
     for path, body in (
         ("dispatches", {"method": "online"}),
         ("sign-off", {"recipient": "applicant"}),

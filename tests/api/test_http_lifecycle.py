@@ -5,7 +5,7 @@ and the chain still verifies afterwards.
 from __future__ import annotations
 
 from tests.api import http_world
-from tests.api.http_world import ISSUER, World
+from tests.api.http_world import World
 
 world = http_world.world  # the served city, one per backend and module
 PROBLEM = "application/problem+json"
@@ -27,17 +27,7 @@ def test_a_case_goes_from_submission_to_closing_over_http(world: World) -> None:
         r = food.post(f"/v1/cases/{serial}/{path}", json=body)
         assert r.status_code == 200, (path, r.text)
         assert r.json()["state"] == state
-    certificate = food.post(
-        "/v1/certificates",
-        json={
-            "case_serial": serial,
-            "type_code": ISSUER + "001",
-            "serial": serial.replace("-", "")[-20:],
-            "issuer_code": ISSUER,
-            "content": {"licence": "JY14401060000001", "scope": "热食类食品制售"},
-        },
-    )
-    assert certificate.status_code == 201, certificate.text
+    certificate = world.issue_certificate(serial, "JY14401060000001")
     for path, body, state in [
         ("dispatches", {"method": "online"}, "dispatched"),
         ("sign-off", {"recipient": "applicant"}, "delivered"),
@@ -48,7 +38,7 @@ def test_a_case_goes_from_submission_to_closing_over_http(world: World) -> None:
         assert r.json()["state"] == state
     progress = food.get(f"/v1/cases/{serial}").json()
     assert progress["state"] == "closed"
-    assert progress["certificate_ids"] == [certificate.json()["id"]]
+    assert progress["certificate_ids"] == [certificate["id"]]
     assert progress["documents"][0] == "application_receipt"
     assert "applicant_id" not in progress and "mailing_address" not in progress
 

@@ -19,10 +19,9 @@ from anchors.worker import AnchoringWorker, LedgerAnchors
 from kiosk.printing import FontCache
 from kiosk.service import KioskService
 from ledger.domain.certificate_id import make_certificate_id
-from ledger.services.domain_services import CertificateService
 from ledger.storage.urls import parse_storage_url
 from projections.progress import VaultMasker
-from tests.ledger.case_world import FOOD_DEPT, ISSUER, World, build_world
+from tests.ledger.case_world import ISSUER, World, build_world
 
 KIOSK_ID = "GZ-TH-001"
 
@@ -62,16 +61,9 @@ def closed_certificate_case(world: World, number: str = "2026000777") -> tuple[s
     world.to_accepted(serial)
     world.cases.approve(serial, signer=world.food)
     case = world.cases.case(serial)
-    certificate = CertificateService(world.ledger).issue(
-        signer=world.food,
-        department=FOOD_DEPT,
-        case_id=case.id,
-        case_serial=serial,
-        case_department=FOOD_DEPT,
-        case_decided=True,
-        holder=case.applicant_id,
+    certificate = world.issue_certificate(
+        serial,
         type_code=ISSUER + "001",
-        issuer_code=ISSUER,
         serial=number,
         content={  # the keys the demo's departments use, and a department's own Chinese ones
             "holder": str(case.applicant_id),
@@ -83,8 +75,6 @@ def closed_certificate_case(world: World, number: str = "2026000777") -> tuple[s
             "名称": "广州某某餐饮有限公司",
             "经营项目": "热食类食品制售",
         },
-        at=world.clock.now(),
-        case=case,
     )
     world.cases.dispatch(serial, "online", signer=world.food)
     world.cases.sign_off(serial, signer=world.portal)
