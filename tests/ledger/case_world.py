@@ -181,13 +181,15 @@ class World(DomainServices):
         signer: Ed25519Signer | None = None,
         applicant: Applicant | None = None,
         delivery: str = "online",
+        handling_mode: str | None = None,
         **kwargs: Any,
     ) -> Outcome:
         return self.cases.submit(
             item_code=FOOD,
             applicant_id=(applicant or self.enterprise).id,
             channel=channel,
-            handling_mode="online_pre_acceptance" if channel != "window" else "window",
+            handling_mode=handling_mode
+            or ("online_pre_acceptance" if channel != "window" else "window"),
             materials=self.full_food_materials() if materials is None else materials,
             delivery=delivery,
             signer=signer or (self.food if channel == "window" else self.portal),
