@@ -24,6 +24,7 @@ from ledger.services.domain_services import (
     ConsultationService,
     RatingService,
     SupervisionService,
+    appointment_fact,
 )
 from tests.helpers import bootstrapped, enrol
 
@@ -48,6 +49,8 @@ class DomainServices:
     Shared by this world and the case world of ``case_world``."""
 
     app: LedgerApplication
+    portal: Ed25519Signer
+    platform: Ed25519Signer
 
     @property
     def certificates(self) -> CertificateService:
@@ -72,6 +75,33 @@ class DomainServices:
     @property
     def supervision(self) -> SupervisionService:
         return SupervisionService(self.app)
+
+    def missed_appointment(
+        self,
+        signer: Ed25519Signer,
+        department: str,
+        applicant: UUID,
+        start: dt.datetime,
+        booked_at: dt.datetime,
+    ) -> str:
+        """``department`` opens a one-hour slot at ``start``, ``applicant`` books it through
+        the portal and misses it; the fact that counts towards a blacklisting (NH·25)."""
+        slot = self.appointments.open_slot(
+            signer=signer,
+            department=department,
+            hall="TH-HALL",
+            service_item="440100-001",
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
+            capacity=2,
+        )
+        booking = self.appointments.book(
+            slot.id, signer=self.portal, applicant_id=applicant, at=booked_at
+        )
+        self.appointments.record_no_shows(
+            slot.id, signer=self.platform, at=start + dt.timedelta(hours=2)
+        )
+        return appointment_fact(slot.id, booking)
 
 
 @dataclass

@@ -46,26 +46,12 @@ def _blacklist(
 
 
 def _no_shows(world: World, applicant: UUID, count: int) -> list[str]:
-    facts = []
-    for i in range(count):
-        start = at(f"2025-03-0{3 + i}", 9)
-        slot = world.appointments.open_slot(
-            signer=world.issuer,
-            department=ISSUER,
-            hall="TH-HALL",
-            service_item="440100-001",
-            starts_at=start,
-            ends_at=start + dt.timedelta(hours=1),
-            capacity=2,
+    return [
+        world.missed_appointment(
+            world.issuer, ISSUER, applicant, at(f"2025-03-0{3 + i}", 9), at("2025-03-01")
         )
-        booking = world.appointments.book(
-            slot.id, signer=world.portal, applicant_id=applicant, at=at("2025-03-01")
-        )
-        world.appointments.record_no_shows(
-            slot.id, signer=world.platform, at=start + dt.timedelta(hours=2)
-        )
-        facts.append(appointment_fact(slot.id, booking))
-    return facts
+        for i in range(count)
+    ]
 
 
 def test_blacklisting_is_a_decision_with_a_sealed_notice_GZ16_22(both: World) -> None:

@@ -18,7 +18,6 @@ from ledger.chain.signing import Ed25519Signer
 from ledger.domain.anchoring import AnchorLog
 from ledger.domain.cases import Case
 from ledger.domain.keys import KeyRole
-from ledger.services.domain_services import appointment_fact
 from ledger.storage.urls import parse_storage_url
 from projections.registry import VIEWS
 from projections.runner import catch_up, open_view
@@ -308,29 +307,18 @@ def _domain(city: City) -> None:
     )
 
     # Missed appointments: 李四 five (four used by a blacklisting), 张三 four (proposed).
-    appointments = w.appointments
     for who, count in (("basic", 5), ("person", 4)):
         applicant = w.basic_person if who == "basic" else w.person
-        facts = []
-        for i in range(count):
-            start = at(D(2026, 10, 12 + i), 9 if who == "basic" else 14)
-            slot = appointments.open_slot(
-                signer=w.food,
-                department=FOOD_DEPT,
-                hall="TH-HALL",
-                service_item="440100-001",
-                starts_at=start,
-                ends_at=start + dt.timedelta(hours=1),
-                capacity=2,
+        city.facts[who] = [
+            w.missed_appointment(
+                w.food,
+                FOOD_DEPT,
+                applicant.id,
+                at(D(2026, 10, 12 + i), 9 if who == "basic" else 14),
+                at(D(2026, 10, 9)),
             )
-            booking = appointments.book(
-                slot.id, signer=w.portal, applicant_id=applicant.id, at=at(D(2026, 10, 9))
-            )
-            appointments.record_no_shows(
-                slot.id, signer=w.platform, at=start + dt.timedelta(hours=2)
-            )
-            facts.append(appointment_fact(slot.id, booking))
-        city.facts[who] = facts
+            for i in range(count)
+        ]
     w.blacklist.blacklist(
         w.basic_person.id,
         signer=city.supervisor,
