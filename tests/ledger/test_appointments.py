@@ -25,15 +25,22 @@ END = START + dt.timedelta(minutes=30)
 
 @pytest.fixture
 def slot(world: World) -> AppointmentSlot:
-    return world.appointments.open_slot(
-        signer=world.issuer,
-        department=ISSUER,
-        hall="TH-HALL",
-        service_item="440100-001",
-        starts_at=START,
-        ends_at=END,
-        capacity=2,
-    )
+    return _open_slot(world)
+
+
+def _open_slot(world: World, **changes: Any) -> AppointmentSlot:
+    """A slot of two places in the issuing department's hall on 9 October 2025, 9:00–9:30;
+    ``changes`` override any argument."""
+    arguments: dict[str, Any] = {
+        "signer": world.issuer,
+        "department": ISSUER,
+        "hall": "TH-HALL",
+        "service_item": "440100-001",
+        "starts_at": START,
+        "ends_at": END,
+        "capacity": 2,
+    }
+    return world.appointments.open_slot(**(arguments | changes))
 
 
 def _book(world: World, slot: AppointmentSlot, applicant: UUID | None = None) -> UUID:
@@ -43,28 +50,12 @@ def _book(world: World, slot: AppointmentSlot, applicant: UUID | None = None) ->
 
 
 def test_slots_are_per_hall_and_item_with_a_capacity_GZ20_9(world: World) -> None:
-    slot = world.appointments.open_slot(
-        signer=world.issuer,
-        department=ISSUER,
-        hall="TH-HALL",
-        service_item="440100-002",
-        starts_at=START,
-        ends_at=END,
-        capacity=3,
-    )
+    slot = _open_slot(world, service_item="440100-002", capacity=3)
     assert slot.id == AppointmentSlot.id_for("TH-HALL", "440100-002", START)
     assert slot.remaining == 3
     world.refused(
         NotInDepartmentScope,
-        lambda: world.appointments.open_slot(
-            signer=world.user,
-            department=ISSUER,
-            hall="TH-HALL",
-            service_item="440100-004",
-            starts_at=START,
-            ends_at=END,
-            capacity=1,
-        ),
+        lambda: _open_slot(world, signer=world.user, service_item="440100-004", capacity=1),
     )
 
 
@@ -81,17 +72,8 @@ def test_slots_are_per_hall_and_item_with_a_capacity_GZ20_9(world: World) -> Non
 def test_malformed_slots_are_refused_naming_the_field(
     world: World, field: str, changes: dict[str, Any]
 ) -> None:
-    arguments: dict[str, Any] = {
-        "signer": world.issuer,
-        "department": ISSUER,
-        "hall": "TH-HALL",
-        "service_item": "440100-003",
-        "starts_at": START,
-        "ends_at": END,
-        "capacity": 1,
-        **changes,
-    }
-    exc = world.refused(InvalidAppointment, lambda: world.appointments.open_slot(**arguments))
+    arguments = {"service_item": "440100-003", "capacity": 1} | changes
+    exc = world.refused(InvalidAppointment, lambda: _open_slot(world, **arguments))
     assert exc.field == field  # type: ignore[attr-defined]
 
 
