@@ -49,6 +49,27 @@ def _book(world: World, slot: AppointmentSlot, applicant: UUID | None = None) ->
     )
 
 
+def _refuse(
+    world: World,
+    slot: AppointmentSlot,
+    booking: UUID,
+    ground: RefusalGround,
+    *,
+    signer: Any = None,
+    details: str = "x",
+    at: dt.datetime = START,
+) -> Any:
+    """The issuing department (or ``signer``) refuses ``booking`` on ``ground``."""
+    return world.appointments.refuse(
+        slot.id,
+        signer=signer or world.issuer,
+        booking_id=booking,
+        ground=ground,
+        details=details,
+        at=at,
+    )
+
+
 def test_slots_are_per_hall_and_item_with_a_capacity_GZ20_9(world: World) -> None:
     slot = _open_slot(world, service_item="440100-002", capacity=3)
     assert slot.id == AppointmentSlot.id_for("TH-HALL", "440100-002", START)
@@ -163,11 +184,11 @@ def test_a_successful_appointment_is_refused_only_on_the_three_grounds_GZ20_9_GZ
 ) -> None:
     booking = _book(world, slot)
     world.appointments.check_in(slot.id, signer=world.kiosk, booking_id=booking, at=START)
-    world.appointments.refuse(
-        slot.id,
-        signer=world.issuer,
-        booking_id=booking,
-        ground=ground,
+    _refuse(
+        world,
+        slot,
+        booking,
+        ground,
         details="缺少不动产权证书原件",
         at=START + dt.timedelta(minutes=5),
     )
@@ -184,14 +205,7 @@ def test_any_other_refusal_is_not_allowed_GZ20_9(
     booking = _book(world, slot)
     exc = world.refused(
         AppointmentRefusalNotAllowed,
-        lambda: world.appointments.refuse(
-            slot.id,
-            signer=world.issuer,
-            booking_id=booking,
-            ground=ground,
-            details="窗口繁忙",
-            at=START,
-        ),
+        lambda: _refuse(world, slot, booking, ground, details="窗口繁忙"),
     )
     assert exc.rule == "GZ20·9, GZ16·9, FZ·10"  # type: ignore[attr-defined]
 
@@ -200,14 +214,7 @@ def test_refusal_is_by_the_slots_department(world: World, slot: AppointmentSlot)
     booking = _book(world, slot)
     world.refused(
         NotInDepartmentScope,
-        lambda: world.appointments.refuse(
-            slot.id,
-            signer=world.user,
-            booking_id=booking,
-            ground=RefusalGround.OUT_OF_SCOPE,
-            details="x",
-            at=START,
-        ),
+        lambda: _refuse(world, slot, booking, RefusalGround.OUT_OF_SCOPE, signer=world.user),
     )
 
 
@@ -217,14 +224,7 @@ def test_a_no_show_or_cancelled_booking_is_not_refused_or_checked_in(
     booking = _book(world, slot)
     world.appointments.record_no_shows(slot.id, signer=world.platform, at=END)
     for command in (
-        lambda: world.appointments.refuse(
-            slot.id,
-            signer=world.issuer,
-            booking_id=booking,
-            ground=RefusalGround.APPLICANT_GAVE_UP,
-            details="x",
-            at=END,
-        ),
+        lambda: _refuse(world, slot, booking, RefusalGround.APPLICANT_GAVE_UP, at=END),
         lambda: world.appointments.check_in(
             slot.id, signer=world.kiosk, booking_id=booking, at=END
         ),
