@@ -29,19 +29,8 @@ class _NotedKeysView(KeysView):
 
     @on(KEY_REGISTERED_TOPIC)
     def registered(self, tx: Tx, e: Any) -> None:
-        tx.execute(
-            "INSERT INTO view_keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-            (
-                e.key_id,
-                str(e.originator_id),
-                e.actor,
-                e.role,
-                e.department,
-                e.public_key,
-                e.timestamp.isoformat(),
-                f"noted {e.actor}",
-            ),
-        )
+        super().registered(tx, e)
+        tx.execute("UPDATE view_keys SET note = ? WHERE key_id = ?", (f"noted {e.actor}", e.key_id))
         tx.execute("INSERT INTO view_keys_extra VALUES (?)", (e.key_id,))
 
 
