@@ -9,11 +9,11 @@ non-ASCII characters as themselves (UTF-8), so one value has one byte form.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Any
 
 from anchors.errors import AnchorError
+from anchors.note import NoteError, b64decode_canonical
 
 __all__ = ["b64decode", "b64encode", "canonical_json", "load_json"]
 
@@ -27,12 +27,9 @@ def b64decode(text: object, error: type[AnchorError], what: str) -> bytes:
     if not isinstance(text, str):
         raise error(f"{what}: expected a base64 string")
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise error(f"{what}: invalid base64") from exc
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise error(f"{what}: non-canonical base64")
-    return raw
+        return b64decode_canonical(text)
+    except NoteError as exc:
+        raise error(f"{what}: {exc}") from exc
 
 
 def canonical_json(value: Any) -> bytes:

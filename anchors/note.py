@@ -65,6 +65,7 @@ __all__ = [
     "Verifier",
     "add_cosignature",
     "add_signatures",
+    "b64decode_canonical",
     "cosign",
     "cosignature_message",
     "generate_signer",
@@ -146,8 +147,8 @@ def _is_valid_name(name: object) -> bool:
     )
 
 
-def _b64decode(text: str) -> bytes:
-    """Strict, canonical standard base64; raises NoteError."""
+def b64decode_canonical(text: str) -> bytes:
+    """Strict, canonical standard base64 (re-encoding gives ``text`` back); raises NoteError."""
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -239,7 +240,7 @@ class Verifier:
         if len(parts) != 3 or not _HEX_KEY_ID.fullmatch(parts[1]):
             raise NoteError(f"malformed verifier key {vkey[:40]!r}")
         name, key_id_hex, key_b64 = parts
-        raw = _b64decode(key_b64)
+        raw = b64decode_canonical(key_b64)
         if len(raw) < 1:
             raise NoteError(f"malformed verifier key {vkey[:40]!r}")
         return cls(name, bytes.fromhex(key_id_hex), raw[0], raw[1:])
@@ -310,7 +311,7 @@ class Signer:
             or not _HEX_KEY_ID.fullmatch(parts[3])
         ):
             raise NoteError("malformed signer key")
-        raw = _b64decode(parts[4])
+        raw = b64decode_canonical(parts[4])
         if len(raw) != 1 + _ED25519_KEY_SIZE or raw[0] != ALG_ED25519:
             raise NoteError("signer key is not an Ed25519 key")
         return cls(parts[2], bytes.fromhex(parts[3]), raw[1:])
@@ -418,7 +419,7 @@ def _parse_signature_line(line: str) -> NoteSignature:
     name, sep, sig_b64 = line[len(_SIG_PREFIX) :].partition(" ")
     if not sep or not _is_valid_name(name):
         raise NoteError(f"malformed signature line for key {name[:40]!r}")
-    raw = _b64decode(sig_b64)
+    raw = b64decode_canonical(sig_b64)
     if len(raw) < _KEY_ID_SIZE + 1:
         raise NoteError(f"signature of key {name!r} is too short")
     return NoteSignature(name, raw[:_KEY_ID_SIZE], raw[_KEY_ID_SIZE:])
@@ -669,4 +670,4 @@ def parse_checkpoint(body: str) -> Checkpoint:
     origin, size_text, root_b64, *extensions = lines
     if not _DECIMAL.fullmatch(size_text) or len(size_text) > 20:
         raise NoteError(f"malformed checkpoint size {size_text[:24]!r}")
-    return Checkpoint(origin, int(size_text), _b64decode(root_b64), tuple(extensions))
+    return Checkpoint(origin, int(size_text), b64decode_canonical(root_b64), tuple(extensions))

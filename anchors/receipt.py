@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from anchors import merkle, note
@@ -123,12 +123,7 @@ class Receipt:
     tx_proof: tuple[bytes, ...]
 
     def as_json_value(self) -> dict[str, Any]:
-        return {
-            "checkpoint": self.checkpoint,
-            "block": self.block,
-            "tx_index": self.tx_index,
-            "tx_proof": [b64encode(p) for p in self.tx_proof],
-        }
+        return asdict(self) | {"tx_proof": [b64encode(p) for p in self.tx_proof]}
 
 
 def receipt_from_value(value: Any) -> Receipt:

@@ -120,7 +120,8 @@ class Assessment:
         return out
 
 
-def _origin(storage: StorageURL) -> str | None:
+def tree_origin(storage: StorageURL) -> str | None:
+    """The origin this ledger's tree store publishes under (None before the first checkpoint)."""
     from anchors.tree import open_tree_store
 
     store = open_tree_store(storage)
@@ -185,7 +186,7 @@ def assess(ledger: Any, storage: StorageURL, guard: RollbackGuard, node: str | N
     except HeadStateError:
         known = None
     head = ledger.chain.chain_head()
-    origin = _origin(storage)
+    origin = tree_origin(storage)
     view, error = None, ""
     if node:
         try:

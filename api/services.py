@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.bootstrap import Runtime
 from ledger.domain.signer import Signer
@@ -31,11 +32,16 @@ from ledger.storage.subject_keys import (
 )
 from ledger.storage.urls import StorageURL
 
+if TYPE_CHECKING:
+    from anchors.worker import AnchoringWorker
+    from projections.archive.service import ArchiveService
+
 __all__ = [
     "INDEX_KEY_SECRET",
     "KEK_SECRET",
     "Services",
     "SystemClock",
+    "build_archive_service",
     "build_services",
     "sqlite_side_paths",
 ]
@@ -115,3 +121,19 @@ def build_services(
         serial_floors=runtime.guard,
     )
     return Services(vault=vault, blobs=blobs, cases=cases)
+
+
+def build_archive_service(runtime: Runtime, worker: AnchoringWorker) -> ArchiveService:
+    """The archive service on ``runtime``'s case service, material store and vault; packages
+    are anchored through ``worker`` (the CLI's and the HTTP API's, each with its own node)."""
+    from projections.archive.service import ArchiveService, WorkerAnchoring
+
+    services = build_services(runtime)
+    return ArchiveService(
+        runtime.ledger,
+        services.cases,
+        services.blobs,
+        WorkerAnchoring(worker),
+        clock=services.cases.clock,
+        vault=services.vault,
+    )

@@ -37,7 +37,8 @@ class KeysView(View):
     @on(KEY_REGISTERED_TOPIC)
     def registered(self, tx: Tx, e: Any) -> None:
         tx.execute(
-            "INSERT INTO view_keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            "INSERT INTO view_keys (key_id, originator_id, actor, role, department, public_key,"
+            " registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 e.key_id,
                 str(e.originator_id),

@@ -115,6 +115,7 @@ def open_replica_view(view_cls: type[View], storage: StorageURL) -> View:
     writes that opening a view for the follower makes."""
     return view_cls(view=open_view_recorder(storage, view_cls.name, view_cls.tables))
 
+
 def position(view: View, app: LedgerApplication) -> int:
     """The last notification of ``app``'s log that ``view`` has applied (0: none)."""
     return view.store.max_tracking_id(app.name) or 0

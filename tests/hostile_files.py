@@ -85,49 +85,47 @@ def deep_page_tree_pdf(depth: int = 50_000) -> bytes:
     return pdf(objects)
 
 
-def image_bomb_pdf(side: int = 40_000) -> bytes:
-    """An A4 page drawing one ``side`` × ``side`` 8-bit grey image whose FlateDecode stream
-    inflates to ``side``² bytes (1.6 GB at 40 000) from about 1/1 000 of that."""
-    content = b"q 595 0 0 842 0 0 cm /Im1 Do Q"
-    image = _deflated_zeros(side * side)
+def _image_page_pdf(image: bytes, *more: bytes) -> bytes:
+    """An A4 page that draws image object 5 (``image``) full page; ``more`` objects follow it."""
     return pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
             b"/Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>",
-            _stream(b"", content),
-            _stream(
-                b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
-                b"/BitsPerComponent 8 /Filter /FlateDecode" % (side, side),
-                image,
-            ),
+            _stream(b"", b"q 595 0 0 842 0 0 cm /Im1 Do Q"),
+            image,
+            *more,
         ]
+    )
+
+
+def image_bomb_pdf(side: int = 40_000) -> bytes:
+    """An A4 page drawing one ``side`` × ``side`` 8-bit grey image whose FlateDecode stream
+    inflates to ``side``² bytes (1.6 GB at 40 000) from about 1/1 000 of that."""
+    return _image_page_pdf(
+        _stream(
+            b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 8 /Filter /FlateDecode" % (side, side),
+            _deflated_zeros(side * side),
+        )
     )
 
 
 def smask_bomb_pdf(side: int = 40_000) -> bytes:
     """An A4 page drawing a 1 × 1 image whose soft mask (``/SMask``) is ``side`` × ``side``:
     the page's image objects look harmless, the mask inflates to ``side``² bytes."""
-    content = b"q 595 0 0 842 0 0 cm /Im1 Do Q"
-    return pdf(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-            b"/Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>",
-            _stream(b"", content),
-            _stream(
-                b"/Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
-                b"/BitsPerComponent 8 /SMask 6 0 R",
-                b"\x80",
-            ),
-            _stream(
-                b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
-                b"/BitsPerComponent 8 /Filter /FlateDecode" % (side, side),
-                _deflated_zeros(side * side),
-            ),
-        ]
+    return _image_page_pdf(
+        _stream(
+            b"/Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 8 /SMask 6 0 R",
+            b"\x80",
+        ),
+        _stream(
+            b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 8 /Filter /FlateDecode" % (side, side),
+            _deflated_zeros(side * side),
+        ),
     )
 
 

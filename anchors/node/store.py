@@ -20,7 +20,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -76,15 +76,7 @@ class Alarm:
     held: str  # the cosigned checkpoint the node held for that origin
 
     def as_json_value(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "time_ms": self.time_ms,
-            "origin": self.origin,
-            "kind": self.kind,
-            "detail": self.detail,
-            "evidence": self.evidence,
-            "held": self.held,
-        }
+        return asdict(self)
 
 
 class NodeStore:

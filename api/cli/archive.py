@@ -31,30 +31,21 @@ def cmd_build(args: argparse.Namespace) -> int:
     from anchors.node.client import NodeClient
     from anchors.worker import AnchoringWorker
     from api.anchoring import node_url, open_anchoring
-    from api.services import build_services
+    from api.services import build_archive_service
     from ledger.domain.serials import InvalidSerial
     from ledger.errors import RuleViolation
     from ledger.services.cases import NotFound
     from projections.archive.errors import ArchiveError
-    from projections.archive.service import ArchiveService, WorkerAnchoring
 
     try:
         runtime, anchors = open_anchoring(args)
     except AnchorError as exc:
         return _fail("build", exc)
     try:
-        services = build_services(runtime)
         worker = AnchoringWorker(
             anchors, NodeClient(node_url(args.node)), gate=runtime.guard.require_writable
         )
-        archive = ArchiveService(
-            runtime.ledger,
-            services.cases,
-            services.blobs,
-            WorkerAnchoring(worker),
-            clock=services.cases.clock,
-            vault=services.vault,
-        )
+        archive = build_archive_service(runtime, worker)
         try:
             result = archive.build(
                 args.serial,

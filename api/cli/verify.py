@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from api.cli.main import EXIT_FAILED, EXIT_OK, storage_args
+from api.custody import tree_origin
 from api.settings import load_settings
 from ledger.chain.verification import Report, verify_chain
 from ledger.errors import ConfigurationError
@@ -91,17 +92,6 @@ def print_report(report: Report, as_json: bool) -> None:
         print(f"FAILED at {report.failure}")
 
 
-def _local_origin(storage: Any) -> str | None:
-    from anchors.tree import open_tree_store
-
-    store = open_tree_store(storage)
-    try:
-        store.migrate()
-        return store.get_meta("origin")
-    finally:
-        store.close()
-
-
 def _genesis_platform_key(ledger: Any) -> bytes:
     from ledger.encoding import EncodingError, decode
 
@@ -143,7 +133,7 @@ def verify_anchors(
             texts.append(Path(args.checkpoint).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"--checkpoint: {exc}") from exc
-    local_origin = _local_origin(storage)
+    local_origin = tree_origin(storage)
     origin = policy.origin if policy else local_origin
     node_threshold = None
     if args.node:
@@ -207,7 +197,7 @@ def verify_recorded_anchors(ledger: Any, storage: Any) -> AnchorReport | None:
     from anchors.tree import PersistentTree, open_tree_store
     from ledger.errors import LedgerError
 
-    origin = _local_origin(storage)
+    origin = tree_origin(storage)
     recorded = read_recorded(ledger.chain, origin) if origin else None
     if origin is None or recorded is None or not recorded.anchors:
         return None

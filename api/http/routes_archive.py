@@ -66,23 +66,14 @@ def _service(ctx: ApiContext) -> Any:
     from anchors.node.client import NodeClient
     from anchors.worker import AnchoringWorker, open_ledger_anchors
     from api.anchoring import node_url
-    from api.services import build_services
-    from projections.archive.service import ArchiveService, WorkerAnchoring
+    from api.services import build_archive_service
 
     runtime = ctx.runtime
-    services = build_services(runtime)
     anchors = open_ledger_anchors(
         runtime.ledger, runtime.settings.storage, runtime.keystore, runtime.platform_signer()
     )
     worker = AnchoringWorker(anchors, NodeClient(node_url(None)))
-    service = ArchiveService(
-        runtime.ledger,
-        services.cases,
-        services.blobs,
-        WorkerAnchoring(worker),
-        clock=services.cases.clock,
-        vault=services.vault,
-    )
+    service = build_archive_service(runtime, worker)
     ctx.services["archive"] = service
     return service
 

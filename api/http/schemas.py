@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.dataclasses import dataclass as response
 
 from ledger.domain.cases import (
     CaseState,
@@ -24,6 +25,7 @@ from ledger.domain.cases import (
     SubmittedMaterial,
 )
 from ledger.domain.catalogue import HandlingMode
+from projections.progress import Step
 
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z-]{2,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
@@ -198,17 +200,9 @@ class NextActionPublic(BaseModel):
     detail: dict[str, Any]
 
 
-class StepPublic(BaseModel):
+@response(frozen=True)
+class StepPublic(Step):
     """One step of a case: what happened, when (UTC and Asia/Shanghai), by whom."""
-
-    number: int
-    step: str
-    state: str
-    at_utc: str
-    at_shanghai: str
-    department: str
-    actor: str
-    detail: dict[str, Any]
 
 
 class MaskedApplicant(BaseModel):

@@ -2,26 +2,29 @@
 
 Layer: api (HTTP). ``*Public`` models are what a caller sees; they are built from the read
 models' rows by the routers (``routes_reads``, ``routes_supervision``) and rendered by the
-dashboard, so they live apart from all three.
+dashboard, so they live apart from all three. Where a row is shown as it is (a worklist item,
+a certificate and its versions, a rating distribution, a bad rating, a restriction, a case
+light, a flag, the anchoring lag), its model is the row's own dataclass made a pydantic one
+(with the field descriptions added), so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
+from pydantic.dataclasses import dataclass as response
+
+from projections.blacklist import RestrictionEntry
+from projections.certificates import CertificateStatus, VersionEntry
+from projections.ratings import BadRating, Distribution
+from projections.supervision import AnchoringStatus, CaseLight, Flag
+from projections.worklist import WorkItem
 
 
-class WorkItemPublic(BaseModel):
-    serial: str
-    approval_code: str
-    item_code: str
-    item_name: str
-    state: str
-    waiting_on: str
-    submitted_at: str
-    due: str | None
-    due_provisional: bool
-    paused: bool
-    overdue: bool
+@response(frozen=True)
+class WorkItemPublic(WorkItem):
+    pass
 
 
 class WorklistPage(BaseModel):
@@ -51,53 +54,25 @@ class IndicatorsPublic(BaseModel):
     satisfaction: RatePublic
 
 
-class VersionPublic(BaseModel):
-    identifier: str
-    number: int
-    status: str
-    issued_at: str
-    reason: str
+@response(frozen=True)
+class VersionPublic(VersionEntry):
+    pass
 
 
-class CertificateStatusPublic(BaseModel):
-    identifier: str
-    version: int
-    status: str = Field(description="valid, superseded, revoked or disputed")
-    current_identifier: str
-    type_code: str
-    issuer_department: str
-    case_serial: str
-    revoked_at: str | None
-    revocation_reason: str
-    open_disputes: int
-    versions: list[VersionPublic]
+@response(frozen=True)
+class CertificateStatusPublic(CertificateStatus):
+    status: Annotated[str, Field(description="valid, superseded, revoked or disputed")]
+    versions: tuple[VersionPublic, ...]
 
 
-class DistributionPublic(BaseModel):
-    department: str
-    month: str
-    counts: dict[str, int]
-    total: int
-    satisfied: int
-    satisfaction_rate: float | None
-    excluded: int
+@response(frozen=True)
+class DistributionPublic(Distribution):
+    pass
 
 
-class BadRatingPublic(BaseModel):
-    case_serial: str
-    kind: str
-    department: str
-    level: str
-    channel: str
-    reason: str
-    rated_at: str
-    rectification_due: str | None
-    provisional: bool
-    callback_at: str | None
-    rectified_at: str | None
-    rectified_late: bool
-    dispute: str | None
-    state: str
+@response(frozen=True)
+class BadRatingPublic(BadRating):
+    pass
 
 
 class BadRatingsPage(BaseModel):
@@ -110,16 +85,9 @@ class BadRatingsPage(BaseModel):
     next: int | None
 
 
-class RestrictionPublic(BaseModel):
-    applicant_id: str
-    ground: str
-    authority: str
-    starts: str
-    until: str
-    appeal_due: str
-    appealed_on: str | None
-    appeal_finding: str | None
-    credit_referral: bool
+@response(frozen=True)
+class RestrictionPublic(RestrictionEntry):
+    pass
 
 
 class ApplicantRestrictions(BaseModel):
@@ -137,29 +105,14 @@ class ProposalPublic(BaseModel):
     facts: list[str]
 
 
-class CaseLightPublic(BaseModel):
-    serial: str
-    department: str
-    item_code: str
-    state: str
-    clock: str
-    light: str = Field(description="green, yellow or red")
-    days_left: int | None
-    limit_days: int | None
-    due: str | None
-    provisional: bool
-    paused: bool
-    explained: bool
-    order_open: bool
+@response(frozen=True)
+class CaseLightPublic(CaseLight):
+    light: Annotated[str, Field(description="green, yellow or red")]
 
 
-class FlagPublic(BaseModel):
-    flag: str
-    subject: str
-    department: str
-    case_serial: str
-    at: str
-    detail: str
+@response(frozen=True)
+class FlagPublic(Flag):
+    pass
 
 
 class DepartmentCounts(BaseModel):
@@ -168,13 +121,9 @@ class DepartmentCounts(BaseModel):
     needs_order: int
 
 
-class AnchoringPublic(BaseModel):
-    anchored_size: int
-    log_head: int
-    waiting: int
-    last_anchor_at: str
-    seconds_since: int
-    lagging: bool
+@response(frozen=True)
+class AnchoringPublic(AnchoringStatus):
+    pass
 
 
 class SummaryPublic(BaseModel):

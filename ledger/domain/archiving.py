@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -92,28 +92,12 @@ class Transfer:
         object.__setattr__(self, "transferred_at", at.astimezone(dt.UTC))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "payload_digest": self.payload_digest,
-            "event_count": self.event_count,
-            "last_version": self.last_version,
-            "anchor_size": self.anchor_size,
-            "retention": self.retention,
-            "archivist": self.archivist,
-            "transferred_at": self.transferred_at,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> Transfer:
         """Parse a recorded transfer; raises :class:`InvalidTransfer` naming the field."""
-        names = (
-            "payload_digest",
-            "event_count",
-            "last_version",
-            "anchor_size",
-            "retention",
-            "archivist",
-            "transferred_at",
-        )
+        names = tuple(f.name for f in fields(cls))
         if not isinstance(data, dict) or not set(names) <= set(data):
             raise InvalidTransfer("transfer", f"a map with {', '.join(names)}")
         return cls(**{name: data[name] for name in names})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Final, TypeVar
@@ -248,14 +248,7 @@ class MaterialSpec:
             raise InvalidGuide(where, "a material is accepted online, at the window, or both")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "name": self.name,
-            "required": self.required,
-            "certificate_types": list(self.certificate_types),
-            "online": self.online,
-            "window": self.window,
-        }
+        return asdict(self) | {"certificate_types": list(self.certificate_types)}
 
     @classmethod
     def from_dict(cls, data: object) -> MaterialSpec:

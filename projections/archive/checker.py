@@ -47,7 +47,7 @@ import stat
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Final
@@ -133,14 +133,7 @@ class CheckItem:
     problems: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "property": self.property,
-            "title": self.title,
-            "passed": self.passed,
-            "why": self.why,
-            "problems": list(self.problems),
-        }
+        return asdict(self) | {"problems": list(self.problems)}
 
 
 @dataclass(frozen=True)

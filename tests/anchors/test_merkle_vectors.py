@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -178,36 +179,35 @@ def _cctv_consistency(case: dict[str, Any]) -> bool:
     )
 
 
-def test_cctv_valid_inclusion_proofs_verify_and_are_generated() -> None:
-    cases = load(f"{CCTV}/inclusion-valid.json")
+def _cctv_cases(name: str) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = load(f"{CCTV}/{name}")
     assert cases
-    for case in cases:
+    return cases
+
+
+def test_cctv_valid_inclusion_proofs_verify_and_are_generated() -> None:
+    for case in _cctv_cases("inclusion-valid.json"):
         assert _cctv_inclusion(case), case
         generated = merkle.inclusion_proof(CCTV_LEAVES[: case["tree_size"]], case["leaf_index"])
         assert generated == [b64(p) for p in case["inclusion_path"]]
 
 
-def test_cctv_invalid_inclusion_proofs_are_rejected() -> None:
-    cases = load(f"{CCTV}/inclusion-invalid.json")
-    assert cases
-    for case in cases:
-        assert not _cctv_inclusion(case), case
-
-
 def test_cctv_valid_consistency_proofs_verify_and_are_generated() -> None:
-    cases = load(f"{CCTV}/consistency-valid.json")
-    assert cases
-    for case in cases:
+    for case in _cctv_cases("consistency-valid.json"):
         assert _cctv_consistency(case), case
         generated = merkle.consistency_proof(CCTV_LEAVES[: case["new_size"]], case["old_size"])
         assert generated == [b64(p) for p in case["consistency_path"]]
 
 
-def test_cctv_invalid_consistency_proofs_are_rejected() -> None:
-    cases = load(f"{CCTV}/consistency-invalid.json")
-    assert cases
-    for case in cases:
-        assert not _cctv_consistency(case), case
+@pytest.mark.parametrize(
+    ("vectors", "verifies"),
+    [("inclusion-invalid.json", _cctv_inclusion), ("consistency-invalid.json", _cctv_consistency)],
+)
+def test_cctv_invalid_proofs_are_rejected(
+    vectors: str, verifies: Callable[[dict[str, Any]], bool]
+) -> None:
+    for case in _cctv_cases(vectors):
+        assert not verifies(case), case
 
 
 # --- Sigstore Rekor v2 (real staging log) -------------------------------------------------------

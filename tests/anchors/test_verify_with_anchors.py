@@ -46,6 +46,16 @@ def _verify(url: str, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[i
     return code, json.loads(out) if out.strip().startswith("{") else {}
 
 
+def _offline(tmp_path: Path) -> tuple[str, ...]:
+    """The offline check's arguments: the exported checkpoint and the trust policy."""
+    return (
+        "--checkpoint",
+        str(tmp_path / "checkpoint.txt"),
+        "--policy",
+        str(tmp_path / "policy.json"),
+    )
+
+
 def test_an_honest_ledger_verifies_and_reports_its_anchoring_lag(
     anchored: Anchored, shared_node: NodeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -56,14 +66,7 @@ def test_an_honest_ledger_verifies_and_reports_its_anchoring_lag(
     assert anchors["unanchored_entries"] == 2 + 1  # the last receipt and the last note
     assert 0 < anchors["anchored_fraction"] < 1
     assert anchors["lag_seconds"] >= 0
-    code, report = _verify(
-        anchored.ledger.url,
-        "--checkpoint",
-        str(tmp_path / "checkpoint.txt"),
-        "--policy",
-        str(tmp_path / "policy.json"),
-        capsys=capsys,
-    )
+    code, report = _verify(anchored.ledger.url, *_offline(tmp_path), capsys=capsys)
     assert code == 0 and report["anchors"]["ok"]
     anchored.close()
 
@@ -74,14 +77,7 @@ def test_a_truncated_ledger_fails_naming_the_missing_sequences(
     size = anchored.worker.anchored_size
     truncate(anchored.ledger.url, size - 4)
     assert verify_chain(anchored.ledger.app.chain).ok  # the chain alone cannot tell
-    code, report = _verify(
-        anchored.ledger.url,
-        "--checkpoint",
-        str(tmp_path / "checkpoint.txt"),
-        "--policy",
-        str(tmp_path / "policy.json"),
-        capsys=capsys,
-    )
+    code, report = _verify(anchored.ledger.url, *_offline(tmp_path), capsys=capsys)
     failure = report["anchors"]["failure"]
     assert code == 1
     assert failure["reason"] == "truncated" and failure["sequence"] == size - 3

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from api.demo.cases import PATH_NAMES, PATHS
-from tests.docs.runner import Block, failures, run_blocks, shell_blocks, venv_bin
+from tests.docs.runner import Block, failures, group_members, run_blocks, shell_blocks, venv_bin
 
 pytestmark = pytest.mark.slow
 
@@ -95,19 +95,6 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _live_in_group(group: int) -> list[int]:
-    """Live processes of process group ``group`` (Linux /proc; empty elsewhere)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
-
-
 def test_demo_drives_a_real_http_server_and_leaves_no_process_behind(
     demo: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -132,7 +119,7 @@ def test_demo_drives_a_real_http_server_and_leaves_no_process_behind(
     pids |= {int(p) for w in http["burst"]["by_worker"] for p in re.findall(r"\[(\d+)\]", w)}
     assert len(pids) >= 2
     assert [pid for pid in pids if _running(pid)] == []
-    assert _live_in_group(http["server_pid"]) == []
+    assert list(group_members(http["server_pid"])) == []
 
 
 NEXT = "next — try it, from this directory (copy the lines into a shell):"

@@ -4,6 +4,7 @@ its packages, built once per session (everything real: SQLite ledger, node proce
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,10 @@ def aworld(
     tmp_path_factory: pytest.TempPathFactory, archive_node: NodeProcess
 ) -> Iterator[ArchiveWorld]:
     tmp = tmp_path_factory.mktemp("archive-world")
-    found = build_archive_world(f"sqlite:///{tmp / 'ledger.sqlite3'}", tmp, archive_node.url)
-    try:
+    with closing(
+        build_archive_world(f"sqlite:///{tmp / 'ledger.sqlite3'}", tmp, archive_node.url)
+    ) as found:
         yield found
-    finally:
-        found.close()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from api.demo.custody import pdf as make_pdf
 from ledger.domain.cases import SubmittedMaterial
 from ledger.services.domain_services import CertificateService
 from projections.archive.service import ArchiveService, BuildResult, WorkerAnchoring
@@ -46,26 +47,15 @@ JPEG = bytes.fromhex(
 
 def pdf(text: str) -> bytes:
     """A small but well-formed PDF 1.7 (catalog, pages, one page, xref table, trailer)."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R >>",
-    ]
     stream = f"BT /F1 12 Tf 10 50 Td ({text}) Tj ET".encode("latin-1")
-    objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
+    return make_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        ]
     )
-    return bytes(out)
 
 
 def png(width: int = 3, height: int = 2) -> bytes:
@@ -129,8 +119,7 @@ def _materials(w: World, tag: str, *, floor_plan: bool = True) -> list[Submitted
 def _approved(w: World, tag: str) -> str:
     serial = w.submit_food(_materials(w, tag)).serial
     w.to_accepted(serial)
-    w.to_delivered(serial)
-    w.cases.close(serial, signer=w.food)
+    w.to_closed(serial)
     return serial
 
 
@@ -159,8 +148,7 @@ def _corrected(w: World, tag: str) -> str:
     fixed = _upload(w, "FLOOR-PLAN", png(4, 4), "image/png")
     w.cases.correct(serial, w.enterprise.id, [fixed], signer=w.portal)
     w.to_accepted(serial)
-    w.to_delivered(serial)
-    w.cases.close(serial, signer=w.food)
+    w.to_closed(serial)
     return serial
 
 
@@ -197,8 +185,7 @@ def _special_procedure(w: World, tag: str) -> str:
     w.cases.accept(serial, signer=w.food)
     w.cases.start_special_procedure(serial, "site_survey", 3, signer=w.food)
     w.cases.end_special_procedure(serial, "现场踏勘合格", signer=w.food)
-    w.to_delivered(serial)
-    w.cases.close(serial, signer=w.food)
+    w.to_closed(serial)
     return serial
 
 
@@ -206,8 +193,7 @@ def _deemed_accepted(w: World, tag: str) -> str:
     serial = w.submit_food(_materials(w, tag)).serial
     w.clock.set(w.clock.today + dt.timedelta(days=15))
     w.cases.deem_accepted(serial, signer=w.platform)
-    w.to_delivered(serial)
-    w.cases.close(serial, signer=w.food)
+    w.to_closed(serial)
     return serial
 
 

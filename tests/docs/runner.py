@@ -243,11 +243,11 @@ def stop_group(group: int, grace: float = 10.0) -> None:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(True for _ in _members(group)):
+        while time.monotonic() < deadline and any(True for _ in group_members(group)):
             time.sleep(0.1)
 
 
-def _members(group: int) -> Iterator[int]:
+def group_members(group: int) -> Iterator[int]:
     """Live processes of ``group`` (from /proc; zombies excluded)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

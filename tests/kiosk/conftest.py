@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
 @pytest.fixture(scope="module")
 def kw(tmp_path_factory: pytest.TempPathFactory, node: NodeProcess) -> Iterator[KioskWorld]:
     tmp = tmp_path_factory.mktemp("kiosk")
-    world = build_kiosk_world(f"sqlite:///{tmp / 'ledger.sqlite3'}", tmp, node.url)
-    try:
+    with closing(build_kiosk_world(f"sqlite:///{tmp / 'ledger.sqlite3'}", tmp, node.url)) as world:
         yield world
-    finally:
-        world.close()
 
 
 @pytest.fixture(scope="module")

@@ -114,17 +114,31 @@ def world(tmp_path: Path) -> World:
     return build_world(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path)
 
 
+def _register(
+    fleet_service: FleetService,
+    world: World,
+    kiosk_id: str,
+    *,
+    location: str = "x",
+    key_id: bytes | None = None,
+    signer: Any = None,
+) -> Any:
+    """Register ``kiosk_id`` on 1 September 2026 for GZ-SCJG: the world's kiosk key, signed by
+    the platform unless ``key_id`` or ``signer`` say otherwise."""
+    return fleet_service.register(
+        kiosk_id=kiosk_id,
+        location=location,
+        key_id=key_id or world.kiosk.key_id,
+        department="GZ-SCJG",
+        at=at("2026-09-01"),
+        signer=signer or world.platform,
+    )
+
+
 def test_the_fleet_flags_late_notices_and_kiosks_due_for_retirement(world: World) -> None:
     fleet_service = FleetService(world.ledger)
     for kiosk_id in ("GZ-TH-001", "GZ-YX-002", "GZ-HZ-003"):
-        fleet_service.register(
-            kiosk_id=kiosk_id,
-            location=f"广州 {kiosk_id}",
-            key_id=world.kiosk.key_id,
-            department="GZ-SCJG",
-            at=at("2026-09-01"),
-            signer=world.platform,
-        )
+        _register(fleet_service, world, kiosk_id, location=f"广州 {kiosk_id}")
     late = fleet_service.plan_suspension(
         "GZ-TH-001",
         start=at("2026-09-28", 14),
@@ -190,31 +204,10 @@ def test_the_fleet_flags_late_notices_and_kiosks_due_for_retirement(world: World
 def test_fleet_commands_check_their_signer_and_state(world: World) -> None:
     fleet_service = FleetService(world.ledger)
     with pytest.raises(KeyNotUsable):
-        fleet_service.register(
-            kiosk_id="GZ-TH-009",
-            location="x",
-            key_id=world.kiosk.key_id,
-            department="GZ-SCJG",
-            at=at("2026-09-01"),
-            signer=world.portal,
-        )
+        _register(fleet_service, world, "GZ-TH-009", signer=world.portal)
     with pytest.raises(InvalidKiosk, match="kiosk key"):
-        fleet_service.register(
-            kiosk_id="GZ-TH-009",
-            location="x",
-            key_id=world.food.key_id,
-            department="GZ-SCJG",
-            at=at("2026-09-01"),
-            signer=world.platform,
-        )
-    fleet_service.register(
-        kiosk_id="GZ-TH-009",
-        location="x",
-        key_id=world.kiosk.key_id,
-        department="GZ-SCJG",
-        at=at("2026-09-01"),
-        signer=world.platform,
-    )
+        _register(fleet_service, world, "GZ-TH-009", key_id=world.food.key_id)
+    _register(fleet_service, world, "GZ-TH-009")
     with pytest.raises(KioskNotInService):
         fleet_service.resume("GZ-TH-009", at=at("2026-09-02"), signer=world.platform)
     with pytest.raises(InvalidKiosk, match="before the suspension"):
@@ -227,11 +220,4 @@ def test_fleet_commands_check_their_signer_and_state(world: World) -> None:
             signer=world.platform,
         )
     with pytest.raises(InvalidKiosk):
-        fleet_service.register(
-            kiosk_id="bad id",
-            location="x",
-            key_id=world.kiosk.key_id,
-            department="GZ-SCJG",
-            at=at("2026-09-01"),
-            signer=world.platform,
-        )
+        _register(fleet_service, world, "bad id")

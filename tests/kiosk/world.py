@@ -19,11 +19,9 @@ from anchors.worker import AnchoringWorker, LedgerAnchors
 from kiosk.printing import FontCache
 from kiosk.service import KioskService
 from ledger.domain.certificate_id import make_certificate_id
-from ledger.services.domain_services import CertificateService
 from ledger.storage.urls import parse_storage_url
 from projections.progress import VaultMasker
 from tests.ledger.case_world import (
-    FOOD_DEPT,
     FOOD_FILING,
     ISSUER,
     World,
@@ -61,8 +59,7 @@ def closed_document_case(world: World) -> str:
     """A closed 食品经营许可信息备案 case: its result is the result document alone."""
     serial = world.submit_food(item_code=FOOD_FILING).serial
     world.to_accepted(serial)
-    world.to_delivered(serial)
-    world.cases.close(serial, signer=world.food)
+    world.to_closed(serial)
     return serial
 
 
@@ -71,16 +68,9 @@ def closed_certificate_case(world: World, number: str = "2026000777") -> tuple[s
     world.to_accepted(serial)
     world.cases.approve(serial, signer=world.food)
     case = world.cases.case(serial)
-    certificate = CertificateService(world.ledger).issue(
-        signer=world.food,
-        department=FOOD_DEPT,
-        case_id=case.id,
-        case_serial=serial,
-        case_department=FOOD_DEPT,
-        case_decided=True,
-        holder=case.applicant_id,
+    certificate = world.issue_certificate(
+        serial,
         type_code=ISSUER + "001",
-        issuer_code=ISSUER,
         serial=number,
         content={  # the keys the demo's departments use, and a department's own Chinese ones
             "holder": str(case.applicant_id),
@@ -92,8 +82,6 @@ def closed_certificate_case(world: World, number: str = "2026000777") -> tuple[s
             "名称": "广州某某餐饮有限公司",
             "经营项目": "热食类食品制售",
         },
-        at=world.clock.now(),
-        case=case,
     )
     world.cases.dispatch(serial, "online", signer=world.food)
     world.cases.sign_off(serial, signer=world.portal)

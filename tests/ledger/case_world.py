@@ -11,7 +11,8 @@ import datetime as dt
 import os
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +38,7 @@ from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import SQLiteSubjectKeyStore
 from tests.helpers import bootstrapped
 from tests.helpers import enrol as enrol_key
+from tests.ledger.domain_world import DomainServices
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 FOOD = "11440100MB2C92400X-FOOD-01"
@@ -139,7 +141,7 @@ def card_guide() -> Guide:
 
 
 @dataclass
-class World:
+class World(DomainServices):
     url: str
     ledger: LedgerApplication
     cases: CaseService
@@ -195,13 +197,15 @@ class World:
         signer: Ed25519Signer | None = None,
         applicant: Applicant | None = None,
         delivery: str = "online",
+        handling_mode: str | None = None,
         **kwargs: Any,
     ) -> Outcome:
         return self.cases.submit(
             item_code=kwargs.pop("item_code", FOOD),
             applicant_id=(applicant or self.enterprise).id,
             channel=channel,
-            handling_mode="online_pre_acceptance" if channel != "window" else "window",
+            handling_mode=handling_mode
+            or ("online_pre_acceptance" if channel != "window" else "window"),
             materials=self.full_food_materials() if materials is None else materials,
             delivery=delivery,
             signer=signer or (self.food if channel == "window" else self.portal),
@@ -253,6 +257,11 @@ class World:
             **(own | fields),
         )
 
+    @property
+    def app(self) -> LedgerApplication:  # type: ignore[override]
+        """The ledger, under the name :class:`DomainServices` reads."""
+        return self.ledger
+
     def to_delivered(self, serial: str) -> None:
         """From accepted: approved, result document issued, and the e-certificate too when the
         guide's result is a certificate (no dispatch before it, GZ16·15), delivered online and
@@ -263,6 +272,11 @@ class World:
             self.issue_certificate(serial, serial=re.sub(r"[^0-9A-Z]", "", serial.upper())[-12:])
         self.cases.dispatch(serial, "online", signer=self.food)
         self.cases.sign_off(serial, signer=self.portal)
+
+    def to_closed(self, serial: str) -> None:
+        """From accepted: delivered (``to_delivered``), then closed by the food department."""
+        self.to_delivered(serial)
+        self.cases.close(serial, signer=self.food)
 
 
 def _register(
@@ -340,6 +354,16 @@ def build_world(url: str, tmp: Path, *, start: dt.date = dt.date(2026, 9, 28)) -
         enterprise=enterprise,
         blacklisted=blacklisted,
     )
+
+
+@contextmanager
+def opened_world(url: str, tmp: Path) -> Iterator[World]:
+    """``build_world``, its ledger closed again afterwards (for fixtures)."""
+    world = build_world(url, tmp)
+    try:
+        yield world
+    finally:
+        world.ledger.close()
 
 
 def _basic(vault: PersonalDataVault) -> Applicant:

@@ -17,6 +17,7 @@ import pytest
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.keys import KeyRole
 from ledger.services.application import LedgerApplication
+from ledger.storage.materials import BlobStore, DirectoryBlobStore, PostgresBlobStore
 from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import (
     PostgresSubjectKeyStore,
@@ -25,6 +26,7 @@ from ledger.storage.subject_keys import (
 )
 from ledger.storage.urls import parse_storage_url
 from tests.helpers import bootstrapped, enrol
+from tests.ledger.domain_world import World, world_at
 
 DEPARTMENT_CODE = "11440100MB2C92400X"
 
@@ -71,6 +73,18 @@ def key_store(request: pytest.FixtureRequest, ledger_path: Path) -> SubjectKeySt
     return store
 
 
+@pytest.fixture(params=["directory", pytest.param("postgres", marks=pytest.mark.postgres)])
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    """The content-addressed blob store on each real backend (a directory, PostgreSQL)."""
+    if request.param == "directory":
+        return DirectoryBlobStore(tmp_path / "blobs")
+    target: PostgresTarget = request.getfixturevalue("postgres")
+    store = PostgresBlobStore(target.conninfo, target.schema)
+    store.migrate()
+    store.migrate()  # repeatable
+    return store
+
+
 @pytest.fixture
 def sqlite_key_store(ledger_path: Path) -> SQLiteSubjectKeyStore:
     store = SQLiteSubjectKeyStore(ledger_path)
@@ -104,3 +118,17 @@ def ledger(ledger_path: Path) -> Iterator[SignedLedger]:
         yield SignedLedger(app, platform, department)
     finally:
         app.close()
+
+
+@pytest.fixture
+def world(sqlite_url: str) -> Iterator[World]:
+    """The domain world of ``domain_world`` on a SQLite file (a module may define its own)."""
+    with world_at(sqlite_url) as w:
+        yield w
+
+
+@pytest.fixture
+def both(storage_url: str) -> Iterator[World]:
+    """The domain world on each real backend, SQLite and PostgreSQL."""
+    with world_at(storage_url) as w:
+        yield w

@@ -35,6 +35,7 @@ from ledger.services.domain_services import (
     ConsultationService,
     RatingService,
     SupervisionService,
+    appointment_fact,
 )
 from ledger.storage.materials import DirectoryBlobStore
 from ledger.storage.privacy import PersonalDataVault
@@ -44,14 +45,14 @@ from tests.ledger.case_world import food_guide
 
 ISSUER = "11440100MB2C92400X"
 """The issuing department (its code is its 18-character USCC)."""
+ITEM = ISSUER + "-FOOD-01"
+"""ISSUER's service item (the food licence guide), under which the world's cases are made."""
 USER = "11440100MB2C92411Y"
 """A using department."""
 OTHER = "FS-NH-01"
 OFFICE = "GZ-ZWFW"
 """The online-services management office (网上办事管理部门) the supervisor acts for."""
 TYPE_CODE = ISSUER + "001"
-ITEM = ISSUER + "-FOOD-01"
-"""ISSUER's service item (the food licence guide), under which the world's cases are made."""
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -69,19 +70,13 @@ class OwnCase:
     applicant: UUID
 
 
-@dataclass
-class World:
+class DomainServices:
+    """The domain services over a world's ledger ``app`` (built per use: they keep no state).
+    Shared by this world and the case world of ``case_world``."""
+
     app: LedgerApplication
-    platform: Ed25519Signer
-    issuer: Ed25519Signer
-    user: Ed25519Signer
-    other: Ed25519Signer
-    supervisor: Ed25519Signer
     portal: Ed25519Signer
-    kiosk: Ed25519Signer
-    vault: PersonalDataVault
-    blobs: Path
-    registered: list[UUID] = field(default_factory=list)
+    platform: Ed25519Signer
 
     @property
     def certificates(self) -> CertificateService:
@@ -107,6 +102,48 @@ class World:
     def supervision(self) -> SupervisionService:
         return SupervisionService(self.app)
 
+    def missed_appointment(
+        self,
+        signer: Ed25519Signer,
+        department: str,
+        applicant: UUID,
+        start: dt.datetime,
+        booked_at: dt.datetime,
+    ) -> str:
+        """``department`` opens a one-hour slot at ``start``, ``applicant`` books it through
+        the portal and misses it; the fact that counts towards a blacklisting (NH·25)."""
+        slot = self.appointments.open_slot(
+            signer=signer,
+            department=department,
+            hall="TH-HALL",
+            service_item="440100-001",
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
+            capacity=2,
+        )
+        booking = self.appointments.book(
+            slot.id, signer=self.portal, applicant_id=applicant, at=booked_at
+        )
+        self.appointments.record_no_shows(
+            slot.id, signer=self.platform, at=start + dt.timedelta(hours=2)
+        )
+        return appointment_fact(slot.id, booking)
+
+
+@dataclass
+class World(DomainServices):
+    app: LedgerApplication
+    platform: Ed25519Signer
+    issuer: Ed25519Signer
+    user: Ed25519Signer
+    other: Ed25519Signer
+    supervisor: Ed25519Signer
+    portal: Ed25519Signer
+    kiosk: Ed25519Signer
+    vault: PersonalDataVault
+    blobs: Path
+    registered: list[UUID] = field(default_factory=list)
+
     def head(self) -> int:
         entry = self.app.chain.chain_head()
         return entry.sequence if entry else 0
@@ -123,6 +160,22 @@ class World:
             assert self.head() == before, "a refused command moved the chain head"
             return exc
         raise AssertionError(f"{error.__name__} was not raised")
+
+    def issue(self, holder: UUID | None = None, serial: str = "0001", **content: Any) -> str:
+        certificate = self.certificates.issue(
+            signer=self.issuer,
+            department=ISSUER,
+            case_id=uuid4(),
+            case_serial=f"GZ-{serial}",
+            case_department=ISSUER,
+            case_decided=True,
+            holder=holder or uuid4(),
+            type_code=TYPE_CODE,
+            serial=serial,
+            content=content or {"business_scope": "餐饮服务", "valid_until": "2030-12-31"},
+            at=at("2025-09-29"),
+        )
+        return certificate.identifier
 
     def applicant(self, level: str = "advanced", kind: str = "natural_person") -> UUID:
         """Register an applicant at ``level`` (FZ·8) through the portal; its id."""
@@ -165,22 +218,6 @@ class World:
             signer=self.issuer,
         )
         return OwnCase(cases.case(outcome.serial).id, outcome.serial, applicant)
-
-    def issue(self, holder: UUID | None = None, serial: str = "0001", **content: Any) -> str:
-        certificate = self.certificates.issue(
-            signer=self.issuer,
-            department=ISSUER,
-            case_id=uuid4(),
-            case_serial=f"GZ-{serial}",
-            case_department=ISSUER,
-            case_decided=True,
-            holder=holder or uuid4(),
-            type_code=TYPE_CODE,
-            serial=serial,
-            content=content or {"business_scope": "餐饮服务", "valid_until": "2030-12-31"},
-            at=at("2025-09-29"),
-        )
-        return certificate.identifier
 
 
 class _Fixed:

@@ -19,11 +19,9 @@ from ledger.storage.bounded import Exceeded, Failed, run_bounded
 from ledger.storage.materials import (
     BlobStore,
     DirectoryBlobStore,
-    PostgresBlobStore,
     check_material,
 )
 from tests import hostile_files as h
-from tests.ledger.conftest import PostgresTarget
 
 HIDDEN = {
     "JavaScript in a FlateDecode object stream": h.javascript_in_object_stream_pdf(),
@@ -123,16 +121,6 @@ def test_an_ofd_with_a_macro_project_is_refused() -> None:
         archive.writestr("Doc_0/vbaProject.bin", b"\x00")
     with pytest.raises(ActiveContentRefused, match=r"vbaProject\.bin"):
         check_material(buffer.getvalue(), "application/ofd")
-
-
-@pytest.fixture(params=["directory", pytest.param("postgres", marks=pytest.mark.postgres)])
-def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    if request.param == "directory":
-        return DirectoryBlobStore(tmp_path / "blobs")
-    target: PostgresTarget = request.getfixturevalue("postgres")
-    store = PostgresBlobStore(target.conninfo, target.schema)
-    store.migrate()
-    return store
 
 
 def test_a_refused_upload_stores_nothing(blob_store: BlobStore, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ test per rule; every invalid transition records nothing; the chain verifies."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,29 +18,30 @@ from ledger.domain.rules import (
     InvalidAppointment,
     NotInDepartmentScope,
 )
-from tests.ledger.domain_world import ISSUER, World, at, world_at
+from tests.ledger.domain_world import ISSUER, World, at
 
 START = at("2025-10-09", 9)
 END = START + dt.timedelta(minutes=30)
 
 
 @pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
-
-
-@pytest.fixture
 def slot(world: World) -> AppointmentSlot:
-    return world.appointments.open_slot(
-        signer=world.issuer,
-        department=ISSUER,
-        hall="TH-HALL",
-        service_item="440100-001",
-        starts_at=START,
-        ends_at=END,
-        capacity=2,
-    )
+    return _open_slot(world)
+
+
+def _open_slot(world: World, **changes: Any) -> AppointmentSlot:
+    """A slot of two places in the issuing department's hall on 9 October 2025, 9:00–9:30;
+    ``changes`` override any argument."""
+    arguments: dict[str, Any] = {
+        "signer": world.issuer,
+        "department": ISSUER,
+        "hall": "TH-HALL",
+        "service_item": "440100-001",
+        "starts_at": START,
+        "ends_at": END,
+        "capacity": 2,
+    }
+    return world.appointments.open_slot(**(arguments | changes))
 
 
 def _book(world: World, slot: AppointmentSlot, applicant: UUID | None = None) -> UUID:
@@ -54,29 +54,34 @@ def _book(world: World, slot: AppointmentSlot, applicant: UUID | None = None) ->
     )
 
 
-def test_slots_are_per_hall_and_item_with_a_capacity_GZ20_9(world: World) -> None:
-    slot = world.appointments.open_slot(
-        signer=world.issuer,
-        department=ISSUER,
-        hall="TH-HALL",
-        service_item="440100-002",
-        starts_at=START,
-        ends_at=END,
-        capacity=3,
+def _refuse(
+    world: World,
+    slot: AppointmentSlot,
+    booking: UUID,
+    ground: RefusalGround,
+    *,
+    signer: Any = None,
+    details: str = "x",
+    at: dt.datetime = START,
+) -> Any:
+    """The issuing department (or ``signer``) refuses ``booking`` on ``ground``."""
+    return world.appointments.refuse(
+        slot.id,
+        signer=signer or world.issuer,
+        booking_id=booking,
+        ground=ground,
+        details=details,
+        at=at,
     )
+
+
+def test_slots_are_per_hall_and_item_with_a_capacity_GZ20_9(world: World) -> None:
+    slot = _open_slot(world, service_item="440100-002", capacity=3)
     assert slot.id == AppointmentSlot.id_for("TH-HALL", "440100-002", START)
     assert slot.remaining == 3
     world.refused(
         NotInDepartmentScope,
-        lambda: world.appointments.open_slot(
-            signer=world.user,
-            department=ISSUER,
-            hall="TH-HALL",
-            service_item="440100-004",
-            starts_at=START,
-            ends_at=END,
-            capacity=1,
-        ),
+        lambda: _open_slot(world, signer=world.user, service_item="440100-004", capacity=1),
     )
 
 
@@ -93,17 +98,8 @@ def test_slots_are_per_hall_and_item_with_a_capacity_GZ20_9(world: World) -> Non
 def test_malformed_slots_are_refused_naming_the_field(
     world: World, field: str, changes: dict[str, Any]
 ) -> None:
-    arguments: dict[str, Any] = {
-        "signer": world.issuer,
-        "department": ISSUER,
-        "hall": "TH-HALL",
-        "service_item": "440100-003",
-        "starts_at": START,
-        "ends_at": END,
-        "capacity": 1,
-        **changes,
-    }
-    exc = world.refused(InvalidAppointment, lambda: world.appointments.open_slot(**arguments))
+    arguments = {"service_item": "440100-003", "capacity": 1} | changes
+    exc = world.refused(InvalidAppointment, lambda: _open_slot(world, **arguments))
     assert exc.field == field  # type: ignore[attr-defined]
 
 
@@ -215,11 +211,11 @@ def test_a_successful_appointment_is_refused_only_on_the_three_grounds_GZ20_9_GZ
 ) -> None:
     booking = _book(world, slot)
     world.appointments.check_in(slot.id, signer=world.kiosk, booking_id=booking, at=START)
-    world.appointments.refuse(
-        slot.id,
-        signer=world.issuer,
-        booking_id=booking,
-        ground=ground,
+    _refuse(
+        world,
+        slot,
+        booking,
+        ground,
         details="缺少不动产权证书原件",
         at=START + dt.timedelta(minutes=5),
     )
@@ -236,14 +232,7 @@ def test_any_other_refusal_is_not_allowed_GZ20_9(
     booking = _book(world, slot)
     exc = world.refused(
         AppointmentRefusalNotAllowed,
-        lambda: world.appointments.refuse(
-            slot.id,
-            signer=world.issuer,
-            booking_id=booking,
-            ground=ground,
-            details="窗口繁忙",
-            at=START,
-        ),
+        lambda: _refuse(world, slot, booking, ground, details="窗口繁忙"),
     )
     assert exc.rule == "GZ20·9, GZ16·9, FZ·10"  # type: ignore[attr-defined]
 
@@ -252,14 +241,7 @@ def test_refusal_is_by_the_slots_department(world: World, slot: AppointmentSlot)
     booking = _book(world, slot)
     world.refused(
         NotInDepartmentScope,
-        lambda: world.appointments.refuse(
-            slot.id,
-            signer=world.user,
-            booking_id=booking,
-            ground=RefusalGround.OUT_OF_SCOPE,
-            details="x",
-            at=START,
-        ),
+        lambda: _refuse(world, slot, booking, RefusalGround.OUT_OF_SCOPE, signer=world.user),
     )
 
 
@@ -269,14 +251,7 @@ def test_a_no_show_or_cancelled_booking_is_not_refused_or_checked_in(
     booking = _book(world, slot)
     world.appointments.record_no_shows(slot.id, signer=world.platform, at=END)
     for command in (
-        lambda: world.appointments.refuse(
-            slot.id,
-            signer=world.issuer,
-            booking_id=booking,
-            ground=RefusalGround.APPLICANT_GAVE_UP,
-            details="x",
-            at=END,
-        ),
+        lambda: _refuse(world, slot, booking, RefusalGround.APPLICANT_GAVE_UP, at=END),
         lambda: world.appointments.check_in(
             slot.id, signer=world.kiosk, booking_id=booking, at=END
         ),

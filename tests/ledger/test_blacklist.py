@@ -4,7 +4,6 @@ with its source (GZ16·22, NH·25, PY·28); the flows on both backends; the chai
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import pytest
@@ -25,19 +24,7 @@ from ledger.domain.rules import (
 from ledger.domain.sealed import SealedKind
 from ledger.services.application import KeyNotUsable
 from ledger.services.domain_services import appointment_fact, consultation_fact, rating_fact
-from tests.ledger.domain_world import ISSUER, OFFICE, World, at, world_at
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
-
-
-@pytest.fixture
-def both(storage_url: str) -> Iterator[World]:
-    with world_at(storage_url) as w:
-        yield w
+from tests.ledger.domain_world import ISSUER, OFFICE, World, at
 
 
 def _blacklist(
@@ -59,26 +46,12 @@ def _blacklist(
 
 
 def _no_shows(world: World, applicant: UUID, count: int) -> list[str]:
-    facts = []
-    for i in range(count):
-        start = at(f"2025-03-0{3 + i}", 9)
-        slot = world.appointments.open_slot(
-            signer=world.issuer,
-            department=ISSUER,
-            hall="TH-HALL",
-            service_item="440100-001",
-            starts_at=start,
-            ends_at=start + dt.timedelta(hours=1),
-            capacity=2,
+    return [
+        world.missed_appointment(
+            world.issuer, ISSUER, applicant, at(f"2025-03-0{3 + i}", 9), at("2025-03-01")
         )
-        booking = world.appointments.book(
-            slot.id, signer=world.portal, applicant_id=applicant, at=at("2025-03-01")
-        )
-        world.appointments.record_no_shows(
-            slot.id, signer=world.platform, at=start + dt.timedelta(hours=2)
-        )
-        facts.append(appointment_fact(slot.id, booking))
-    return facts
+        for i in range(count)
+    ]
 
 
 def test_blacklisting_is_a_decision_with_a_sealed_notice_GZ16_22(both: World) -> None:

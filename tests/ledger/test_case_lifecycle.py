@@ -48,18 +48,15 @@ from ledger.errors import RuleViolation
 from ledger.services.application import KeyNotUsable
 from ledger.services.cases import CaseNotFound
 from ledger.services.idempotency import IdempotencyKeyReused
-from tests.ledger.case_world import FOOD, ISSUER, World, build_world, shanghai
+from tests.ledger.case_world import ISSUER, World, build_world, opened_world, shanghai
 
 ACCEPTED_ON = dt.date(2026, 9, 28)
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    w = build_world(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path)
-    try:
+    with opened_world(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path) as w:
         yield w
-    finally:
-        w.ledger.close()
 
 
 CERTIFICATE = make_certificate_id(ISSUER + "001", ISSUER, "2026000123", 1)
@@ -73,6 +70,13 @@ def refused(world: World, error: type[RuleViolation], action: Callable[[], Any])
         action()
     assert world.head() == head, "a refused command recorded something"
     return caught.value
+
+
+def _accepted_at_window(world: World) -> str:
+    """A food case submitted and accepted at the window; its serial."""
+    serial = world.submit_food(channel="window").serial
+    world.cases.accept(serial, signer=world.food)
+    return serial
 
 
 def document(outcome: Any) -> SignedDocument:
@@ -185,15 +189,7 @@ def test_channel_or_handling_mode_the_guide_does_not_offer_is_refused_GZ20_10(
     refused(
         world,
         ChannelNotOffered,
-        lambda: world.cases.submit(
-            item_code=FOOD,
-            applicant_id=world.enterprise.id,
-            channel="web",
-            handling_mode="full_online",
-            materials=[world.licence()],
-            delivery="online",
-            signer=world.portal,
-        ),
+        lambda: world.submit_food([world.licence()], handling_mode="full_online"),
     )
     window_only = [*world.full_food_materials()[:2], world.copy("ORIGINAL")]
     refused(world, ChannelNotOffered, lambda: world.submit_food(window_only))
@@ -211,15 +207,7 @@ def test_online_application_needs_advanced_authentication_FZ_8(world: World) -> 
     error = refused(
         world,
         AuthenticationTooLow,
-        lambda: world.cases.submit(
-            item_code=FOOD,
-            applicant_id=world.basic_person.id,
-            channel="web",
-            handling_mode="online_pre_acceptance",
-            materials=[world.licence()],
-            delivery="online",
-            signer=world.portal,
-        ),
+        lambda: world.submit_food([world.licence()], applicant=world.basic_person),
     )
     assert error.rule == "FZ·8"
     at_window = world.submit_food(channel="window", applicant=world.basic_person)
@@ -553,8 +541,7 @@ def test_fee_is_the_guides_and_is_paid_before_approval_FZ_18(world: World) -> No
 
 
 def test_no_fee_is_assessed_for_a_free_item_FZ_18(world: World) -> None:
-    serial = world.submit_food(channel="window").serial
-    world.cases.accept(serial, signer=world.food)
+    serial = _accepted_at_window(world)
     refused(
         world,
         FeeNotInGuide,
@@ -568,8 +555,7 @@ def test_no_fee_is_assessed_for_a_free_item_FZ_18(world: World) -> None:
 def test_decision_with_a_key_that_is_not_the_departments_seal_is_refused_GZ20_12(
     world: World,
 ) -> None:
-    serial = world.submit_food(channel="window").serial
-    world.cases.accept(serial, signer=world.food)
+    serial = _accepted_at_window(world)
     world.cases.seals = {"GZ-SCJG": world.card}.__getitem__  # the wrong department's key
     error = refused(
         world, DecisionNotSealed, lambda: world.cases.approve(serial, signer=world.food)
@@ -578,8 +564,7 @@ def test_decision_with_a_key_that_is_not_the_departments_seal_is_refused_GZ20_12
 
 
 def test_disapproval_states_reasons_and_remedies_GZ16_12(world: World) -> None:
-    serial = world.submit_food(channel="window").serial
-    world.cases.accept(serial, signer=world.food)
+    serial = _accepted_at_window(world)
     refused(world, ReasonRequired, lambda: world.cases.disapprove(serial, [], signer=world.food))
     decision = document(
         world.cases.disapprove(serial, ["经营场所与申请材料不符"], signer=world.food)
@@ -600,8 +585,7 @@ def test_department_key_acts_only_on_its_own_cases_GZ20_25(world: World) -> None
 
 
 def test_case_cannot_close_before_its_result_is_issued_GZ16_15_NH_20_FZ_19(world: World) -> None:
-    serial = world.submit_food(channel="window").serial
-    world.cases.accept(serial, signer=world.food)
+    serial = _accepted_at_window(world)
     world.cases.approve(serial, signer=world.food)
     error = refused(world, CaseNotClosable, lambda: world.cases.close(serial, signer=world.food))
     assert error.rule == "GZ16·15, NH·20, FZ·19"
@@ -678,8 +662,7 @@ def test_courier_delivery_carries_a_sealed_address_and_a_signed_off_receipt_GZ20
 def test_public_notice_only_after_failed_delivery_and_counts_after_its_period_NH_16(
     world: World,
 ) -> None:
-    serial = world.submit_food(channel="window").serial
-    world.cases.accept(serial, signer=world.food)
+    serial = _accepted_at_window(world)
     world.cases.approve(serial, signer=world.food)
     world.cases.issue_result_document(serial, signer=world.food)
     world.cases.record_certificate(serial, CERTIFICATE, signer=world.food)
@@ -702,8 +685,7 @@ def test_public_notice_only_after_failed_delivery_and_counts_after_its_period_NH
 
 
 def test_applicant_may_withdraw_before_the_decision_only(world: World) -> None:
-    serial = world.submit_food(channel="window").serial
-    world.cases.accept(serial, signer=world.food)
+    serial = _accepted_at_window(world)
     refused(
         world,
         InvalidApplicant,

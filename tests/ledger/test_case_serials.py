@@ -20,7 +20,7 @@ from ledger.domain.serials import (
     parse_serial,
     serial_number,
 )
-from tests.ledger.case_world import World, build_world
+from tests.ledger.case_world import World, opened_world
 
 DAY = dt.date(2026, 9, 28)
 
@@ -98,11 +98,8 @@ def test_daily_counter_numbers_one_department_day() -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    w = build_world(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path)
-    try:
+    with opened_world(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path) as w:
         yield w
-    finally:
-        w.ledger.close()
 
 
 def test_a_concurrent_submission_never_takes_the_same_serial(world: World) -> None:

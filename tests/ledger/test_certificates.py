@@ -4,7 +4,6 @@ source; issue → update → revoke and disputes on both backends; the chain ver
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,25 +38,13 @@ from ledger.domain.rules import (
     ResubmissionDemanded,
 )
 from ledger.domain.sealed import SealedKind
-from tests.ledger.domain_world import ISSUER, TYPE_CODE, USER, World, at, world_at
+from tests.ledger.domain_world import ISSUER, TYPE_CODE, USER, World, at
 
 # Identifiers issued by provincial platforms (Hunan, Zhejiang), as in test_certificate_id.py.
 ISSUED = [
     "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U",
     "1.2.156.3005.2.11100000000013338W009.11330105002500287C.2025052201.002.0",
 ]
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
-
-
-@pytest.fixture
-def both(storage_url: str) -> Iterator[World]:
-    with world_at(storage_url) as w:
-        yield w
 
 
 # --- identifiers (GB/T 36904) ---------------------------------------------------------------------

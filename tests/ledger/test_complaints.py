@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -16,13 +15,7 @@ from ledger.domain.complaints import AnswerLimits, Consultation, ConsultationKin
 from ledger.domain.rules import ConsultationNotOpen, InvalidConsultation, NotInDepartmentScope
 from ledger.domain.sealed import SealedKind
 from ledger.services.domain_services import ConsultationService
-from tests.ledger.domain_world import ISSUER, USER, World, at, world_at
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
+from tests.ledger.domain_world import ISSUER, USER, World, at
 
 
 def _receive(

@@ -137,17 +137,6 @@ def test_malformed_material_ref_is_rejected(data: Any) -> None:
 # --- the blob store contract, on each real backend ------------------------------------------------
 
 
-@pytest.fixture(params=["directory", pytest.param("postgres", marks=pytest.mark.postgres)])
-def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    if request.param == "directory":
-        return DirectoryBlobStore(tmp_path / "blobs")
-    target: PostgresTarget = request.getfixturevalue("postgres")
-    store = PostgresBlobStore(target.conninfo, target.schema)
-    store.migrate()
-    store.migrate()  # repeatable
-    return store
-
-
 def test_store_returns_the_bytes_by_their_hash(blob_store: BlobStore) -> None:
     ref = blob_store.put(SAMPLES["application/pdf"], "application/pdf")
     assert blob_store.exists(ref.sha256)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from functools import partial
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -94,29 +95,20 @@ def test_only_a_department_holding_a_case_reads_and_oversight_reads_masked(world
 def test_a_clear_read_is_recorded_with_its_purpose_and_basis(world: World) -> None:
     service = PersonalDataService(world.ledger, Holdings())
     basis = ReadBasis("case", "GZ-SCJG-20261009-000001Q")
-    before = head(world)
-    with pytest.raises(PurposeRequired):
-        service.record_read(
-            world.person.id,
-            ["name"],
-            basis=basis,
-            reader="tok",
-            reader_role="department",
-            reader_department=FOOD_DEPT,
-            purpose="  ",
-            signer=world.food,
-        )
-    assert head(world) == before  # a refused read records nothing
-    access = service.record_read(
+    read = partial(
+        service.record_read,
         world.person.id,
-        ["phone", "name"],
         basis=basis,
         reader="tok",
         reader_role="department",
         reader_department=FOOD_DEPT,
-        purpose=" 核对申请人身份　（受理审查） ",
         signer=world.food,
     )
+    before = head(world)
+    with pytest.raises(PurposeRequired):
+        read(["name"], purpose="  ")
+    assert head(world) == before  # a refused read records nothing
+    access = read(["phone", "name"], purpose=" 核对申请人身份　（受理审查） ")
     stored = world.ledger.repository.get(access.id)
     assert isinstance(stored, PersonalDataAccess)
     assert stored.basis == "case:GZ-SCJG-20261009-000001Q"

@@ -38,6 +38,23 @@ def conninfo(postgres: PostgresTarget) -> Iterator[str]:
     pg_pool.pool(info).close()
 
 
+@pytest.fixture
+def blobs(postgres: PostgresTarget, conninfo: str) -> PostgresBlobStore:
+    """A migrated blob store borrowing from the test's own pool."""
+    store = PostgresBlobStore(conninfo, postgres.schema)
+    store.migrate()
+    return store
+
+
+def _insert_blob(conn: psycopg.Connection, schema: str, sha: bytes) -> None:
+    """Write the PDF's row straight into the blob table, inside the caller's transaction."""
+    conn.execute(
+        f'INSERT INTO "{schema}".material_blobs (sha256, media_type, size, bytes) '
+        "VALUES (%s, %s, %s, %s)",
+        (sha, "application/pdf", len(PDF), PDF),
+    )
+
+
 def _backend_pid(conninfo: str) -> int:
     with pg_pool.transaction(conninfo) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
@@ -64,17 +81,15 @@ def test_sequential_calls_reuse_a_few_server_connections(conninfo: str) -> None:
 
 
 def test_concurrent_calls_never_open_more_than_the_pool_size(
-    postgres: PostgresTarget, conninfo: str
+    postgres: PostgresTarget, conninfo: str, blobs: PostgresBlobStore
 ) -> None:
-    store = PostgresBlobStore(conninfo, postgres.schema)
-    store.migrate()
-    ref = store.put(PDF, "application/pdf")
+    ref = blobs.put(PDF, "application/pdf")
     failures: list[BaseException] = []
 
     def work() -> None:
         try:
             for _ in range(25):
-                assert store.exists(ref.sha256)
+                assert blobs.exists(ref.sha256)
         except BaseException as exc:  # reported below, in the test's thread
             failures.append(exc)
 
@@ -89,43 +104,31 @@ def test_concurrent_calls_never_open_more_than_the_pool_size(
 
 
 def test_a_failed_transaction_is_rolled_back_and_the_pool_stays_usable(
-    postgres: PostgresTarget, conninfo: str
+    postgres: PostgresTarget, conninfo: str, blobs: PostgresBlobStore
 ) -> None:
-    store = PostgresBlobStore(conninfo, postgres.schema)
-    store.migrate()
     sha = hashlib.sha256(PDF).digest()
-    table = f'"{postgres.schema}".material_blobs'
 
     with pytest.raises(psycopg.errors.DivisionByZero), pg_pool.transaction(conninfo) as conn:
-        conn.execute(
-            f"INSERT INTO {table} (sha256, media_type, size, bytes) VALUES (%s, %s, %s, %s)",
-            (sha, "application/pdf", len(PDF), PDF),
-        )
+        _insert_blob(conn, postgres.schema, sha)
         conn.execute("SELECT 1 / 0")
 
-    assert store.exists(sha) is False
+    assert blobs.exists(sha) is False
     with pg_pool.pool(conninfo).connection() as conn:
         assert conn.info.transaction_status == TransactionStatus.IDLE
-    assert store.put(PDF, "application/pdf").sha256 == sha
-    assert store.exists(sha) is True
+    assert blobs.put(PDF, "application/pdf").sha256 == sha
+    assert blobs.exists(sha) is True
 
 
 def test_a_write_abandoned_by_an_exception_in_the_caller_is_not_visible(
-    postgres: PostgresTarget, conninfo: str
+    postgres: PostgresTarget, conninfo: str, blobs: PostgresBlobStore
 ) -> None:
-    store = PostgresBlobStore(conninfo, postgres.schema)
-    store.migrate()
     sha = hashlib.sha256(PDF).digest()
 
     with pytest.raises(RuntimeError), pg_pool.transaction(conninfo) as conn:
-        conn.execute(
-            f'INSERT INTO "{postgres.schema}".material_blobs (sha256, media_type, size, bytes) '
-            "VALUES (%s, %s, %s, %s)",
-            (sha, "application/pdf", len(PDF), PDF),
-        )
+        _insert_blob(conn, postgres.schema, sha)
         raise RuntimeError("the caller gives up")
 
-    assert store.exists(sha) is False
+    assert blobs.exists(sha) is False
 
 
 def test_a_store_error_is_wrapped_as_before_and_the_next_call_succeeds(

@@ -4,7 +4,6 @@ both ways (property tests); deadlines over National Day; the chain verifies."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -37,13 +36,7 @@ from ledger.domain.rules import (
 from ledger.domain.sealed import SealedKind, SealedRecord
 from ledger.services.application import KeyNotUsable
 from ledger.services.domain_services import RatingService, UnknownRecord
-from tests.ledger.domain_world import ISSUER, USER, OwnCase, World, at, world_at
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
+from tests.ledger.domain_world import ISSUER, USER, OwnCase, World, at
 
 
 def _rate(

@@ -47,6 +47,13 @@ def _guard(led: Ledger, tmp_path: Path) -> RollbackGuard:
     return guard
 
 
+def _ticked(led: Ledger, tmp_path: Path) -> RollbackGuard:
+    """The guard after its first tick: the head it knows is the log's head."""
+    guard = _guard(led, tmp_path)
+    guard.tick()
+    return guard
+
+
 def _head(led: Ledger) -> int:
     head = led.app.chain.chain_head()
     return 0 if head is None else head.sequence
@@ -68,8 +75,7 @@ def test_the_first_tick_records_the_head_and_later_ticks_follow_the_log(
 def test_a_tail_cut_back_is_refused_naming_the_missing_entries_and_nothing_is_written(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    guard = _guard(ledger, tmp_path)
-    guard.tick()
+    guard = _ticked(ledger, tmp_path)
     truncate_chain(ledger.url, keep=8)
     faults = guard.tick()
     assert [f.code for f in faults] == [ROLLED_BACK]
@@ -84,8 +90,7 @@ def test_a_tail_cut_back_is_refused_naming_the_missing_entries_and_nothing_is_wr
 def test_a_cut_log_written_on_past_the_known_head_is_found_diverged(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    guard = _guard(ledger, tmp_path)
-    guard.tick()
+    guard = _ticked(ledger, tmp_path)
     truncate_chain(ledger.url, keep=8)
     ledger.app.write_gate = None  # a writer that does not know of the guard
     for _ in range(3):
@@ -99,23 +104,20 @@ def test_a_cut_log_written_on_past_the_known_head_is_found_diverged(
 def test_a_rewritten_entry_at_the_known_head_is_found_diverged(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    guard = _guard(ledger, tmp_path)
-    guard.tick()
+    guard = _ticked(ledger, tmp_path)
     run_sql(ledger.url, "UPDATE chain_entries SET entry_hash = ? WHERE sequence = 14", (bytes(32),))
     assert [f.code for f in guard.tick()] == [HEAD_DIVERGED]
 
 
 def test_a_wiped_database_is_refused(ledger: Ledger, tmp_path: Path) -> None:
-    guard = _guard(ledger, tmp_path)
-    guard.tick()
+    guard = _ticked(ledger, tmp_path)
     truncate_chain(ledger.url, keep=0)
     faults = guard.tick()
     assert [f.code for f in faults] == [ROLLED_BACK] and "empty" in faults[0].detail
 
 
 def test_another_ledger_in_the_database_is_refused(ledger: Ledger, tmp_path: Path) -> None:
-    guard = _guard(ledger, tmp_path)
-    guard.tick()
+    guard = _ticked(ledger, tmp_path)
     run_sql(ledger.url, "UPDATE chain_entries SET entry_hash = ? WHERE sequence = 1", (bytes(32),))
     faults = guard.tick()
     assert [f.code for f in faults] == [HEAD_DIVERGED] and "another ledger" in faults[0].detail
@@ -124,8 +126,7 @@ def test_another_ledger_in_the_database_is_refused(ledger: Ledger, tmp_path: Pat
 def test_the_newer_data_restored_makes_the_ledger_writable_again(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    guard = _guard(ledger, tmp_path)
-    guard.tick()
+    guard = _ticked(ledger, tmp_path)
     newer = take_backup(parse_storage_url(ledger.url), tmp_path / "newer.backup")
     truncate_chain(ledger.url, keep=5)
     assert guard.tick()
@@ -135,8 +136,7 @@ def test_the_newer_data_restored_makes_the_ledger_writable_again(
 
 
 def test_a_damaged_state_file_fails_closed_until_reset(ledger: Ledger, tmp_path: Path) -> None:
-    guard = _guard(ledger, tmp_path)
-    guard.tick()
+    guard = _ticked(ledger, tmp_path)
     (tmp_path / "keys" / HEAD_FILE).write_text("{", encoding="utf-8")
     assert [f.code for f in guard.tick()] == [HEAD_UNREADABLE]
     with pytest.raises(LedgerRolledBack):
@@ -165,8 +165,7 @@ def test_an_alarm_raised_by_one_process_refuses_writes_in_every_other(
 def test_a_restored_counter_never_hands_out_a_number_the_lost_history_gave(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    guard = _guard(ledger, tmp_path)
-    guard.tick()
+    guard = _ticked(ledger, tmp_path)
 
     def submitter(app: LedgerApplication, numbering: SerialNumbering) -> Callable[[], int]:
         def load() -> DailyCounter:

@@ -17,7 +17,7 @@ import pytest
 from ledger.domain.rules import InvalidSerial
 from ledger.domain.serials import MAX_DAILY_COUNT, DailyCounter, parse_serial
 from ledger.services.numbering import SerialNumbering, Ticket
-from tests.ledger.case_world import World, build_world
+from tests.ledger.case_world import World, opened_world
 
 DAY = dt.date(2026, 9, 28)
 
@@ -149,11 +149,8 @@ def test_a_refused_submission_leaves_no_gap() -> None:
 
 @pytest.fixture
 def world(storage_url: str, tmp_path: Path) -> Iterator[World]:
-    w = build_world(storage_url, tmp_path)
-    try:
+    with opened_world(storage_url, tmp_path) as w:
         yield w
-    finally:
-        w.ledger.close()
 
 
 def test_concurrent_submissions_get_every_number_once_and_reserve_blocks(

@@ -4,7 +4,6 @@ rule; answers sealed and in time; every invalid transition records nothing."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -18,13 +17,7 @@ from ledger.domain.rules import (
 )
 from ledger.domain.supervision import SupervisionOrder, SupervisionReason
 from ledger.services.application import KeyNotUsable
-from tests.ledger.domain_world import ISSUER, World, at, world_at
-
-
-@pytest.fixture
-def world(sqlite_url: str) -> Iterator[World]:
-    with world_at(sqlite_url) as w:
-        yield w
+from tests.ledger.domain_world import ISSUER, World, at
 
 
 def _order(
@@ -46,19 +39,31 @@ def _order(
     return world.supervision.issue(**arguments)  # type: ignore[arg-type]
 
 
+def _answer(
+    world: World, order: SupervisionOrder, answer: str, day: str, signer: Any = None
+) -> Any:
+    """The issuing department (or ``signer``) answers ``order`` on ``day``."""
+    return world.supervision.answer(
+        order.id, signer=signer or world.issuer, department=ISSUER, answer=answer, at=at(day)
+    )
+
+
+def _close(
+    world: World, order: SupervisionOrder, conclusion: str, day: str, signer: Any = None
+) -> None:
+    """The supervisor (or ``signer``) closes ``order`` on ``day``."""
+    world.supervision.close(
+        order.id, signer=signer or world.supervisor, conclusion=conclusion, at=at(day)
+    )
+
+
 def test_a_red_light_case_gets_an_order_answered_within_the_set_time_FZ_24(
     world: World,
 ) -> None:
     order = _order(world, answer_days=3)
     assert order.due == add_working_days(dt.date(2025, 9, 30), 3) == dt.date(2025, 10, 11)
     assert not order.is_overdue(dt.date(2025, 10, 11)) and order.is_overdue(dt.date(2025, 10, 13))
-    record = world.supervision.answer(
-        order.id,
-        signer=world.issuer,
-        department=ISSUER,
-        answer="因专家评审延误，已办结并补充说明",
-        at=at("2025-10-10"),
-    )
+    record = _answer(world, order, "因专家评审延误，已办结并补充说明", "2025-10-10")
     assert record.body["order"] == order.id
     assert world.supervision.verify_answer(order.id)
     stored = world.supervision.order(order.id)
@@ -86,9 +91,7 @@ def test_an_order_may_target_a_department_without_a_case(world: World) -> None:
 
 def test_a_late_answer_is_recorded_as_late_FZ_24(world: World) -> None:
     order = _order(world, answer_days=3)
-    world.supervision.answer(
-        order.id, signer=world.issuer, department=ISSUER, answer="已整改", at=at("2025-10-13")
-    )
+    _answer(world, order, "已整改", "2025-10-13")
     assert world.supervision.order(order.id).answered_late
 
 
@@ -100,54 +103,38 @@ def test_only_supervisors_issue_and_close_and_only_the_department_answers(world:
     order = _order(world)
     world.refused(
         NotInDepartmentScope,
-        lambda: world.supervision.answer(
-            order.id, signer=world.user, department=ISSUER, answer="x", at=at("2025-10-09")
-        ),
+        lambda: _answer(world, order, "x", "2025-10-09", signer=world.user),
     )
     world.refused(
         KeyNotUsable,
-        lambda: world.supervision.close(
-            order.id, signer=world.issuer, conclusion="x", at=at("2025-10-09")
-        ),
+        lambda: _close(world, order, "x", "2025-10-09", signer=world.issuer),
     )
 
 
 def test_an_order_is_answered_once_and_closed_once(world: World) -> None:
     order = _order(world)
-    world.supervision.answer(
-        order.id, signer=world.issuer, department=ISSUER, answer="已说明", at=at("2025-10-09")
-    )
+    _answer(world, order, "已说明", "2025-10-09")
     world.refused(
         SupervisionOrderNotOpen,
-        lambda: world.supervision.answer(
-            order.id, signer=world.issuer, department=ISSUER, answer="再答", at=at("2025-10-09")
-        ),
+        lambda: _answer(world, order, "再答", "2025-10-09"),
     )
-    world.supervision.close(
-        order.id, signer=world.supervisor, conclusion="说明合理，督办办结", at=at("2025-10-10")
-    )
+    _close(world, order, "说明合理，督办办结", "2025-10-10")
     assert world.supervision.order(order.id).state == "closed"
     world.refused(
         SupervisionOrderNotOpen,
-        lambda: world.supervision.close(
-            order.id, signer=world.supervisor, conclusion="x", at=at("2025-10-11")
-        ),
+        lambda: _close(world, order, "x", "2025-10-11"),
     )
     assert world.verifies()
 
 
 def test_a_closed_order_is_not_answered_nor_overdue(world: World) -> None:
     order = _order(world)
-    world.supervision.close(
-        order.id, signer=world.supervisor, conclusion="已转纪检", at=at("2025-10-13")
-    )
+    _close(world, order, "已转纪检", "2025-10-13")
     stored = world.supervision.order(order.id)
     assert not stored.is_overdue(dt.date(2025, 12, 1))
     world.refused(
         SupervisionOrderNotOpen,
-        lambda: world.supervision.answer(
-            order.id, signer=world.issuer, department=ISSUER, answer="x", at=at("2025-10-14")
-        ),
+        lambda: _answer(world, order, "x", "2025-10-14"),
     )
 
 

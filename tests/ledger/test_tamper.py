@@ -5,8 +5,12 @@ Runs on a real SQLite file and on the real PostgreSQL server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 import pytest
 
+from ledger.chain.entries import ChainEntry
 from ledger.chain.verification import verify_chain
 from tests.helpers import Ledger, event_id_column, new_ledger, run_sql
 
@@ -24,6 +28,25 @@ def _nid(led: Ledger, sequence: int) -> int:
     return run_sql(
         led.url, "SELECT notification_id FROM chain_entries WHERE sequence = ?", (sequence,)
     )[0][0]
+
+
+def _rewrite_signatures(
+    led: Ledger, first: int, count: int, signature: Callable[[ChainEntry], bytes]
+) -> None:
+    """Give ``count`` entries from ``first`` on ``signature(entry)`` and recompute their hashes,
+    straight in the database (an insider rewrite)."""
+    links = list(led.app.chain.select_links(first, count))
+    prev = links[0].entry.prev_hash
+    for link in links:
+        sig = signature(link.entry)
+        fresh = replace(link.entry, prev_hash=prev, signature=sig, entry_hash=b"")
+        prev = fresh.compute_hash()
+        run_sql(
+            led.url,
+            "UPDATE chain_entries SET signature = ?, prev_hash = ?, entry_hash = ? "
+            "WHERE sequence = ?",
+            (sig, fresh.prev_hash, prev, fresh.sequence),
+        )
 
 
 def _failure(led: Ledger) -> tuple[int, str]:
@@ -142,35 +165,8 @@ def test_a_changed_signature_is_found_at_its_command(ledger: Ledger) -> None:
 
 
 def test_a_rehashed_forged_signature_is_found_as_bad_signature(ledger: Ledger) -> None:
-    from ledger.chain.entries import ChainEntry
-    from ledger.chain.recorders.base import LinkedEvent
-
     # Rewrite from entry 12 on with a forged signature and recomputed hashes (an insider rewrite).
-    links: list[LinkedEvent] = list(ledger.app.chain.select_links(12, 3))
-    prev = links[0].entry.prev_hash
-    forged_sig = bytes(64)
-    for link in links:
-        e = link.entry
-        fresh = ChainEntry(
-            e.sequence,
-            prev,
-            e.originator_id,
-            e.originator_version,
-            e.topic,
-            e.timestamp,
-            e.state_hash,
-            e.key_id,
-            forged_sig,
-            e.command_index,
-            e.command_size,
-        )
-        prev = fresh.compute_hash()
-        run_sql(
-            ledger.url,
-            "UPDATE chain_entries SET signature = ?, prev_hash = ?, entry_hash = ? "
-            "WHERE sequence = ?",
-            (forged_sig, fresh.prev_hash, prev, e.sequence),
-        )
+    _rewrite_signatures(ledger, 12, 3, lambda e: bytes(64))
     assert _failure(ledger) == (12, "bad-signature")
 
 
@@ -191,33 +187,8 @@ def test_an_event_signed_by_an_unregistered_key_is_found(ledger: Ledger) -> None
 def test_signature_checks_in_worker_processes_report_the_same_first_failure(
     ledger: Ledger,
 ) -> None:
-    from ledger.chain.entries import ChainEntry
-
-    links = list(ledger.app.chain.select_links(6, 20))
-    prev = links[0].entry.prev_hash
-    for link in links:  # forged signature on the command at 6..8, rehashed; an edit at 13
-        e = link.entry
-        sig = bytes(64) if 6 <= e.sequence <= 8 else e.signature
-        fresh = ChainEntry(
-            e.sequence,
-            prev,
-            e.originator_id,
-            e.originator_version,
-            e.topic,
-            e.timestamp,
-            e.state_hash,
-            e.key_id,
-            sig,
-            e.command_index,
-            e.command_size,
-        )
-        prev = fresh.compute_hash()
-        run_sql(
-            ledger.url,
-            "UPDATE chain_entries SET signature = ?, prev_hash = ?, entry_hash = ? "
-            "WHERE sequence = ?",
-            (sig, fresh.prev_hash, prev, e.sequence),
-        )
+    # A forged signature on the command at 6..8, rehashed; an edit at 13.
+    _rewrite_signatures(ledger, 6, 20, lambda e: bytes(64) if 6 <= e.sequence <= 8 else e.signature)
     run_sql(ledger.url, "UPDATE chain_entries SET timestamp = 0 WHERE sequence = 13")
     inline = verify_chain(ledger.app.chain, jobs=1)
     parallel = verify_chain(ledger.app.chain, jobs=2)

@@ -19,15 +19,6 @@ from ledger.domain.anchoring import AnchorLog
 from ledger.domain.cases import Case
 from ledger.domain.certificate_id import make_certificate_id
 from ledger.domain.keys import KeyRole
-from ledger.services.domain_services import (
-    AppointmentService,
-    BlacklistService,
-    CertificateService,
-    ConsultationService,
-    RatingService,
-    SupervisionService,
-    appointment_fact,
-)
 from ledger.storage.urls import parse_storage_url
 from projections.registry import VIEWS
 from projections.runner import catch_up, open_view
@@ -171,7 +162,7 @@ def build_city(url: str, tmp: Path, *, full: bool = True) -> City:
 def _domain(city: City) -> None:
     w, s = city.world, city.serials
     at = city.at
-    certs = CertificateService(w.ledger)
+    certs = w.certificates
     v1 = city.certificates["v1"]
     v2 = certs.update(
         v1,
@@ -233,7 +224,7 @@ def _domain(city: City) -> None:
 
     # Consultations: a complaint never answered (due 13 working days later), an enquiry
     # answered in time.
-    consult = ConsultationService(w.ledger)
+    consult = w.consultations
     consult.receive(
         signer=w.portal,
         kind="complaint",
@@ -261,7 +252,7 @@ def _domain(city: City) -> None:
     )
 
     # A supervision order on B, issued 12 October, due 19 October, never answered.
-    SupervisionService(w.ledger).issue(
+    w.supervision.issue(
         signer=city.supervisor,
         department=CARD_DEPT,
         reason="overdue",
@@ -273,7 +264,7 @@ def _domain(city: City) -> None:
 
     # Ratings (October): G very satisfied then satisfied; H dissatisfied (called back and
     # rectified); E very dissatisfied, disputed and upheld (excluded, an untrue rating).
-    ratings = RatingService(w.ledger)
+    ratings = w.ratings
 
     def rate(key: str, code: int, reason: str = "", day: int = 15) -> None:
         ratings.rate(
@@ -328,30 +319,19 @@ def _domain(city: City) -> None:
     )
 
     # Missed appointments: 李四 five (four used by a blacklisting), 张三 four (proposed).
-    appointments = AppointmentService(w.ledger)
     for who, count in (("basic", 5), ("person", 4)):
         applicant = w.basic_person if who == "basic" else w.person
-        facts = []
-        for i in range(count):
-            start = at(D(2026, 10, 12 + i), 9 if who == "basic" else 14)
-            slot = appointments.open_slot(
-                signer=w.food,
-                department=FOOD_DEPT,
-                hall="TH-HALL",
-                service_item="440100-001",
-                starts_at=start,
-                ends_at=start + dt.timedelta(hours=1),
-                capacity=2,
+        city.facts[who] = [
+            w.missed_appointment(
+                w.food,
+                FOOD_DEPT,
+                applicant.id,
+                at(D(2026, 10, 12 + i), 9 if who == "basic" else 14),
+                at(D(2026, 10, 9)),
             )
-            booking = appointments.book(
-                slot.id, signer=w.portal, applicant_id=applicant.id, at=at(D(2026, 10, 9))
-            )
-            appointments.record_no_shows(
-                slot.id, signer=w.platform, at=start + dt.timedelta(hours=2)
-            )
-            facts.append(appointment_fact(slot.id, booking))
-        city.facts[who] = facts
-    BlacklistService(w.ledger).blacklist(
+            for i in range(count)
+        ]
+    w.blacklist.blacklist(
         w.basic_person.id,
         signer=city.supervisor,
         authority=OFFICE,

@@ -47,8 +47,7 @@ def _paths(w: World) -> dict[str, str]:
     w.cases.dispatch(s["disapproved"], "online", signer=w.food)
     s["closed"] = w.submit_food().serial
     w.to_accepted(s["closed"])
-    w.to_delivered(s["closed"])
-    w.cases.close(s["closed"], signer=w.food)
+    w.to_closed(s["closed"])
     s["card"] = w.submit_card().serial
     return s
 

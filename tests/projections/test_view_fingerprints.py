@@ -29,19 +29,8 @@ class _NotedKeysView(KeysView):
 
     @on(KEY_REGISTERED_TOPIC)
     def registered(self, tx: Tx, e: Any) -> None:
-        tx.execute(
-            "INSERT INTO view_keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-            (
-                e.key_id,
-                str(e.originator_id),
-                e.actor,
-                e.role,
-                e.department,
-                e.public_key,
-                e.timestamp.isoformat(),
-                f"noted {e.actor}",
-            ),
-        )
+        super().registered(tx, e)
+        tx.execute("UPDATE view_keys SET note = ? WHERE key_id = ?", (f"noted {e.actor}", e.key_id))
         tx.execute("INSERT INTO view_keys_extra VALUES (?)", (e.key_id,))
 
 
@@ -77,18 +66,29 @@ def _add_key(ledger: Ledger, actor: str) -> None:
     )
 
 
+def _caught_up(view: type[Any], storage: Any, ledger: Ledger) -> Any:
+    """``view`` opened on ``storage`` and caught up with the ledger's log."""
+    opened = open_view(view, storage)
+    catch_up(opened, ledger.app)
+    return opened
+
+
+def _open_logged(view: type[Any], storage: Any, caplog: pytest.LogCaptureFixture) -> Any:
+    """``view`` opened on ``storage``, its warnings captured in ``caplog``."""
+    with caplog.at_level(logging.WARNING, logger="caseledger.projections"):
+        return open_view(view, storage)
+
+
 def test_a_changed_table_definition_rebuilds_the_view_from_the_log(
     ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
     storage = parse_storage_url(ledger.url)
-    old: Any = open_view(KeysView, storage)
-    catch_up(old, ledger.app)
+    old = _caught_up(KeysView, storage, ledger)
     assert len(current_keys(old)) == 2 and position(old, ledger.app) > 0
     with old.store.transaction() as tx:  # a stale row only the old tables hold
         tx.execute("UPDATE view_keys SET revocation_reason = 'stale'")
 
-    with caplog.at_level(logging.WARNING, logger="caseledger.projections"):
-        new: Any = open_view(_NotedKeysView, storage)
+    new = _open_logged(_NotedKeysView, storage, caplog)
     assert "view keys: table definitions changed" in caplog.text
     assert position(new, ledger.app) == 0  # tracking went with the tables
     assert _rows(new, "SELECT COUNT(*) FROM view_keys") == [(0,)]
@@ -109,11 +109,9 @@ def test_an_unchanged_definition_keeps_the_rows_and_position(
     ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
     storage = parse_storage_url(ledger.url)
-    first: Any = open_view(KeysView, storage)
-    catch_up(first, ledger.app)
+    first = _caught_up(KeysView, storage, ledger)
     digest, at = table_digest(first.store, first.store.tables), position(first, ledger.app)
-    with caplog.at_level(logging.WARNING, logger="caseledger.projections"):
-        again: Any = open_view(KeysView, storage)
+    again = _open_logged(KeysView, storage, caplog)
     assert caplog.text == ""
     assert (table_digest(again.store, again.store.tables), position(again, ledger.app)) == (
         digest,
@@ -125,9 +123,8 @@ def test_an_unchanged_definition_keeps_the_rows_and_position(
 
 def test_going_back_drops_the_tables_the_old_definition_no_longer_has(ledger: Ledger) -> None:
     storage = parse_storage_url(ledger.url)
-    catch_up(open_view(_NotedKeysView, storage), ledger.app)
-    back: Any = open_view(KeysView, storage)
-    catch_up(back, ledger.app)
+    _caught_up(_NotedKeysView, storage, ledger)
+    back = _caught_up(KeysView, storage, ledger)
     with back.store.transaction(commit=False) as tx:
         if tx.dialect == "sqlite":
             tx.execute("SELECT name FROM sqlite_master WHERE name LIKE 'view_keys%'")
@@ -143,18 +140,15 @@ def test_tables_made_before_fingerprints_are_rebuilt_once(
     ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
     storage = parse_storage_url(ledger.url)
-    old: Any = open_view(KeysView, storage)
-    catch_up(old, ledger.app)
+    old = _caught_up(KeysView, storage, ledger)
     with old.store.transaction() as tx:  # as a database from before this mechanism
         tx.execute("DROP TABLE view_fingerprints")
         tx.execute("UPDATE view_keys SET revocation_reason = 'stale'")
-    with caplog.at_level(logging.WARNING, logger="caseledger.projections"):
-        reopened: Any = open_view(KeysView, storage)
+    reopened = _open_logged(KeysView, storage, caplog)
     assert "not fingerprinted" in caplog.text
     assert position(reopened, ledger.app) == 0
     catch_up(reopened, ledger.app)
     assert _rows(reopened, "SELECT DISTINCT revocation_reason FROM view_keys") == [(None,)]
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="caseledger.projections"):
-        open_view(KeysView, storage)
+    _open_logged(KeysView, storage, caplog)
     assert caplog.text == ""
