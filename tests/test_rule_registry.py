@@ -33,7 +33,6 @@ THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 
 NOT_CITED: dict[str, str] = {
     # Enforced on other branches of issue #16 (remove each line when its tests land):
-    "GZ20·6": "delegation to the comprehensive window: the officials/authority work",
     "GZ20·18": "results announced publicly: a further obligation (obligations work)",
     "GZ20·28": "credit record of false commitments: a further obligation (obligations work)",
     "GZ16·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",

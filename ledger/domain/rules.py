@@ -719,9 +719,10 @@ class RuleEntry:
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
-        """The ids ``rule`` cites (``GZ16·15, NH·20`` → both; a range ``NH·11–NH·22`` as its
-        two ends)."""
-        return tuple(part.strip() for part in re.split(r"[,–]", self.rule) if part.strip())
+        """The article ids ``rule`` cites (``GZ16·15, NH·20`` → both; a range ``NH·11–NH·22``
+        as its two ends; a clause ``FZ·26(五)`` as its article ``FZ·26``)."""
+        parts = (re.sub(r"\(.*\)$", "", part.strip()) for part in re.split(r"[,–]", self.rule))
+        return tuple(part for part in parts if part)
 
 
 RULE_REGISTRY: tuple[RuleEntry, ...] = (
@@ -841,17 +842,13 @@ RULE_REGISTRY: tuple[RuleEntry, ...] = (
     RuleEntry(InvalidBackupRecord, "Archiving", ("ledger.domain.backups",)),
     RuleEntry(InvalidKiosk, "Kiosks", ("ledger.domain.kiosks",)),
     RuleEntry(KioskNotInService, "Kiosks", ("ledger.domain.kiosks",)),
-    RuleEntry(InvalidOfficial, "Accountability of officials", ("ledger.domain.officials",)),
     RuleEntry(
-        AuthorityExceeded,
+        InvalidOfficial,
         "Accountability of officials",
-        ("ledger.domain.officials", "ledger.services.officials"),
+        ("ledger.domain.officials", "ledger.services.officials", "api.officials"),
     ),
-    RuleEntry(
-        UnknownOfficial,
-        "Accountability of officials",
-        ("ledger.domain.officials", "ledger.services.officials"),
-    ),
+    RuleEntry(AuthorityExceeded, "Accountability of officials", ("ledger.services.officials",)),
+    RuleEntry(UnknownOfficial, "Accountability of officials", ("ledger.services.officials",)),
 )
 """Every concrete rule violation with its article and where it is enforced; one line each
 (add new violations here, next to their kin)."""

@@ -38,7 +38,7 @@ from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import SQLiteSubjectKeyStore
 from tests.helpers import bootstrapped
 from tests.helpers import enrol as enrol_key
-from tests.ledger.domain_world import DomainServices
+from tests.ledger.domain_services_kit import DomainServices
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 FOOD = "11440100MB2C92400X-FOOD-01"

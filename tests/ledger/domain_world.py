@@ -28,20 +28,12 @@ from ledger.domain.keys import KeyRole
 from ledger.domain.personal_data import PersonalData
 from ledger.services.application import LedgerApplication
 from ledger.services.cases import CaseService
-from ledger.services.domain_services import (
-    AppointmentService,
-    BlacklistService,
-    CertificateService,
-    ConsultationService,
-    RatingService,
-    SupervisionService,
-    appointment_fact,
-)
 from ledger.storage.materials import DirectoryBlobStore
 from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import SQLiteSubjectKeyStore
 from tests.helpers import bootstrapped, enrol
 from tests.ledger.case_world import food_guide
+from tests.ledger.domain_services_kit import DomainServices
 
 ISSUER = "11440100MB2C92400X"
 """The issuing department (its code is its 18-character USCC)."""
@@ -68,66 +60,6 @@ class OwnCase:
     id: UUID
     serial: str
     applicant: UUID
-
-
-class DomainServices:
-    """The domain services over a world's ledger ``app`` (built per use: they keep no state).
-    Shared by this world and the case world of ``case_world``."""
-
-    app: LedgerApplication
-    portal: Ed25519Signer
-    platform: Ed25519Signer
-
-    @property
-    def certificates(self) -> CertificateService:
-        return CertificateService(self.app)
-
-    @property
-    def ratings(self) -> RatingService:
-        return RatingService(self.app)
-
-    @property
-    def appointments(self) -> AppointmentService:
-        return AppointmentService(self.app)
-
-    @property
-    def consultations(self) -> ConsultationService:
-        return ConsultationService(self.app)
-
-    @property
-    def blacklist(self) -> BlacklistService:
-        return BlacklistService(self.app)
-
-    @property
-    def supervision(self) -> SupervisionService:
-        return SupervisionService(self.app)
-
-    def missed_appointment(
-        self,
-        signer: Ed25519Signer,
-        department: str,
-        applicant: UUID,
-        start: dt.datetime,
-        booked_at: dt.datetime,
-    ) -> str:
-        """``department`` opens a one-hour slot at ``start``, ``applicant`` books it through
-        the portal and misses it; the fact that counts towards a blacklisting (NH·25)."""
-        slot = self.appointments.open_slot(
-            signer=signer,
-            department=department,
-            hall="TH-HALL",
-            service_item="440100-001",
-            starts_at=start,
-            ends_at=start + dt.timedelta(hours=1),
-            capacity=2,
-        )
-        booking = self.appointments.book(
-            slot.id, signer=self.portal, applicant_id=applicant, at=booked_at
-        )
-        self.appointments.record_no_shows(
-            slot.id, signer=self.platform, at=start + dt.timedelta(hours=2)
-        )
-        return appointment_fact(slot.id, booking)
 
 
 @dataclass

@@ -92,6 +92,7 @@ def test_named_officials_drive_a_case_and_the_chain_verifies(world: World, staff
     assert decided.document is not None  # sealed by the department's key, signed by D-001
     assert decided.document.key_id == world.food.key_id
     world.cases.issue_result_document(serial, signer=k["D-001"])
+    world.issue_certificate(serial)  # the result is an e-certificate (GZ16·15)
     world.cases.dispatch(serial, "online", signer=k["S-001"])
     head = world.ledger.chain.chain_head()
     assert head is not None and head.key_id == k["S-001"].key_id
