@@ -67,6 +67,7 @@ class Topics:
     REFUSED: Final = get_topic(Case.Refused)  # type: ignore[attr-defined]
     PROCEDURE_STARTED: Final = get_topic(Case.SpecialProcedureStarted)  # type: ignore[attr-defined]
     PROCEDURE_ENDED: Final = get_topic(Case.SpecialProcedureEnded)  # type: ignore[attr-defined]
+    TIME_LIMIT_EXTENDED: Final = get_topic(Case.TimeLimitExtended)  # type: ignore[attr-defined]
     FEE_ASSESSED: Final = get_topic(Case.FeeAssessed)  # type: ignore[attr-defined]
     FEE_PAID: Final = get_topic(Case.FeePaid)  # type: ignore[attr-defined]
     DECIDED: Final = get_topic(Case.Decided)  # type: ignore[attr-defined]

@@ -376,6 +376,15 @@ class SupervisionView(View):
         )
         self._state(tx, e, CaseState.ACCEPTED)
 
+    @on(Topics.TIME_LIMIT_EXTENDED)
+    def time_limit_extended(self, tx: Tx, e: Any) -> None:
+        """ALL·42: the extended due date is the one the lights are judged by."""
+        tx.execute(
+            "UPDATE view_sup_cases SET due = ?, due_provisional = ? WHERE case_id = ?",
+            (iso_date(e.due), int(e.due_provisional), str(e.originator_id)),
+        )
+        self._state(tx, e, CaseState.ACCEPTED)
+
     @on(Topics.FEE_ASSESSED, Topics.FEE_PAID)
     def fee(self, tx: Tx, e: Any) -> None:
         self._state(tx, e, CaseState.ACCEPTED)

@@ -653,3 +653,35 @@ __all__ += [
     "RectificationNotOpen",
     "SupervisionOrderNotOpen",
 ]
+
+
+# --- further obligations (RULES.md "Further obligations") ----------------------------------------
+
+
+class TimeLimitExtensionTooLong(FieldViolation):
+    """A time limit is extended by at most 10 (working) days (可以延长十日, ALL·42)."""
+
+    rule = "ALL·42"
+    code = "time-limit-extension-too-long"
+
+
+class SecondTimeLimitExtension(RuleViolation):
+    """A time limit is extended once (ALL·42): a second extension is refused."""
+
+    rule = "ALL·42"
+    code = "second-time-limit-extension"
+
+
+class TimeLimitExtensionTooLate(RuleViolation):
+    """An extension is decided within the time limit (二十日内不能作出决定的), not after it
+    ran out."""
+
+    rule = "ALL·42"
+    code = "time-limit-extension-too-late"
+
+
+RULE_VIOLATIONS += (TimeLimitExtensionTooLong,)
+RULE_VIOLATIONS += (SecondTimeLimitExtension,)
+RULE_VIOLATIONS += (TimeLimitExtensionTooLate,)
+
+__all__ += ["SecondTimeLimitExtension", "TimeLimitExtensionTooLate", "TimeLimitExtensionTooLong"]
