@@ -232,6 +232,11 @@ class BlacklistView(View):
             [(applicant, fact) for fact in e.facts],
         )
 
+    @on(Topics.NOTICE_RECEIVED)
+    def notice_received(self, tx: Tx, e: Any) -> None:
+        """The appeal period runs from the notice's receipt or knowledge (GZ16·22, PY·28)."""
+        self._latest(tx, e, "appeal_due = ?", (iso_date(e.appeal_due),))
+
     @on(Topics.APPEAL_LODGED)
     def appeal_lodged(self, tx: Tx, e: Any) -> None:
         self._latest(tx, e, "appealed_on = ?", (iso_date(e.lodged_on),))

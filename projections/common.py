@@ -106,6 +106,7 @@ class Topics:
     BLACKLIST_OPENED: Final = get_topic(Blacklisting.Opened)  # type: ignore[attr-defined]
     BLACKLISTED: Final = get_topic(Blacklisting.Blacklisted)  # type: ignore[attr-defined]
     APPEAL_LODGED: Final = get_topic(Blacklisting.AppealLodged)  # type: ignore[attr-defined]
+    NOTICE_RECEIVED: Final = get_topic(Blacklisting.NoticeReceived)  # type: ignore[attr-defined]
     APPEAL_DECIDED: Final = get_topic(Blacklisting.AppealDecided)  # type: ignore[attr-defined]
     BLACKLIST_REMOVED: Final = get_topic(Blacklisting.Removed)  # type: ignore[attr-defined]
 

@@ -725,6 +725,33 @@ class BlacklistService(_Service):
         self.app.save_signed(record, signer=signer)
         return notice
 
+    def record_notice_receipt(
+        self,
+        applicant_id: UUID,
+        *,
+        signer: Signer,
+        authority: str,
+        received_on: dt.date,
+        how: str,
+        evidence: Sequence[str],
+        at: dt.datetime,
+    ) -> dt.date:
+        """The deciding authority records when the applicant received the notice or learned of
+        the decision; the appeal period runs from that day (GZ16·22, PY·28). Returns its end."""
+        self._supervisor(signer, authority)
+        record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
+        if record.entries and record.entries[-1]["authority"] != authority:
+            raise InvalidBlacklisting("authority", "the deciding authority records the receipt")
+        due = record.record_notice_receipt(
+            received_on=received_on,
+            how=how,
+            evidence=evidence,
+            at=at,
+            appeal_days=self.appeal_days,
+        )
+        self.app.save_signed(record, signer=signer)
+        return due
+
     def lodge_appeal(
         self,
         applicant_id: UUID,
