@@ -27,6 +27,7 @@ from ledger.domain.certificates import Certificate, CertificateDispute, Certific
 from ledger.domain.complaints import Consultation
 from ledger.domain.departments import Department
 from ledger.domain.ratings import Rating
+from ledger.domain.red_light import RedLight
 from ledger.domain.supervision import SupervisionOrder
 from projections.view import View
 
@@ -113,6 +114,9 @@ class Topics:
     ORDER_ISSUED: Final = get_topic(SupervisionOrder.Issued)  # type: ignore[attr-defined]
     ORDER_ANSWERED: Final = get_topic(SupervisionOrder.Answered)  # type: ignore[attr-defined]
     ORDER_CLOSED: Final = get_topic(SupervisionOrder.Closed)  # type: ignore[attr-defined]
+    RED_LIGHT_OPENED: Final = get_topic(RedLight.Opened)  # type: ignore[attr-defined]
+    DELAY_EXPLAINED: Final = get_topic(RedLight.Explained)  # type: ignore[attr-defined]
+    POINTS_DEDUCTED: Final = get_topic(RedLight.Deducted)  # type: ignore[attr-defined]
 
     ANCHOR_OPENED: Final = ANCHOR_OPENED_TOPIC
     ANCHORED: Final = ANCHORED_TOPIC

@@ -70,6 +70,7 @@ __all__ = [
     "SupervisionThresholds",
     "SupervisionView",
     "case_lights",
+    "deductions",
     "flags",
     "needing_orders",
     "summary",
@@ -141,6 +142,19 @@ REFERENCES = Table(
     (("reference_id", "TEXT"), ("case_id", "TEXT"), ("case_serial", "TEXT")),
     ("reference_id",),
 )
+RED_LIGHTS = Table(
+    "view_sup_red_lights",
+    (
+        ("record_id", "TEXT"),
+        ("case_id", "TEXT"),
+        ("department", "TEXT"),
+        ("explained_at", "TEXT"),
+        ("deducted_points", "BIGINT"),
+    ),
+    ("record_id",),
+    (("case_id",), ("department",)),
+)
+"""FZ·24: a department's own explanation of a red case, and the points deducted for it."""
 ANCHORS = Table(
     "view_sup_anchors",
     (("origin_id", "TEXT"), ("size", "BIGINT"), ("anchored_at", "TEXT")),
@@ -233,6 +247,10 @@ class CaseLight:
     paused: bool
     explained: bool
     order_open: bool
+    explained_by_department: bool = False
+    """The department explained the delay itself (主动说明, FZ·24): no order is due."""
+    deducted_points: int = 0
+    """Assessment points deducted from the department for this red case (考核扣分, FZ·24)."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +282,8 @@ class DepartmentSupervision:
     lights: dict[str, int]
     flags: dict[str, int]
     needs_order: int
+    deducted_points: int = 0
+    """Assessment points deducted for red cases (考核扣分, FZ·24), open or ended."""
 
 
 @dataclass(frozen=True)
@@ -279,13 +299,14 @@ class SupervisionSummary:
     paused: int
     by_department: dict[str, DepartmentSupervision] = field(default_factory=dict)
     anchoring: AnchoringStatus | None = None
+    deducted_points: int = 0
 
 
 class SupervisionView(View):
     """Case clocks, irregularity flags, answer deadlines and anchoring receipts."""
 
     name = "supervision"
-    tables = (CASES, FLAG_ROWS, DEADLINES, REFERENCES, ANCHORS)
+    tables = (CASES, FLAG_ROWS, DEADLINES, REFERENCES, ANCHORS, RED_LIGHTS)
 
     # -- cases ------------------------------------------------------------------------------
 
@@ -544,6 +565,29 @@ class SupervisionView(View):
             "UPDATE view_sup_deadlines SET closed = 1 WHERE subject = ?", (str(e.originator_id),)
         )
 
+    # -- red lights (FZ·24) -------------------------------------------------------------------
+
+    @on(Topics.RED_LIGHT_OPENED)
+    def red_light_opened(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "INSERT INTO view_sup_red_lights VALUES (?, ?, ?, NULL, 0)",
+            (str(e.originator_id), str(e.case_id), e.department),
+        )
+
+    @on(Topics.DELAY_EXPLAINED)
+    def delay_explained(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "UPDATE view_sup_red_lights SET explained_at = ? WHERE record_id = ?",
+            (utc_text(e.explained_at), str(e.originator_id)),
+        )
+
+    @on(Topics.POINTS_DEDUCTED)
+    def points_deducted(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "UPDATE view_sup_red_lights SET deducted_points = ? WHERE record_id = ?",
+            (int(e.points), str(e.originator_id)),
+        )
+
     # -- anchoring --------------------------------------------------------------------------
 
     @on(Topics.ANCHORED)
@@ -649,6 +693,7 @@ def _light_of(
     table: HolidayTable,
     explained: bool,
     order_open: bool,
+    red: tuple[bool, int] = (False, 0),
 ) -> CaseLight:
     clock, limit = r[5], r[7]
     due = dt.date.fromisoformat(r[8]) if r[8] else None
@@ -688,8 +733,10 @@ def _light_of(
         due=None if due is None else due.isoformat(),
         provisional=provisional,
         paused=paused_since is not None,
-        explained=explained,
+        explained=explained or red[0],
         order_open=order_open,
+        explained_by_department=red[0],
+        deducted_points=red[1],
     )
 
 
@@ -714,8 +761,12 @@ def _open_lights(
         "GROUP BY case_id",
     )
     answered = {o[0]: (bool(o[1]), bool(o[2])) for o in orders}
+    red = _red_lights(view)
     lights = [
-        _light_of(r, today, thresholds, table, *answered.get(r[0], (False, False))) for r in rows
+        _light_of(
+            r, today, thresholds, table, *answered.get(r[0], (False, False)), red.get(r[0], NONE)
+        )
+        for r in rows
     ]
     lights.sort(key=lambda c: (-Light.ALL.index(c.light), c.days_left or 0, c.serial))
     return lights
@@ -863,7 +914,10 @@ def summary(
     overall and per department — as of ``today``."""
     lights = _open_lights(view, today, thresholds, calendar, None)
     raised = flags(view, today=today, now=now, log_head=log_head, thresholds=thresholds)
-    departments = sorted({c.department for c in lights} | {f.department for f in raised} - {""})
+    deducted = deductions(view)
+    departments = sorted(
+        {c.department for c in lights} | {f.department for f in raised} - {""} | set(deducted)
+    )
     by_department = {
         d: DepartmentSupervision(
             lights=_count((c.light for c in lights if c.department == d), Light.ALL),
@@ -871,6 +925,7 @@ def summary(
             needs_order=sum(
                 1 for c in lights if c.department == d and c.light == Light.RED and not c.explained
             ),
+            deducted_points=deducted.get(d, 0),
         )
         for d in departments
     }
@@ -884,7 +939,28 @@ def summary(
         paused=sum(1 for c in lights if c.paused),
         by_department=by_department,
         anchoring=anchoring_status(view, now=now, log_head=log_head, thresholds=thresholds),
+        deducted_points=sum(deducted.values()),
     )
+
+
+NONE: Final = (False, 0)
+
+
+def _red_lights(view: SupervisionView) -> dict[str, tuple[bool, int]]:
+    """Per case id: whether its department explained the delay, and the points deducted."""
+    rows = read(view, "SELECT case_id, explained_at, deducted_points FROM view_sup_red_lights", ())
+    return {r[0]: (r[1] is not None, int(r[2])) for r in rows}
+
+
+def deductions(view: SupervisionView) -> dict[str, int]:
+    """Assessment points deducted per department for red cases (考核扣分, FZ·24)."""
+    rows = read(
+        view,
+        "SELECT department, SUM(deducted_points) FROM view_sup_red_lights "
+        "GROUP BY department HAVING SUM(deducted_points) > 0 ORDER BY department",
+        (),
+    )
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def _count(values: Iterable[str], keys: Iterable[str]) -> dict[str, int]:

@@ -151,6 +151,8 @@ class CaseLightPublic(BaseModel):
     paused: bool
     explained: bool
     order_open: bool
+    explained_by_department: bool = False
+    deducted_points: int = 0
 
 
 class FlagPublic(BaseModel):
@@ -166,6 +168,7 @@ class DepartmentCounts(BaseModel):
     lights: dict[str, int]
     flags: dict[str, int]
     needs_order: int
+    deducted_points: int = Field(0, description="考核扣分 for red cases (FZ·24)")
 
 
 class AnchoringPublic(BaseModel):
@@ -187,6 +190,7 @@ class SummaryPublic(BaseModel):
     paused: int
     by_department: dict[str, DepartmentCounts]
     anchoring: AnchoringPublic | None
+    deducted_points: int = Field(0, description="考核扣分 for red cases, all departments (FZ·24)")
 
 
 class LightsPage(BaseModel):

@@ -680,8 +680,42 @@ class TimeLimitExtensionTooLate(RuleViolation):
     code = "time-limit-extension-too-late"
 
 
+class InvalidRedLight(FieldViolation):
+    """A delay explanation or an assessment deduction is malformed (the field is named)."""
+
+    rule = "FZ·24"
+    code = "invalid-red-light"
+
+
+class DelayNotOverdue(RuleViolation):
+    """A delay is explained, and points deducted, only for a case past its time limit (红灯)."""
+
+    rule = "FZ·24"
+    code = "delay-not-overdue"
+
+
+class DelayAlreadyHandled(InvalidTransition):
+    """The delay of the case was explained, or its points deducted, already (once per case)."""
+
+    rule = "FZ·24"
+    code = "delay-already-handled"
+
+
+class SupervisionOrderNotDue(RuleViolation):
+    """No overdue supervision order for a case whose department explained the delay itself
+    (若未主动说明情况，应按程序进行挂号督办)."""
+
+    rule = "FZ·24"
+    code = "supervision-order-not-due"
+
+
 RULE_VIOLATIONS += (TimeLimitExtensionTooLong,)
 RULE_VIOLATIONS += (SecondTimeLimitExtension,)
 RULE_VIOLATIONS += (TimeLimitExtensionTooLate,)
+RULE_VIOLATIONS += (InvalidRedLight,)
+RULE_VIOLATIONS += (DelayNotOverdue,)
+RULE_VIOLATIONS += (DelayAlreadyHandled,)
+RULE_VIOLATIONS += (SupervisionOrderNotDue,)
 
 __all__ += ["SecondTimeLimitExtension", "TimeLimitExtensionTooLate", "TimeLimitExtensionTooLong"]
+__all__ += ["DelayAlreadyHandled", "DelayNotOverdue", "InvalidRedLight", "SupervisionOrderNotDue"]

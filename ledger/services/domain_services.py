@@ -49,12 +49,14 @@ from ledger.domain.complaints import (
 )
 from ledger.domain.keys import ActorKey, KeyRole
 from ledger.domain.ratings import RECTIFICATION_DAYS, Channel, CodeSystem, Rating, RatingKind
+from ledger.domain.red_light import RedLight
 from ledger.domain.rules import (
     BlacklistedApplicant,
     InvalidBlacklisting,
     InvalidCertificate,
     NotInDepartmentScope,
     RatingAlreadyGiven,
+    SupervisionOrderNotDue,
 )
 from ledger.domain.sealed import SealedRecord
 from ledger.domain.signer import Signer
@@ -856,6 +858,13 @@ class SupervisionService(_Service):
         answer_days: int = ANSWER_DAYS,
     ) -> SupervisionOrder:
         key = self._supervisor(signer)
+        if case_serial and str(reason) == SupervisionReason.OVERDUE.value:
+            red = self._find(RedLight, RedLight.id_for(case_serial))
+            if red is not None and red.explained:
+                raise SupervisionOrderNotDue(
+                    f"case_serial: {red.department} explained the delay of {case_serial} itself "
+                    "(主动说明情况): no supervision order is due"
+                )
         order = SupervisionOrder.issue(
             supervisor=key.actor,
             department=department,
