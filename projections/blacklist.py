@@ -115,7 +115,7 @@ class RestrictionEntry:
     ground: str
     authority: str
     starts: str
-    until: str
+    until: str | None
     appeal_due: str
     appealed_on: str | None
     appeal_finding: str | None
@@ -345,7 +345,9 @@ def restrictions(
 
 def _in_force(view: BlacklistView, today: dt.date, applicant: str | None) -> list[RestrictionEntry]:
     text = today.isoformat()
-    where = "starts <= ? AND until >= ? AND (removed_on IS NULL OR removed_on > ?)"
+    where = (  # no end (NH·25): until removed
+        "starts <= ? AND (until IS NULL OR until >= ?) AND (removed_on IS NULL OR removed_on > ?)"
+    )
     params: list[Any] = [text, text, text]
     if applicant is not None:
         where += " AND applicant_id = ?"

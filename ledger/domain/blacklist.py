@@ -76,6 +76,8 @@ MAX_MONTHS: Final = 120
 RULE: Final = "GZ16·22, NH·25, PY·28"
 RECEIPT_OR_KNOWLEDGE: Final = "receipt of this notice or knowledge of the decision"
 """自收到处理决定通知书或知悉该处理决定之日起 (GZ16·22, PY·28, NH·25)."""
+UNTIL_REMOVED: Final = "until removed (除名), no time limit (NH·25)"
+"""The notice's ``until`` where a city sets no time limit on the restriction (NH·25)."""
 RECEIPT_KINDS: Final = ("received", "learned")
 """How the applicant came to know: received the notice (收到), or learned of the decision (知悉)."""
 
@@ -199,7 +201,7 @@ class Blacklisting(Aggregate):
         details: str,
         decided_at: dt.datetime,
         starts: dt.date,
-        until: dt.date,
+        until: dt.date | None,
         appeal_due: dt.date,
         provisional: bool,
         notice: dict[str, Any],
@@ -272,7 +274,7 @@ class Blacklisting(Aggregate):
         details: str,
         at: dt.datetime,
         seal_key: Signer,
-        restriction_months: int = RESTRICTION_MONTHS,
+        restriction_months: int | None = RESTRICTION_MONTHS,
         appeal_days: int = APPEAL_DAYS,
         credit_referral: bool = False,
     ) -> SealedRecord:
@@ -288,7 +290,7 @@ class Blacklisting(Aggregate):
         authority = check.department_code(InvalidBlacklisting, "authority", authority)
         details = check.text(InvalidBlacklisting, "details", details)
         when = check.utc(InvalidBlacklisting, "at", at)
-        if (
+        if restriction_months is not None and (
             isinstance(restriction_months, bool)
             or not isinstance(restriction_months, int)
             or not 1 <= restriction_months <= MAX_MONTHS
@@ -310,7 +312,11 @@ class Blacklisting(Aggregate):
             raise InvalidBlacklistTransition(
                 "the applicant is already blacklisted", state="blacklisted"
             )
-        until = add_months(starts, restriction_months) - dt.timedelta(days=1)
+        until = (  # None: no time limit, until removed (NH·25)
+            None
+            if restriction_months is None
+            else add_months(starts, restriction_months) - dt.timedelta(days=1)
+        )
         appeal = check.due_from(starts, days)
         route = _appeal_route(authority, None, days)
         notice = _seal(
@@ -325,7 +331,7 @@ class Blacklisting(Aggregate):
                 "facts": refs,
                 "details": details,
                 "starts": starts,
-                "until": until,
+                "until": until or UNTIL_REMOVED,
                 "appeal_working_days": days,
                 "appeal_period_from": RECEIPT_OR_KNOWLEDGE,
                 "appeal_route": route,
@@ -518,7 +524,9 @@ class Blacklisting(Aggregate):
         day, and the appeal route to tell the applicant."""
         for entry in reversed(self._entries):
             removed = entry["removed_on"]
-            if entry["starts"] <= on <= entry["until"] and (removed is None or on < removed):
+            ends = entry["until"]
+            in_force = entry["starts"] <= on and (ends is None or on <= ends)
+            if in_force and (removed is None or on < removed):
                 return Restriction(True, entry["until"], self._route(entry, on))
         return Restriction(False, None, "")
 

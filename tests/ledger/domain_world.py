@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 from ledger.chain.signing import Ed25519Signer
 from ledger.chain.verification import verify_chain
+from ledger.domain.city_rules import GUANGZHOU
 from ledger.domain.keys import KeyRole
 from ledger.services.application import LedgerApplication
 from ledger.services.domain_services import (
@@ -64,7 +65,7 @@ class World:
 
     @property
     def appointments(self) -> AppointmentService:
-        return AppointmentService(self.app)
+        return AppointmentService(self.app, unregistered=GUANGZHOU)  # GZ20·9's three grounds
 
     @property
     def consultations(self) -> ConsultationService:
