@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -32,7 +33,9 @@ def _register(world: World, code: str, city: str, seal: object) -> None:
     world.app.save_signed(department, signer=world.platform)
 
 
-def _refuse(world: World, service: AppointmentService, department: str, seal: object) -> UUID:
+def _booked(
+    world: World, service: AppointmentService, department: str, seal: object
+) -> tuple[Any, UUID]:
     slot = service.open_slot(
         signer=seal,  # type: ignore[arg-type]
         department=department,
@@ -43,6 +46,11 @@ def _refuse(world: World, service: AppointmentService, department: str, seal: ob
         capacity=2,
     )
     booking = service.book(slot.id, signer=world.portal, applicant_id=uuid4(), at=at("2025-09-30"))
+    return slot, booking
+
+
+def _refuse(world: World, service: AppointmentService, department: str, seal: object) -> UUID:
+    slot, booking = _booked(world, service, department, seal)
     world.refused(
         AppointmentRefusalNotAllowed,
         lambda: service.refuse(
@@ -77,16 +85,7 @@ def test_an_unknown_city_gets_the_stricter_rule_no_refusal_NH_9(world: World) ->
 def test_a_guangzhou_hall_refuses_on_the_three_grounds_GZ20_9(world: World) -> None:
     _register(world, ISSUER, "广州", world.issuer)
     service = AppointmentService(world.app)
-    slot = service.open_slot(
-        signer=world.issuer,
-        department=ISSUER,
-        hall="HALL",
-        service_item="440100-001",
-        starts_at=START,
-        ends_at=START + dt.timedelta(minutes=30),
-        capacity=2,
-    )
-    booking = service.book(slot.id, signer=world.portal, applicant_id=uuid4(), at=at("2025-09-30"))
+    slot, booking = _booked(world, service, ISSUER, world.issuer)
     service.refuse(
         slot.id,
         signer=world.issuer,
