@@ -709,6 +709,22 @@ class SupervisionOrderNotDue(RuleViolation):
     code = "supervision-order-not-due"
 
 
+class InvalidCreditEntry(FieldViolation):
+    """A credit-record entry (失信信用记录) is malformed: an improper acquisition names its
+    case, a serious case (联合惩戒) its legal basis (GZ20·28)."""
+
+    rule = "GZ20·28"
+    code = "invalid-credit-entry"
+
+
+class NothingAcquired(RuleViolation):
+    """An improper acquisition is entered only for a case that granted something (an approval
+    decision, GZ20·28)."""
+
+    rule = "GZ20·28"
+    code = "nothing-acquired"
+
+
 RULE_VIOLATIONS += (TimeLimitExtensionTooLong,)
 RULE_VIOLATIONS += (SecondTimeLimitExtension,)
 RULE_VIOLATIONS += (TimeLimitExtensionTooLate,)
@@ -716,6 +732,9 @@ RULE_VIOLATIONS += (InvalidRedLight,)
 RULE_VIOLATIONS += (DelayNotOverdue,)
 RULE_VIOLATIONS += (DelayAlreadyHandled,)
 RULE_VIOLATIONS += (SupervisionOrderNotDue,)
+RULE_VIOLATIONS += (InvalidCreditEntry,)
+RULE_VIOLATIONS += (NothingAcquired,)
 
 __all__ += ["SecondTimeLimitExtension", "TimeLimitExtensionTooLate", "TimeLimitExtensionTooLong"]
 __all__ += ["DelayAlreadyHandled", "DelayNotOverdue", "InvalidRedLight", "SupervisionOrderNotDue"]
+__all__ += ["InvalidCreditEntry", "NothingAcquired"]
