@@ -39,7 +39,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
 from ledger.domain.calendar import is_working_day, shanghai_date, working_days_between
-from ledger.domain.rules import FieldViolation, InvalidTransition
+from ledger.domain.rules import FieldViolation, InvalidTransition, SingleFunctionKiosk
 from ledger.domain.topics import keep_topics
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "Cause",
     "InvalidKiosk",
     "Kiosk",
+    "KioskFunction",
     "KioskNotInService",
     "KioskPrint",
     "KioskStatus",
@@ -85,6 +86,36 @@ class KioskNotInService(InvalidTransition):
 
     rule = "PY·21"
     code = "kiosk-not-in-service"
+
+
+class KioskFunction(StrEnum):
+    """What a kiosk offers (GZ20·14: 自助查询、材料自助打印、自助申请)."""
+
+    QUERY = "query"
+    """自助查询"""
+    PRINT = "print"
+    """材料自助打印"""
+    APPLY = "apply"
+    """自助申请"""
+
+
+ALL_FUNCTIONS: Final = tuple(f.value for f in KioskFunction)
+"""A kiosk registered without naming its functions offers them all (and old records did)."""
+
+
+def _functions(value: Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ALL_FUNCTIONS
+    names = [value] if isinstance(value, str) else list(value)
+    try:
+        found = sorted({KioskFunction(v).value for v in names})
+    except ValueError:
+        raise InvalidKiosk("functions", f"each one of {', '.join(ALL_FUNCTIONS)}") from None
+    if len(found) < 2:
+        raise SingleFunctionKiosk(
+            "functions", f"{found or 'none'}: no new single-function kiosk (GZ20·14)"
+        )
+    return tuple(found)
 
 
 class KioskStatus(StrEnum):
@@ -247,22 +278,38 @@ class Kiosk(Aggregate):
 
     @classmethod
     def register(
-        cls, *, kiosk_id: str, location: str, key_id: bytes, department: str, at: dt.datetime
+        cls,
+        *,
+        kiosk_id: str,
+        location: str,
+        key_id: bytes,
+        department: str,
+        at: dt.datetime,
+        functions: Iterable[str] | None = None,
     ) -> Kiosk:
-        """Register a kiosk at ``location`` with its key, run by ``department``."""
+        """Register a kiosk at ``location`` with its key, run by ``department``, offering
+        ``functions`` (default: all). A single-function kiosk is refused (GZ20·14)."""
         return cls(
             kiosk_id=_kiosk_id(kiosk_id),
             location=check.text(InvalidKiosk, "location", location, MAX_LOCATION),
             key_id=_key_id(key_id),
             department=check.department_code(InvalidKiosk, "department", department),
             at=check.utc(InvalidKiosk, "at", at),
+            functions=_functions(functions),
         )
 
     @event("Registered")
     def __init__(
-        self, kiosk_id: str, location: str, key_id: bytes, department: str, at: dt.datetime
+        self,
+        kiosk_id: str,
+        location: str,
+        key_id: bytes,
+        department: str,
+        at: dt.datetime,
+        functions: tuple[str, ...] = ALL_FUNCTIONS,
     ) -> None:
         self.kiosk_id = kiosk_id
+        self.functions = tuple(functions)
         self.location = location
         self.key_id = key_id
         self.department = department

@@ -725,6 +725,14 @@ class NothingAcquired(RuleViolation):
     code = "nothing-acquired"
 
 
+class SingleFunctionKiosk(FieldViolation):
+    """No new single-function kiosk (各级政府部门不再新建单一功能的自助终端, GZ20·14): a kiosk
+    offers at least two of query, printing and application."""
+
+    rule = "GZ20·14"
+    code = "single-function-kiosk"
+
+
 RULE_VIOLATIONS += (TimeLimitExtensionTooLong,)
 RULE_VIOLATIONS += (SecondTimeLimitExtension,)
 RULE_VIOLATIONS += (TimeLimitExtensionTooLate,)
@@ -734,7 +742,8 @@ RULE_VIOLATIONS += (DelayAlreadyHandled,)
 RULE_VIOLATIONS += (SupervisionOrderNotDue,)
 RULE_VIOLATIONS += (InvalidCreditEntry,)
 RULE_VIOLATIONS += (NothingAcquired,)
+RULE_VIOLATIONS += (SingleFunctionKiosk,)
 
 __all__ += ["SecondTimeLimitExtension", "TimeLimitExtensionTooLate", "TimeLimitExtensionTooLong"]
 __all__ += ["DelayAlreadyHandled", "DelayNotOverdue", "InvalidRedLight", "SupervisionOrderNotDue"]
-__all__ += ["InvalidCreditEntry", "NothingAcquired"]
+__all__ += ["InvalidCreditEntry", "NothingAcquired", "SingleFunctionKiosk"]
