@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -55,6 +55,7 @@ __all__ = [
     "NoticeBand",
     "NoticeRule",
     "PrintOutcome",
+    "PublicNotice",
     "longest_outage",
     "notice_is_late",
     "notice_rule",
@@ -365,7 +366,14 @@ class Kiosk(Aggregate):
         late: bool,
     ) -> None:
         self.suspensions.append(
-            {"number": number, "start": start, "end": end, "band": band, "late": late}
+            {
+                "number": number,
+                "start": start,
+                "end": end,
+                "band": band,
+                "late": late,
+                "reason": reason,
+            }
         )
         if reregistration:
             self.status = KioskStatus.REREGISTRATION_REQUIRED
@@ -438,6 +446,35 @@ class Kiosk(Aggregate):
     def serves_at(self, at: dt.datetime) -> bool:
         """Whether the kiosk may serve applicants at ``at``."""
         return self.status is KioskStatus.IN_SERVICE and not self.suspended_at(at)
+
+    def public_notice(self, at: dt.datetime) -> PublicNotice | None:
+        """The 暂停服务 notice the kiosk shows the public at ``at``, if any: under repair
+        (PY·18(七): "须于故障设备醒目位置给出'暂停服务'提示"), a planned suspension in force or
+        announced ahead (PY·21(四): "出示暂停服务公告"), or out of service for good."""
+        if self.status is KioskStatus.FAULTY and self.open_fault is not None:
+            since: Any = self.open_fault["at"]
+            return PublicNotice("repair", since, None, "设备维修中 under repair", "PY·18(七)")
+        for s in sorted(self.suspensions, key=lambda s: s["start"]):  # type: ignore[arg-type,return-value]
+            start: Any = s["start"]
+            end: Any = s["end"]
+            if at < end:
+                kind = "suspended" if start <= at else "announced"
+                return PublicNotice(kind, start, end, str(s.get("reason", "")), "PY·21(四)")
+        if self.status is not KioskStatus.IN_SERVICE:
+            return PublicNotice("withdrawn", None, None, self.status.value, "PY·21")
+        return None
+
+
+@dataclass(frozen=True)
+class PublicNotice:
+    """A suspension notice shown at the kiosk: ``repair`` (PY·18(七)), ``suspended`` or
+    ``announced`` (a planned suspension in force or ahead, PY·21(四)), ``withdrawn``."""
+
+    kind: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    reason: str
+    rule: str
 
 
 class PrintOutcome(StrEnum):
