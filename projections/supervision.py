@@ -29,7 +29,7 @@ Flags (counted per case or record, open or closed):
 
 - ``second_correction`` — a correction request after the first (一次性告知, GZ20·11, FZ·15);
 - ``paper_demanded`` — materials delivered on site or by courier for a fully online item
-  (GZ20·26);
+  (GZ20·26), or for a case whose materials were all delivered online (NH·13: no paper later);
 - ``reupload_demanded`` — a held e-certificate asked for again (GZ16·15, GZ20·13);
 - ``closed_without_certificate`` — an approved case whose guide's result is a certificate
   closed with no e-certificate recorded (GZ16·15, NH·20, FZ·19; GZ20·26 "not generated");
@@ -101,6 +101,7 @@ CASES = Table(
         ("backfill_seconds", "BIGINT"),
         ("backfill_step", "TEXT"),
         ("updated_at", "TEXT"),
+        ("paper_materials", "BIGINT"),
     ),
     ("case_id",),
     (("open", "department"), ("serial",)),
@@ -315,7 +316,7 @@ class SupervisionView(View):
         tx.execute(
             "INSERT INTO view_sup_cases VALUES "
             "(?, ?, ?, ?, ?, 1, ?, ?, 0, 0, 'pre_review', ?, ?, ?, ?, 0, NULL, NULL, NULL, "
-            "?, 'Submitted', ?)",
+            "?, 'Submitted', ?, ?)",
             (
                 str(e.originator_id),
                 e.serial,
@@ -330,6 +331,7 @@ class SupervisionView(View):
                 iso_date(e.pre_review_due),
                 _lag(e),
                 utc_text(e.at),
+                _paper(e.materials),
             ),
         )
 
@@ -342,6 +344,11 @@ class SupervisionView(View):
     @on(Topics.CORRECTED)
     def corrected(self, tx: Tx, e: Any) -> None:
         self._clock(tx, e, CaseState.CORRECTED, "review", local_date(e.at), PRE_REVIEW_WORKING_DAYS)
+        if _paper(e.materials):
+            tx.execute(
+                "UPDATE view_sup_cases SET paper_materials = 1 WHERE case_id = ?",
+                (str(e.originator_id),),
+            )
 
     @on(Topics.PRE_REVIEW_PASSED)
     def pre_reviewed(self, tx: Tx, e: Any) -> None:
@@ -359,12 +366,19 @@ class SupervisionView(View):
         )
         if e.method in ("on_site", "courier"):
             tx.execute(
-                "SELECT handling_mode FROM view_sup_cases WHERE case_id = ?",
+                "SELECT handling_mode, paper_materials FROM view_sup_cases WHERE case_id = ?",
                 (str(e.originator_id),),
             )
             row = tx.fetchone()
             if row is not None and row[0] == HandlingMode.FULL_ONLINE.value:
                 self._flag(tx, e, PAPER_DEMANDED, f"materials delivered {e.method}")
+            elif row is not None and not row[1]:  # every material was delivered online
+                self._flag(
+                    tx,
+                    e,
+                    PAPER_DEMANDED,
+                    f"paper delivered {e.method} after online delivery (NH·13)",
+                )
 
     @on(Topics.ACCEPTED)
     def accepted(self, tx: Tx, e: Any) -> None:
@@ -671,6 +685,11 @@ class SupervisionView(View):
                 int(provisional),
             ),
         )
+
+
+def _paper(materials: Any) -> int:
+    """1 when a submitted material is paper (纸质材料); else every one came online (NH·13)."""
+    return int(any(m.get("form") == "paper" for m in materials))
 
 
 def _lag(e: Any) -> int:
