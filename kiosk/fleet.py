@@ -11,6 +11,7 @@ RULES.md "Kiosks" (PY·21); the rules themselves live in ``ledger.domain.kiosks`
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any, Final
 
 from eventsourcing.application import AggregateNotFoundError
@@ -65,8 +66,10 @@ class FleetService:
         department: str,
         at: dt.datetime,
         signer: Signer,
+        functions: Iterable[str] | None = None,
     ) -> Kiosk:
-        """Register a kiosk with its location and its (already registered) kiosk key."""
+        """Register a kiosk with its location and its (already registered) kiosk key, offering
+        ``functions`` (default: query, print and apply; a single one is refused, GZ20·14)."""
         self._operator(signer)
         key = self.ledger.actor_key(key_id)
         if key is None or key.revoked or key.role != KeyRole.KIOSK.value:
@@ -74,7 +77,12 @@ class FleetService:
         if self.kiosk(kiosk_id) is not None:
             raise InvalidKiosk("kiosk_id", f"kiosk {kiosk_id} is already registered")
         kiosk = Kiosk.register(
-            kiosk_id=kiosk_id, location=location, key_id=key_id, department=department, at=at
+            kiosk_id=kiosk_id,
+            location=location,
+            key_id=key_id,
+            department=department,
+            at=at,
+            functions=functions,
         )
         self.ledger.save_signed(kiosk, signer=signer)
         return kiosk

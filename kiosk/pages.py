@@ -14,6 +14,8 @@ import html
 from typing import Final
 
 from kiosk.progress import CaseView
+from ledger.domain.calendar import to_shanghai
+from ledger.domain.kiosks import PublicNotice
 
 __all__ = ["case_body", "enrol_form", "esc", "hidden", "page", "query_form", "rate_form"]
 
@@ -76,6 +78,34 @@ def page(title: str, title_en: str, body: str, *, kiosk: str = "") -> str:
         "</body></html>"
     )
     return text
+
+
+_NOTICE_TITLES: Final = {
+    "repair": ("暂停服务：设备维修中", "Out of service: under repair"),
+    "suspended": ("暂停服务公告", "Service suspended"),
+    "announced": ("暂停服务预告", "Service will be suspended"),
+    "withdrawn": ("本终端已停止服务", "This kiosk is out of service"),
+}
+
+
+def suspension_notice(notice: PublicNotice) -> str:
+    """The 暂停服务 notice shown on the kiosk's own screen (PY·18(七), PY·21(四))."""
+    title, title_en = _NOTICE_TITLES.get(notice.kind, _NOTICE_TITLES["withdrawn"])
+
+    def when(instant: object) -> str:
+        return to_shanghai(instant).strftime("%Y-%m-%d %H:%M")  # type: ignore[arg-type]
+
+    period = ""
+    if notice.start is not None:
+        period = (
+            when(notice.start) + " – " + (when(notice.end) if notice.end else "恢复前 until fixed")
+        )
+    return (
+        f"<div class='card bad' id='suspension-notice'><strong>{esc(title)}</strong> "
+        f"<span class='en'>{esc(title_en)}</span><br>{esc(period)} {esc(notice.reason)}"
+        f"<br><span class='en'>({esc(notice.rule)}) 如需办理请前往服务窗口或其他终端 · "
+        "Please use a service window or another kiosk</span></div>"
+    )
 
 
 def query_form(message: str = "") -> str:

@@ -115,7 +115,7 @@ class RestrictionEntry:
     ground: str
     authority: str
     starts: str
-    until: str
+    until: str | None
     appeal_due: str
     appealed_on: str | None
     appeal_finding: str | None
@@ -232,6 +232,11 @@ class BlacklistView(View):
             [(applicant, fact) for fact in e.facts],
         )
 
+    @on(Topics.NOTICE_RECEIVED)
+    def notice_received(self, tx: Tx, e: Any) -> None:
+        """The appeal period runs from the notice's receipt or knowledge (GZ16·22, PY·28)."""
+        self._latest(tx, e, "appeal_due = ?", (iso_date(e.appeal_due),))
+
     @on(Topics.APPEAL_LODGED)
     def appeal_lodged(self, tx: Tx, e: Any) -> None:
         self._latest(tx, e, "appealed_on = ?", (iso_date(e.lodged_on),))
@@ -340,7 +345,9 @@ def restrictions(
 
 def _in_force(view: BlacklistView, today: dt.date, applicant: str | None) -> list[RestrictionEntry]:
     text = today.isoformat()
-    where = "starts <= ? AND until >= ? AND (removed_on IS NULL OR removed_on > ?)"
+    where = (  # no end (NH·25): until removed
+        "starts <= ? AND (until IS NULL OR until >= ?) AND (removed_on IS NULL OR removed_on > ?)"
+    )
     params: list[Any] = [text, text, text]
     if applicant is not None:
         where += " AND applicant_id = ?"

@@ -28,6 +28,7 @@ from ledger.domain.complaints import Consultation
 from ledger.domain.departments import Department
 from ledger.domain.officials import OFFICIAL_REFUSED_TOPIC
 from ledger.domain.ratings import Rating
+from ledger.domain.red_light import RedLight
 from ledger.domain.supervision import SupervisionOrder
 from projections.view import View
 
@@ -68,6 +69,7 @@ class Topics:
     REFUSED: Final = get_topic(Case.Refused)  # type: ignore[attr-defined]
     PROCEDURE_STARTED: Final = get_topic(Case.SpecialProcedureStarted)  # type: ignore[attr-defined]
     PROCEDURE_ENDED: Final = get_topic(Case.SpecialProcedureEnded)  # type: ignore[attr-defined]
+    TIME_LIMIT_EXTENDED: Final = get_topic(Case.TimeLimitExtended)  # type: ignore[attr-defined]
     FEE_ASSESSED: Final = get_topic(Case.FeeAssessed)  # type: ignore[attr-defined]
     FEE_PAID: Final = get_topic(Case.FeePaid)  # type: ignore[attr-defined]
     DECIDED: Final = get_topic(Case.Decided)  # type: ignore[attr-defined]
@@ -106,12 +108,16 @@ class Topics:
     BLACKLIST_OPENED: Final = get_topic(Blacklisting.Opened)  # type: ignore[attr-defined]
     BLACKLISTED: Final = get_topic(Blacklisting.Blacklisted)  # type: ignore[attr-defined]
     APPEAL_LODGED: Final = get_topic(Blacklisting.AppealLodged)  # type: ignore[attr-defined]
+    NOTICE_RECEIVED: Final = get_topic(Blacklisting.NoticeReceived)  # type: ignore[attr-defined]
     APPEAL_DECIDED: Final = get_topic(Blacklisting.AppealDecided)  # type: ignore[attr-defined]
     BLACKLIST_REMOVED: Final = get_topic(Blacklisting.Removed)  # type: ignore[attr-defined]
 
     ORDER_ISSUED: Final = get_topic(SupervisionOrder.Issued)  # type: ignore[attr-defined]
     ORDER_ANSWERED: Final = get_topic(SupervisionOrder.Answered)  # type: ignore[attr-defined]
     ORDER_CLOSED: Final = get_topic(SupervisionOrder.Closed)  # type: ignore[attr-defined]
+    RED_LIGHT_OPENED: Final = get_topic(RedLight.Opened)  # type: ignore[attr-defined]
+    DELAY_EXPLAINED: Final = get_topic(RedLight.Explained)  # type: ignore[attr-defined]
+    POINTS_DEDUCTED: Final = get_topic(RedLight.Deducted)  # type: ignore[attr-defined]
 
     ACTION_REFUSED: Final = OFFICIAL_REFUSED_TOPIC
 

@@ -536,6 +536,25 @@ class ProgressView(View):
         self._advance(tx, e, CaseState.ACCEPTED, "none", {})
         self._step(tx, e, CaseState.ACCEPTED, {"outcome": e.outcome, "due": iso_date(e.due)})
 
+    @on(Topics.TIME_LIMIT_EXTENDED)
+    def time_limit_extended(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "UPDATE view_progress_cases SET due = ?, due_provisional = ? WHERE case_id = ?",
+            (iso_date(e.due), int(e.due_provisional), str(e.originator_id)),
+        )
+        self._advance(tx, e, CaseState.ACCEPTED, "none", {})
+        self._step(
+            tx,
+            e,
+            CaseState.ACCEPTED,
+            {
+                "extended_by": e.days,
+                "reasons": list(e.notice["body"]["reasons"]),
+                "due": iso_date(e.due),
+            },
+            document=e.notice,
+        )
+
     @on(Topics.FEE_ASSESSED)
     def fee_assessed(self, tx: Tx, e: Any) -> None:
         self._advance(tx, e, CaseState.ACCEPTED, "pay_fee", {"amount_yuan": str(e.amount)})

@@ -29,7 +29,7 @@ Flags (counted per case or record, open or closed):
 
 - ``second_correction`` — a correction request after the first (一次性告知, GZ20·11, FZ·15);
 - ``paper_demanded`` — materials delivered on site or by courier for a fully online item
-  (GZ20·26);
+  (GZ20·26), or for a case whose materials were all delivered online (NH·13: no paper later);
 - ``reupload_demanded`` — a held e-certificate asked for again (GZ16·15, GZ20·13);
 - ``closed_without_certificate`` — an approved case whose guide's result is a certificate
   closed with no e-certificate recorded (GZ16·15, NH·20, FZ·19; GZ20·26 "not generated");
@@ -72,6 +72,7 @@ __all__ = [
     "SupervisionThresholds",
     "SupervisionView",
     "case_lights",
+    "deductions",
     "flags",
     "needing_orders",
     "summary",
@@ -102,6 +103,7 @@ CASES = Table(
         ("backfill_seconds", "BIGINT"),
         ("backfill_step", "TEXT"),
         ("updated_at", "TEXT"),
+        ("paper_materials", "BIGINT"),
     ),
     ("case_id",),
     (("open", "department"), ("serial",)),
@@ -154,6 +156,19 @@ REFUSALS = Table(
     ),
     ("staff_code",),
 )
+RED_LIGHTS = Table(
+    "view_sup_red_lights",
+    (
+        ("record_id", "TEXT"),
+        ("case_id", "TEXT"),
+        ("department", "TEXT"),
+        ("explained_at", "TEXT"),
+        ("deducted_points", "BIGINT"),
+    ),
+    ("record_id",),
+    (("case_id",), ("department",)),
+)
+"""FZ·24: a department's own explanation of a red case, and the points deducted for it."""
 ANCHORS = Table(
     "view_sup_anchors",
     (("origin_id", "TEXT"), ("size", "BIGINT"), ("anchored_at", "TEXT")),
@@ -252,6 +267,10 @@ class CaseLight:
     paused: bool
     explained: bool
     order_open: bool
+    explained_by_department: bool = False
+    """The department explained the delay itself (主动说明, FZ·24): no order is due."""
+    deducted_points: int = 0
+    """Assessment points deducted from the department for this red case (考核扣分, FZ·24)."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +302,8 @@ class DepartmentSupervision:
     lights: dict[str, int]
     flags: dict[str, int]
     needs_order: int
+    deducted_points: int = 0
+    """Assessment points deducted for red cases (考核扣分, FZ·24), open or ended."""
 
 
 @dataclass(frozen=True)
@@ -298,13 +319,14 @@ class SupervisionSummary:
     paused: int
     by_department: dict[str, DepartmentSupervision] = field(default_factory=dict)
     anchoring: AnchoringStatus | None = None
+    deducted_points: int = 0
 
 
 class SupervisionView(View):
     """Case clocks, irregularity flags, answer deadlines and anchoring receipts."""
 
     name = "supervision"
-    tables = (CASES, FLAG_ROWS, DEADLINES, REFERENCES, REFUSALS, ANCHORS)
+    tables = (CASES, FLAG_ROWS, DEADLINES, REFERENCES, REFUSALS, ANCHORS, RED_LIGHTS)
 
     # -- cases ------------------------------------------------------------------------------
 
@@ -313,7 +335,7 @@ class SupervisionView(View):
         tx.execute(
             "INSERT INTO view_sup_cases VALUES "
             "(?, ?, ?, ?, ?, 1, ?, ?, 0, 0, 'pre_review', ?, ?, ?, ?, 0, NULL, NULL, NULL, "
-            "?, 'Submitted', ?)",
+            "?, 'Submitted', ?, ?)",
             (
                 str(e.originator_id),
                 e.serial,
@@ -328,6 +350,7 @@ class SupervisionView(View):
                 iso_date(e.pre_review_due),
                 _lag(e),
                 utc_text(e.at),
+                _paper(e.materials),
             ),
         )
 
@@ -340,6 +363,11 @@ class SupervisionView(View):
     @on(Topics.CORRECTED)
     def corrected(self, tx: Tx, e: Any) -> None:
         self._clock(tx, e, CaseState.CORRECTED, "review", local_date(e.at), PRE_REVIEW_WORKING_DAYS)
+        if _paper(e.materials):
+            tx.execute(
+                "UPDATE view_sup_cases SET paper_materials = 1 WHERE case_id = ?",
+                (str(e.originator_id),),
+            )
 
     @on(Topics.PRE_REVIEW_PASSED)
     def pre_reviewed(self, tx: Tx, e: Any) -> None:
@@ -357,12 +385,19 @@ class SupervisionView(View):
         )
         if e.method in ("on_site", "courier"):
             tx.execute(
-                "SELECT handling_mode FROM view_sup_cases WHERE case_id = ?",
+                "SELECT handling_mode, paper_materials FROM view_sup_cases WHERE case_id = ?",
                 (str(e.originator_id),),
             )
             row = tx.fetchone()
             if row is not None and row[0] == HandlingMode.FULL_ONLINE.value:
                 self._flag(tx, e, PAPER_DEMANDED, f"materials delivered {e.method}")
+            elif row is not None and not row[1]:  # every material was delivered online
+                self._flag(
+                    tx,
+                    e,
+                    PAPER_DEMANDED,
+                    f"paper delivered {e.method} after online delivery (NH·13)",
+                )
 
     @on(Topics.ACCEPTED)
     def accepted(self, tx: Tx, e: Any) -> None:
@@ -391,6 +426,15 @@ class SupervisionView(View):
         tx.execute(
             "UPDATE view_sup_cases SET paused_since = NULL, due = ?, due_provisional = ? "
             "WHERE case_id = ?",
+            (iso_date(e.due), int(e.due_provisional), str(e.originator_id)),
+        )
+        self._state(tx, e, CaseState.ACCEPTED)
+
+    @on(Topics.TIME_LIMIT_EXTENDED)
+    def time_limit_extended(self, tx: Tx, e: Any) -> None:
+        """ALL·42: the extended due date is the one the lights are judged by."""
+        tx.execute(
+            "UPDATE view_sup_cases SET due = ?, due_provisional = ? WHERE case_id = ?",
             (iso_date(e.due), int(e.due_provisional), str(e.originator_id)),
         )
         self._state(tx, e, CaseState.ACCEPTED)
@@ -554,6 +598,29 @@ class SupervisionView(View):
             "UPDATE view_sup_deadlines SET closed = 1 WHERE subject = ?", (str(e.originator_id),)
         )
 
+    # -- red lights (FZ·24) -------------------------------------------------------------------
+
+    @on(Topics.RED_LIGHT_OPENED)
+    def red_light_opened(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "INSERT INTO view_sup_red_lights VALUES (?, ?, ?, NULL, 0)",
+            (str(e.originator_id), str(e.case_id), e.department),
+        )
+
+    @on(Topics.DELAY_EXPLAINED)
+    def delay_explained(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "UPDATE view_sup_red_lights SET explained_at = ? WHERE record_id = ?",
+            (utc_text(e.explained_at), str(e.originator_id)),
+        )
+
+    @on(Topics.POINTS_DEDUCTED)
+    def points_deducted(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "UPDATE view_sup_red_lights SET deducted_points = ? WHERE record_id = ?",
+            (int(e.points), str(e.originator_id)),
+        )
+
     # -- anchoring --------------------------------------------------------------------------
 
     @on(Topics.ANCHORED)
@@ -652,6 +719,11 @@ class SupervisionView(View):
         )
 
 
+def _paper(materials: Any) -> int:
+    """1 when a submitted material is paper (纸质材料); else every one came online (NH·13)."""
+    return int(any(m.get("form") == "paper" for m in materials))
+
+
 def _lag(e: Any) -> int:
     """Seconds between the time a case event reports (``at``) and its recording."""
     return max(0, int((e.timestamp - e.at).total_seconds()))
@@ -672,6 +744,7 @@ def _light_of(
     table: HolidayTable,
     explained: bool,
     order_open: bool,
+    red: tuple[bool, int] = (False, 0),
 ) -> CaseLight:
     clock, limit = r[5], r[7]
     due = dt.date.fromisoformat(r[8]) if r[8] else None
@@ -711,8 +784,10 @@ def _light_of(
         due=None if due is None else due.isoformat(),
         provisional=provisional,
         paused=paused_since is not None,
-        explained=explained,
+        explained=explained or red[0],
         order_open=order_open,
+        explained_by_department=red[0],
+        deducted_points=red[1],
     )
 
 
@@ -737,8 +812,12 @@ def _open_lights(
         "GROUP BY case_id",
     )
     answered = {o[0]: (bool(o[1]), bool(o[2])) for o in orders}
+    red = _red_lights(view)
     lights = [
-        _light_of(r, today, thresholds, table, *answered.get(r[0], (False, False))) for r in rows
+        _light_of(
+            r, today, thresholds, table, *answered.get(r[0], (False, False)), red.get(r[0], NONE)
+        )
+        for r in rows
     ]
     lights.sort(key=lambda c: (-Light.ALL.index(c.light), c.days_left or 0, c.serial))
     return lights
@@ -902,7 +981,10 @@ def summary(
     overall and per department — as of ``today``."""
     lights = _open_lights(view, today, thresholds, calendar, None)
     raised = flags(view, today=today, now=now, log_head=log_head, thresholds=thresholds)
-    departments = sorted({c.department for c in lights} | {f.department for f in raised} - {""})
+    deducted = deductions(view)
+    departments = sorted(
+        {c.department for c in lights} | {f.department for f in raised} - {""} | set(deducted)
+    )
     by_department = {
         d: DepartmentSupervision(
             lights=_count((c.light for c in lights if c.department == d), Light.ALL),
@@ -910,6 +992,7 @@ def summary(
             needs_order=sum(
                 1 for c in lights if c.department == d and c.light == Light.RED and not c.explained
             ),
+            deducted_points=deducted.get(d, 0),
         )
         for d in departments
     }
@@ -923,7 +1006,28 @@ def summary(
         paused=sum(1 for c in lights if c.paused),
         by_department=by_department,
         anchoring=anchoring_status(view, now=now, log_head=log_head, thresholds=thresholds),
+        deducted_points=sum(deducted.values()),
     )
+
+
+NONE: Final = (False, 0)
+
+
+def _red_lights(view: SupervisionView) -> dict[str, tuple[bool, int]]:
+    """Per case id: whether its department explained the delay, and the points deducted."""
+    rows = read(view, "SELECT case_id, explained_at, deducted_points FROM view_sup_red_lights", ())
+    return {r[0]: (r[1] is not None, int(r[2])) for r in rows}
+
+
+def deductions(view: SupervisionView) -> dict[str, int]:
+    """Assessment points deducted per department for red cases (考核扣分, FZ·24)."""
+    rows = read(
+        view,
+        "SELECT department, SUM(deducted_points) FROM view_sup_red_lights "
+        "GROUP BY department HAVING SUM(deducted_points) > 0 ORDER BY department",
+        (),
+    )
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def _count(values: Iterable[str], keys: Iterable[str]) -> dict[str, int]:

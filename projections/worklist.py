@@ -119,7 +119,7 @@ class WorklistView(View):
             (state.value, _waiting(state), utc_text(e.at), str(e.originator_id)),
         )
 
-    @on(Topics.ACCEPTED, Topics.PROCEDURE_ENDED)
+    @on(Topics.ACCEPTED, Topics.PROCEDURE_ENDED, Topics.TIME_LIMIT_EXTENDED)
     def timed(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_worklist SET state = ?, waiting_on = 'department', due = ?, "

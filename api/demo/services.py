@@ -722,7 +722,7 @@ class ServicesDemo:
                             at=start - dt.timedelta(minutes=self.rng.randint(0, 30)),
                         )
                         self.tally.appointments["kept"] += 1
-                        if not refused and index >= 2:
+                        if not refused and index >= 2 and department.startswith("GZ-"):  # NH·9
                             self.appointments.refuse(
                                 slot.id,
                                 signer=self.seal(department),

@@ -111,35 +111,41 @@ def build(ctx: Ctx, who: Archivist, serial: str) -> dict[str, Any]:
     from projections.archive.errors import ArchiveError
 
     serial = _serial(serial)
+    try:
+        result, final = build_and_keep(
+            ctx, serial, archivist=f"{who.role.value}:{who.name or who.token_id}"
+        )
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc), code="not-found") from None
+    except NodeUnavailable as exc:
+        raise Problem(503, "Anchor node unavailable", str(exc), code="node-unavailable") from None
+    except (ArchiveError, AnchorError) as exc:
+        raise Problem(409, "Cannot build", str(exc), code="archive-build") from None
+    body = result.as_json()
+    body["path"] = str(final)
+    body["download"] = f"/v1/archive/packages/{serial}"
+    return body
+
+
+def build_and_keep(ctx: ApiContext, serial: str, *, archivist: str) -> tuple[Any, Path]:
+    """Build, transfer and check the package of ``serial`` signed by the platform key, and keep
+    it under :func:`archive_root` named by its payload digest; returns the build result and the
+    kept folder. Used by the archivist's endpoint and by the automatic archiver
+    (:mod:`api.serve.archiving`); raises what ``ArchiveService.build`` raises."""
     with _lock:  # one build at a time per process: transfers and anchoring rounds serialise
-        try:
-            service = _service(ctx)
-            root = archive_root(ctx) / serial
-            target = root / f".build-{secrets.token_hex(6)}"
-            result = service.build(
-                serial,
-                target,
-                archivist=f"{who.role.value}:{who.name or who.token_id}",
-                signer=ctx.runtime.platform_signer(),
-            )
-        except NotFound as exc:
-            raise Problem(404, "Not found", str(exc), code="not-found") from None
-        except NodeUnavailable as exc:
-            raise Problem(
-                503, "Anchor node unavailable", str(exc), code="node-unavailable"
-            ) from None
-        except (ArchiveError, AnchorError) as exc:
-            raise Problem(409, "Cannot build", str(exc), code="archive-build") from None
+        service = _service(ctx)
+        root = archive_root(ctx) / serial
+        target = root / f".build-{secrets.token_hex(6)}"
+        result = service.build(
+            serial, target, archivist=archivist, signer=ctx.runtime.platform_signer()
+        )
         final = root / result.payload_digest.hex()[:16]
         if result.path != final:
             if final.exists():  # the same payload was built before: keep the first
                 shutil.rmtree(result.path, ignore_errors=True)
             else:
                 os.rename(result.path, final)
-    body = result.as_json()
-    body["path"] = str(final)
-    body["download"] = f"/v1/archive/packages/{serial}"
-    return body
+    return result, final
 
 
 @router.get(

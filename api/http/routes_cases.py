@@ -56,6 +56,7 @@ from api.http.schemas import (
     SpecialProcedureCreate,
     SpecialProcedureEnd,
     StepPublic,
+    TimeLimitExtensionCreate,
     WithdrawalCreate,
 )
 from api.tokens import Principal, Role
@@ -596,6 +597,33 @@ def end_special_procedure(
         key,
         _department_signer,
         lambda s, k: cases.end_special_procedure(serial, body.outcome, signer=s, idempotency_key=k),
+    )
+
+
+@command(
+    router,
+    "/{serial}/time-limit-extension",
+    CaseStepPublic,
+    "Extend the time limit once by up to 10 working days, approved, the reasons told to the "
+    "applicant (ALL·42) (role: department)",
+)
+def extend_time_limit(
+    serial: Serial,
+    body: TimeLimitExtensionCreate,
+    who: DepartmentCaller,
+    wired: Wired,
+    key: IdempotencyKey = None,
+) -> CaseStepPublic:
+    cases = wired.services.cases
+    return _step(
+        wired,
+        who,
+        serial,
+        key,
+        _department_signer,
+        lambda s, k: cases.extend_time_limit(
+            serial, body.days, list(body.reasons), body.approved_by, signer=s, idempotency_key=k
+        ),
     )
 
 

@@ -59,6 +59,7 @@ from api.http.schemas_domain import (
     ErasureCreate,
     GuidePublish,
     MaterialPublic,
+    NoticeReceipt,
     OrderAnswer,
     OrderClose,
     OrderCreate,
@@ -915,6 +916,30 @@ def lodge_appeal(
         at=wired.now(),
     )
     return Recorded(id=str(applicant_id), kind="blacklisting", detail={"appealed": True})
+
+
+@command(
+    blacklist,
+    "/{applicant_id}/notice-receipt",
+    Recorded,
+    "Record when the applicant received the notice or learned of the decision; the appeal "
+    "period runs from then (GZ16·22, PY·28) (role: supervisor)",
+)
+def record_notice_receipt(
+    applicant_id: Id, body: NoticeReceipt, who: Supervisor, wired: Wired
+) -> Recorded:
+    due = wired.blacklist.record_notice_receipt(
+        applicant_id,
+        signer=wired.supervisor_signer(),
+        authority=SUPERVISION_OFFICE,
+        received_on=body.received_on,
+        how=body.how,
+        evidence=list(body.evidence),
+        at=wired.now(),
+    )
+    return Recorded(
+        id=str(applicant_id), kind="blacklisting", detail={"appeal_due": due.isoformat()}
+    )
 
 
 @command(

@@ -9,12 +9,15 @@ counts, never row contents.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.http.context import ApiContext
 from api.http.deps import Ctx
+from projections.archive_index import archive_lag
 from projections.runner import status
 from projections.verify import ViewWatch
 
@@ -83,8 +86,32 @@ def readyz(ctx: Ctx) -> JSONResponse:
             last_error=worker.last_error or None,
         )
     return JSONResponse(
-        {"status": "ready", "chain_head": size, "view_lag": lags, "anchoring": anchoring}
+        {
+            "status": "ready",
+            "chain_head": size,
+            "view_lag": lags,
+            "anchoring": anchoring,
+            "archiving": archiving_lag(ctx),
+        }
     )
+
+
+def archiving_lag(ctx: ApiContext) -> dict[str, object] | None:
+    """Automatic archiving (NH·22, FZ·21): ended cases not yet archived and the oldest one's
+    age in seconds, whether this server archives them, and its last error."""
+    view = ctx.views.get("archive_index")
+    if view is None:
+        return None
+    lag = archive_lag(view)
+    age = lag.oldest_age_seconds(dt.datetime.now(dt.UTC))
+    archiver = ctx.services.get("auto_archive")
+    return {
+        "automatic": archiver is not None,
+        "waiting": lag.waiting,
+        "oldest_age_seconds": None if age is None else round(age, 1),
+        "retrying": 0 if archiver is None else archiver.retrying,
+        "last_error": None if archiver is None else archiver.last_error or None,
+    }
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

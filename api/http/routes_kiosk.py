@@ -41,7 +41,15 @@ from api.tokens import Role
 from kiosk.codes import SECRET_NAME, check_code
 from kiosk.errors import KioskError, PrintRefused
 from kiosk.fleet import FleetService
-from kiosk.pages import case_body, enrol_form, esc, page, query_form, rate_form
+from kiosk.pages import (
+    case_body,
+    enrol_form,
+    esc,
+    page,
+    query_form,
+    rate_form,
+    suspension_notice,
+)
 from kiosk.printing import FontCache, Printout
 from kiosk.progress import CaseView, case_view
 from kiosk.service import KioskService, document_status
@@ -270,7 +278,14 @@ def kiosk_home(ctx: Ctx, request: Request) -> Response:
     kiosk = _kiosk(ctx, request)
     if kiosk is None:
         return _enrol_page()
-    return _page("办件查询", "Find your case", query_form(), kiosk=kiosk.kiosk_id)
+    found = FleetService(ctx.runtime.ledger).kiosk(kiosk.kiosk_id)
+    now = dt.datetime.now(dt.UTC)
+    notice = None if found is None else found.public_notice(now)
+    if notice is None:
+        return _page("办件查询", "Find your case", query_form(), kiosk=kiosk.kiosk_id)
+    serving = found is not None and found.serves_at(now)  # PY·18(七), PY·21(四)
+    body = suspension_notice(notice) + (query_form() if serving else "")
+    return _page("办件查询", "Find your case", body, kiosk=kiosk.kiosk_id)
 
 
 @router.post("/kiosk/enrol", include_in_schema=False)

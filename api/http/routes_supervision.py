@@ -90,6 +90,7 @@ def warnings_of(
             anchoring=None
             if summary.anchoring is None
             else AnchoringPublic(**vars(summary.anchoring)),
+            deducted_points=summary.deducted_points,
         ),
         lights=LightsPage(
             items=[_light(c) for c in page.items],

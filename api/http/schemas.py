@@ -122,6 +122,14 @@ class SpecialProcedureEnd(Frozen):
     outcome: Text
 
 
+class TimeLimitExtensionCreate(Frozen):
+    """ALL·42: once, by up to 10 working days (more is refused as a rule violation)."""
+
+    days: Annotated[int, Field(ge=1, le=3650, description="Working days (ALL·42: at most 10).")]
+    reasons: Reasons
+    approved_by: Text = Field(description="The department head who approved (负责人).")
+
+
 class FeeAssessmentCreate(Frozen):
     amount: Annotated[Decimal, Field(ge=0, le=Decimal("100000000"), decimal_places=2)]
 

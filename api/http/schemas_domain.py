@@ -9,7 +9,7 @@ rule again. Responses name applicants by id; unmasked personal data appears only
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
@@ -225,6 +225,15 @@ class BlacklistCreate(Frozen):
 
 class AppealCreate(Frozen):
     reasons: Text
+    evidence: Evidence = ()
+
+
+class NoticeReceipt(Frozen):
+    """When the applicant received the notice or learned of the decision: the appeal period
+    runs from that day (GZ16·22, PY·28)."""
+
+    received_on: dt.date = Field(description="The day of receipt or knowledge (Asia/Shanghai).")
+    how: Literal["received", "learned"] = "received"
     evidence: Evidence = ()
 
 

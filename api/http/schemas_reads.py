@@ -119,6 +119,7 @@ class DepartmentCounts(BaseModel):
     lights: dict[str, int]
     flags: dict[str, int]
     needs_order: int
+    deducted_points: int = Field(0, description="考核扣分 for red cases (FZ·24)")
 
 
 @response(frozen=True)
@@ -136,6 +137,7 @@ class SummaryPublic(BaseModel):
     paused: int
     by_department: dict[str, DepartmentCounts]
     anchoring: AnchoringPublic | None
+    deducted_points: int = Field(0, description="考核扣分 for red cases, all departments (FZ·24)")
 
 
 class LightsPage(BaseModel):

@@ -47,7 +47,11 @@ ROUTER_MODULES = (
 )
 
 #: Background workers added by later capabilities: ``module:function(ctx) -> stop()``.
-WORKER_FACTORIES = ("api.serve.anchoring:start_anchoring", "api.serve.view_audit:start_view_audit")
+WORKER_FACTORIES = (
+    "api.serve.anchoring:start_anchoring",
+    "api.serve.view_audit:start_view_audit",
+    "api.serve.archiving:start_auto_archive",
+)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ CREDENTIALS_BY_KIND: Final[dict[ApplicantKind, frozenset[CredentialKind]]] = {
     ApplicantKind.NATURAL_PERSON: frozenset(
         {CredentialKind.RESIDENT_ID, CredentialKind.SOCIAL_SECURITY, CredentialKind.PASSPORT}
     ),
-    ApplicantKind.ENTERPRISE: frozenset({CredentialKind.USCC}),
+    ApplicantKind.ENTERPRISE: frozenset({CredentialKind.USCC, CredentialKind.REGISTRATION_NUMBER}),
     ApplicantKind.INSTITUTION: frozenset({CredentialKind.INSTITUTION}),
 }
 

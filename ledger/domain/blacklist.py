@@ -10,13 +10,19 @@ authority's seal key is passed in). RULES.md "Blacklist and credit":
   A counted ground needs at least four distinct facts (超过三次).
 - A blacklisting is a decision with a sealed notice (通知书) stating the ground, the end of
   the restriction and how to appeal. The applicant may appeal (申诉) to the deciding
-  authority within 30 working days of the notice; the applicant is removed (除名) when the
-  act proves unintentional (非故意), on appeal or later.
+  authority within 30 working days from receiving the notice or learning of the decision
+  (自收到处理决定通知书或知悉该处理决定之日起, GZ16·22, PY·28, NH·25), not from the decision
+  date: :meth:`Blacklisting.record_notice_receipt` records that day (a 送达回证, or when the
+  applicant learned of it); until it is recorded the period has not started and an appeal is
+  in time (lodging one proves knowledge). The applicant is removed (除名) when the act proves
+  unintentional (非故意), on appeal or later.
 - Online application is blocked for 3 months (限制3个月内无法使用在线申请功能, GZ16·22,
   PY·28), configurable per city; malicious acts may go to the credit system (PY·28).
 
-Decisions where the regulations are silent: the notice is delivered online on the day of
-the decision, so the appeal period and the restriction start that day (Asia/Shanghai);
+Decisions where the regulations are silent: the restriction starts on the day of the decision
+(Asia/Shanghai); the ``appeal_due`` of the ``Blacklisted`` event is the end of the appeal
+period were the notice received that same day, and ``NoticeReceived`` sets the real one;
+the day of receipt or knowledge is recorded once (the first one starts the period);
 "3 months" are calendar months (the same day-of-month, clipped to the month's end), and
 :meth:`Blacklisting.restriction` reports ``until`` as the last blocked day; a pending
 appeal does not suspend the restriction; a new blacklisting needs the previous one lapsed
@@ -68,6 +74,12 @@ COUNT_THRESHOLD: Final = 3
 MAX_FACTS: Final = 50
 MAX_MONTHS: Final = 120
 RULE: Final = "GZ16·22, NH·25, PY·28"
+RECEIPT_OR_KNOWLEDGE: Final = "receipt of this notice or knowledge of the decision"
+"""自收到处理决定通知书或知悉该处理决定之日起 (GZ16·22, PY·28, NH·25)."""
+UNTIL_REMOVED: Final = "until removed (除名), no time limit (NH·25)"
+"""The notice's ``until`` where a city sets no time limit on the restriction (NH·25)."""
+RECEIPT_KINDS: Final = ("received", "learned")
+"""How the applicant came to know: received the notice (收到), or learned of the decision (知悉)."""
 
 
 class BlacklistGround(StrEnum):
@@ -189,7 +201,7 @@ class Blacklisting(Aggregate):
         details: str,
         decided_at: dt.datetime,
         starts: dt.date,
-        until: dt.date,
+        until: dt.date | None,
         appeal_due: dt.date,
         provisional: bool,
         notice: dict[str, Any],
@@ -206,10 +218,24 @@ class Blacklisting(Aggregate):
                 "notice": dict(notice),
                 "credit_referral": credit_referral,
                 "appealed_on": None,
+                "received_on": None,
                 "appeal_finding": None,
                 "removed_on": None,
             }
         )
+
+    @event("NoticeReceived")
+    def _notice_received(
+        self,
+        received_on: dt.date,
+        how: str,
+        evidence: list[str],
+        recorded_at: dt.datetime,
+        appeal_due: dt.date,
+        provisional: bool,
+    ) -> None:
+        self._entries[-1]["received_on"] = received_on
+        self._entries[-1]["appeal_due"] = appeal_due
 
     @event("AppealLodged")
     def _appeal_lodged(
@@ -248,7 +274,7 @@ class Blacklisting(Aggregate):
         details: str,
         at: dt.datetime,
         seal_key: Signer,
-        restriction_months: int = RESTRICTION_MONTHS,
+        restriction_months: int | None = RESTRICTION_MONTHS,
         appeal_days: int = APPEAL_DAYS,
         credit_referral: bool = False,
     ) -> SealedRecord:
@@ -264,7 +290,7 @@ class Blacklisting(Aggregate):
         authority = check.department_code(InvalidBlacklisting, "authority", authority)
         details = check.text(InvalidBlacklisting, "details", details)
         when = check.utc(InvalidBlacklisting, "at", at)
-        if (
+        if restriction_months is not None and (
             isinstance(restriction_months, bool)
             or not isinstance(restriction_months, int)
             or not 1 <= restriction_months <= MAX_MONTHS
@@ -286,9 +312,13 @@ class Blacklisting(Aggregate):
             raise InvalidBlacklistTransition(
                 "the applicant is already blacklisted", state="blacklisted"
             )
-        until = add_months(starts, restriction_months) - dt.timedelta(days=1)
+        until = (  # None: no time limit, until removed (NH·25)
+            None
+            if restriction_months is None
+            else add_months(starts, restriction_months) - dt.timedelta(days=1)
+        )
         appeal = check.due_from(starts, days)
-        route = _appeal_route(authority, appeal.due)
+        route = _appeal_route(authority, None, days)
         notice = _seal(
             SealedKind.BLACKLIST_NOTICE,
             subject=str(self.applicant_id),
@@ -301,8 +331,9 @@ class Blacklisting(Aggregate):
                 "facts": refs,
                 "details": details,
                 "starts": starts,
-                "until": until,
-                "appeal_due": appeal.due,
+                "until": until or UNTIL_REMOVED,
+                "appeal_working_days": days,
+                "appeal_period_from": RECEIPT_OR_KNOWLEDGE,
                 "appeal_route": route,
             },
             seal_key=seal_key,
@@ -329,8 +360,53 @@ class Blacklisting(Aggregate):
             )
         return self._entries[-1]
 
+    def record_notice_receipt(
+        self,
+        *,
+        received_on: dt.date,
+        how: str,
+        evidence: Iterable[str],
+        at: dt.datetime,
+        appeal_days: int = APPEAL_DAYS,
+    ) -> dt.date:
+        """Record the day the applicant received the notice or learned of the decision
+        (``how``: ``received`` or ``learned``): the appeal period runs from it (GZ16·22, PY·28).
+        Once per blacklisting, not before the decision nor after ``at``; returns the last day
+        of the appeal period. Raises :class:`InvalidBlacklisting` naming the field and
+        :class:`InvalidBlacklistTransition` when already recorded or nothing is in force."""
+        entry = self._current("record the notice's receipt of")
+        when = check.utc(InvalidBlacklisting, "at", at)
+        if not isinstance(received_on, dt.date) or isinstance(received_on, dt.datetime):
+            raise InvalidBlacklisting("received_on", "must be a date")
+        if not entry["starts"] <= received_on <= check.local_date(when):
+            raise InvalidBlacklisting(
+                "received_on",
+                f"must be from the decision day {entry['starts'].isoformat()} to today",
+            )
+        if how not in RECEIPT_KINDS:
+            raise InvalidBlacklisting("how", f"must be one of {', '.join(RECEIPT_KINDS)}")
+        refs = check.evidence(InvalidBlacklisting, "evidence", list(evidence))
+        days = check.working_days(InvalidBlacklisting, "appeal_days", appeal_days)
+        if entry["received_on"] is not None:
+            raise InvalidBlacklistTransition(
+                f"the notice's receipt was recorded: {entry['received_on'].isoformat()}",
+                state=self.state,
+            )
+        appeal = check.due_from(received_on, days)
+        self._notice_received(
+            received_on=received_on,
+            how=how,
+            evidence=refs,
+            recorded_at=when,
+            appeal_due=appeal.due,
+            provisional=appeal.provisional,
+        )
+        return appeal.due
+
     def lodge_appeal(self, *, reasons: str, evidence: Iterable[str], at: dt.datetime) -> None:
-        """The applicant appeals (申诉) within the appeal period; once per blacklisting.
+        """The applicant appeals (申诉) within the appeal period; once per blacklisting. The
+        period runs from the recorded receipt or knowledge of the notice; before one is
+        recorded any appeal is in time (GZ16·22, PY·28).
 
         Raises :class:`AppealOutOfTime` after the period and
         :class:`InvalidBlacklistTransition` when there is nothing to appeal.
@@ -342,8 +418,11 @@ class Blacklisting(Aggregate):
         when = check.utc(InvalidBlacklisting, "at", at)
         if entry["appealed_on"] is not None:
             raise InvalidBlacklistTransition("the appeal was already lodged", state=self.state)
-        if check.local_date(when) > entry["appeal_due"]:
-            raise AppealOutOfTime(f"at: the appeal period ended {entry['appeal_due'].isoformat()}")
+        if entry["received_on"] is not None and check.local_date(when) > entry["appeal_due"]:
+            raise AppealOutOfTime(
+                f"at: the appeal period ended {entry['appeal_due'].isoformat()}, counted from the "
+                f"notice's receipt or knowledge on {entry['received_on'].isoformat()}"
+            )
         self._appeal_lodged(
             reasons=reasons, evidence=refs, lodged_at=when, lodged_on=check.local_date(when)
         )
@@ -445,7 +524,9 @@ class Blacklisting(Aggregate):
         day, and the appeal route to tell the applicant."""
         for entry in reversed(self._entries):
             removed = entry["removed_on"]
-            if entry["starts"] <= on <= entry["until"] and (removed is None or on < removed):
+            ends = entry["until"]
+            in_force = entry["starts"] <= on and (ends is None or on <= ends)
+            if in_force and (removed is None or on < removed):
                 return Restriction(True, entry["until"], self._route(entry, on))
         return Restriction(False, None, "")
 
@@ -461,18 +542,26 @@ class Blacklisting(Aggregate):
                 f"appeal lodged {entry['appealed_on'].isoformat()} with {entry['authority']}, "
                 f"pending ({RULE})"
             )
-        if on > entry["appeal_due"]:
+        if entry["received_on"] is not None and on > entry["appeal_due"]:
             return (
                 f"appeal period ended {entry['appeal_due'].isoformat()}; removal on proof the "
                 f"act was unintentional, to {entry['authority']} ({RULE})"
             )
-        return _appeal_route(entry["authority"], entry["appeal_due"])
+        days = int(entry["notice"]["body"].get("appeal_working_days", APPEAL_DAYS))
+        if entry["received_on"] is None:
+            return _appeal_route(entry["authority"], None, days)
+        return _appeal_route(entry["authority"], entry["appeal_due"], days)
 
 
-def _appeal_route(authority: str, due: dt.date) -> str:
+def _appeal_route(authority: str, due: dt.date | None, days: int) -> str:
+    if due is None:
+        return (
+            f"appeal (申诉) to {authority} within {days} working days of receiving this notice "
+            f"or learning of the decision ({RULE})"
+        )
     return (
         f"appeal (申诉) to {authority} by {due.isoformat()}, the end of the appeal period "
-        f"after the notice ({RULE})"
+        f"after the notice was received or known ({RULE})"
     )
 
 

@@ -62,8 +62,11 @@ from ledger.domain.rules import (
     ReasonRequired,
     RequiredMaterialsMissing,
     SecondCorrectionRequest,
+    SecondTimeLimitExtension,
     ServiceItemWithdrawn,
     StepOutOfOrder,
+    TimeLimitExtensionTooLate,
+    TimeLimitExtensionTooLong,
 )
 from ledger.domain.topics import keep_topics
 
@@ -94,6 +97,8 @@ MAX_TEXT: Final = 500
 MAX_REASONS: Final = 50
 MAX_MATERIALS: Final = 200
 MAX_PROCEDURE_DAYS: Final = 3650
+MAX_EXTENSION_DAYS: Final = 10
+"""ALL·42: a time limit may be extended once, by up to 10 (working) days."""
 REFERENCE_PATTERN: Final = re.compile(r"[0-9A-Za-z-]{4,64}")
 """Waybill numbers and payment references (统一支付平台 流水号)."""
 
@@ -257,6 +262,7 @@ TRANSITIONS: Final[Mapping[str, frozenset[CaseState]]] = {
     "not_accept": _PRE_ACCEPTANCE,
     "return_case": _PRE_ACCEPTANCE,
     "start_special_procedure": frozenset({CaseState.ACCEPTED}),
+    "extend_time_limit": frozenset({CaseState.ACCEPTED}),
     "end_special_procedure": frozenset({CaseState.SPECIAL_PROCEDURE}),
     "assess_fee": frozenset({CaseState.ACCEPTED}),
     "pay_fee": frozenset({CaseState.ACCEPTED}),
@@ -656,6 +662,7 @@ class Case(Aggregate):
         self.due_provisional = False
         self.calendar_version = ""
         self.pauses: list[tuple[dt.date, dt.date]] = []
+        self.extension_days = 0
         self.special_procedure: dict[str, Any] | None = None
         self.fee_assessed: Decimal | None = None
         self.fee_payment_reference: str | None = None
@@ -1043,7 +1050,8 @@ class Case(Aggregate):
         outcome = _text("outcome", outcome)
         assert self.special_procedure is not None and self.accepted_on is not None
         pause = (self.special_procedure["started_on"], shanghai_date(at))
-        due = deadline(self.accepted_on, self.promised_limit_days, [*self.pauses, pause])
+        limit = self.promised_limit_days + self.extension_days
+        due = deadline(self.accepted_on, limit, [*self.pauses, pause])
         self._special_procedure_ended(
             at=at,
             outcome=outcome,
@@ -1069,6 +1077,72 @@ class Case(Aggregate):
         self.pauses.append((paused_from, paused_to))
         self.due = due
         self.due_provisional = due_provisional
+
+    # -- extension of the time limit (ALL·42) ----------------------------------------------------
+
+    def extend_time_limit(
+        self,
+        days: int,
+        reasons: Sequence[str] | str,
+        approved_by: str,
+        *,
+        at: dt.datetime,
+        seal: Sealer,
+    ) -> None:
+        """Extend the time limit once, by at most 10 working days, approved by the head of the
+        department (经本行政机关负责人批准), with the reasons told to the applicant in a sealed
+        extension notice (ALL·42). Decided within the time limit, never after it ran out; the
+        extended days count like the promised ones (working days, ALL·82)."""
+        self._require("extend_time_limit")
+        at = self._when(at)
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise InvalidCaseStep("days", "must be a whole number of working days, at least 1")
+        if days > MAX_EXTENSION_DAYS:
+            raise TimeLimitExtensionTooLong(
+                "days", f"{days} working days: ALL·42 allows at most {MAX_EXTENSION_DAYS}"
+            )
+        if self.extension_days:
+            raise SecondTimeLimitExtension(
+                f"extend_time_limit: the time limit of {self.serial} was already extended by "
+                f"{self.extension_days} working days; ALL·42 allows one extension"
+            )
+        checked = _reasons(reasons)
+        approver = _text("approved_by", approved_by, max_length=200)
+        assert self.accepted_on is not None and self.due is not None
+        if shanghai_date(at) > self.due:
+            raise TimeLimitExtensionTooLate(
+                f"extend_time_limit: the time limit ran out on {self.due}; an extension is "
+                "decided within it (ALL·42)"
+            )
+        due = deadline(self.accepted_on, self.promised_limit_days + days, self.pauses)
+        body = {
+            "working_days": days,
+            "reasons": checked,
+            "approved_by": approver,
+            "previous_due": self.due,
+            "due": due.due,
+            "basis": "ALL·42",
+            "item_name": self.item_name,
+            "applicant": self.applicant_id,
+        }
+        notice = self._seal(seal, "extension_notice", body)
+        self._time_limit_extended(at, days, due.due, due.provisional, notice)
+
+    @event("TimeLimitExtended")
+    def _time_limit_extended(
+        self,
+        at: dt.datetime,
+        days: int,
+        due: dt.date,
+        due_provisional: bool,
+        notice: dict[str, Any],
+    ) -> None:
+        """The reasons and the approver are in the sealed ``notice`` (its body)."""
+        self.last_at = at
+        self.extension_days = days
+        self.due = due
+        self.due_provisional = due_provisional
+        self.documents.append(notice)
 
     # -- fees (FZ·18) -------------------------------------------------------------------------
 

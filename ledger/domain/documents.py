@@ -58,6 +58,8 @@ class DocumentKind(StrEnum):
     """退件通知书 (GZ16·12)"""
     SPECIAL_PROCEDURE_NOTICE = "special_procedure_notice"
     """特殊程序告知书 (NH·15, ALL·45)"""
+    EXTENSION_NOTICE = "extension_notice"
+    """延长期限告知书 — the reasons of an extension told to the applicant (ALL·42)"""
     APPROVAL_DECISION = "approval_decision"
     """批准决定书 (GZ20·12, NH·15)"""
     DISAPPROVAL_DECISION = "disapproval_decision"
@@ -81,6 +83,7 @@ REQUIRED_BODY_FIELDS: Final[Mapping[DocumentKind, tuple[str, ...]]] = {
     DocumentKind.NON_ACCEPTANCE_NOTICE: ("reasons",),
     DocumentKind.RETURN_NOTICE: ("reasons",),
     DocumentKind.SPECIAL_PROCEDURE_NOTICE: ("procedure", "period"),
+    DocumentKind.EXTENSION_NOTICE: ("working_days", "reasons", "approved_by", "due"),
     DocumentKind.APPROVAL_DECISION: (),
     DocumentKind.DISAPPROVAL_DECISION: ("reasons",),
     DocumentKind.RESULT_DOCUMENT: (),

@@ -51,11 +51,13 @@ __all__ = [
     "WrongCheckCharacter",
     "WrongLength",
     "parse_credential",
+    "registration_number_check_digit",
     "resident_id_check_character",
     "uscc_check_character",
     "validate_country_code",
     "validate_institution_code",
     "validate_passport_number",
+    "validate_registration_number",
     "validate_resident_id",
     "validate_social_security_number",
     "validate_uscc",
@@ -339,6 +341,38 @@ def validate_country_code(country: str, *, field: str = "passport_country") -> s
     return text.upper()
 
 
+# --- enterprise registration number (工商注册号, GS 15-2006) ------------------------------------
+
+
+def registration_number_check_digit(first14: str) -> str:
+    """The check digit of a 15-digit 工商注册号 (GS 15-2006: ISO 7064 MOD 11,10 over the first
+    14 digits). Raises ``ValueError`` unless ``first14`` is 14 digits."""
+    if len(first14) != 14 or not first14.isascii() or not first14.isdigit():
+        raise ValueError("first14: expected 14 digits")
+    product = 10
+    for ch in first14:
+        total = (int(ch) + product) % 10 or 10
+        product = total * 2 % 11
+    return str((1 - product) % 10)
+
+
+def validate_registration_number(s: str) -> str:
+    """Validate an enterprise's 15-digit registration number (工商注册号), which enterprises
+    registered before the USCC still authenticate with (GZ16·7, PY·7); returns it. Raises
+    ``WrongLength``, ``BadCharacter`` or ``WrongCheckCharacter`` with field
+    ``registration_number``."""
+    field = CredentialKind.REGISTRATION_NUMBER.value
+    value = _require_text(field, s).strip()
+    _require_length(field, value, 15)
+    for position, c in enumerate(value, start=1):
+        if not ("0" <= c <= "9"):
+            raise _bad_character(field, value, position, "a digit")
+    expected = registration_number_check_digit(value[:14])
+    if value[14] != expected:
+        raise WrongCheckCharacter(field, "check digit (ISO 7064 MOD 11,10)", expected, value[14])
+    return value
+
+
 # --- credential value ------------------------------------------------------------------------
 
 
@@ -349,6 +383,7 @@ class CredentialKind(StrEnum):
     SOCIAL_SECURITY = "social_security"  # 社会保障号码
     PASSPORT = "passport"  # 外国人护照
     USCC = "uscc"  # 统一社会信用代码 (enterprise)
+    REGISTRATION_NUMBER = "registration_number"  # 工商注册号 (enterprise, GZ16·7, PY·7)
     INSTITUTION = "institution"  # 事业单位法人证书
 
 
@@ -410,6 +445,7 @@ _VALIDATORS: Final[Mapping[CredentialKind, Callable[[str], str]]] = {
     CredentialKind.RESIDENT_ID: validate_resident_id,
     CredentialKind.SOCIAL_SECURITY: validate_social_security_number,
     CredentialKind.USCC: validate_uscc,
+    CredentialKind.REGISTRATION_NUMBER: validate_registration_number,
     CredentialKind.INSTITUTION: validate_institution_code,
 }
 
@@ -418,7 +454,8 @@ def parse_credential(kind: str, value: str, country: str | None = None) -> Crede
     """Parse untrusted credential text of the given kind into a ``Credential``.
 
     ``kind`` is one of ``resident_id``, ``social_security``, ``passport``, ``uscc``,
-    ``institution``; ``country`` is required for a passport and refused otherwise.
+    ``registration_number``, ``institution``; ``country`` is required for a passport and
+    refused otherwise.
     Raises a ``CredentialError`` (a ``ValueError``) naming the field and the problem.
     """
     return Credential(_parse_kind(kind), value, country)

@@ -32,14 +32,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
 from ledger.domain.calendar import is_working_day, shanghai_date, working_days_between
-from ledger.domain.rules import InvalidKiosk, KioskNotInService
+from ledger.domain.rules import InvalidKiosk, KioskNotInService, SingleFunctionKiosk
 from ledger.domain.topics import keep_topics
 
 __all__ = [
@@ -48,12 +48,14 @@ __all__ = [
     "Cause",
     "InvalidKiosk",
     "Kiosk",
+    "KioskFunction",
     "KioskNotInService",
     "KioskPrint",
     "KioskStatus",
     "NoticeBand",
     "NoticeRule",
     "PrintOutcome",
+    "PublicNotice",
     "longest_outage",
     "notice_is_late",
     "notice_rule",
@@ -71,6 +73,36 @@ TWO_WEEKS: Final = dt.timedelta(days=14)
 A_WEEK: Final = dt.timedelta(days=7)
 RETIREMENT_WORKING_DAYS: Final = 5
 """Working days of unavailability in one calendar month that call for retirement (PY·21)."""
+
+
+class KioskFunction(StrEnum):
+    """What a kiosk offers (GZ20·14: 自助查询、材料自助打印、自助申请)."""
+
+    QUERY = "query"
+    """自助查询"""
+    PRINT = "print"
+    """材料自助打印"""
+    APPLY = "apply"
+    """自助申请"""
+
+
+ALL_FUNCTIONS: Final = tuple(f.value for f in KioskFunction)
+"""A kiosk registered without naming its functions offers them all (and old records did)."""
+
+
+def _functions(value: Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ALL_FUNCTIONS
+    names = [value] if isinstance(value, str) else list(value)
+    try:
+        found = sorted({KioskFunction(v).value for v in names})
+    except ValueError:
+        raise InvalidKiosk("functions", f"each one of {', '.join(ALL_FUNCTIONS)}") from None
+    if len(found) < 2:
+        raise SingleFunctionKiosk(
+            "functions", f"{found or 'none'}: no new single-function kiosk (GZ20·14)"
+        )
+    return tuple(found)
 
 
 class KioskStatus(StrEnum):
@@ -233,22 +265,38 @@ class Kiosk(Aggregate):
 
     @classmethod
     def register(
-        cls, *, kiosk_id: str, location: str, key_id: bytes, department: str, at: dt.datetime
+        cls,
+        *,
+        kiosk_id: str,
+        location: str,
+        key_id: bytes,
+        department: str,
+        at: dt.datetime,
+        functions: Iterable[str] | None = None,
     ) -> Kiosk:
-        """Register a kiosk at ``location`` with its key, run by ``department``."""
+        """Register a kiosk at ``location`` with its key, run by ``department``, offering
+        ``functions`` (default: all). A single-function kiosk is refused (GZ20·14)."""
         return cls(
             kiosk_id=_kiosk_id(kiosk_id),
             location=check.text(InvalidKiosk, "location", location, MAX_LOCATION),
             key_id=_key_id(key_id),
             department=check.department_code(InvalidKiosk, "department", department),
             at=check.utc(InvalidKiosk, "at", at),
+            functions=_functions(functions),
         )
 
     @event("Registered")
     def __init__(
-        self, kiosk_id: str, location: str, key_id: bytes, department: str, at: dt.datetime
+        self,
+        kiosk_id: str,
+        location: str,
+        key_id: bytes,
+        department: str,
+        at: dt.datetime,
+        functions: tuple[str, ...] = ALL_FUNCTIONS,
     ) -> None:
         self.kiosk_id = kiosk_id
+        self.functions = tuple(functions)
         self.location = location
         self.key_id = key_id
         self.department = department
@@ -304,7 +352,14 @@ class Kiosk(Aggregate):
         late: bool,
     ) -> None:
         self.suspensions.append(
-            {"number": number, "start": start, "end": end, "band": band, "late": late}
+            {
+                "number": number,
+                "start": start,
+                "end": end,
+                "band": band,
+                "late": late,
+                "reason": reason,
+            }
         )
         if reregistration:
             self.status = KioskStatus.REREGISTRATION_REQUIRED
@@ -377,6 +432,35 @@ class Kiosk(Aggregate):
     def serves_at(self, at: dt.datetime) -> bool:
         """Whether the kiosk may serve applicants at ``at``."""
         return self.status is KioskStatus.IN_SERVICE and not self.suspended_at(at)
+
+    def public_notice(self, at: dt.datetime) -> PublicNotice | None:
+        """The 暂停服务 notice the kiosk shows the public at ``at``, if any: under repair
+        (PY·18(七): "须于故障设备醒目位置给出'暂停服务'提示"), a planned suspension in force or
+        announced ahead (PY·21(四): "出示暂停服务公告"), or out of service for good."""
+        if self.status is KioskStatus.FAULTY and self.open_fault is not None:
+            since: Any = self.open_fault["at"]
+            return PublicNotice("repair", since, None, "设备维修中 under repair", "PY·18(七)")
+        for s in sorted(self.suspensions, key=lambda s: s["start"]):  # type: ignore[arg-type,return-value]
+            start: Any = s["start"]
+            end: Any = s["end"]
+            if at < end:
+                kind = "suspended" if start <= at else "announced"
+                return PublicNotice(kind, start, end, str(s.get("reason", "")), "PY·21(四)")
+        if self.status is not KioskStatus.IN_SERVICE:
+            return PublicNotice("withdrawn", None, None, self.status.value, "PY·21")
+        return None
+
+
+@dataclass(frozen=True)
+class PublicNotice:
+    """A suspension notice shown at the kiosk: ``repair`` (PY·18(七)), ``suspended`` or
+    ``announced`` (a planned suspension in force or ahead, PY·21(四)), ``withdrawn``."""
+
+    kind: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    reason: str
+    rule: str
 
 
 class PrintOutcome(StrEnum):

@@ -691,6 +691,89 @@ class UnknownOfficial(AuthorityExceeded):
 __all__ += ["AuthorityExceeded", "InvalidOfficial", "UnknownOfficial"]
 
 
+# --- further obligations (RULES.md "Further obligations") ----------------------------------------
+
+
+class TimeLimitExtensionTooLong(FieldViolation):
+    """A time limit is extended by at most 10 (working) days (可以延长十日, ALL·42)."""
+
+    rule = "ALL·42"
+    code = "time-limit-extension-too-long"
+
+
+class SecondTimeLimitExtension(RuleViolation):
+    """A time limit is extended once (ALL·42): a second extension is refused."""
+
+    rule = "ALL·42"
+    code = "second-time-limit-extension"
+
+
+class TimeLimitExtensionTooLate(RuleViolation):
+    """An extension is decided within the time limit (二十日内不能作出决定的), not after it
+    ran out."""
+
+    rule = "ALL·42"
+    code = "time-limit-extension-too-late"
+
+
+class InvalidRedLight(FieldViolation):
+    """A delay explanation or an assessment deduction is malformed (the field is named)."""
+
+    rule = "FZ·24"
+    code = "invalid-red-light"
+
+
+class DelayNotOverdue(RuleViolation):
+    """A delay is explained, and points deducted, only for a case past its time limit (红灯)."""
+
+    rule = "FZ·24"
+    code = "delay-not-overdue"
+
+
+class DelayAlreadyHandled(InvalidTransition):
+    """The delay of the case was explained, or its points deducted, already (once per case)."""
+
+    rule = "FZ·24"
+    code = "delay-already-handled"
+
+
+class SupervisionOrderNotDue(RuleViolation):
+    """No overdue supervision order for a case whose department explained the delay itself
+    (若未主动说明情况，应按程序进行挂号督办)."""
+
+    rule = "FZ·24"
+    code = "supervision-order-not-due"
+
+
+class InvalidCreditEntry(FieldViolation):
+    """A credit-record entry (失信信用记录) is malformed: an improper acquisition names its
+    case, a serious case (联合惩戒) its legal basis (GZ20·28)."""
+
+    rule = "GZ20·28"
+    code = "invalid-credit-entry"
+
+
+class NothingAcquired(RuleViolation):
+    """An improper acquisition is entered only for a case that granted something (an approval
+    decision, GZ20·28)."""
+
+    rule = "GZ20·28"
+    code = "nothing-acquired"
+
+
+class SingleFunctionKiosk(FieldViolation):
+    """No new single-function kiosk (各级政府部门不再新建单一功能的自助终端, GZ20·14): a kiosk
+    offers at least two of query, printing and application."""
+
+    rule = "GZ20·14"
+    code = "single-function-kiosk"
+
+
+__all__ += ["SecondTimeLimitExtension", "TimeLimitExtensionTooLate", "TimeLimitExtensionTooLong"]
+__all__ += ["DelayAlreadyHandled", "DelayNotOverdue", "InvalidRedLight", "SupervisionOrderNotDue"]
+__all__ += ["InvalidCreditEntry", "NothingAcquired", "SingleFunctionKiosk"]
+
+
 # --- the registry: every refusal with its article, where it is enforced ----------------------
 
 
@@ -849,6 +932,20 @@ RULE_REGISTRY: tuple[RuleEntry, ...] = (
     ),
     RuleEntry(AuthorityExceeded, "Accountability of officials", ("ledger.services.officials",)),
     RuleEntry(UnknownOfficial, "Accountability of officials", ("ledger.services.officials",)),
+    RuleEntry(TimeLimitExtensionTooLong, "Further obligations", ("ledger.domain.cases",)),
+    RuleEntry(SecondTimeLimitExtension, "Further obligations", ("ledger.domain.cases",)),
+    RuleEntry(TimeLimitExtensionTooLate, "Further obligations", ("ledger.domain.cases",)),
+    RuleEntry(InvalidRedLight, "Further obligations", ("ledger.domain.red_light",)),
+    RuleEntry(DelayNotOverdue, "Further obligations", ("ledger.domain.red_light",)),
+    RuleEntry(DelayAlreadyHandled, "Further obligations", ("ledger.domain.red_light",)),
+    RuleEntry(SupervisionOrderNotDue, "Further obligations", ("ledger.services.domain_services",)),
+    RuleEntry(
+        InvalidCreditEntry,
+        "Further obligations",
+        ("ledger.domain.credit", "ledger.services.credit"),
+    ),
+    RuleEntry(NothingAcquired, "Further obligations", ("ledger.services.credit",)),
+    RuleEntry(SingleFunctionKiosk, "Further obligations", ("ledger.domain.kiosks",)),
 )
 """Every concrete rule violation with its article and where it is enforced; one line each
 (add new violations here, next to their kin)."""

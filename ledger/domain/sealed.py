@@ -67,6 +67,8 @@ class SealedKind(StrEnum):
     """申诉处理决定 (GZ16·22, NH·25, PY·28)"""
     SUPERVISION_ANSWER = "supervision_answer"
     """督办回复 (FZ·24)"""
+    DELAY_EXPLANATION = "delay_explanation"
+    """超期主动说明 — a department's own explanation of a red-light case (FZ·24)"""
 
 
 REQUIRED_BODY_FIELDS: Final[Mapping[SealedKind, tuple[str, ...]]] = {
@@ -77,6 +79,7 @@ REQUIRED_BODY_FIELDS: Final[Mapping[SealedKind, tuple[str, ...]]] = {
     SealedKind.BLACKLIST_NOTICE: ("applicant", "ground", "until", "appeal_route"),
     SealedKind.APPEAL_DECISION: ("applicant", "finding", "reasons"),
     SealedKind.SUPERVISION_ANSWER: ("order", "answer"),
+    SealedKind.DELAY_EXPLANATION: ("case", "explanation"),
 }
 """Body fields each kind must carry, non-empty."""
 

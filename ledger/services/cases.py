@@ -622,6 +622,30 @@ class CaseService:
             lambda case, at, seal: case.end_special_procedure(outcome, at=at),
         )
 
+    def extend_time_limit(
+        self,
+        serial: str,
+        days: int,
+        reasons: Sequence[str] | str,
+        approved_by: str,
+        *,
+        signer: Signer,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Extend the time limit once by up to 10 working days, approved by the department's
+        head, the reasons told to the applicant in a sealed notice (ALL·42)."""
+        return self._command(
+            "extend_time_limit",
+            serial,
+            {"days": days, "reasons": reasons, "approved_by": approved_by},
+            signer,
+            DEPARTMENT_ROLES,
+            idempotency_key,
+            lambda case, at, seal: case.extend_time_limit(
+                days, reasons, approved_by, at=at, seal=seal
+            ),
+        )
+
     def assess_fee(
         self, serial: str, amount: Decimal, *, signer: Signer, idempotency_key: str | None = None
     ) -> Outcome:

@@ -49,21 +49,26 @@ from ledger.domain.certificates import (
     CertificateReference,
     Wallet,
 )
+from ledger.domain.city_rules import STRICTER, CityRules, rules_for
 from ledger.domain.complaints import (
     AnswerLimits,
     Consultation,
     ConsultationChannel,
     ConsultationKind,
 )
+from ledger.domain.departments import Department
 from ledger.domain.keys import ActorKey, KeyRole
 from ledger.domain.ratings import RECTIFICATION_DAYS, Channel, CodeSystem, Rating, RatingKind
+from ledger.domain.red_light import RedLight
 from ledger.domain.rules import (
+    AppointmentRefusalNotAllowed,
     AuthenticationTooLow,
     BlacklistedApplicant,
     InvalidBlacklisting,
     InvalidCertificate,
     NotInDepartmentScope,
     RatingNotOfCase,
+    SupervisionOrderNotDue,
 )
 from ledger.domain.sealed import SealedRecord
 from ledger.domain.signer import Signer
@@ -541,8 +546,25 @@ class RatingService(_Service):
 # --- appointments (网上预约) ----------------------------------------------------------------------
 
 
+_GROUNDS: Final = frozenset(g.value for g in RefusalGround)
+
+
 class AppointmentService(_Service):
-    """Open slots, book, cancel, check in, refuse and record no-shows (GZ20·9, NH·9)."""
+    """Open slots, book, cancel, check in, refuse and record no-shows (GZ20·9, NH·9).
+
+    Whether a successful appointment may be refused at all is a per-city rule
+    (:mod:`ledger.domain.city_rules`): the slot's department's registered city chooses it;
+    ``unregistered`` applies to a department the ledger does not know (default: the stricter
+    rule, NH·9: no refusal)."""
+
+    def __init__(self, app: LedgerApplication, *, unregistered: CityRules = STRICTER) -> None:
+        super().__init__(app)
+        self.unregistered = unregistered
+
+    def city_of(self, department: str) -> CityRules:
+        """The per-city rules of ``department`` (by its registered city)."""
+        found = self._find(Department, Department.id_for(department))
+        return self.unregistered if found is None else rules_for(found.city)
 
     def slot(self, slot_id: UUID) -> AppointmentSlot:
         return self._get(AppointmentSlot, slot_id)
@@ -609,6 +631,16 @@ class AppointmentService(_Service):
     ) -> None:
         slot = self.slot(slot_id)
         self._department(signer, slot.department)
+        city = self.city_of(slot.department)
+        allowed = city.appointment_refusal_grounds
+        if str(ground) in _GROUNDS and RefusalGround(ground) not in allowed:
+            raise AppointmentRefusalNotAllowed(
+                f"ground: a successful appointment may not be refused in {city.name} "
+                f"({city.appointment_rule}: "
+                + (", ".join(sorted(g.value for g in allowed)) or "none")
+                + " allowed)",
+                rule=city.appointment_rule,
+            )
         slot.refuse(booking_id=booking_id, ground=ground, details=details, at=at)
         self.app.save_signed(slot, signer=signer)
 
@@ -700,6 +732,10 @@ class ConsultationService(_Service):
 # --- blacklist (黑名单) ---------------------------------------------------------------------------
 
 
+UNRELATED_CONTENT: Final = "unrelated_content:"
+"""Prefix of a fact: content unrelated to the matter filled in or uploaded (NH·25(二))."""
+
+
 def appointment_fact(slot_id: UUID, booking_id: UUID) -> str:
     """The fact reference of a missed appointment."""
     return f"appointment:{slot_id}:{booking_id}"
@@ -722,12 +758,19 @@ class BlacklistService(_Service):
         self,
         app: LedgerApplication,
         *,
-        restriction_months: int = RESTRICTION_MONTHS,
+        restriction_months: int | None = RESTRICTION_MONTHS,
         appeal_days: int = APPEAL_DAYS,
+        city: CityRules | None = None,
     ) -> None:
+        """``city`` (:mod:`ledger.domain.city_rules`) sets the restriction's length (``None``:
+        until removed, NH·25) and whether unrelated form content counts toward NH·25(二);
+        without it the restriction is ``restriction_months`` and it does not count."""
         super().__init__(app)
-        self.restriction_months = restriction_months
+        self.restriction_months = (
+            restriction_months if city is None else city.blacklist_restriction_months
+        )
         self.appeal_days = appeal_days
+        self.unrelated_counts = city is not None and city.unrelated_form_content_counts
 
     def record(self, applicant_id: UUID) -> Blacklisting | None:
         return self._find(Blacklisting, Blacklisting.id_for(applicant_id))
@@ -773,6 +816,7 @@ class BlacklistService(_Service):
         self._supervisor(signer, authority)
         refs = list(facts)
         self._check_facts(applicant_id, refs)
+        self._check_unrelated(ground, refs)
         record = self.record(applicant_id) or Blacklisting.open(applicant_id)
         notice = record.blacklist(
             ground=ground,
@@ -787,6 +831,33 @@ class BlacklistService(_Service):
         )
         self.app.save_signed(record, signer=signer)
         return notice
+
+    def record_notice_receipt(
+        self,
+        applicant_id: UUID,
+        *,
+        signer: Signer,
+        authority: str,
+        received_on: dt.date,
+        how: str,
+        evidence: Sequence[str],
+        at: dt.datetime,
+    ) -> dt.date:
+        """The deciding authority records when the applicant received the notice or learned of
+        the decision; the appeal period runs from that day (GZ16·22, PY·28). Returns its end."""
+        self._supervisor(signer, authority)
+        record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
+        if record.entries and record.entries[-1]["authority"] != authority:
+            raise InvalidBlacklisting("authority", "the deciding authority records the receipt")
+        due = record.record_notice_receipt(
+            received_on=received_on,
+            how=how,
+            evidence=evidence,
+            at=at,
+            appeal_days=self.appeal_days,
+        )
+        self.app.save_signed(record, signer=signer)
+        return due
 
     def lodge_appeal(
         self,
@@ -842,6 +913,19 @@ class BlacklistService(_Service):
         self.app.save_signed(record, signer=signer)
         return decision
 
+    def _check_unrelated(self, ground: BlacklistGround | str, facts: list[str]) -> None:
+        """Facts ``unrelated_content:<ref>`` (content unrelated to the matter filled in or
+        uploaded) count toward ground (二) of NH·25 only where the city's rules say so."""
+        unrelated = [f for f in facts if isinstance(f, str) and f.startswith(UNRELATED_CONTENT)]
+        counts = self.unrelated_counts and str(ground) == BlacklistGround.MATERIALS_NOT_SUBMITTED
+        if unrelated and not counts:
+            raise InvalidBlacklisting(
+                "facts",
+                f"{unrelated[0]!r}: unrelated content in forms is a ground only under NH·25(二), "
+                "counted with materials_not_submitted, where the city's rules apply it",
+                rule="NH·25",
+            )
+
     def _check_facts(self, applicant_id: UUID, facts: list[str]) -> None:
         for i, fact in enumerate(facts):
             field = f"facts[{i}]"
@@ -892,6 +976,13 @@ class SupervisionService(_Service):
         answer_days: int = ANSWER_DAYS,
     ) -> SupervisionOrder:
         key = self._supervisor(signer)
+        if case_serial and str(reason) == SupervisionReason.OVERDUE.value:
+            red = self._find(RedLight, RedLight.id_for(case_serial))
+            if red is not None and red.explained:
+                raise SupervisionOrderNotDue(
+                    f"case_serial: {red.department} explained the delay of {case_serial} itself "
+                    "(主动说明情况): no supervision order is due"
+                )
         order = SupervisionOrder.issue(
             supervisor=key.actor,
             department=department,

@@ -63,7 +63,7 @@ MAX_PLAINTEXT: Final = 4096
 INDEX_KIND_PATTERN: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 #: Kinds whose values are identifiers: spaces dropped, letters upper-cased.
 IDENTIFIER_KINDS: Final = frozenset(
-    {"resident_id", "social_security", "passport", "uscc", "institution"}
+    {"resident_id", "social_security", "passport", "uscc", "registration_number", "institution"}
 )
 
 

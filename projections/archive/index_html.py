@@ -27,6 +27,7 @@ KIND_NAMES: Final = {
     "non_acceptance_notice": "不予受理通知书",
     "return_notice": "退件通知书",
     "special_procedure_notice": "特殊程序告知书",
+    "extension_notice": "延长期限告知书",
     "approval_decision": "批准决定书",
     "disapproval_decision": "不予批准决定书",
     "result_document": "结果文书",

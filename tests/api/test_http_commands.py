@@ -259,6 +259,19 @@ def test_a_blacklisted_applicant_is_403_with_the_end_date_and_appeal_route(world
         f"/v1/blacklist/{blocked}/appeals", json={"reasons": "并非故意", "evidence": []}
     )
     assert r.status_code == 200, r.text
+    # GZ16·22, PY·28: the appeal period runs from the notice's receipt, recorded by the office
+    r = world.as_("supervisor").post(
+        f"/v1/blacklist/{blocked}/notice-receipt", json={"received_on": "2000-01-01"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/invalid-blacklisting") and r.json()["field"] == "received_on"
+    decided_on = r.json()["detail"].split("decision day ")[1][:10]  # the server's day
+    r = world.as_("supervisor").post(
+        f"/v1/blacklist/{blocked}/notice-receipt",
+        json={"received_on": decided_on, "evidence": ["sha256:" + "ab" * 32]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["detail"]["appeal_due"] > decided_on
 
 
 def test_a_department_without_a_seal_key_is_409(world: World) -> None:

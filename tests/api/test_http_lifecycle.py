@@ -85,6 +85,12 @@ def test_refusals_disapproval_and_delivery_failure_paths(world: World) -> None:
     assert r.json()["state"] == "special_procedure", r.text
     r = food.post(f"/v1/cases/{serial}/special-procedures/end", json={"outcome": "现场核查合格"})
     assert r.json()["state"] == "accepted", r.text
+    extension = {"days": 10, "reasons": ["需专家评审"], "approved_by": "局长 王五"}  # ALL·42
+    r = food.post(f"/v1/cases/{serial}/time-limit-extension", json=extension)
+    assert r.status_code == 200 and r.json()["document"]["kind"] == "extension_notice", r.text
+    r = food.post(f"/v1/cases/{serial}/time-limit-extension", json=extension)
+    assert r.status_code == 422 and r.json()["rule"] == "ALL·42", r.text
+    assert r.json()["type"].endswith("/second-time-limit-extension")
     r = food.post(f"/v1/cases/{serial}/disapproval", json={"reasons": ["场所不符合要求"]})
     assert r.json()["state"] == "disapproved", r.text
     r = food.post(f"/v1/cases/{serial}/dispatches", json={"method": "online"})

@@ -7,6 +7,7 @@ import datetime as dt
 from uuid import UUID
 
 from ledger.chain.signing import Ed25519Signer
+from ledger.domain.city_rules import GUANGZHOU
 from ledger.services.application import LedgerApplication
 from ledger.services.domain_services import (
     AppointmentService,
@@ -37,7 +38,7 @@ class DomainServices:
 
     @property
     def appointments(self) -> AppointmentService:
-        return AppointmentService(self.app)
+        return AppointmentService(self.app, unregistered=GUANGZHOU)  # GZ20·9's three grounds
 
     @property
     def consultations(self) -> ConsultationService:

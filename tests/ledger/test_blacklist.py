@@ -64,7 +64,9 @@ def test_blacklisting_is_a_decision_with_a_sealed_notice_GZ16_22(both: World) ->
     assert verify_sealed(notice, both.supervisor.public_key)
     assert notice.body["ground"] == "false_materials"
     assert notice.body["until"] == dt.date(2025, 6, 13)
-    assert notice.body["appeal_due"] == add_working_days(dt.date(2025, 3, 14), 30)
+    assert "appeal_due" not in notice.body  # the period runs from receipt (GZ16·22, PY·28)
+    assert notice.body["appeal_working_days"] == 30
+    assert "receipt" in notice.body["appeal_period_from"]
     assert OFFICE in notice.body["appeal_route"]
     assert both.verifies()
 
@@ -76,7 +78,7 @@ def test_online_application_is_blocked_for_3_months_then_lapses_GZ16_22_PY_28(
     assert both.blacklist.is_blacklisted(applicant, dt.date(2025, 3, 14)) == (False, None, "")
     _blacklist(both, applicant, "2025-03-14")
     blocked, until, route = both.blacklist.is_blacklisted(applicant, dt.date(2025, 3, 14))
-    assert blocked and until == dt.date(2025, 6, 13) and "2025-04-" in route
+    assert blocked and until == dt.date(2025, 6, 13) and "30 working days of receiving" in route
     assert both.blacklist.is_blacklisted(applicant, dt.date(2025, 6, 13)).blocked
     assert not both.blacklist.is_blacklisted(applicant, dt.date(2025, 6, 14)).blocked
     assert not both.blacklist.is_blacklisted(applicant, dt.date(2025, 3, 13)).blocked
@@ -226,10 +228,23 @@ def test_each_uncounted_ground_blacklists_on_one_fact_GZ16_22_PY_28(
     assert world.blacklist.is_blacklisted(applicant, dt.date(2025, 3, 14)).blocked
 
 
+def _received(world: World, applicant: UUID, on: dt.date, recorded: str) -> dt.date:
+    return world.blacklist.record_notice_receipt(
+        applicant,
+        signer=world.supervisor,
+        authority=OFFICE,
+        received_on=on,
+        how="received",
+        evidence=["sha256:" + "ab" * 32],
+        at=at(recorded),
+    )
+
+
 def test_appeal_within_30_working_days_of_the_notice_GZ16_22_NH_25_PY_28(both: World) -> None:
     applicant = uuid4()
     _blacklist(both, applicant, "2025-03-14")
-    due = add_working_days(dt.date(2025, 3, 14), 30)
+    due = _received(both, applicant, dt.date(2025, 3, 14), "2025-03-14")
+    assert due == add_working_days(dt.date(2025, 3, 14), 30)
     late = due + dt.timedelta(days=1)
     both.refused(
         AppealOutOfTime,
@@ -395,3 +410,44 @@ def test_restriction_has_the_shape_the_case_service_calls() -> None:
     r = Restriction(True, dt.date(2025, 6, 13), "appeal")
     blocked, until, route = r
     assert (blocked, until, route) == (True, dt.date(2025, 6, 13), "appeal")
+
+
+def test_the_appeal_period_runs_from_receipt_or_knowledge_not_the_decision_GZ16_22_PY_28(
+    both: World,
+) -> None:
+    """自收到处理决定通知书或知悉该处理决定之日起30个工作日内 (GZ16·22, PY·28)."""
+    applicant = uuid4()
+    _blacklist(both, applicant, "2025-03-14")
+    by_decision = add_working_days(dt.date(2025, 3, 14), 30)
+    late = at((by_decision + dt.timedelta(days=3)).isoformat())
+    received = dt.date(2025, 3, 28)  # the courier's 送达回证: two weeks after the decision
+    due = _received(both, applicant, received, "2025-03-31")
+    assert due == add_working_days(received, 30) > by_decision
+    assert due.isoformat() in both.blacklist.is_blacklisted(applicant, received).appeal_route
+    both.refused(  # once: the first receipt or knowledge starts the period
+        InvalidBlacklistTransition,
+        lambda: _received(both, applicant, dt.date(2025, 3, 31), "2025-03-31"),
+    )
+    both.blacklist.lodge_appeal(applicant, signer=both.portal, reasons="系误操作", at=late)
+    assert both.blacklist.record(applicant).entries[-1]["appealed_on"] == late.date()  # type: ignore[union-attr]
+    assert both.verifies()
+
+
+def test_an_appeal_before_any_receipt_is_recorded_is_in_time_GZ16_22_PY_28(both: World) -> None:
+    applicant = uuid4()
+    _blacklist(both, applicant, "2025-03-14")
+    long_after = at(add_working_days(dt.date(2025, 3, 14), 45).isoformat())
+    both.blacklist.lodge_appeal(applicant, signer=both.portal, reasons="刚知悉", at=long_after)
+    assert "pending" in both.blacklist.is_blacklisted(applicant, long_after.date()).appeal_route
+
+
+def test_a_receipt_before_the_decision_or_in_the_future_is_refused_GZ16_22_PY_28(
+    both: World,
+) -> None:
+    applicant = uuid4()
+    _blacklist(both, applicant, "2025-03-14")
+    for day in (dt.date(2025, 3, 13), dt.date(2025, 3, 20)):
+        error = both.refused(
+            InvalidBlacklisting, lambda d=day: _received(both, applicant, d, "2025-03-17")
+        )
+        assert "received_on" in str(error)

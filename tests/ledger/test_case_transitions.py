@@ -44,6 +44,9 @@ COMMANDS: dict[str, Command] = {
     "end_special_procedure": lambda w, s: w.cases.end_special_procedure(
         s, "听证结束", signer=w.food
     ),
+    "extend_time_limit": lambda w, s: w.cases.extend_time_limit(
+        s, 5, ["需现场核查"], "局长 王五", signer=w.food
+    ),
     "assess_fee": lambda w, s: w.cases.assess_fee(s, Decimal("20"), signer=w.food),
     "pay_fee": lambda w, s: w.cases.pay_fee(s, "PAY-0001", Decimal("20"), signer=w.platform),
     "approve": lambda w, s: w.cases.approve(s, signer=w.food),

@@ -45,6 +45,12 @@ BODIES: dict[DocumentKind, dict[str, Any]] = {
         "procedure": "site_survey",
         "period": [dt.date(2024, 3, 4), dt.date(2024, 3, 8)],
     },
+    DocumentKind.EXTENSION_NOTICE: {  # ALL·42
+        "working_days": 10,
+        "reasons": ["需组织现场核查"],
+        "approved_by": "局长 王五",
+        "due": dt.date(2024, 3, 29),
+    },
     DocumentKind.APPROVAL_DECISION: {"decision": "准予许可"},
     DocumentKind.DISAPPROVAL_DECISION: {"reasons": ["经营场所不符合要求"]},
     DocumentKind.RESULT_DOCUMENT: {"certificate_id": "1.2.156.3005.2.11100000000013338W002.X"},
