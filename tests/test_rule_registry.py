@@ -34,16 +34,13 @@ THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 NOT_CITED: dict[str, str] = {
     # Enforced on other branches of issue #16 (remove each line when its tests land):
     "GZ20·18": "results announced publicly: a further obligation (obligations work)",
-    "GZ20·28": "credit record of false commitments: a further obligation (obligations work)",
     "GZ16·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",
     "PY·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",
     "NH·18": "no refusal of electronic materials: a further obligation (obligations work)",
     "PY·4": "legal basis for data not shared: a further obligation (obligations work)",
     "PY·12": "no paper re-signature of e-signed material: a further obligation",
-    "PY·18": "suspension notice shown at the kiosk: a further obligation (obligations work)",
     "PY·24": "sample texts and blank forms in guides: a further obligation",
     "FZ·16": "published notice templates: a further obligation (obligations work)",
-    "ALL·42": "one extension of up to 10 days: a further obligation (obligations work)",
     # Not enforceable by the ledger:
     "PY·20": "kiosks serve 24 hours: an operating duty of the hall, no command to refuse",
 }
