@@ -60,6 +60,7 @@ CREDENTIAL_LABELS: Final[dict[str, tuple[str, str]]] = {
     "social_security": ("社会保障号码", "Social security No."),
     "passport": ("护照", "Passport"),
     "uscc": ("统一社会信用代码", "Unified social credit code"),
+    "registration_number": ("工商注册号", "Business registration No."),
     "institution": ("事业单位法人证书", "Institution certificate"),
 }
 """Bilingual names of ``ledger.domain.identity.CredentialKind`` values."""

@@ -88,6 +88,7 @@ COMMAND_ROLES: Final[Mapping[str, tuple[OfficialRole, tuple[str, ...]]]] = {
     "assess_fee": (_R.ACCEPTANCE, ("FeeAssessed",)),
     "pay_fee": (_R.ACCEPTANCE, ("FeePaid",)),
     "approve": (_R.DECISION, ("Decided",)),
+    "extend_time_limit": (_R.DECISION, ("TimeLimitExtended",)),  # approved by the head (ALL·42)
     "disapprove": (_R.DECISION, ("Decided",)),
     "issue_result_document": (_R.CERTIFICATE, ("ResultIssued",)),
     "record_certificate": (_R.CERTIFICATE, ("CertificateRecorded",)),

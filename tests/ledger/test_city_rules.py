@@ -45,7 +45,8 @@ def _booked(
         ends_at=START + dt.timedelta(minutes=30),
         capacity=2,
     )
-    booking = service.book(slot.id, signer=world.portal, applicant_id=uuid4(), at=at("2025-09-30"))
+    applicant = world.applicant(level="basic")  # booking needs the basic level (FZ·8)
+    booking = service.book(slot.id, signer=world.portal, applicant_id=applicant, at=at("2025-09-30"))
     return slot, booking
 
 
@@ -83,8 +84,8 @@ def test_an_unknown_city_gets_the_stricter_rule_no_refusal_NH_9(world: World) ->
 
 
 def test_a_guangzhou_hall_refuses_on_the_three_grounds_GZ20_9(world: World) -> None:
-    _register(world, ISSUER, "广州", world.issuer)
-    service = AppointmentService(world.app)
+    service = AppointmentService(world.app)  # the world registers ISSUER in 广州
+    assert service.city_of(ISSUER) is GUANGZHOU
     slot, booking = _booked(world, service, ISSUER, world.issuer)
     service.refuse(
         slot.id,
