@@ -1,7 +1,8 @@
 """Benchmark: the HTTP API under load, beside a trivial FastAPI app in the same run.
 
 Run: ``python -m bench.http [--server URL | --db URL] [--rounds 8] [--submit N]
-[--concurrency C] [--rate R] [--seconds S] [--workers W] [--in-process]``.
+[--concurrency C] [--rate R] [--seconds S] [--workers W] [--kinds submit,progress]
+[--in-process]``.
 
 Starts a real ``caseledger serve --workers W`` on loopback (default: one HTTP worker process
 per CPU) on a fresh schema in ``--server``'s database (default ``$CASELEDGER_TEST_PG``, else
@@ -258,6 +259,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--kinds", default="submit,progress", help="which phases each round runs (comma-separated)"
+    )
     parser.add_argument("--in-process", action="store_true", help="also time the services")
     args = parser.parse_args()
     server_url = args.server or os.environ.get(PG_ENV) or DEFAULT_PG
@@ -288,14 +292,15 @@ def main() -> None:
                 "ledger": Side(ledger_base, server.pid, serials),
                 "baseline": Side(baseline_base, baseline.pid, baseline_ids),
             }
+            kinds = [k for k in ("submit", "progress") if k in args.kinds.split(",")]
             rounds: dict[str, list[dict[str, float]]] = {
-                f"{k}_{s}": [] for k in ("submit", "progress") for s in sides
+                f"{k}_{s}": [] for k in kinds for s in sides
             }
             submit_args = [json.dumps(payload), str(args.submit), str(args.concurrency)]
             get_args = [str(args.rate), str(args.seconds)]
             for r in range(args.rounds):
                 order = list(sides) if r % 2 == 0 else list(sides)[::-1]
-                for kind in ("submit", "progress"):
+                for kind in kinds:
                     if kind == "progress":
                         _wait_for_views(ledger_base)  # progress reads the view: level it first
                     for name in order:
@@ -385,7 +390,7 @@ def summarise(rounds: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
             ]
             for k in values[0]
         }
-    for kind in ("submit", "progress"):
+    for kind in {phase.split("_")[0] for phase in rounds}:
         mine, base = rounds[f"{kind}_ledger"], rounds[f"{kind}_baseline"]
         out[f"{kind}_ratios"] = {
             k: [

@@ -723,26 +723,30 @@ def by_serial_with_position(
     head_statement: str,
     *,
     identity: IdentityPort | None = None,
-) -> tuple[CaseProgress | None, int, int]:
+) -> tuple[CaseProgress, int, int] | None:
     """:func:`by_serial` together with the view's tracked position and the log head
     (``head_statement``: the ledger's ``SELECT MAX(notification_id)``), in one statement —
     one round trip, one transaction, one snapshot — for a read that must see its caller's
     writes (PostgreSQL, where the view and the log share the database).
 
-    Returns ``(progress, position, head)``; the case is as of ``position``."""
+    Returns ``(progress, position, head)``, the case as of ``position``; ``None`` if the view
+    has no such case (yet: the caller waits for the view and looks again). Position and
+    head are uncorrelated subqueries (evaluated once), so the case is found by the same
+    index look-ups as :func:`by_serial`."""
     if not isinstance(serial, str) or not serial or len(serial) > 80:
-        return None, 0, 0
+        return None
     store: Any = view.store
     rows = store.select(
         f"SELECT ({head_statement}), (SELECT MAX(notification_id) FROM "
-        f"{store.tracking_table_name} WHERE application_name = ?), q.* "
-        f"FROM (SELECT 1 AS one) AS one LEFT JOIN (SELECT {_COLUMNS}, {_STEP_COLUMNS} {_FROM} "
-        "LEFT JOIN view_progress_steps s ON s.case_id = c.case_id WHERE c.serial = ?) AS q "
-        f"ON TRUE ORDER BY 3, {_WIDTH + 3}",
+        f"{store.tracking_table_name} WHERE application_name = ?), {_COLUMNS}, "
+        f"{_STEP_COLUMNS} {_FROM} LEFT JOIN view_progress_steps s ON s.case_id = c.case_id "
+        "WHERE c.serial = ? ORDER BY c.case_id, s.number",
         (application_name, serial),
     )
-    head, at = int(rows[0][0] or 0), int(rows[0][1] or 0)
-    return _assemble([r[2:] for r in rows if r[2] is not None], identity), at, head
+    found = _assemble([r[2:] for r in rows], identity)
+    if found is None:
+        return None
+    return found, int(rows[0][1] or 0), int(rows[0][0] or 0)
 
 
 def by_approval_code(

@@ -318,11 +318,11 @@ def _read_own_writes(wired: Wiring, view: Any, serial: str) -> CaseProgress | No
     head_statement = getattr(ledger.recorder, "max_notification_id_statement", None)
     identity = _identity(wired)
     if view.store.dialect == "postgres" and head_statement is not None:
-        found, at, head = by_serial_with_position(
+        found = by_serial_with_position(
             view, serial, ledger.name, head_statement.as_string(None), identity=identity
         )
-        if at >= head:
-            return found
+        if found is not None and found[1] >= found[2]:
+            return found[0]
     _wait_for_view(wired.ctx, view)
     return by_serial(view, serial, identity=identity)
 
