@@ -46,7 +46,9 @@ def _booked(
         capacity=2,
     )
     applicant = world.applicant(level="basic")  # booking needs the basic level (FZ·8)
-    booking = service.book(slot.id, signer=world.portal, applicant_id=applicant, at=at("2025-09-30"))
+    booking = service.book(
+        slot.id, signer=world.portal, applicant_id=applicant, at=at("2025-09-30")
+    )
     return slot, booking
 
 
