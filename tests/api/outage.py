@@ -30,10 +30,12 @@ class Outage:
     admin: psycopg.Connection[Any] = field(repr=False)
 
     def kill(self, *, waiting: bool = False) -> int:
-        """Terminate the role's backends (only those waiting for a lock, if ``waiting``)."""
+        """Terminate the role's backends (only those waiting for a lock, if ``waiting``) and
+        wait until each has exited (so its FATAL message and closed socket have reached the
+        server's pools: the kill is over when the next request comes)."""
         query = (
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s"
-            + (" AND wait_event_type = 'Lock'" if waiting else "")
+            "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity"
+            " WHERE usename = %s" + (" AND wait_event_type = 'Lock'" if waiting else "")
         )
         row = self.admin.execute(query, (self.role,)).fetchone()
         return int(row[0]) if row else 0
