@@ -33,8 +33,13 @@ from ledger.storage.subject_keys import (
 from ledger.storage.urls import StorageURL
 
 if TYPE_CHECKING:
+    from anchors.tree import TreeStore
     from anchors.worker import AnchoringWorker
+    from kiosk.printing import FontCache
+    from kiosk.service import KioskService
+    from kiosk.trust import TrustPolicy
     from projections.archive.service import ArchiveService
+    from projections.progress import IdentityPort
 
 __all__ = [
     "INDEX_KEY_SECRET",
@@ -42,6 +47,7 @@ __all__ = [
     "Services",
     "SystemClock",
     "build_archive_service",
+    "build_kiosk_service",
     "build_services",
     "sqlite_side_paths",
 ]
@@ -136,4 +142,32 @@ def build_archive_service(runtime: Runtime, worker: AnchoringWorker) -> ArchiveS
         WorkerAnchoring(worker),
         clock=services.cases.clock,
         vault=services.vault,
+    )
+
+
+def build_kiosk_service(
+    runtime: Runtime,
+    policy: TrustPolicy,
+    store: TreeStore,
+    *,
+    fonts: FontCache | None = None,
+    identity: IdentityPort | None = None,
+) -> KioskService:
+    """The kiosk service on ``runtime``'s ledger and the tree ``store``, signing claims with the
+    platform key (the CLI's, the demo's and the HTTP API's); a holder is masked through the
+    vault unless ``identity`` is given (the HTTP API shares its cached masker)."""
+    from anchors.tree import PersistentTree
+    from kiosk.printing import FontCache
+    from kiosk.service import KioskService
+    from projections.progress import VaultMasker
+
+    if identity is None:
+        identity = VaultMasker(runtime.ledger.repository.get, build_services(runtime).vault)
+    return KioskService(
+        runtime.ledger,
+        policy,
+        PersistentTree(store),
+        runtime.platform_signer(),
+        fonts or FontCache.default(),
+        identity=identity,
     )

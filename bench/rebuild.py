@@ -22,6 +22,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,14 +105,32 @@ def bench(url: str, rounds: int) -> dict[str, Any]:
     }
 
 
+def rounds_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line of a benchmark run in alternating ``--rounds`` (its module's ``doc``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8)
+    return parser
+
+
+def print_report(benchmark: str, measure: Callable[[Path], dict[str, Any]]) -> None:
+    """Print the :func:`header` and what ``measure`` reports, measured in a scratch folder
+    that is removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{benchmark}-"))
+    try:
+        report = header(benchmark)
+        report.update(measure(tmp))
+        print(json.dumps(report, indent=1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = rounds_parser(__doc__)
     parser.add_argument("--ledger", help="an existing SQLite ledger file to copy")
     parser.add_argument("--cases", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
-    try:
+
+    def measure(tmp: Path) -> dict[str, Any]:
         target = tmp / "ledger.sqlite3"
         if args.ledger:
             for suffix in ("", "-wal"):
@@ -124,11 +143,9 @@ def main() -> None:
             world = build_world(f"sqlite:///{target}", tmp)
             drive_cases(world, args.cases)
             world.ledger.close()
-        report = header("rebuild")
-        report.update(bench(f"sqlite:///{target}", args.rounds))
-        print(json.dumps(report, indent=1))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return bench(f"sqlite:///{target}", args.rounds)
+
+    print_report("rebuild", measure)
 
 
 if __name__ == "__main__":

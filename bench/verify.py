@@ -19,12 +19,9 @@ medians, and the load average before and after each round.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -33,7 +30,7 @@ from typing import Any
 
 import nacl.signing
 
-from bench.rebuild import header, spread
+from bench.rebuild import print_report, rounds_parser, spread
 from ledger.chain.verification import verify_chain
 from ledger.services.application import open_ledger
 
@@ -129,26 +126,23 @@ def bench(logs: dict[str, str], rounds: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = rounds_parser(__doc__)
     parser.add_argument("--one", help="a ledger of 1-event commands")
     parser.add_argument("--ten", help="a ledger of 10-event commands")
     parser.add_argument("--case", help="a ledger written through the case service")
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-verify-"))
-    try:
+
+    def measure(tmp: Path) -> dict[str, Any]:
         logs = {
             "one": args.one or write_log(tmp / "one.sqlite3", args.events // 4, 1),
             "ten": args.ten or write_log(tmp / "ten.sqlite3", args.events, 10),
         }
         if args.case:
             logs["case"] = args.case
-        report = header("verify")
-        report.update(bench(logs, args.rounds))
-        print(json.dumps(report, indent=1))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return bench(logs, args.rounds)
+
+    print_report("verify", measure)
 
 
 if __name__ == "__main__":

@@ -44,29 +44,19 @@ def _kiosk_signer(runtime: Any, kiosk: str | None) -> tuple[str, Any]:
 
 
 def cmd_print(args: argparse.Namespace) -> int:
-    from anchors.tree import PersistentTree, open_tree_store
+    from anchors.tree import open_tree_store
     from api.bootstrap import open_runtime
-    from api.services import build_services
+    from api.services import build_kiosk_service
     from api.settings import load_settings
     from kiosk.errors import KioskError, PrintRefused
-    from kiosk.printing import FontCache
-    from kiosk.service import KioskService
     from kiosk.trust import load_trust_policy
-    from projections.progress import VaultMasker
 
     runtime = open_runtime(load_settings(args.db, args.keystore, args.passphrase_file))
     store = open_tree_store(runtime.settings.storage)
     try:
         try:
             policy = load_trust_policy(args.policy, runtime.settings.storage)
-            service = KioskService(
-                runtime.ledger,
-                policy,
-                PersistentTree(store),
-                runtime.platform_signer(),
-                FontCache.default(),
-                identity=VaultMasker(runtime.ledger.repository.get, build_services(runtime).vault),
-            )
+            service = build_kiosk_service(runtime, policy, store)
         except KioskError as exc:
             print(f"caseledger kiosk print: {exc}", file=sys.stderr)
             return EXIT_USAGE

@@ -38,21 +38,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def node_command(data: Path, port: int, *extra: str) -> list[str]:
+    """``caseledger node serve`` on ``data`` at loopback ``port``, run by this interpreter (the
+    demo's node and the tests' :class:`tests.anchors.processes.NodeProcess`)."""
+    serve = ["node", "serve", "--data", str(data), "--port", str(port), *extra]
+    return [sys.executable, "-m", "api.cli", *serve]
+
+
 def start_node(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``caseledger node serve`` as a child process; returns it and its URL once healthy."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli",
-            "node",
-            "serve",
-            "--data",
-            str(data),
-            "--port",
-            str(port),
-        ],
+        node_command(data, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

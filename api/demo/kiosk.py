@@ -120,15 +120,12 @@ def _png(pdf: bytes, dpi: int) -> bytes:
 
 
 def run(ctx: DemoContext) -> None:
-    from anchors.tree import PersistentTree, open_tree_store
-    from api.services import build_services
+    from anchors.tree import open_tree_store
+    from api.services import build_kiosk_service
     from kiosk.codes import SECRET_NAME, verification_code
     from kiosk.errors import PrintRefused
-    from kiosk.printing import FontCache
-    from kiosk.service import KioskService
     from kiosk.trust import load_trust_policy
     from kiosk.verify import verify_printout
-    from projections.progress import VaultMasker
 
     started = time.perf_counter()
     runtime = ctx.runtime
@@ -145,14 +142,7 @@ def run(ctx: DemoContext) -> None:
     if runtime.settings.storage.is_sqlite:
         shutil.copy(policy_file, Path(runtime.settings.storage.path).parent / "trust-policy.json")
     store = open_tree_store(runtime.settings.storage)
-    service = KioskService(
-        runtime.ledger,
-        policy,
-        PersistentTree(store),
-        runtime.platform_signer(),
-        FontCache.default(),
-        identity=VaultMasker(runtime.ledger.repository.get, build_services(runtime).vault),
-    )
+    service = build_kiosk_service(runtime, policy, store)
     kiosk_id = KIOSKS[0]
     signer = ctx.signers[f"kiosk:{kiosk_id}"]
     printed: list[dict[str, Any]] = []

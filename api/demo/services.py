@@ -58,15 +58,7 @@ from ledger.domain.ratings import Channel, CodeSystem, RatingKind, RatingLevel, 
 from ledger.domain.rules import BlacklistedApplicant, RatingNotOfCase
 from ledger.domain.signer import Signer
 from ledger.domain.supervision import SupervisionReason
-from ledger.services.domain_services import (
-    AppointmentService,
-    BlacklistService,
-    CertificateService,
-    ConsultationService,
-    RatingService,
-    SupervisionService,
-    appointment_fact,
-)
+from ledger.services.domain_services import DomainServices, appointment_fact
 
 SHANGHAI: Final = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 NOW: Final = dt.datetime(2026, 11, 20, 18, 0, tzinfo=SHANGHAI)
@@ -176,15 +168,10 @@ class ServicesDemo:
         self.rng = ctx.rng
         app = ctx.runtime.ledger
         self.app = app
-        self.certificates = CertificateService(app)
-        self.ratings = RatingService(app)
-        self.appointments = AppointmentService(app)
-        self.consultations = ConsultationService(app)
-        self.blacklist = BlacklistService(app)
-        self.supervision = SupervisionService(app)
+        self.domain = DomainServices.over(app)
         self.clock = SimulatedClock(NOW.astimezone(dt.UTC))
         self.cases = build_services(
-            ctx.runtime, clock=self.clock, is_blacklisted=self.blacklist.is_blacklisted
+            ctx.runtime, clock=self.clock, is_blacklisted=self.domain.blacklist.is_blacklisted
         ).cases
         self.portal: Signer = ctx.signers[PORTAL_ACTOR]
         self.platform: Signer = ctx.runtime.platform_signer()
@@ -274,7 +261,7 @@ class ServicesDemo:
                 cid = parse_certificate_id(identifier)
                 self.type_codes.setdefault(case.department, (cid.type_code, cid.issuer_code))
                 at = _local(recorded[identifier]) - dt.timedelta(minutes=5)
-                certificate = self.certificates.issue(
+                certificate = self.domain.certificates.issue(
                     signer=self.seal(case.department),
                     department=case.department,
                     case_id=case.id,
@@ -311,7 +298,7 @@ class ServicesDemo:
             if not ordered_once and case.state is CaseState.APPROVED:
                 ordered_once = True
                 ordered = max(last + dt.timedelta(hours=1), _at(TODAY, 9, 30))
-                order = self.supervision.issue(
+                order = self.domain.supervision.issue(
                     signer=self.supervisor,
                     department=case.department,
                     reason=SupervisionReason.CERTIFICATE_NOT_ISSUED,
@@ -327,7 +314,7 @@ class ServicesDemo:
             if at >= NOW - dt.timedelta(minutes=30):
                 continue
             type_code, issuer_code = self.type_codes[case.department]
-            certificate = self.certificates.issue(
+            certificate = self.domain.certificates.issue(
                 signer=seal,
                 department=case.department,
                 case_id=case.id,
@@ -346,14 +333,14 @@ class ServicesDemo:
             self.tally.certificates["issued"] += 1
             self.tally.certificates["issued_with_case"] += 1
             if order_id is not None:
-                self.supervision.answer(
+                self.domain.supervision.answer(
                     order_id,
                     signer=seal,
                     department=case.department,
                     answer=f"电子证照 {certificate.identifier} 已生成并汇集至申请人名下",
                     at=at + dt.timedelta(minutes=10),
                 )
-                self.supervision.close(
+                self.domain.supervision.close(
                     order_id,
                     signer=self.supervisor,
                     conclusion="已整改：电子证照已生成",
@@ -386,7 +373,7 @@ class ServicesDemo:
         ):
             on = _wd(max(issued.issued_at.date(), dt.date(2026, 10, 12)), 8)
             at = _at(on, 10, self.rng.randrange(60))
-            issued.identifier = self.certificates.update(
+            issued.identifier = self.domain.certificates.update(
                 issued.identifier,
                 signer=self.seal(issued.department),
                 department=issued.department,
@@ -394,14 +381,14 @@ class ServicesDemo:
                 reason=reason,
                 at=at,
             )
-            assert self.certificates.verify(issued.identifier)
+            assert self.domain.certificates.verify(issued.identifier)
             self.tally.certificates["updated"] += 1
         reasons = ("持证人申请注销", "经营主体已注销登记，依法注销证照")
         for issued, reason in zip(
             self._pick(dt.date(2026, 11, 6), len(reasons)), reasons, strict=False
         ):
             on = _wd(max(issued.issued_at.date(), dt.date(2026, 11, 2)), 5)
-            self.certificates.revoke(
+            self.domain.certificates.revoke(
                 issued.identifier,
                 signer=self.seal(issued.department),
                 department=issued.department,
@@ -421,7 +408,7 @@ class ServicesDemo:
             if outcome == "open":
                 raised_on = _wd(TODAY, 0) - dt.timedelta(days=7)
                 raised_on = _wd(raised_on, 0)
-            dispute = self.certificates.raise_dispute(
+            dispute = self.domain.certificates.raise_dispute(
                 issued.identifier,
                 signer=self.seal(user),
                 department=user,
@@ -434,7 +421,7 @@ class ServicesDemo:
             seal = self.seal(issued.department)
             dept = issued.department
             if outcome == "upheld":
-                issued.identifier = self.certificates.uphold_dispute(
+                issued.identifier = self.domain.certificates.uphold_dispute(
                     dispute.id,
                     signer=seal,
                     department=dept,
@@ -447,7 +434,7 @@ class ServicesDemo:
                 )
             elif outcome in ("rejected", "late"):
                 days = 1 if outcome == "rejected" else 5
-                self.certificates.reject_dispute(
+                self.domain.certificates.reject_dispute(
                     dispute.id,
                     signer=seal,
                     department=dept,
@@ -455,7 +442,7 @@ class ServicesDemo:
                     at=_at(_wd(raised_on, days), 16),
                 )
             elif outcome == "extended":
-                self.certificates.request_extension(
+                self.domain.certificates.request_extension(
                     dispute.id,
                     signer=seal,
                     department=dept,
@@ -463,7 +450,7 @@ class ServicesDemo:
                     days=5,
                     at=_at(_wd(raised_on, 2), 17),
                 )
-                issued.identifier = self.certificates.uphold_dispute(
+                issued.identifier = self.domain.certificates.uphold_dispute(
                     dispute.id,
                     signer=seal,
                     department=dept,
@@ -472,7 +459,7 @@ class ServicesDemo:
                     answer="经调取档案核实，异议成立，已更正",
                     at=_at(_wd(raised_on, 6), 10),
                 )
-            answered = self.certificates.dispute(dispute.id)
+            answered = self.domain.certificates.dispute(dispute.id)
             key = outcome
             if outcome in ("upheld", "extended"):
                 self.tally.certificates["updated"] += 1
@@ -531,7 +518,7 @@ class ServicesDemo:
                 days=self.rng.randint(0, 2), hours=self.rng.randint(1, 5)
             )
             rated = min(rated, NOW - dt.timedelta(hours=1))
-            self.ratings.rate(
+            self.domain.ratings.rate(
                 signer=self.applicant_signer(channel),
                 case_id=case.id,
                 case_serial=case.serial,
@@ -571,7 +558,9 @@ class ServicesDemo:
             "reason": "冒名差评",
         }
         try:
-            self.ratings.rate(signer=self.portal, at=NOW - dt.timedelta(minutes=20), **attempt)
+            self.domain.ratings.rate(
+                signer=self.portal, at=NOW - dt.timedelta(minutes=20), **attempt
+            )
         except RatingNotOfCase:
             self.tally.ratings["stranger_refused"] += 1
 
@@ -582,7 +571,7 @@ class ServicesDemo:
         disputes = self.tally.ratings["disputed"]
         if disputes < 2:
             upheld = disputes == 0
-            self.ratings.dispute(
+            self.domain.ratings.dispute(
                 case.id,
                 signer=seal,
                 department=dept,
@@ -591,7 +580,7 @@ class ServicesDemo:
                 evidence=[f"video:{case.serial}", f"sha256:{self.rng.getrandbits(256):064x}"],
                 at=_at(_wd(day, 1), 10),
             )
-            self.ratings.decide_dispute(
+            self.domain.ratings.decide_dispute(
                 case.id,
                 signer=self.supervisor,
                 kind=RatingKind.FIRST,
@@ -606,7 +595,7 @@ class ServicesDemo:
             if upheld:
                 return
             day = _wd(day, 3)
-        self.ratings.record_callback(
+        self.domain.ratings.record_callback(
             case.id,
             signer=seal,
             department=dept,
@@ -619,7 +608,7 @@ class ServicesDemo:
         if number == 4:
             return  # rectification still open on 2026-11-20
         rectified = _at(_wd(day, 8 if late else 3), 16)
-        self.ratings.rectify(
+        self.domain.ratings.rectify(
             case.id,
             signer=seal,
             department=dept,
@@ -633,7 +622,7 @@ class ServicesDemo:
 
     def _follow_up(self, case: Case, at: dt.datetime, level: RatingLevel) -> None:
         system = CodeSystem.FUZHOU if case.department.startswith("FZ-") else CodeSystem.GBT_39046
-        self.ratings.rate(
+        self.domain.ratings.rate(
             signer=self.portal,
             case_id=case.id,
             case_serial=case.serial,
@@ -678,7 +667,7 @@ class ServicesDemo:
                 if (index + hall_index) % 2:
                     continue
                 start = _at(day, 9 + hall_index % 3, 0)
-                slot = self.appointments.open_slot(
+                slot = self.domain.appointments.open_slot(
                     signer=self.seal(department),
                     department=department,
                     hall=HALLS[department],
@@ -693,7 +682,7 @@ class ServicesDemo:
                 bookings: list[tuple[UUID, UUID]] = []
                 for applicant in [*miss[:1], *bookers]:
                     booked_at = _at(day - dt.timedelta(days=3), 20)
-                    booking = self.appointments.book(
+                    booking = self.domain.appointments.book(
                         slot.id, signer=self.portal, applicant_id=applicant, at=booked_at
                     )
                     bookings.append((applicant, booking))
@@ -704,7 +693,7 @@ class ServicesDemo:
                         continue
                     roll = self.rng.random()
                     if roll < 0.15:
-                        self.appointments.cancel(
+                        self.domain.appointments.cancel(
                             slot.id,
                             signer=self.portal,
                             booking_id=booking,
@@ -715,7 +704,7 @@ class ServicesDemo:
                         continue  # a no-show
                     else:
                         kiosk = department.startswith("GZ-") and self.kiosks
-                        self.appointments.check_in(
+                        self.domain.appointments.check_in(
                             slot.id,
                             signer=self.rng.choice(self.kiosks) if kiosk else self.seal(department),
                             booking_id=booking,
@@ -723,7 +712,7 @@ class ServicesDemo:
                         )
                         self.tally.appointments["kept"] += 1
                         if not refused and index >= 2 and department.startswith("GZ-"):  # NH·9
-                            self.appointments.refuse(
+                            self.domain.appointments.refuse(
                                 slot.id,
                                 signer=self.seal(department),
                                 booking_id=booking,
@@ -733,7 +722,7 @@ class ServicesDemo:
                             )
                             refused = True
                             self.tally.appointments["refused"] += 1
-                missed = self.appointments.record_no_shows(
+                missed = self.domain.appointments.record_no_shows(
                     slot.id, signer=self.platform, at=start + dt.timedelta(hours=2)
                 )
                 self.tally.appointments["no_shows"] += len(missed)
@@ -778,7 +767,7 @@ class ServicesDemo:
                 ConsultationChannel.KIOSK: self.kiosks[0] if self.kiosks else self.portal,
             }.get(channel, self.portal)
             case = next((c for c in self.all_cases if c.department == department), None)
-            consultation = self.consultations.receive(
+            consultation = self.domain.consultations.receive(
                 signer=signer,
                 kind=kind,
                 channel=channel,
@@ -799,14 +788,14 @@ class ServicesDemo:
                 key = "open_overdue" if consultation.is_overdue(TODAY) else "open"
                 self.tally.consultations[key] += 1
                 continue
-            self.consultations.answer(
+            self.domain.consultations.answer(
                 consultation.id,
                 signer=self.seal(department),
                 department=department,
                 answer="已核实并答复：" + text.rstrip("？"),
                 at=answered,
             )
-            late = self.consultations.consultation(consultation.id).answered_late
+            late = self.domain.consultations.consultation(consultation.id).answered_late
             self.tally.consultations["answered_late" if late else "answered_on_time"] += 1
             if late and kind is ConsultationKind.COMPLAINT and not late_department:
                 late_department = department
@@ -815,7 +804,7 @@ class ServicesDemo:
                 and not late
                 and not self.tally.consultations["found_untrue"]
             ):
-                self.consultations.find_untrue(
+                self.domain.consultations.find_untrue(
                     consultation.id,
                     signer=self.seal(department),
                     department=department,
@@ -832,7 +821,7 @@ class ServicesDemo:
         decided = _at(dt.date(2026, 10, 20), 10)
         until = ""
         for number, applicant in enumerate(missers):
-            self.blacklist.blacklist(
+            self.domain.blacklist.blacklist(
                 applicant,
                 signer=self.office,
                 authority=OFFICE,
@@ -842,7 +831,7 @@ class ServicesDemo:
                 at=decided + dt.timedelta(minutes=10 * number),
             )
             self.tally.blacklist["blacklisted"] = self.tally.blacklist.get("blacklisted", 0) + 1
-            self.blacklist.lodge_appeal(
+            self.domain.blacklist.lodge_appeal(
                 applicant,
                 signer=self.portal,
                 reasons="因住院治疗未能按时到场，非故意失约"
@@ -853,7 +842,7 @@ class ServicesDemo:
             )
             self.tally.blacklist["appeals"] = self.tally.blacklist.get("appeals", 0) + 1
             upheld = number == 0
-            self.blacklist.decide_appeal(
+            self.domain.blacklist.decide_appeal(
                 applicant,
                 signer=self.office,
                 authority=OFFICE,
@@ -865,7 +854,7 @@ class ServicesDemo:
             )
             key = "appeal_upheld_removed" if upheld else "appeal_dismissed"
             self.tally.blacklist[key] = self.tally.blacklist.get(key, 0) + 1
-            record = self.blacklist.record(applicant)
+            record = self.domain.blacklist.record(applicant)
             assert record is not None
             if not upheld:
                 until = record.entries[-1]["until"].isoformat()
@@ -880,7 +869,7 @@ class ServicesDemo:
         on = dt.date(2026, 11, 10)
         self.clock.set(_at(on, 10).astimezone(dt.UTC))
         removed, blocked = missers[0], missers[1]
-        assert not self.blacklist.is_blacklisted(removed, on).blocked
+        assert not self.domain.blacklist.is_blacklisted(removed, on).blocked
         item = next(
             (
                 c
@@ -931,7 +920,7 @@ class ServicesDemo:
         red = [c for c in self.all_cases if c.is_open and _red(c)]
         for case in red[:3]:
             issued_on = _wd(case.due or TODAY, 1)
-            order = self.supervision.issue(
+            order = self.domain.supervision.issue(
                 signer=self.supervisor,
                 department=case.department,
                 reason=SupervisionReason.OVERDUE,
@@ -986,7 +975,7 @@ class ServicesDemo:
             ),
         )
         for dept, reason, details, on, answer_after, close in plans:
-            order = self.supervision.issue(
+            order = self.domain.supervision.issue(
                 signer=self.supervisor,
                 department=dept,
                 reason=reason,
@@ -996,13 +985,13 @@ class ServicesDemo:
             )
             self.tally.orders["issued"] += 1
             if answer_after < 0:
-                overdue = self.supervision.order(order.id).is_overdue(TODAY)
+                overdue = self.domain.supervision.order(order.id).is_overdue(TODAY)
                 self.tally.orders["open_overdue" if overdue else "open"] += 1
                 continue
             answered = _at(_wd(on, answer_after), 15)
             self._answer(order.id, dept, "已组织自查整改，相关情况说明如下：" + details, answered)
             if close:
-                self.supervision.close(
+                self.domain.supervision.close(
                     order.id,
                     signer=self.supervisor,
                     conclusion="答复属实，整改到位，督办办结",
@@ -1011,12 +1000,12 @@ class ServicesDemo:
                 self.tally.orders["closed"] += 1
 
     def _answer(self, order_id: UUID, department: str, text: str, at: dt.datetime) -> None:
-        self.supervision.answer(
+        self.domain.supervision.answer(
             order_id, signer=self.seal(department), department=department, answer=text, at=at
         )
-        assert self.supervision.verify_answer(order_id)
+        assert self.domain.supervision.verify_answer(order_id)
         self.tally.orders["answered"] += 1
-        if self.supervision.order(order_id).answered_late:
+        if self.domain.supervision.order(order_id).answered_late:
             self.tally.orders["answered_late"] += 1
 
 

@@ -76,15 +76,7 @@ from ledger.domain.signer import Signer
 from ledger.errors import KeystoreError, LedgerError
 from ledger.services.application import KeyNotUsable
 from ledger.services.cases import ConcurrentModification, NotFound
-from ledger.services.domain_services import (
-    AppointmentService,
-    BlacklistService,
-    CertificateService,
-    ConsultationService,
-    RatingService,
-    SupervisionService,
-    UnknownRecord,
-)
+from ledger.services.domain_services import DomainServices, UnknownRecord
 from ledger.services.idempotency import IdempotencyKeyReused, InvalidIdempotencyKey
 from ledger.storage.faults import storage_fault
 from ledger.storage.urls import StorageURL
@@ -111,17 +103,12 @@ log = logging.getLogger("caseledger.http")
 
 
 @dataclass
-class Wiring:
-    """The application services of the HTTP process and the signers it acts with."""
+class Wiring(DomainServices):
+    """The application services of the HTTP process (the six domain services of
+    :class:`DomainServices` among them) and the signers it acts with."""
 
     ctx: ApiContext
     services: Services
-    certificates: CertificateService
-    ratings: RatingService
-    appointments: AppointmentService
-    consultations: ConsultationService
-    blacklist: BlacklistService
-    supervision: SupervisionService
     idempotency: IdempotencyStore
     clock: SystemClock = field(default_factory=SystemClock)
     enrol: Any = field(default_factory=threading.Lock)
@@ -213,10 +200,10 @@ def install(ctx: ApiContext) -> Wiring:
     if isinstance(found, Wiring):
         return found
     ledger = ctx.runtime.ledger
-    blacklist = BlacklistService(ledger)
+    domain = DomainServices.over(ledger)
 
     def is_blacklisted(applicant_id: UUID, on: dt.date) -> tuple[bool, dt.date | None, str]:
-        blocked, until, route = blacklist.is_blacklisted(applicant_id, on)
+        blocked, until, route = domain.blacklist.is_blacklisted(applicant_id, on)
         return blocked, until, route
 
     store = IdempotencyStore(ctx.runtime.settings.storage)
@@ -224,13 +211,8 @@ def install(ctx: ApiContext) -> Wiring:
     wiring = Wiring(
         ctx=ctx,
         services=build_services(ctx.runtime, is_blacklisted=is_blacklisted),
-        certificates=CertificateService(ledger),
-        ratings=RatingService(ledger),
-        appointments=AppointmentService(ledger),
-        consultations=ConsultationService(ledger),
-        blacklist=blacklist,
-        supervision=SupervisionService(ledger),
         idempotency=store,
+        **vars(domain),
     )
     ctx.services["wiring"] = wiring
     return wiring

@@ -98,7 +98,8 @@ class KioskRuntime:
 def install(ctx: Any) -> None:
     """Build the kiosk runtime on ``ctx`` (trust policy, Merkle tree, font cache, code secret).
     Without a trust policy the kiosk still answers queries but refuses to print, saying why."""
-    from anchors.tree import PersistentTree, open_tree_store
+    from anchors.tree import open_tree_store
+    from api.services import build_kiosk_service
 
     runtime = ctx.runtime
     secret = runtime.keystore.secret(SECRET_NAME)
@@ -109,14 +110,7 @@ def install(ctx: Any) -> None:
         store = open_tree_store(runtime.settings.storage)
         store.migrate()
         fonts = FontCache.default()
-        service = KioskService(
-            runtime.ledger,
-            policy,
-            PersistentTree(store),
-            runtime.platform_signer(),
-            fonts,
-            identity=_identity(ctx),
-        )
+        service = build_kiosk_service(runtime, policy, store, fonts=fonts, identity=_identity(ctx))
         threading.Thread(target=_warm, args=(fonts,), daemon=True, name="kiosk-fonts").start()
     except Exception as exc:  # printing is optional; queries go on
         unavailable = str(exc)

@@ -28,6 +28,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import CaseNotArchivable, InvalidTransfer
 from ledger.domain.topics import keep_topics
 
@@ -103,16 +104,12 @@ class Transfer:
         return cls(**{name: data[name] for name in names})
 
 
-class ArchiveRecord(Aggregate):
+class ArchiveRecord(NaturalKey, Aggregate):
     """The archive transfers of one case (归档移交记录), found by the case's serial number."""
 
     @staticmethod
     def create_id(serial: str) -> UUID:
         return uuid5(ARCHIVE_NAMESPACE, serial)
-
-    @classmethod
-    def id_for(cls, serial: str) -> UUID:
-        return cls.create_id(serial)
 
     @classmethod
     def open(cls, *, serial: str, case_id: UUID, case_state: str) -> ArchiveRecord:

@@ -41,6 +41,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import (
     AppealOutOfTime,
     BlacklistThresholdNotMet,
@@ -171,16 +172,12 @@ def _seal(
     )
 
 
-class Blacklisting(Aggregate):
+class Blacklisting(NaturalKey, Aggregate):
     """An applicant's blacklist record: every blacklisting decision, appeal and removal."""
 
     @staticmethod
     def create_id(applicant_id: UUID) -> UUID:
         return uuid5(BLACKLIST_NAMESPACE, str(applicant_id))
-
-    @classmethod
-    def id_for(cls, applicant_id: UUID) -> UUID:
-        return cls.create_id(applicant_id)
 
     @classmethod
     def open(cls, applicant_id: UUID) -> Blacklisting:

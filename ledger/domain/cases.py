@@ -42,6 +42,7 @@ from ledger.domain.catalogue import (
 )
 from ledger.domain.certificate_id import CertificateIdError, parse_certificate_id
 from ledger.domain.departments import Department
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import (
     ApplicantErased,
     BlacklistedApplicant,
@@ -493,17 +494,12 @@ def _guide_terms(item: ServiceItem, guide: Guide) -> dict[str, Any]:
 # --- the aggregate ----------------------------------------------------------------------------
 
 
-class Case(Aggregate):
+class Case(NaturalKey, Aggregate):
     """A 办件, found by its serial number (申请流水号)."""
 
     @staticmethod
     def create_id(serial: str) -> UUID:
         return uuid5(CASE_NAMESPACE, serial)
-
-    @classmethod
-    def id_for(cls, serial: str) -> UUID:
-        """The id of the case with this serial number (for repository look-ups)."""
-        return cls.create_id(serial)
 
     # -- submission (GZ20·10, GZ16·14, FZ·11; receipt GZ16·11, PY·11, NH·11) -----------------
 

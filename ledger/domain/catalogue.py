@@ -21,6 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import (
     GuideCodeChanged,
     GuideOnlineExceedsWindow,
@@ -467,17 +468,12 @@ class Guide:
 # --- aggregate ----------------------------------------------------------------------------
 
 
-class ServiceItem(Aggregate):
+class ServiceItem(NaturalKey, Aggregate):
     """A 政务服务事项 and the history of its guide versions, found by its 实施编码."""
 
     @staticmethod
     def create_id(implementation_code: str) -> UUID:
         return uuid5(ITEM_NAMESPACE, implementation_code)
-
-    @classmethod
-    def id_for(cls, implementation_code: str) -> UUID:
-        """The id of the item with this 实施编码 (for repository look-ups)."""
-        return cls.create_id(implementation_code)
 
     @classmethod
     def publish(cls, guide: Guide) -> ServiceItem:

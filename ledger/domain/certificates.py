@@ -39,6 +39,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
 from ledger.domain.certificate_id import CertificateId, CertificateIdError, parse_certificate_id
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import (
     CaseNotDecided,
     CertificateNotCurrent,
@@ -409,7 +410,7 @@ class Certificate(Aggregate):
         return self.versions[self._index(number)].record
 
 
-class Wallet(Aggregate):
+class Wallet(NaturalKey, Aggregate):
     """A holder's certificates (证照汇集, GZ16·15): one wallet per applicant id.
 
     The holder views, verifies, copies and archives them through the application service.
@@ -418,10 +419,6 @@ class Wallet(Aggregate):
     @staticmethod
     def create_id(holder: UUID) -> UUID:
         return uuid5(WALLET_NAMESPACE, str(holder))
-
-    @classmethod
-    def id_for(cls, holder: UUID) -> UUID:
-        return cls.create_id(holder)
 
     @classmethod
     def open(cls, holder: UUID) -> Wallet:

@@ -24,6 +24,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import InvalidCreditEntry
 from ledger.domain.topics import keep_topics
 
@@ -59,17 +60,13 @@ def _misconduct(value: object) -> Misconduct:
         raise InvalidCreditEntry("misconduct", f"unknown {value!r}: one of {allowed}") from None
 
 
-class CreditRecord(Aggregate):
+class CreditRecord(NaturalKey, Aggregate):
     """An applicant's 失信信用记录: every entry, and whether they are on the joint-punishment
     list."""
 
     @staticmethod
     def create_id(applicant_id: UUID) -> UUID:
         return uuid5(CREDIT_NAMESPACE, str(applicant_id))
-
-    @classmethod
-    def id_for(cls, applicant_id: UUID) -> UUID:
-        return cls.create_id(applicant_id)
 
     @classmethod
     def open(cls, applicant_id: UUID) -> CreditRecord:

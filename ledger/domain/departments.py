@@ -15,6 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import InvalidDepartment
 from ledger.domain.signer import KEY_ID_SIZE
 from ledger.domain.topics import keep_topics
@@ -47,17 +48,12 @@ def _check_key_id(key_id: object) -> bytes:
     return key_id
 
 
-class Department(Aggregate):
+class Department(NaturalKey, Aggregate):
     """One department: code, name, city and the key id of its current 电子印章."""
 
     @staticmethod
     def create_id(code: str) -> UUID:
         return uuid5(DEPARTMENT_NAMESPACE, code)
-
-    @classmethod
-    def id_for(cls, code: str) -> UUID:
-        """The id of the department with this code (for repository look-ups)."""
-        return cls.create_id(code)
 
     @classmethod
     def register(cls, code: str, name: str, city: str, seal_key_id: bytes) -> Department:

@@ -25,6 +25,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import InvalidOfficial
 from ledger.domain.topics import keep_topics
 
@@ -157,16 +158,12 @@ def _roles(values: Iterable[object]) -> list[str]:
     return sorted(roles)
 
 
-class Official(Aggregate):
+class Official(NaturalKey, Aggregate):
     """One official (工作人员): department, roles, status — and the attempts refused."""
 
     @staticmethod
     def create_id(staff_code: str) -> UUID:
         return uuid5(OFFICIAL_NAMESPACE, staff_code)
-
-    @classmethod
-    def id_for(cls, staff_code: str) -> UUID:
-        return cls.create_id(staff_code)
 
     @classmethod
     def appoint(

@@ -41,6 +41,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import (
     EvidenceRequired,
     InvalidRating,
@@ -185,16 +186,12 @@ def _kind(value: object) -> RatingKind:
         raise InvalidRating("kind", f"expected 'first' or 'follow_up', got {value!r}") from None
 
 
-class Rating(Aggregate):
+class Rating(NaturalKey, Aggregate):
     """The ratings of one case (办件): the first rating and at most one follow-up."""
 
     @staticmethod
     def create_id(case_id: UUID) -> UUID:
         return uuid5(RATING_NAMESPACE, str(case_id))
-
-    @classmethod
-    def id_for(cls, case_id: UUID) -> UUID:
-        return cls.create_id(case_id)
 
     @classmethod
     def rate(

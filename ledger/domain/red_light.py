@@ -25,6 +25,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import checks as check
+from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import (
     DelayAlreadyHandled,
     DelayNotOverdue,
@@ -50,16 +51,12 @@ def _overdue(serial: str, due: dt.date | None, late_on: dt.date) -> None:
         )
 
 
-class RedLight(Aggregate):
+class RedLight(NaturalKey, Aggregate):
     """The red-light record of one case: the department's explanation and the deduction."""
 
     @staticmethod
     def create_id(serial: str) -> UUID:
         return uuid5(RED_LIGHT_NAMESPACE, serial)
-
-    @classmethod
-    def id_for(cls, serial: str) -> UUID:
-        return cls.create_id(serial)
 
     @classmethod
     def open(cls, *, case_id: UUID, serial: str, department: str) -> RedLight:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 from uuid import UUID
 
@@ -83,6 +84,7 @@ __all__ = [
     "CaseRecorder",
     "CertificateService",
     "ConsultationService",
+    "DomainServices",
     "RatingService",
     "SupervisionService",
     "UnknownRecord",
@@ -1014,3 +1016,28 @@ class SupervisionService(_Service):
     def verify_answer(self, order_id: UUID) -> bool:
         record = self.order(order_id).answer_record
         return record is not None and self._verify(record)
+
+
+@dataclass
+class DomainServices:
+    """The six domain services over one ledger, built together in one place: the HTTP
+    wiring, the demo and the tests' worlds use the same set."""
+
+    certificates: CertificateService
+    ratings: RatingService
+    appointments: AppointmentService
+    consultations: ConsultationService
+    blacklist: BlacklistService
+    supervision: SupervisionService
+
+    @classmethod
+    def over(cls, app: LedgerApplication, *, unregistered: CityRules = STRICTER) -> DomainServices:
+        """The services over ``app``; ``unregistered`` as :class:`AppointmentService` takes it."""
+        return cls(
+            certificates=CertificateService(app),
+            ratings=RatingService(app),
+            appointments=AppointmentService(app, unregistered=unregistered),
+            consultations=ConsultationService(app),
+            blacklist=BlacklistService(app),
+            supervision=SupervisionService(app),
+        )

@@ -9,21 +9,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.demo.anchoring import free_port, node_command
+
 READY_TIMEOUT_SECONDS = 20.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -41,18 +35,7 @@ class NodeProcess:
 
     def start(self, *, wait: bool = True) -> NodeProcess:
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "api.cli",
-                "node",
-                "serve",
-                "--data",
-                str(self.data),
-                "--port",
-                str(self.port),
-                *self.extra,
-            ],
+            node_command(self.data, self.port, *self.extra),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=Path(__file__).resolve().parents[2],

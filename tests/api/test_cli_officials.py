@@ -25,32 +25,24 @@ def test_an_administrator_manages_officials_and_the_auditor_reads_a_history(
         done = caseledger(*args, env=env)
         return done.returncode, done.stdout + done.stderr
 
+    def appoint(staff_code: str, roles: str, name: str, *by: str) -> tuple[int, str]:
+        return run(
+            "officials",
+            "appoint",
+            staff_code,
+            "--department",
+            "GZ-SCJG",
+            "--roles",
+            roles,
+            "--name",
+            name,
+            *by,
+        )
+
     assert run("migrate")[0] == 0
-    code, out = run(
-        "officials",
-        "appoint",
-        "A-001",
-        "--department",
-        "GZ-SCJG",
-        "--roles",
-        "admin",
-        "--name",
-        "管理员",
-    )
+    code, out = appoint("A-001", "admin", "管理员")
     assert code == 0 and "appointed A-001 in GZ-SCJG" in out, out
-    code, out = run(
-        "officials",
-        "appoint",
-        "R-001",
-        "--department",
-        "GZ-SCJG",
-        "--roles",
-        "reception",
-        "--name",
-        "1号窗口",
-        "--by",
-        "A-001",
-    )
+    code, out = appoint("R-001", "reception", "1号窗口", "--by", "A-001")
     assert code == 0, out
     code, out = run("officials", "suspend", "A-001", "--reason", "x", "--by", "R-001")
     assert code == 1 and "does not hold the admin role" in out and "FZ·26(五)" in out, out

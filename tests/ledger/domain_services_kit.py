@@ -7,6 +7,7 @@ import datetime as dt
 from uuid import UUID
 
 from ledger.chain.signing import Ed25519Signer
+from ledger.domain.appointments import AppointmentSlot
 from ledger.domain.city_rules import GUANGZHOU
 from ledger.services.application import LedgerApplication
 from ledger.services.domain_services import (
@@ -52,6 +53,32 @@ class DomainServices:
     def supervision(self) -> SupervisionService:
         return SupervisionService(self.app)
 
+    def booked_slot(
+        self,
+        signer: Ed25519Signer,
+        department: str,
+        applicant: UUID,
+        start: dt.datetime,
+        booked_at: dt.datetime,
+        *,
+        hall: str = "TH-HALL",
+        length: dt.timedelta = dt.timedelta(hours=1),
+        service: AppointmentService | None = None,
+    ) -> tuple[AppointmentSlot, UUID]:
+        """``department`` opens a slot of ``length`` at ``start`` in ``hall`` (through
+        ``service``, by default this world's) and ``applicant`` books it through the portal."""
+        service = service or self.appointments
+        slot = service.open_slot(
+            signer=signer,
+            department=department,
+            hall=hall,
+            service_item="440100-001",
+            starts_at=start,
+            ends_at=start + length,
+            capacity=2,
+        )
+        return slot, service.book(slot.id, signer=self.portal, applicant_id=applicant, at=booked_at)
+
     def missed_appointment(
         self,
         signer: Ed25519Signer,
@@ -62,18 +89,7 @@ class DomainServices:
     ) -> str:
         """``department`` opens a one-hour slot at ``start``, ``applicant`` books it through
         the portal and misses it; the fact that counts towards a blacklisting (NH·25)."""
-        slot = self.appointments.open_slot(
-            signer=signer,
-            department=department,
-            hall="TH-HALL",
-            service_item="440100-001",
-            starts_at=start,
-            ends_at=start + dt.timedelta(hours=1),
-            capacity=2,
-        )
-        booking = self.appointments.book(
-            slot.id, signer=self.portal, applicant_id=applicant, at=booked_at
-        )
+        slot, booking = self.booked_slot(signer, department, applicant, start, booked_at)
         self.appointments.record_no_shows(
             slot.id, signer=self.platform, at=start + dt.timedelta(hours=2)
         )

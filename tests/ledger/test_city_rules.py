@@ -36,20 +36,16 @@ def _register(world: World, code: str, city: str, seal: object) -> None:
 def _booked(
     world: World, service: AppointmentService, department: str, seal: object
 ) -> tuple[Any, UUID]:
-    slot = service.open_slot(
-        signer=seal,  # type: ignore[arg-type]
-        department=department,
+    return world.booked_slot(
+        seal,  # type: ignore[arg-type]
+        department,
+        world.applicant(level="basic"),  # booking needs the basic level (FZ·8)
+        START,
+        at("2025-09-30"),
         hall="HALL",
-        service_item="440100-001",
-        starts_at=START,
-        ends_at=START + dt.timedelta(minutes=30),
-        capacity=2,
+        length=dt.timedelta(minutes=30),
+        service=service,
     )
-    applicant = world.applicant(level="basic")  # booking needs the basic level (FZ·8)
-    booking = service.book(
-        slot.id, signer=world.portal, applicant_id=applicant, at=at("2025-09-30")
-    )
-    return slot, booking
 
 
 def _refuse(world: World, service: AppointmentService, department: str, seal: object) -> UUID:

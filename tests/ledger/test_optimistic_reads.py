@@ -19,17 +19,14 @@ from ledger.chain.recorders.base import StaleReference
 from ledger.domain.catalogue import ServiceItem
 from ledger.domain.rules import ServiceItemWithdrawn
 from ledger.services.application import KeyNotUsable, open_ledger
-from ledger.services.cases import Outcome, ServiceItemNotFound
-from tests.ledger.case_world import FOOD, World, build_world, food_guide
+from ledger.services.cases import ServiceItemNotFound
+from tests.ledger.case_world import FOOD, World, build_world, food_guide, opened_world
 
 
 @pytest.fixture
 def world(storage_url: str, tmp_path: Path) -> Iterator[World]:
-    w = build_world(storage_url, tmp_path)
-    try:
+    with opened_world(storage_url, tmp_path) as w:
         yield w
-    finally:
-        w.ledger.close()
 
 
 def test_a_key_revoked_elsewhere_is_refused_though_this_process_had_it_cached(
@@ -90,23 +87,11 @@ def test_an_item_published_elsewhere_after_this_process_found_none_can_be_applie
 ) -> None:
     code = FOOD.replace("-01", "-02")
     with pytest.raises(ServiceItemNotFound):  # found absent: remembered by this process
-        _submit(world, code)
+        world.submit_food(item_code=code)
     elsewhere = open_ledger(world.url)
     try:
         guide = food_guide(implementation_code=code)
         elsewhere.save_signed(ServiceItem.publish(guide), signer=world.food)
     finally:
         elsewhere.close()
-    assert _submit(world, code).serial
-
-
-def _submit(world: World, item_code: str) -> Outcome:
-    return world.cases.submit(
-        item_code=item_code,
-        applicant_id=world.enterprise.id,
-        channel="web",
-        handling_mode="online_pre_acceptance",
-        materials=world.full_food_materials(),
-        delivery="online",
-        signer=world.portal,
-    )
+    assert world.submit_food(item_code=code).serial
