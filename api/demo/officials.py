@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from api.demo.main import DemoContext, Stage
 from api.officials import appoint, history_with_proofs
+from ledger.domain.certificate_id import make_certificate_id
 from ledger.domain.rules import AuthorityExceeded
 from ledger.services.officials import OfficialService
 
@@ -65,6 +66,9 @@ def run(ctx: DemoContext) -> None:
             refused += 1
     decision = cases.approve(serial, signer=s["SCJG-D01"])
     cases.issue_result_document(serial, signer=s["SCJG-D01"])
+    issuer = sim.issuers[DEPARTMENT]  # the result is an e-certificate: recorded before dispatch
+    certificate = make_certificate_id(issuer + "002", issuer, "C00009001", 1)
+    cases.record_certificate(serial, certificate, signer=s["SCJG-D01"])  # GZ16·15
     cases.dispatch(serial, "on_site", signer=s["SCJG-S01"])
     cases.sign_off(serial, signer=s["SCJG-S01"])
     history = history_with_proofs(runtime, "SCJG-D01")
