@@ -171,8 +171,9 @@ def test_both_workers_answer_on_one_port_and_read_the_shared_read_models(two: Wo
 
 def test_only_worker_0_follows_the_log_and_starts_the_background_workers(two: Workers) -> None:
     assert len(two.lines("serving with 10 read models following the log")) == 1
-    # start_anchoring (WORKER_FACTORIES) ran once: it warns that no node is configured.
-    assert len(two.lines("no anchor node configured")) == 1
+    # Each background worker (WORKER_FACTORIES) ran once: each warns that no node is configured.
+    assert len(two.lines("no anchor node configured (CASELEDGER_NODE): the log is not")) == 1
+    assert len(two.lines("no anchor node configured (CASELEDGER_NODE): ended cases")) == 1
     assert re.search(r"worker 0 \[\d+\] serving \(read-model follower", two.log.read_text())
     with two.served.client() as c:
         ready = c.get("/readyz").json()
