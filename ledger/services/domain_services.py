@@ -1021,7 +1021,7 @@ class SupervisionService(_Service):
 @dataclass
 class DomainServices:
     """The six domain services over one ledger, built together in one place: the HTTP
-    wiring, the demo and the tests' worlds use the same set."""
+    wiring and the demo use the same set."""
 
     certificates: CertificateService
     ratings: RatingService
