@@ -6,6 +6,7 @@ convention). So a document cannot drift from the code."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,16 @@ def test_the_document_states_the_convention_and_marks_every_fence(doc: str) -> N
     before = "\n".join(text.splitlines()[:first])
     assert CONVENTION in before and "tests/docs/runner.py" in before, f"docs/{doc}"
     assert fenced_blocks(text)  # raises on a fence without a language or never closed
+
+
+_EARLY_EXIT = re.compile(r"\|\s*head\b")
+"""A pipe into ``head`` stops reading early; under ``pipefail`` the writer's SIGPIPE (exit 141)
+then fails the block whenever its output outgrows the pipe buffer — a flaky block. ``sed -n 1p``
+reads everything and prints the same."""
+
+
+@pytest.mark.parametrize("doc", RUNNABLE)
+def test_no_block_pipes_into_a_reader_that_stops_early(doc: str) -> None:
+    blocks = shell_blocks((ROOT / "docs" / doc).read_text(encoding="utf-8"))
+    early = [f"docs/{doc} line {b.line}" for b in blocks if _EARLY_EXIT.search(b.text)]
+    assert not early, f"use `sed -n 1p`, not `| head`: {early}"
