@@ -138,17 +138,22 @@ class TokenStore:
         A valid token is remembered for CACHE_SECONDS (by the hash of the whole token), so
         a revocation takes effect in this process within that time.
         """
-        digest = hashlib.sha256(token.encode()).digest()
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        found = self.cached(token)
+        if found is not None:
+            return found
+        digest, now = hashlib.sha256(token.encode()).digest(), time.monotonic()
         found = self._authenticate(token)
         if found is not None:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = (found, now + CACHE_SECONDS)
         return found
+
+    def cached(self, token: str) -> Principal | None:
+        """The caller of ``token`` if it was authenticated in the last :data:`CACHE_SECONDS`,
+        without the database (else ``None``: ask :meth:`authenticate`)."""
+        found = self._cache.get(hashlib.sha256(token.encode()).digest())
+        return found[0] if found is not None and found[1] > time.monotonic() else None
 
     def _authenticate(self, token: str) -> Principal | None:
         match = TOKEN_PATTERN.fullmatch(token)

@@ -58,14 +58,14 @@ from enum import Enum
 from typing import Annotated, Any, Final
 from uuid import UUID
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from api import sidedb
 from api.bootstrap import enrol_actor
 from api.http.context import ApiContext
-from api.http.deps import Ctx
+from api.http.deps import api_context
 from api.http.problems import Problem
 from api.services import Services, SystemClock, build_services
 from api.tokens import Principal, Role
@@ -218,8 +218,8 @@ def install(ctx: ApiContext) -> Wiring:
     return wiring
 
 
-def wiring(ctx: Ctx) -> Wiring:
-    found = ctx.services.get("wiring")
+async def wiring(request: Request) -> Wiring:
+    found = api_context(request).services.get("wiring")
     if not isinstance(found, Wiring):
         raise Problem(503, "Not ready", "the command services are not installed", code="not-ready")
     return found
