@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
     ListenNotifySubscription,
+    OperationalError,
     StoredEvent,
     Subscription,
 )
@@ -27,7 +29,13 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from ledger.chain.entries import GENESIS_HASH, ChainEntry, PendingCommand, link_command
+from ledger.chain.entries import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    ChainEntry,
+    PendingCommand,
+    link_command,
+)
 from ledger.chain.recorders.base import (
     LINK_COLUMNS,
     ChainedRecorderMixin,
@@ -39,10 +47,10 @@ from ledger.chain.recorders.base import (
 from ledger.domain.keys import KEY_TOPICS
 
 _KEY_TOPICS_SQL = "(" + ",".join(f"'{t}'" for t in KEY_TOPICS) + ")"
-_ENTRY_COLUMNS = (
-    "sequence, notification_id, prev_hash, entry_hash, originator_id, originator_version, "
-    "topic, timestamp, state_hash, key_id, signature, command_index, command_size"
-)
+_ROW_FIELDS = (*(f for f in HASHED_FIELDS if f != "originator_id"), "entry_hash")
+_row_fields = itemgetter(*_ROW_FIELDS)
+_ENTRY_COLUMNS = ", ".join((*_ROW_FIELDS, "notification_id", "originator_id"))
+"""An inserted link row: an entry's fields as stored, its notification id, its id as text."""
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -95,11 +103,50 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
     ) -> Sequence[int] | None:
         command = self.prepare_command(stored_events, kwargs)
         with self.write_transaction() as c:
-            notification_ids = self._insert_events(c, stored_events, **kwargs)  # type: ignore[attr-defined]
+            notification_ids = self._insert_events(c, stored_events, **kwargs)
             if command is not None:
                 assert notification_ids is not None
                 self._append_links(c, command, notification_ids)
         return notification_ids
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The events in one ``executemany`` (the library executes one statement per event)
+        and their notification ids: under ``BEGIN IMMEDIATE`` nobody else inserts, so each
+        row takes the next rowid after the table's largest; that the last one inserted is
+        the largest before plus the count is checked, else nothing is recorded. A process
+        recorder's tracking row follows, as in the library's own step."""
+        ids = self._insert_event_rows(c, stored_events)
+        tracking = kwargs.get("tracking")
+        if tracking is not None and isinstance(self, SQLiteProcessRecorder):
+            self._insert_tracking(c, tracking)
+        return ids
+
+    def _insert_event_rows(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        if not stored_events:
+            return []
+        cursor = c.sqlite_cursor
+        cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+        before = cursor.fetchone()[0] or 0
+        ids: dict[Any, str] = {}
+        rows = []
+        for s in stored_events:
+            oid = s.originator_id
+            text = ids.get(oid)
+            if text is None:
+                text = ids[oid] = oid.hex if isinstance(oid, UUID) else oid
+            rows.append((text, s.originator_version, s.topic, s.state))
+        cursor.executemany(self.insert_events_statement, rows)  # type: ignore[attr-defined]
+        cursor.execute("SELECT last_insert_rowid()")
+        last = cursor.fetchone()[0]
+        if last != before + len(rows):
+            raise OperationalError(
+                f"events took rowids up to {last}, expected {before + 1}..{before + len(rows)}"
+            )
+        return list(range(before + 1, last + 1))
 
     def _append_links(
         self, c: SQLiteCursor, command: PendingCommand, notification_ids: Sequence[int]
@@ -116,27 +163,19 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
             head_hash=bytes(head_hash),
             timestamp=max(now_micros(), head_time),
         )
-        c.executemany(
+        texts: dict[Any, str] = {}
+        rows = []
+        for e, n in zip(entries, notification_ids, strict=True):
+            d = e.__dict__  # the fields, read at once (a frozen entry per event)
+            oid = d["originator_id"]
+            text = texts.get(oid)
+            if text is None:
+                text = texts[oid] = originator_id_text(oid)
+            rows.append((*_row_fields(d), n, text))
+        c.sqlite_cursor.executemany(
             f"INSERT INTO {self.chain_table_name} ({_ENTRY_COLUMNS}) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    e.sequence,
-                    n,
-                    e.prev_hash,
-                    e.entry_hash,
-                    originator_id_text(e.originator_id),
-                    e.originator_version,
-                    e.topic,
-                    e.timestamp,
-                    e.state_hash,
-                    e.key_id,
-                    e.signature,
-                    e.command_index,
-                    e.command_size,
-                )
-                for e, n in zip(entries, notification_ids, strict=True)
-            ],
+            rows,
         )
 
     # -- reading the chain (ChainStore) ---------------------------------------------------
