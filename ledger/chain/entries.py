@@ -33,6 +33,7 @@ GENESIS_HASH = bytes(HASH_SIZE)
 COMMAND_CONTEXT = b"caseledger/command/v2\n"
 
 _new = object.__new__
+_chain_entry: Callable[..., ChainEntry]  # chain_entry, called with an entry's fields unpacked
 _digest_fields = itemgetter("originator_id", "originator_version", "topic", "state_hash")
 _set = object.__setattr__
 
@@ -193,7 +194,7 @@ class EntryHasher:
             self._signed_parts = (key_part, signature_part, timestamp_part)
         kind = type(originator_id)
         if kind is UUID:
-            oid_key: Any = originator_id.int  # type: ignore[union-attr]
+            oid_key: Any = originator_id.int
             oid_part = self._oids.get(oid_key)
         elif kind is str:
             oid_key = originator_id
@@ -349,10 +350,10 @@ def link_command(
     for index, event in enumerate(command.events):
         sequence += 1
         oid, version, topic, state_hash = _digest_fields(event.__dict__)
-        fields = (sequence, prev, oid, version, topic, timestamp, state_hash)
+        fields: tuple[Any, ...] = (sequence, prev, oid, version, topic, timestamp, state_hash)
         fields += (key_id, signature, index, size)
         entry_hash = hasher(fields)
-        entries.append(chain_entry(*fields, entry_hash))
+        entries.append(_chain_entry(*fields, entry_hash))
         prev = entry_hash
     return entries
 
@@ -394,3 +395,6 @@ def chain_entry(
         },
     )
     return entry
+
+
+_chain_entry = chain_entry
