@@ -18,7 +18,6 @@ from uuid import UUID
 from eventsourcing.persistence import (
     ApplicationRecorder,
     ListenNotifySubscription,
-    OperationalError,
     StoredEvent,
     Subscription,
 )
@@ -103,50 +102,11 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
     ) -> Sequence[int] | None:
         command = self.prepare_command(stored_events, kwargs)
         with self.write_transaction() as c:
-            notification_ids = self._insert_events(c, stored_events, **kwargs)
+            notification_ids = self._insert_events(c, stored_events, **kwargs)  # type: ignore[attr-defined]
             if command is not None:
                 assert notification_ids is not None
                 self._append_links(c, command, notification_ids)
         return notification_ids
-
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        """The events in one ``executemany`` (the library executes one statement per event)
-        and their notification ids: under ``BEGIN IMMEDIATE`` nobody else inserts, so each
-        row takes the next rowid after the table's largest; that the last one inserted is
-        the largest before plus the count is checked, else nothing is recorded. A process
-        recorder's tracking row follows, as in the library's own step."""
-        ids = self._insert_event_rows(c, stored_events)
-        tracking = kwargs.get("tracking")
-        if tracking is not None and isinstance(self, SQLiteProcessRecorder):
-            self._insert_tracking(c, tracking)
-        return ids
-
-    def _insert_event_rows(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
-    ) -> list[int]:
-        if not stored_events:
-            return []
-        cursor = c.sqlite_cursor
-        cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
-        before = cursor.fetchone()[0] or 0
-        ids: dict[Any, str] = {}
-        rows = []
-        for s in stored_events:
-            oid = s.originator_id
-            text = ids.get(oid)
-            if text is None:
-                text = ids[oid] = oid.hex if isinstance(oid, UUID) else oid
-            rows.append((text, s.originator_version, s.topic, s.state))
-        cursor.executemany(self.insert_events_statement, rows)  # type: ignore[attr-defined]
-        cursor.execute("SELECT last_insert_rowid()")
-        last = cursor.fetchone()[0]
-        if last != before + len(rows):
-            raise OperationalError(
-                f"events took rowids up to {last}, expected {before + 1}..{before + len(rows)}"
-            )
-        return list(range(before + 1, last + 1))
 
     def _append_links(
         self, c: SQLiteCursor, command: PendingCommand, notification_ids: Sequence[int]
