@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256 as _sha256
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,8 @@ GENESIS_HASH = bytes(HASH_SIZE)
 COMMAND_CONTEXT = b"caseledger/command/v2\n"
 
 _new = object.__new__
+_chain_entry: Callable[..., ChainEntry]  # chain_entry, called with an entry's fields unpacked
+_digest_fields = itemgetter("originator_id", "originator_version", "topic", "state_hash")
 _set = object.__setattr__
 
 
@@ -127,6 +130,111 @@ class NormalIds(dict[Any, Any]):
         return found
 
 
+def _key(name: str) -> bytes:
+    return pack_normal_form(name)
+
+
+_HEAD = b"\x8b" + _key("command")  # a map of the 11 fields; "command" sorts first
+_KEY_ID, _ORIGINATOR_ID = _key("key_id"), _key("originator_id")
+_VERSION, _PREV, _SEQUENCE = _key("originator_version"), _key("prev"), _key("sequence")
+_SIGNATURE, _STATE_HASH, _TIMESTAMP = _key("signature"), _key("state_hash"), _key("timestamp")
+_TOPIC, _V = _key("topic"), _key("v") + pack_normal_form(FORMAT_VERSION)
+
+HASHED_FIELDS = (
+    "sequence",
+    "prev_hash",
+    "originator_id",
+    "originator_version",
+    "topic",
+    "timestamp",
+    "state_hash",
+    "key_id",
+    "signature",
+    "command_index",
+    "command_size",
+)
+"""The fields of a :class:`ChainEntry` its hash covers, in the order of its constructor."""
+_hashed_fields = itemgetter(*HASHED_FIELDS)
+
+
+class EntryHasher:
+    """Entry hashes (``sha256`` of :meth:`ChainEntry.body` packed) from packed pieces.
+
+    The packed map is its keys and values in sorted-key order after an 11-entry map header,
+    so the keys, and whatever the entries of a command or an aggregate share (key id,
+    signature and timestamp; the originator id; the topic), are packed once and the bytes
+    joined: five small values are packed per entry instead of an 11-key map built and packed
+    (the same bytes; ``tests/ledger/test_entry_hasher.py``). One hasher per loop: not for
+    sharing between threads; its caches grow with the aggregates and topics it meets."""
+
+    __slots__ = ("_oids", "_signed", "_signed_parts", "_topics", "normal", "pack")
+
+    def __init__(self) -> None:
+        self.normal = NormalIds()
+        self.pack = normal_form_packer()
+        self._oids: dict[Any, bytes] = {}
+        self._topics: dict[str, bytes] = {}
+        self._signed: tuple[Any, Any, Any] = (None, None, None)
+        self._signed_parts: tuple[bytes, bytes, bytes] = (b"", b"", b"")
+
+    def __call__(self, fields: tuple[Any, ...]) -> bytes:
+        """The hash of an entry's ``fields`` in :data:`HASHED_FIELDS` order."""
+        sequence, prev_hash, originator_id, originator_version, topic, timestamp = fields[:6]
+        state_hash, key_id, signature, command_index, command_size = fields[6:]
+        pack = self.pack
+        signed = self._signed
+        typed = type(timestamp) is int and type(signature) is bytes and type(key_id) is bytes
+        if typed and timestamp == signed[2] and signature == signed[1] and key_id == signed[0]:
+            key_part, signature_part, timestamp_part = self._signed_parts
+        else:
+            key_part = _KEY_ID + pack(key_id) + _ORIGINATOR_ID
+            signature_part = _SIGNATURE + pack(signature) + _STATE_HASH
+            timestamp_part = _TIMESTAMP + pack(timestamp) + _TOPIC
+            self._signed = (key_id, signature, timestamp) if typed else (None, None, None)
+            self._signed_parts = (key_part, signature_part, timestamp_part)
+        kind = type(originator_id)
+        if kind is UUID:
+            oid_key: Any = originator_id.int
+            oid_part = self._oids.get(oid_key)
+        elif kind is str:
+            oid_key = originator_id
+            oid_part = self._oids.get(oid_key)
+        else:
+            oid_key, oid_part = None, None
+        if oid_part is None:
+            oid_part = pack(self.normal(originator_id)) + _VERSION
+            if oid_key is not None:
+                self._oids[oid_key] = oid_part
+        topic_part = self._topics.get(topic) if type(topic) is str else None
+        if topic_part is None:
+            topic_part = pack(topic) + _V
+            if type(topic) is str:
+                self._topics[topic] = topic_part
+        return _sha256(
+            b"".join(
+                (
+                    _HEAD,
+                    pack([command_index, command_size]),
+                    key_part,
+                    oid_part,
+                    pack(originator_version),
+                    _PREV,
+                    pack(prev_hash),
+                    _SEQUENCE,
+                    pack(sequence),
+                    signature_part,
+                    pack(state_hash),
+                    timestamp_part,
+                    topic_part,
+                )
+            )
+        ).digest()
+
+    def entry(self, entry: ChainEntry) -> bytes:
+        """The hash of ``entry``'s fields (what :meth:`ChainEntry.compute_hash` gives)."""
+        return self(_hashed_fields(entry.__dict__))
+
+
 def event_digest(
     originator_id: UUID | str, originator_version: int, topic: str, state_hash: bytes
 ) -> EventDigest:
@@ -200,9 +308,12 @@ class ChainEntry:
         *,
         normal: Callable[[UUID | str], Any] | None = None,
         pack: Callable[[Any], bytes] = pack_normal_form,
+        hasher: EntryHasher | None = None,
     ) -> bytes:
-        """The entry hash of these fields (``normal``, ``pack``: a verifier's own, kept
-        across entries)."""
+        """The entry hash of these fields (``normal``, ``pack``, or ``hasher``: a verifier's
+        own, kept across entries)."""
+        if hasher is not None:
+            return hasher.entry(self)
         return sha256(pack(self.body(normal)))
 
     def is_format_1(self) -> bool:
@@ -223,8 +334,8 @@ def link_command(
     """Sign ``command`` in its place after the head (sequence, hash) and chain its events.
 
     Called under the write lock: the place is only known there, so the loop is lean: each
-    aggregate id put in normal form once, each entry built without the frozen dataclass's
-    per-field ``__setattr__`` (:func:`chain_entry`)."""
+    entry hashed from packed pieces (:class:`EntryHasher`), each built without the frozen
+    dataclass's per-field ``__setattr__`` (:func:`chain_entry`)."""
     signature = command.signer.sign(
         command_message(
             command.events, sequence=head_sequence + 1, prev_hash=head_hash, timestamp=timestamp
@@ -234,42 +345,15 @@ def link_command(
     entries: list[ChainEntry] = []
     prev = head_hash
     size = len(command.events)
-    normal = NormalIds()
-    pack = normal_form_packer()
+    hasher = EntryHasher()
     sequence = head_sequence
     for index, event in enumerate(command.events):
         sequence += 1
-        oid = event.originator_id
-        body = {  # ChainEntry.body(), keys in sorted order
-            "command": [index, size],
-            "key_id": key_id,
-            "originator_id": normal(oid),
-            "originator_version": event.originator_version,
-            "prev": prev,
-            "sequence": sequence,
-            "signature": signature,
-            "state_hash": event.state_hash,
-            "timestamp": timestamp,
-            "topic": event.topic,
-            "v": FORMAT_VERSION,
-        }
-        entry_hash = _sha256(pack(body)).digest()
-        entries.append(
-            chain_entry(
-                sequence,
-                prev,
-                oid,
-                event.originator_version,
-                event.topic,
-                timestamp,
-                event.state_hash,
-                key_id,
-                signature,
-                index,
-                size,
-                entry_hash,
-            )
-        )
+        oid, version, topic, state_hash = _digest_fields(event.__dict__)
+        fields: tuple[Any, ...] = (sequence, prev, oid, version, topic, timestamp, state_hash)
+        fields += (key_id, signature, index, size)
+        entry_hash = hasher(fields)
+        entries.append(_chain_entry(*fields, entry_hash))
         prev = entry_hash
     return entries
 
@@ -311,3 +395,6 @@ def chain_entry(
         },
     )
     return entry
+
+
+_chain_entry = chain_entry

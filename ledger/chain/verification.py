@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.chain.authority import AuthorityState
-from ledger.chain.entries import GENESIS_HASH, ChainEntry, NormalIds, sha256, signed_message
+from ledger.chain.entries import GENESIS_HASH, ChainEntry, EntryHasher, sha256, signed_message
 from ledger.chain.recorders.base import ChainStore, LinkedEvent
 from ledger.chain.signature_batch import first_bad
 from ledger.chain.signing import verify_signature
@@ -31,7 +31,7 @@ from ledger.domain.keys import (
     ActorKey,
     KeyRole,
 )
-from ledger.encoding import EncodingError, decode, normal_form_packer
+from ledger.encoding import EncodingError, decode
 
 PAGE_SIZE = 5000
 SIGNATURE_BATCH = 512
@@ -213,22 +213,13 @@ class KeyRegistry:
             )
 
 
-@dataclass
-class _Encoder:
-    """What the hashes of a page of entries share: each aggregate id put in normal form
-    once, one msgpack packer (kept per page: the ids of a page, not of the whole log)."""
-
-    normal: NormalIds = field(default_factory=NormalIds)
-    pack: Callable[[Any], bytes] = field(default_factory=normal_form_packer)
-
-
 def _check_entry(
     link: LinkedEvent,
     expected_sequence: int,
     prev_hash: bytes,
     prev_nid: int,
     prev_time: int,
-    encoder: _Encoder | None = None,
+    hasher: EntryHasher | None = None,
 ) -> None:
     """Steps 1–5 of FORMAT.md §5 for one entry."""
     entry, seq = link.entry, expected_sequence
@@ -241,11 +232,7 @@ def _check_entry(
             "broken-link",
             f"previous hash {prev_hash.hex()}, found {entry.prev_hash.hex()}",
         )
-    computed = (
-        entry.compute_hash()
-        if encoder is None
-        else entry.compute_hash(normal=encoder.normal, pack=encoder.pack)
-    )
+    computed = entry.compute_hash() if hasher is None else hasher.entry(entry)
     if computed != entry.entry_hash and entry.is_format_1():
         raise _fail(
             entry,
@@ -379,7 +366,7 @@ class _Walk:
         self.commands = 0
         self.closed_through = 0
         self.authority = AuthorityState()
-        self.encoder = _Encoder()
+        self.hasher = EntryHasher()
 
     def add(self, link: LinkedEvent) -> None:
         entry = link.entry
@@ -413,9 +400,9 @@ class _Walk:
             key = self._genesis_key(group)
         else:
             key = self.registry.check(head.key_id, head.sequence, head)
-        encoder = self.encoder
+        hasher = self.hasher
         message = signed_message(
-            [link.entry for link in group], normal=encoder.normal, pack=encoder.pack
+            [link.entry for link in group], normal=hasher.normal, pack=hasher.pack
         )
         self.signatures.check(head, key.public_key, message)
         for link in group:
@@ -511,7 +498,7 @@ def verify_chain(
             links: Sequence[LinkedEvent] = store.select_links(seq, min(PAGE_SIZE, last - seq + 1))
             if not links:
                 raise _fail(None, seq, "missing-entry", f"chain ends before sequence {last}")
-            walk.encoder = encoder = _Encoder()
+            walk.hasher = hasher = EntryHasher()  # its caches: the ids of a page
             for link in links:
                 if first_unlinked is not None and link.notification_id > first_unlinked:
                     raise _fail(
@@ -522,7 +509,7 @@ def verify_chain(
                     )
                 if link.entry.sequence > last:
                     break
-                _check_entry(link, seq, prev_hash, prev_nid, prev_time, encoder)
+                _check_entry(link, seq, prev_hash, prev_nid, prev_time, hasher)
                 walk.add(link)
                 prev_hash, prev_nid = link.entry.entry_hash, link.notification_id
                 prev_time = link.entry.timestamp

@@ -21,7 +21,6 @@ from ledger.chain.entries import (
     ChainEntry,
     EventDigest,
     PendingCommand,
-    chain_entry,
     event_digest,
 )
 from ledger.domain.signer import Signer
@@ -86,20 +85,15 @@ follow: its notification id (NULL when no event is stored there), originator id 
 version, topic and state."""
 
 
-def _frozen(cls: type[Any], fields: dict[str, Any]) -> Any:
-    """An instance of the frozen dataclass ``cls`` with ``fields``, without ``__init__``'s
-    per-field ``object.__setattr__`` (rows read by the thousand; see ``chain_entry``)."""
-    instance = object.__new__(cls)
-    object.__setattr__(instance, "__dict__", fields)
-    return instance
-
-
 def links_of(rows: Iterable[Sequence[Any]], originator_id: Any) -> list[LinkedEvent]:
     """Link rows (:data:`LINK_COLUMNS`, then the event's five columns) as
     :class:`LinkedEvent` objects, read straight from the row tuples; ``originator_id`` parses
-    a stored id (each distinct text once per call)."""
+    a stored id (each distinct text once per call). The frozen dataclasses are made without
+    ``__init__``'s per-field ``object.__setattr__``: each instance's dict is set at once
+    (see ``chain_entry``; rows are read by the thousand)."""
     ids: dict[str, UUID | str] = {}
     links: list[LinkedEvent] = []
+    append, new, set_ = links.append, object.__new__, object.__setattr__
     for (
         sequence,
         notification_id,
@@ -123,24 +117,31 @@ def links_of(rows: Iterable[Sequence[Any]], originator_id: Any) -> list[LinkedEv
         oid = ids.get(oid_text)
         if oid is None:
             oid = ids[oid_text] = originator_id(oid_text)
-        entry = chain_entry(
-            sequence,
-            bytes(prev_hash),
-            oid,
-            version,
-            topic,
-            timestamp,
-            bytes(state_hash),
-            bytes(key_id),
-            bytes(signature),
-            command_index,
-            command_size,
-            bytes(entry_hash),
+        entry = new(ChainEntry)
+        set_(
+            entry,
+            "__dict__",
+            {
+                "sequence": sequence,
+                "prev_hash": bytes(prev_hash),
+                "originator_id": oid,
+                "originator_version": version,
+                "topic": topic,
+                "timestamp": timestamp,
+                "state_hash": bytes(state_hash),
+                "key_id": bytes(key_id),
+                "signature": bytes(signature),
+                "command_index": command_index,
+                "command_size": command_size,
+                "entry_hash": bytes(entry_hash),
+            },
         )
         event = None
         if event_id is not None:
-            event = _frozen(
-                StoredEvent,
+            event = new(StoredEvent)
+            set_(
+                event,
+                "__dict__",
                 {
                     "originator_id": oid if event_oid == oid_text else originator_id(event_oid),
                     "originator_version": event_version,
@@ -148,11 +149,9 @@ def links_of(rows: Iterable[Sequence[Any]], originator_id: Any) -> list[LinkedEv
                     "state": bytes(event_state),
                 },
             )
-        links.append(
-            _frozen(
-                LinkedEvent, {"entry": entry, "notification_id": notification_id, "event": event}
-            )
-        )
+        link = new(LinkedEvent)
+        set_(link, "__dict__", {"entry": entry, "notification_id": notification_id, "event": event})
+        append(link)
     return links
 
 

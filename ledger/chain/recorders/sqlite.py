@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +28,13 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 
-from ledger.chain.entries import GENESIS_HASH, ChainEntry, PendingCommand, link_command
+from ledger.chain.entries import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    ChainEntry,
+    PendingCommand,
+    link_command,
+)
 from ledger.chain.recorders.base import (
     LINK_COLUMNS,
     ChainedRecorderMixin,
@@ -39,10 +46,10 @@ from ledger.chain.recorders.base import (
 from ledger.domain.keys import KEY_TOPICS
 
 _KEY_TOPICS_SQL = "(" + ",".join(f"'{t}'" for t in KEY_TOPICS) + ")"
-_ENTRY_COLUMNS = (
-    "sequence, notification_id, prev_hash, entry_hash, originator_id, originator_version, "
-    "topic, timestamp, state_hash, key_id, signature, command_index, command_size"
-)
+_ROW_FIELDS = (*(f for f in HASHED_FIELDS if f != "originator_id"), "entry_hash")
+_row_fields = itemgetter(*_ROW_FIELDS)
+_ENTRY_COLUMNS = ", ".join((*_ROW_FIELDS, "notification_id", "originator_id"))
+"""An inserted link row: an entry's fields as stored, its notification id, its id as text."""
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -116,27 +123,19 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
             head_hash=bytes(head_hash),
             timestamp=max(now_micros(), head_time),
         )
-        c.executemany(
+        texts: dict[Any, str] = {}
+        rows = []
+        for e, n in zip(entries, notification_ids, strict=True):
+            d = e.__dict__  # the fields, read at once (a frozen entry per event)
+            oid = d["originator_id"]
+            text = texts.get(oid)
+            if text is None:
+                text = texts[oid] = originator_id_text(oid)
+            rows.append((*_row_fields(d), n, text))
+        c.sqlite_cursor.executemany(
             f"INSERT INTO {self.chain_table_name} ({_ENTRY_COLUMNS}) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    e.sequence,
-                    n,
-                    e.prev_hash,
-                    e.entry_hash,
-                    originator_id_text(e.originator_id),
-                    e.originator_version,
-                    e.topic,
-                    e.timestamp,
-                    e.state_hash,
-                    e.key_id,
-                    e.signature,
-                    e.command_index,
-                    e.command_size,
-                )
-                for e, n in zip(entries, notification_ids, strict=True)
-            ],
+            rows,
         )
 
     # -- reading the chain (ChainStore) ---------------------------------------------------
