@@ -67,6 +67,7 @@ def walk(
 ) -> dict[str, Any]:
     """Each capability once over HTTP; what it answered. ``tokens``: department → token, the
     first for the credit entry and the applicant, the second for the red light."""
+    began = time.perf_counter()
     (department, token), (late_department, late_token) = tokens.items()
     red, approved, holder = _cases(ledger, late_department, department)
     out: dict[str, Any] = {"red_serial": red, "approved_serial": approved}
@@ -115,6 +116,7 @@ def walk(
     out["second_registration_status"] = status
     after = _flags(call, base, supervisor, "duplicate_registration", before + 1)
     out["duplicates_flagged"] = len(after) - before
+    out["seconds"] = round(time.perf_counter() - began, 2)
     return out
 
 
