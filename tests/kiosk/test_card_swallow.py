@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from kiosk.fleet import FleetService
+from kiosk.pages import card_swallow_contact
 from ledger.domain.kiosks import CardSwallowPlan, InvalidKiosk, KioskNotInService
 from ledger.storage.urls import parse_storage_url
 from projections.kiosk_fleet import KioskFleetView, emergency_contacts, supervision_flags
@@ -140,3 +141,14 @@ def test_resolutions_are_checked(world: World) -> None:
     service.retire("GZ-TH-001", at=at("2026-09-29"), reason="撤除", signer=world.platform)
     with pytest.raises(KioskNotInService):
         _publish(service, world, "GZ-TH-001")
+
+
+def test_the_kiosk_screen_shows_its_card_swallow_contact_PY_21(world: World) -> None:
+    service = _fleet(world, "GZ-TH-001")
+    kiosk = service.kiosk("GZ-TH-001")
+    assert kiosk is not None and card_swallow_contact(kiosk.emergency) == ""
+    _publish(service, world, "GZ-TH-001", contact="020-1234 <值班>")
+    kiosk = service.kiosk("GZ-TH-001")
+    assert kiosk is not None
+    html = card_swallow_contact(kiosk.emergency)
+    assert "020-1234 &lt;值班&gt;" in html and "非工作日 24 小时内" in html and "PY·21(二)" in html
