@@ -4,7 +4,9 @@ Layer: api (edge). Refuses default secrets: the keystore passphrase must be
 given (``CASELEDGER_KEY_PASSPHRASE`` or a passphrase file); only ``demo``
 generates one for its own throw-away keystore. ``serve`` may name a read side
 (``--read-db`` or ``CASELEDGER_READ_DB``): a PostgreSQL hot standby of the ledger's
-database that answers the read routes (``api.http.read_side``).
+database that answers the read routes (``api.http.read_side``), and a city (``--city`` or
+``CASELEDGER_CITY``) whose rules the server's blacklist applies where the seeds differ
+(``ledger.domain.city_rules``; none: the stricter defaults).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ledger.storage.urls import StorageURL, parse_storage_url
 
 KEYSTORE_ENV = "CASELEDGER_KEYSTORE"
 READ_DB_ENV = "CASELEDGER_READ_DB"
+CITY_ENV = "CASELEDGER_CITY"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class Settings:
     passphrase: str = field(repr=False, default="")
     read_storage: StorageURL | None = None
     """A hot standby of ``storage`` for the read routes (None: they read ``storage``)."""
+    city: str = ""
+    """The city whose per-city rules the server applies (a preset name of
+    ``ledger.domain.city_rules.CITY_RULES``); empty: the stricter defaults."""
 
     def require_passphrase(self) -> str:
         if len(self.passphrase) < MIN_PASSPHRASE:
@@ -49,6 +55,7 @@ def load_settings(
     keystore: str | None = None,
     passphrase_file: str | None = None,
     read_db: str | None = None,
+    city: str | None = None,
 ) -> Settings:
     storage = parse_storage_url(db)
     read_storage = read_side_url(storage, (read_db or "").strip())
@@ -60,8 +67,24 @@ def load_settings(
         except OSError as exc:
             raise ConfigurationError(f"--passphrase-file: {exc}") from exc
     return Settings(
-        storage=storage, keystore_dir=directory, passphrase=passphrase, read_storage=read_storage
+        storage=storage,
+        keystore_dir=directory,
+        passphrase=passphrase,
+        read_storage=read_storage,
+        city=city_setting(city if city is not None else os.environ.get(CITY_ENV, "")),
     )
+
+
+def city_setting(name: str) -> str:
+    """``name`` checked against the presets of ``ledger.domain.city_rules`` (a typo must not
+    silently fall back to other rules); empty stays empty (the stricter defaults)."""
+    from ledger.domain.city_rules import CITY_RULES
+
+    name = name.strip()
+    if name and name not in CITY_RULES:
+        known = ", ".join(CITY_RULES)
+        raise ConfigurationError(f"--city: {name!r} has no rules preset (one of {known})")
+    return name
 
 
 def read_side_url(storage: StorageURL, read_db: str) -> StorageURL | None:

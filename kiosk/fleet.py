@@ -17,7 +17,7 @@ from typing import Any, Final
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger.domain.keys import KeyRole
-from ledger.domain.kiosks import Cause, InvalidKiosk, Kiosk, NoticeRule
+from ledger.domain.kiosks import CardSwallowPlan, Cause, InvalidKiosk, Kiosk, NoticeRule
 from ledger.domain.signer import Signer
 from ledger.services.application import KeyNotUsable, LedgerApplication
 
@@ -131,3 +131,32 @@ class FleetService:
         kiosk = self._get(kiosk_id)
         kiosk.retire(at=at, reason=reason)
         self.ledger.save_signed(kiosk, signer=signer)
+
+    # -- card swallowing (吞卡, PY·21(二)) ------------------------------------------------------
+
+    def publish_emergency_contact(
+        self, kiosk_id: str, plan: CardSwallowPlan, *, at: dt.datetime, signer: Signer
+    ) -> None:
+        """Publish the kiosk's card-swallow emergency contact and resolution limits."""
+        self._operator(signer)
+        kiosk = self._get(kiosk_id)
+        kiosk.publish_emergency_contact(plan, at=at)
+        self.ledger.save_signed(kiosk, signer=signer)
+
+    def record_card_swallow(self, kiosk_id: str, *, at: dt.datetime, signer: Signer) -> int:
+        """A card was swallowed (by the kiosk itself or an operator); its number."""
+        kiosk = self._get(kiosk_id)
+        self._operator_or_self(signer, kiosk)
+        number = kiosk.record_card_swallow(at=at)
+        self.ledger.save_signed(kiosk, signer=signer)
+        return number
+
+    def resolve_card_swallow(
+        self, kiosk_id: str, number: int, *, at: dt.datetime, how: str, signer: Signer
+    ) -> bool:
+        """The swallowed card was given back; whether that was past the limit."""
+        kiosk = self._get(kiosk_id)
+        self._operator_or_self(signer, kiosk)
+        late = kiosk.resolve_card_swallow(number, at=at, how=how)
+        self.ledger.save_signed(kiosk, signer=signer)
+        return late

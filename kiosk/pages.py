@@ -11,6 +11,7 @@ text element in Chromium). The HTTP routes
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Final
 
 from kiosk.progress import CaseView
@@ -105,6 +106,20 @@ def suspension_notice(notice: PublicNotice) -> str:
         f"<span class='en'>{esc(title_en)}</span><br>{esc(period)} {esc(notice.reason)}"
         f"<br><span class='en'>({esc(notice.rule)}) 如需办理请前往服务窗口或其他终端 · "
         "Please use a service window or another kiosk</span></div>"
+    )
+
+
+def card_swallow_contact(plan: Mapping[str, object] | None) -> str:
+    """The kiosk's published card-swallow help (吞卡, PY·21(二)): whom to call, on a
+    non-working day too, what is done and how soon; empty when none is published."""
+    if not plan:
+        return ""
+    return (
+        "<div class='card' id='card-swallow-contact'><strong>吞卡紧急联系 "
+        f"<span class='en'>Card swallowed?</span></strong> {esc(str(plan['contact']))}<br>"
+        f"{esc(str(plan['retrieval_measure']))}<br>工作日 {esc(str(plan['working_day_hours']))} "
+        f"小时内、非工作日 {esc(str(plan['non_working_day_hours']))} 小时内处理 <span class='en'>"
+        "resolved within these hours on working and non-working days (PY·21(二))</span></div>"
     )
 
 

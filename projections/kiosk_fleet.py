@@ -21,7 +21,7 @@ from ledger.domain.kiosks import Cause, Kiosk, KioskPrint, retirement_grounds
 from projections.store import Table, Tx
 from projections.view import View, on
 
-__all__ = ["FleetFlag", "KioskFleetView", "fleet", "supervision_flags"]
+__all__ = ["FleetFlag", "KioskFleetView", "emergency_contacts", "fleet", "supervision_flags"]
 
 
 def _topic(name: str) -> str:
@@ -35,6 +35,9 @@ RESUMED: Final = _topic("Resumed")
 REREGISTERED: Final = _topic("Reregistered")
 RETIRED: Final = _topic("Retired")
 PRINT_RECORDED: Final = get_topic(KioskPrint.Recorded)  # type: ignore[attr-defined]
+CONTACT_PUBLISHED: Final = _topic("EmergencyContactPublished")
+CARD_SWALLOWED: Final = _topic("CardSwallowed")
+SWALLOW_RESOLVED: Final = _topic("CardSwallowResolved")
 
 KIOSKS = Table(
     "view_kiosks",
@@ -80,6 +83,35 @@ OUTAGES = Table(
     ("kiosk_id", "start_at"),
 )
 
+CONTACTS = Table(
+    "view_kiosk_contacts",
+    (
+        ("kiosk_id", "TEXT"),
+        ("contact", "TEXT"),
+        ("retrieval_measure", "TEXT"),
+        ("working_day_hours", "BIGINT"),
+        ("non_working_day_hours", "BIGINT"),
+        ("published_at", "TEXT"),
+    ),
+    ("kiosk_id",),
+)
+"""PY·21(二): each kiosk's published card-swallow emergency contact and limits."""
+_PLAN: Final = ("contact", "retrieval_measure", "working_day_hours", "non_working_day_hours")
+SWALLOWS = Table(
+    "view_kiosk_swallows",
+    (
+        ("kiosk_id", "TEXT"),
+        ("number", "BIGINT"),
+        ("at", "TEXT"),
+        ("working_day", "BIGINT"),
+        ("limit_hours", "BIGINT"),
+        ("due_at", "TEXT"),
+        ("resolved_at", "TEXT"),
+    ),
+    ("kiosk_id", "number"),
+)
+"""PY·21(二): every swallowed card, its limit (that day's), deadline and resolution."""
+
 
 def _utc(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat()
@@ -93,7 +125,7 @@ class KioskFleetView(View):
     """The fleet, its planned suspensions and outages."""
 
     name = "kiosk_fleet"
-    tables = (KIOSKS, SUSPENSIONS, OUTAGES)
+    tables = (KIOSKS, SUSPENSIONS, OUTAGES, CONTACTS, SWALLOWS)
 
     def _kiosk_id(self, tx: Tx, e: Any) -> str:
         tx.execute(
@@ -178,11 +210,38 @@ class KioskFleetView(View):
             f"UPDATE view_kiosks SET {column} = {column} + 1 WHERE kiosk_id = ?", (e.kiosk_id,)
         )
 
+    @on(CONTACT_PUBLISHED)
+    def contact_published(self, tx: Tx, e: Any) -> None:
+        kiosk_id = self._kiosk_id(tx, e)
+        plan = e.plan
+        tx.execute("DELETE FROM view_kiosk_contacts WHERE kiosk_id = ?", (kiosk_id,))
+        tx.execute(
+            "INSERT INTO view_kiosk_contacts VALUES (?, ?, ?, ?, ?, ?)",
+            (kiosk_id, *(plan[name] for name in _PLAN), _utc(e.at)),
+        )
+
+    @on(CARD_SWALLOWED)
+    def card_swallowed(self, tx: Tx, e: Any) -> None:
+        due = None if e.due_at is None else _utc(e.due_at)
+        row = (e.number, _utc(e.at), int(e.working_day), e.limit_hours, due)
+        tx.execute(
+            "INSERT INTO view_kiosk_swallows VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            (self._kiosk_id(tx, e), *row),
+        )
+
+    @on(SWALLOW_RESOLVED)
+    def swallow_resolved(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "UPDATE view_kiosk_swallows SET resolved_at = ? WHERE kiosk_id = ? AND number = ?",
+            (_utc(e.at), self._kiosk_id(tx, e), e.number),
+        )
+
 
 @dataclass(frozen=True)
 class FleetFlag:
-    """A supervision flag of the fleet: ``late_notice``, ``retirement_due`` or
-    ``reregistration_required``, with the kiosk and what it is about."""
+    """A supervision flag of the fleet: ``late_notice``, ``retirement_due``,
+    ``reregistration_required``, ``card_swallow_overdue`` or ``card_swallow_no_contact``
+    (PY·21(二)), with the kiosk and what it is about."""
 
     kiosk_id: str
     kind: str
@@ -246,4 +305,50 @@ def supervision_flags(view: KioskFleetView, as_of: dt.datetime) -> list[FleetFla
         grounds = retirement_grounds([(s, e) for s, e in periods if s is not None], as_of=as_of)
         if grounds:
             flags.append(FleetFlag(kiosk_id, "retirement_due", "; ".join(grounds) + " (PY·21)"))
+    flags.extend(_swallow_flags(view, as_of))
     return flags
+
+
+def _swallow_flags(view: KioskFleetView, as_of: dt.datetime) -> list[FleetFlag]:
+    """PY·21(二): a swallowed card past its limit (unresolved as of ``as_of``, or resolved
+    late), and one swallowed at a kiosk that had published no emergency contact."""
+    flags: list[FleetFlag] = []
+    for kiosk_id, number, at, working, hours, due, resolved in _rows(
+        view,
+        "SELECT kiosk_id, number, at, working_day, limit_hours, due_at, resolved_at "
+        "FROM view_kiosk_swallows ORDER BY kiosk_id, number",
+    ):
+        if due is None:
+            flags.append(
+                FleetFlag(
+                    kiosk_id,
+                    "card_swallow_no_contact",
+                    f"card {number} swallowed {at} with no emergency contact published (PY·21(二))",
+                )
+            )
+            continue
+        end = _parse(resolved) or as_of
+        if end > _parse(due):  # type: ignore[operator]
+            day = "working" if working else "non-working"
+            state = f"resolved {resolved}" if resolved else "unresolved"
+            flags.append(
+                FleetFlag(
+                    kiosk_id,
+                    "card_swallow_overdue",
+                    f"card {number} swallowed {at} ({day} day, {hours} h limit, due {due}): "
+                    f"{state} (PY·21(二))",
+                )
+            )
+    return flags
+
+
+def emergency_contacts(view: KioskFleetView) -> dict[str, dict[str, Any]]:
+    """Each kiosk's published card-swallow contact, measure and limits (PY·21(二))."""
+    return {
+        r[0]: dict(zip(_PLAN, r[1:], strict=True))
+        for r in _rows(
+            view,
+            "SELECT kiosk_id, contact, retrieval_measure, working_day_hours, "
+            "non_working_day_hours FROM view_kiosk_contacts ORDER BY kiosk_id",
+        )
+    }

@@ -43,6 +43,11 @@ Flags (counted per case or record, open or closed):
   (FZ·24);
 - ``repeated_refusals`` — an official whose attempts beyond their authority were refused at
   least the threshold number of times (default 3, a default not a rule; FZ·26(二)(五));
+- ``window_veto`` — a window application refused (不予受理 or 退件): its 窗口否决报备单 is
+  reported to the managing office (FZ·16), which reviews each one;
+- ``duplicate_registration`` — a credential registered as a second applicant account (the
+  same blind index), the supervised matter of GZ20·26(三) (not joined to the unified
+  identity platform); an erased account no longer counts;
 - ``anchoring_lag`` — events wait to be anchored and the last anchor receipt is older than
   the threshold (default 1 h; an upper bound of the oldest unanchored event's wait).
 """
@@ -169,6 +174,13 @@ RED_LIGHTS = Table(
     (("case_id",), ("department",)),
 )
 """FZ·24: a department's own explanation of a red case, and the points deducted for it."""
+CREDENTIALS = Table(
+    "view_sup_credentials",
+    (("applicant_id", "TEXT"), ("credential_index", "TEXT"), ("registered_at", "TEXT")),
+    ("applicant_id",),
+    (("credential_index",),),
+)
+"""GZ20·26(三): each live applicant account's credential blind index (hex, never the value)."""
 ANCHORS = Table(
     "view_sup_anchors",
     (("origin_id", "TEXT"), ("size", "BIGINT"), ("anchored_at", "TEXT")),
@@ -185,6 +197,8 @@ COMPLAINT_OVERDUE: Final = "complaint_overdue"
 DISPUTE_OVERDUE: Final = "certificate_dispute_overdue"
 ORDER_OVERDUE: Final = "supervision_order_overdue"
 REPEATED_REFUSALS: Final = "repeated_refusals"
+WINDOW_VETO: Final = "window_veto"
+DUPLICATE_REGISTRATION: Final = "duplicate_registration"
 ANCHORING_LAG: Final = "anchoring_lag"
 FLAGS: Final = (
     SECOND_CORRECTION,
@@ -197,6 +211,8 @@ FLAGS: Final = (
     DISPUTE_OVERDUE,
     ORDER_OVERDUE,
     REPEATED_REFUSALS,
+    WINDOW_VETO,
+    DUPLICATE_REGISTRATION,
     ANCHORING_LAG,
 )
 """Every flag, in the order summaries list them."""
@@ -326,7 +342,7 @@ class SupervisionView(View):
     """Case clocks, irregularity flags, answer deadlines and anchoring receipts."""
 
     name = "supervision"
-    tables = (CASES, FLAG_ROWS, DEADLINES, REFERENCES, REFUSALS, ANCHORS, RED_LIGHTS)
+    tables = (CASES, FLAG_ROWS, DEADLINES, REFERENCES, REFUSALS, ANCHORS, RED_LIGHTS, CREDENTIALS)
 
     # -- cases ------------------------------------------------------------------------------
 
@@ -497,6 +513,12 @@ class SupervisionView(View):
     @on(Topics.REFUSED)
     def refused(self, tx: Tx, e: Any) -> None:
         self._state(tx, e, CaseState(e.state), open_=False)
+        report = getattr(e, "report", None)
+        if report is not None:  # 窗口否决报备单, reported to the managing office (FZ·16)
+            body = report["body"]
+            self._flag(
+                tx, e, WINDOW_VETO, f"{body['decision']}: {'; '.join(body['reasons'])} (FZ·16)"
+            )
 
     @on(Topics.WITHDRAWN)
     def withdrawn(self, tx: Tx, e: Any) -> None:
@@ -668,6 +690,41 @@ class SupervisionView(View):
                 lag,
                 str(e.originator_id),
             ),
+        )
+
+    # -- duplicate registration (GZ20·26(三)) ------------------------------------------------
+
+    @on(Topics.APPLICANT_REGISTERED)
+    def applicant_registered(self, tx: Tx, e: Any) -> None:
+        index = bytes(e.credential_index).hex()
+        tx.execute(
+            "SELECT applicant_id FROM view_sup_credentials WHERE credential_index = ? "
+            "ORDER BY registered_at, applicant_id",
+            (index,),
+        )
+        earlier = [str(r[0]) for r in tx.fetchall()]
+        applicant = str(e.originator_id)
+        tx.execute(
+            "INSERT INTO view_sup_credentials VALUES (?, ?, ?)",
+            (applicant, index, utc_text(e.timestamp)),
+        )
+        if earlier:
+            tx.execute(
+                "INSERT INTO view_sup_flags VALUES (?, ?, '', '', ?, ?) "
+                "ON CONFLICT (subject, flag) DO NOTHING",
+                (
+                    f"applicant:{applicant}",
+                    DUPLICATE_REGISTRATION,
+                    utc_text(e.timestamp),
+                    f"{e.credential_kind} already registered as applicant "
+                    f"{', '.join(earlier)}: a second account (GZ20·26(三))",
+                ),
+            )
+
+    @on(Topics.APPLICANT_ERASED)
+    def applicant_erased(self, tx: Tx, e: Any) -> None:
+        tx.execute(
+            "DELETE FROM view_sup_credentials WHERE applicant_id = ?", (str(e.originator_id),)
         )
 
     # -- officials' refused attempts (FZ·26(二)(五)) ------------------------------------------

@@ -40,7 +40,6 @@ NOT_CITED: dict[str, str] = {
     "PY·4": "legal basis for data not shared: a further obligation (obligations work)",
     "PY·12": "no paper re-signature of e-signed material: a further obligation",
     "PY·24": "sample texts and blank forms in guides: a further obligation",
-    "FZ·16": "published notice templates: a further obligation (obligations work)",
     # Not enforceable by the ledger:
     "PY·20": "kiosks serve 24 hours: an operating duty of the hall, no command to refuse",
 }

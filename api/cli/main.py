@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "api.cli.kiosk",
     "api.cli.officials",
     "api.cli.rules",
+    "api.cli.templates",
 )
 
 

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from api.cli.main import EXIT_FAILED, EXIT_OK, key_args, storage_args
-from api.settings import READ_DB_ENV, load_settings
+from api.settings import CITY_ENV, READ_DB_ENV, load_settings
 from api.tokens import Role, TokenError, token_store
 from ledger.errors import ConfigurationError
 
@@ -23,7 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.node:
         os.environ["CASELEDGER_NODE"] = args.node
     read_db = args.read_db or os.environ.get(READ_DB_ENV, "")
-    settings = load_settings(args.db, args.keystore, args.passphrase_file, read_db)
+    settings = load_settings(args.db, args.keystore, args.passphrase_file, read_db, args.city)
     if args.workers > 1:
         return run_workers(settings, args.host, args.port, args.workers)
     run(open_runtime(settings, migrate=True, fail_closed=False), args.host, args.port)
@@ -101,6 +101,12 @@ def register(sub: Any) -> None:
         help=f"a PostgreSQL hot standby of --db for the read routes (default ${READ_DB_ENV}); "
         "a client's read after its write waits for the standby to replay that write "
         "(header Caseledger-Write-LSN), at most 2 s, then reads the primary",
+    )
+    p.add_argument(
+        "--city",
+        metavar="NAME",
+        help=f"the city whose rules apply where the seeds differ (default ${CITY_ENV}; e.g. "
+        "南海: blacklisting without a time limit, NH·25); none: the stricter defaults",
     )
     p.set_defaults(handler=cmd_serve)
 

@@ -34,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Final
 
+from api.demo import accountability
 from api.demo.anchoring import free_port
 from api.demo.main import DemoContext, Stage
 from ledger.storage.keystore import PASSPHRASE_ENV
@@ -436,6 +437,7 @@ def run(ctx: DemoContext) -> None:
     tokens.migrate()
     token = tokens.create(Role.DEPARTMENT.value, DEPARTMENT, "demo http stage")
     other = tokens.create(Role.DEPARTMENT.value, OTHER_DEPARTMENT, "demo http stage")
+    supervisor = tokens.create(Role.SUPERVISOR.value, "", "demo http stage")
     out = ctx.out / "http"
     out.mkdir(parents=True, exist_ok=True)
     log = out / "serve.log"
@@ -448,6 +450,14 @@ def run(ctx: DemoContext) -> None:
         _wait_healthy(process, base, log)
         summary["ready_seconds"] = round(time.perf_counter() - started, 2)
         summary.update(_walk(base, token, other, item))
+        summary["accountability"] = accountability.walk(
+            _call,
+            base,
+            runtime.ledger,
+            {DEPARTMENT: token, OTHER_DEPARTMENT: other},
+            supervisor,
+            APPLICANT,
+        )
         seen = sorted(_wait_for_workers(port))
         summary["workers_seen"] = seen
         summary["worker_pids"] = [int(p) for w in seen for p in re.findall(r"\[(\d+)\]", w)]
@@ -456,7 +466,7 @@ def run(ctx: DemoContext) -> None:
         stopping = time.perf_counter()
         code = _stop(process)
         summary["stop_seconds"] = round(time.perf_counter() - stopping, 2)
-        for t in (token, other):
+        for t in (token, other, supervisor):
             tokens.revoke(t.split("_")[1])
     summary["exit_code"] = code
     summary["stopped"] = "SIGTERM" if code is not None else "killed after SIGTERM timed out"
@@ -488,6 +498,8 @@ def lines(ctx: DemoContext) -> list[str]:
         + (f", {failed} FAILED" if failed else "")
         + f"; answered by workers {workers}; SIGTERM → exit {s['exit_code']}"
     )
+    if "accountability" in s:
+        out.extend(accountability.lines(s["accountability"]))
     return out
 
 

@@ -1,8 +1,9 @@
 """Demo stage "kiosk": the fleet, verified printouts, and a printout verified from its image.
 
 Layer: api (demo). After the anchoring stage has written the trust policy: registers the demo
-kiosks in the fleet (PY·21) with a planned suspension announced in time, one announced late
-and a fault, and reads the supervision flags; prints a closed case's result document and a
+kiosks in the fleet (PY·21) with a planned suspension announced in time, one announced late,
+a fault, and a card swallowed on a non-working day and given back late (PY·21(二)), and reads
+the supervision flags; prints a closed case's result document and a
 closed case's e-certificate as A4 PDFs under ``<out>/kiosk/`` (each verified end to end first
 and recorded in the ledger), renders each PDF to PNG (pypdfium2, 150 dpi), decodes the QR from
 the image and verifies it against the policy; shows a refusal (an open case); and leaves the
@@ -96,6 +97,7 @@ def _fleet(ctx: DemoContext) -> dict[str, Any]:
         signer=kiosk_signer,
     )
     fleet.resume("NH-GC-003", at=now - dt.timedelta(days=2), signer=kiosk_signer)
+    _card_swallow(fleet, platform, kiosk_signer, now)
     view: Any = open_view(KioskFleetView, runtime.settings.storage)
     catch_up(view, runtime.ledger)
     flags = supervision_flags(view, now)
@@ -104,6 +106,35 @@ def _fleet(ctx: DemoContext) -> dict[str, Any]:
         "late_band": late.band.value,
         "flags": [f"{f.kiosk_id} {f.kind}: {f.detail}" for f in flags],
     }
+
+
+def _card_swallow(fleet: Any, platform: Any, kiosk_signer: Any, now: dt.datetime) -> None:
+    """PY·21(二): NH-GC-003 publishes its card-swallow plan; a card swallowed on the last
+    non-working day a week or more back is given back after 30 hours — past the
+    non-working day's 24-hour limit, so the fleet flags it."""
+    from ledger.domain.calendar import is_working_day, shanghai_date
+    from ledger.domain.kiosks import CardSwallowPlan
+
+    plan = CardSwallowPlan(
+        contact="0757-86280000（非工作日值班）",
+        retrieval_measure="值班人员开柜取卡，核对身份证件后交还",
+        working_day_hours=2,
+        non_working_day_hours=24,
+    )
+    fleet.publish_emergency_contact(
+        "NH-GC-003", plan, at=now - dt.timedelta(days=30), signer=platform
+    )
+    day = now - dt.timedelta(days=7)
+    while is_working_day(shanghai_date(day)):
+        day -= dt.timedelta(days=1)
+    number = fleet.record_card_swallow("NH-GC-003", at=day, signer=kiosk_signer)
+    fleet.resolve_card_swallow(
+        "NH-GC-003",
+        number,
+        at=day + dt.timedelta(hours=30),
+        how="次日由值班人员取出交还",
+        signer=kiosk_signer,
+    )
 
 
 def _png(pdf: bytes, dpi: int) -> bytes:

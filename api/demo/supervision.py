@@ -36,6 +36,8 @@ FLAG_NAMES: Final = {
     "certificate_dispute_overdue": "certificate dispute overdue",
     "supervision_order_overdue": "supervision order overdue",
     "repeated_refusals": "official with repeated refused attempts",
+    "window_veto": "window veto reported",
+    "duplicate_registration": "duplicate account registration",
     "anchoring_lag": "anchoring lag",
 }
 

@@ -42,6 +42,7 @@ from kiosk.codes import SECRET_NAME, check_code
 from kiosk.errors import KioskError, PrintRefused
 from kiosk.fleet import FleetService
 from kiosk.pages import (
+    card_swallow_contact,
     case_body,
     enrol_form,
     esc,
@@ -275,10 +276,11 @@ def kiosk_home(ctx: Ctx, request: Request) -> Response:
     found = FleetService(ctx.runtime.ledger).kiosk(kiosk.kiosk_id)
     now = dt.datetime.now(dt.UTC)
     notice = None if found is None else found.public_notice(now)
+    contact = card_swallow_contact(None if found is None else found.emergency)  # PY·21(二)
     if notice is None:
-        return _page("办件查询", "Find your case", query_form(), kiosk=kiosk.kiosk_id)
+        return _page("办件查询", "Find your case", query_form() + contact, kiosk=kiosk.kiosk_id)
     serving = found is not None and found.serves_at(now)  # PY·18(七), PY·21(四)
-    body = suspension_notice(notice) + (query_form() if serving else "")
+    body = suspension_notice(notice) + (query_form() if serving else "") + contact
     return _page("办件查询", "Find your case", body, kiosk=kiosk.kiosk_id)
 
 

@@ -69,6 +69,7 @@ from ledger.domain.rules import (
     TimeLimitExtensionTooLate,
     TimeLimitExtensionTooLong,
 )
+from ledger.domain.templates import MANAGING_OFFICE
 from ledger.domain.topics import keep_topics
 
 __all__ = [
@@ -968,16 +969,40 @@ class Case(NaturalKey, Aggregate):
         checked = _reasons(reasons)
         self._check_pre_review_in_time(command, shanghai_date(at))
         body = {"reasons": checked, "item_name": self.item_name, "applicant": self.applicant_id}
+        report = None
+        if self.channel is Channel.WINDOW:
+            report = self._seal(seal, "window_veto_report", self._veto_report(kind, checked))
         notice = self._seal(seal, kind, body)
-        self._refused(at=at, state=state.value, reasons=checked, notice=notice)
+        self._refused(at=at, state=state.value, reasons=checked, notice=notice, report=report)
+
+    def _veto_report(self, notice_kind: str, reasons: list[str]) -> dict[str, Any]:
+        """The 窗口否决报备单 of a window application refused (FZ·16): what was refused, why,
+        for whom, reported to the managing office that supervises the hall."""
+        return {
+            "decision": notice_kind,
+            "reasons": reasons,
+            "item_code": self.item_code,
+            "item_name": self.item_name,
+            "applicant": self.applicant_id,
+            "submitted_at": self.submitted_at,
+            "reported_to": MANAGING_OFFICE,
+            "basis": "FZ·16",
+        }
 
     @event("Refused")
     def _refused(
-        self, at: dt.datetime, state: str, reasons: list[str], notice: dict[str, Any]
+        self,
+        at: dt.datetime,
+        state: str,
+        reasons: list[str],
+        notice: dict[str, Any],
+        report: dict[str, Any] | None = None,
     ) -> None:
         self.state = CaseState(state)
         self.last_at = at
         self.reasons = reasons
+        if report is not None:  # 窗口否决报备单 (FZ·16), before the notice it reports
+            self.documents.append(report)
         self.documents.append(notice)
 
     # -- special procedures (NH·15, ALL·45, FZ·17) --------------------------------------------

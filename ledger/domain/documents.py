@@ -26,6 +26,7 @@ from typing import Any, Final
 from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
 from ledger.domain.rules import InvalidDocument
 from ledger.domain.signer import KEY_ID_SIZE, SIGNATURE_SIZE, Signer
+from ledger.domain.templates import check_against_template
 from ledger.encoding import EncodingError, canonical, decode
 
 __all__ = [
@@ -68,6 +69,8 @@ class DocumentKind(StrEnum):
     """结果文书 (GZ16·15, FZ·19)"""
     DELIVERY_RECEIPT = "delivery_receipt"
     """送达回证 (GZ20·15, NH·16, FZ·20)"""
+    WINDOW_VETO_REPORT = "window_veto_report"
+    """窗口否决报备单 — a window application refused, reported to the managing office (FZ·16)"""
 
 
 REQUIRED_BODY_FIELDS: Final[Mapping[DocumentKind, tuple[str, ...]]] = {
@@ -88,6 +91,7 @@ REQUIRED_BODY_FIELDS: Final[Mapping[DocumentKind, tuple[str, ...]]] = {
     DocumentKind.DISAPPROVAL_DECISION: ("reasons",),
     DocumentKind.RESULT_DOCUMENT: (),
     DocumentKind.DELIVERY_RECEIPT: ("method",),
+    DocumentKind.WINDOW_VETO_REPORT: ("decision", "reasons", "reported_to"),
 }
 """Body fields each kind must carry, non-empty (the regulations cited on each kind)."""
 
@@ -241,10 +245,12 @@ def issue_document(
 ) -> SignedDocument:
     """Seal a new document with ``signer`` (the issuing department's seal key).
 
-    Raises :class:`InvalidDocument` naming the field when the document is malformed.
+    Raises :class:`InvalidDocument` naming the field when the document is malformed or leaves
+    out a field of its published template (FZ·16, :mod:`ledger.domain.templates`).
     """
     checked_kind = _kind(kind)
     checked_body = _body(checked_kind, body)
+    check_against_template(checked_kind.value, checked_body)
     when = aware_utc(issued_at)
     content_hash = hashlib.sha256(
         document_content(checked_kind, serial, issuer_department, when, checked_body)

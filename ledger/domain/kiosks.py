@@ -17,6 +17,16 @@ passed in as aware datetimes, working days come from :mod:`ledger.domain.calenda
 - Every print (or refusal to print) is a :class:`KioskPrint` fact: which kiosk, which document,
   the verification outcome.
 
+- Card swallowing (吞卡, PY·21(二)): "涉及插入式读写卡设备的，需明确紧急取卡措施，以及非工作日紧急
+  联络方式和解决时限". The department publishes the kiosk's emergency contact, its retrieval
+  measure and the resolution limits (:meth:`Kiosk.publish_emergency_contact`); a swallowed
+  card is recorded (:meth:`Kiosk.record_card_swallow`) with the limit of its day — a working
+  day's or a non-working day's, chosen by the Asia/Shanghai calendar when it is recorded and
+  stored in the event — and resolved (:meth:`Kiosk.resolve_card_swallow`). Past the limit,
+  unresolved or resolved late, it is a supervision flag of the fleet, as is a swallow at a
+  kiosk that published no contact. PY·21(二) names the limit without fixing it: the
+  department states both limits (1–72 hours); the card is recorded, never refused.
+
 Decisions where the regulation is silent (docs/KIOSK.md): the "longer" band needs 5 working
 days' notice too; "unavailable" for retirement counts faults only (planned suspensions follow
 the notice rules); a working day counts when the kiosk was out of service for any part of it
@@ -30,7 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Final
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -45,6 +55,7 @@ from ledger.domain.topics import keep_topics
 __all__ = [
     "KIOSK_ID_PATTERN",
     "KIOSK_NAMESPACE",
+    "CardSwallowPlan",
     "Cause",
     "InvalidKiosk",
     "Kiosk",
@@ -71,6 +82,9 @@ MAX_REASON: Final = 500
 ONE_HOUR: Final = dt.timedelta(hours=1)
 TWO_WEEKS: Final = dt.timedelta(days=14)
 A_WEEK: Final = dt.timedelta(days=7)
+MAX_CONTACT: Final = 100
+MAX_SWALLOW_LIMIT_HOURS: Final = 72
+"""Longest resolution limit a department may publish for a swallowed card (hours)."""
 RETIREMENT_WORKING_DAYS: Final = 5
 """Working days of unavailability in one calendar month that call for retirement (PY·21)."""
 
@@ -252,6 +266,30 @@ def _key_id(value: object) -> bytes:
     return value
 
 
+@dataclass(frozen=True)
+class CardSwallowPlan:
+    """What a kiosk with a card reader publishes (PY·21(二)): the emergency contact, the
+    retrieval measure (紧急取卡措施) and the resolution limits, in hours, of a working day and
+    of a non-working day (非工作日紧急联络方式和解决时限). Building one checks it, naming the
+    field."""
+
+    contact: str
+    retrieval_measure: str
+    working_day_hours: int
+    non_working_day_hours: int
+
+    def __post_init__(self) -> None:
+        check.text(InvalidKiosk, "contact", self.contact, MAX_CONTACT)
+        check.text(InvalidKiosk, "retrieval_measure", self.retrieval_measure, MAX_REASON)
+        for name in ("working_day_hours", "non_working_day_hours"):
+            hours = getattr(self, name)
+            whole = isinstance(hours, int) and not isinstance(hours, bool)
+            if not whole or not 1 <= hours <= MAX_SWALLOW_LIMIT_HOURS:
+                raise InvalidKiosk(
+                    name, f"a resolution limit of 1–{MAX_SWALLOW_LIMIT_HOURS} hours (PY·21(二))"
+                )
+
+
 class Kiosk(Aggregate):
     """One self-service terminal of the fleet, found by its kiosk id (e.g. ``GZ-TH-001``)."""
 
@@ -305,6 +343,8 @@ class Kiosk(Aggregate):
         self.suspensions: list[dict[str, object]] = []
         self.open_fault: dict[str, object] | None = None
         self.faults = 0
+        self.emergency: dict[str, object] | None = None
+        self.swallows: list[dict[str, object]] = []
 
     def _require(self, *allowed: KioskStatus) -> None:
         if self.status not in allowed:
@@ -424,6 +464,73 @@ class Kiosk(Aggregate):
     def _retired(self, at: dt.datetime, reason: str) -> None:
         self.status = KioskStatus.RETIRED
         self.open_fault = None
+
+    # -- card swallowing (吞卡, PY·21(二)) ------------------------------------------------------
+
+    def publish_emergency_contact(self, plan: CardSwallowPlan, *, at: dt.datetime) -> None:
+        """Publish (or replace) the kiosk's card-swallow plan (PY·21(二))."""
+        if self.status is KioskStatus.RETIRED:
+            raise KioskNotInService(f"kiosk {self.kiosk_id} is retired", state="retired")
+        if not isinstance(plan, CardSwallowPlan):
+            raise InvalidKiosk("plan", "must be a CardSwallowPlan")
+        self._emergency_contact_published(plan=asdict(plan), at=check.utc(InvalidKiosk, "at", at))
+
+    @event("EmergencyContactPublished")
+    def _emergency_contact_published(self, plan: dict[str, object], at: dt.datetime) -> None:
+        self.emergency = dict(plan)
+
+    def record_card_swallow(self, *, at: dt.datetime) -> int:
+        """A card was swallowed at ``at``: recorded with the published limit of that day
+        (working or non-working, PY·21(二)) and its deadline; returns its number. Without a
+        published contact it is recorded all the same, with no deadline (a supervision flag)."""
+        at = check.utc(InvalidKiosk, "at", at)
+        working = is_working_day(shanghai_date(at))
+        hours: int | None = None
+        if self.emergency is not None:
+            key = "working_day_hours" if working else "non_working_day_hours"
+            hours = int(self.emergency[key])  # type: ignore[call-overload]
+        number = len(self.swallows) + 1
+        self._card_swallowed(
+            number=number,
+            at=at,
+            working_day=working,
+            limit_hours=hours,
+            due_at=None if hours is None else at + dt.timedelta(hours=hours),
+        )
+        return number
+
+    @event("CardSwallowed")
+    def _card_swallowed(
+        self,
+        number: int,
+        at: dt.datetime,
+        working_day: bool,
+        limit_hours: int | None,
+        due_at: dt.datetime | None,
+    ) -> None:
+        self.swallows.append({"number": number, "at": at, "due_at": due_at, "resolved_at": None})
+
+    def resolve_card_swallow(self, number: int, *, at: dt.datetime, how: str) -> bool:
+        """The card of swallow ``number`` was given back (or the case otherwise resolved);
+        returns whether that was late. A late resolution is recorded, not refused."""
+        found = next((s for s in self.swallows if s["number"] == number), None)
+        if found is None or found["resolved_at"] is not None:
+            raise InvalidKiosk("number", f"no unresolved card swallow {number} at {self.kiosk_id}")
+        at = check.utc(InvalidKiosk, "at", at)
+        if at < found["at"]:  # type: ignore[operator]
+            raise InvalidKiosk("at", "a resolution comes after the card was swallowed")
+        due: Any = found["due_at"]
+        late = due is None or at > due
+        self._card_swallow_resolved(
+            number=number, at=at, how=check.text(InvalidKiosk, "how", how, MAX_REASON), late=late
+        )
+        return late
+
+    @event("CardSwallowResolved")
+    def _card_swallow_resolved(self, number: int, at: dt.datetime, how: str, late: bool) -> None:
+        for s in self.swallows:
+            if s["number"] == number:
+                s["resolved_at"] = at
 
     def suspended_at(self, at: dt.datetime) -> bool:
         """Whether a planned suspension covers the instant ``at``."""

@@ -774,6 +774,17 @@ __all__ += ["DelayAlreadyHandled", "DelayNotOverdue", "InvalidRedLight", "Superv
 __all__ += ["InvalidCreditEntry", "NothingAcquired", "SingleFunctionKiosk"]
 
 
+class DocumentOffTemplate(InvalidDocument):
+    """A notice leaves out a field of the published standard template it is issued from
+    (标准化模板, FZ·16: 受理承诺单, 不予受理通知单, 缺件通知书, 补齐补正通知书, 窗口否决报备单)."""
+
+    rule = "FZ·16"
+    code = "document-off-template"
+
+
+__all__ += ["DocumentOffTemplate"]
+
+
 # --- the registry: every refusal with its article, where it is enforced ----------------------
 
 
@@ -946,6 +957,7 @@ RULE_REGISTRY: tuple[RuleEntry, ...] = (
     ),
     RuleEntry(NothingAcquired, "Further obligations", ("ledger.services.credit",)),
     RuleEntry(SingleFunctionKiosk, "Further obligations", ("ledger.domain.kiosks",)),
+    RuleEntry(DocumentOffTemplate, "Further obligations", ("ledger.domain.templates",)),
 )
 """Every concrete rule violation with its article and where it is enforced; one line each
 (add new violations here, next to their kin)."""

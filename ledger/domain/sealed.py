@@ -33,6 +33,7 @@ from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
 from ledger.domain.documents import aware_utc, checked_body, fixed_bytes
 from ledger.domain.rules import FieldViolation, InvalidDocument
 from ledger.domain.signer import KEY_ID_SIZE, SIGNATURE_SIZE, Signer
+from ledger.domain.templates import check_against_template
 from ledger.encoding import canonical
 
 __all__ = [
@@ -220,6 +221,7 @@ def seal(
         checked_issuer = _issuer(issuer)
         when = aware_utc(issued_at)
         checked_body = _body(checked_kind, body)
+        check_against_template(checked_kind.value, checked_body)
     except InvalidDocument as exc:
         if refuse is InvalidDocument:
             raise

@@ -32,6 +32,7 @@ KIND_NAMES: Final = {
     "disapproval_decision": "不予批准决定书",
     "result_document": "结果文书",
     "delivery_receipt": "送达回证",
+    "window_veto_report": "窗口否决报备单",
 }
 RETENTION_NAMES: Final = {"Y": "永久 permanent", "D30": "30年 30 years", "D10": "10年 10 years"}
 _STYLE: Final = (

@@ -122,6 +122,26 @@ def test_demo_drives_a_real_http_server_and_leaves_no_process_behind(
     assert list(group_members(http["server_pid"])) == []
 
 
+def test_demo_shows_red_light_credit_templates_duplicates_and_card_swallowing(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """FZ·24, GZ20·28 over HTTP; FZ·16's templates; GZ20·26(三); PY·21(二) in the fleet."""
+    _, result = demo
+    assert result.returncode == 0, result.stderr
+    for pattern in (
+        r"^  accountability red light GZ-GA-\S+: explained by the department 200 "
+        r"\(delay_explanation\), 2 points deducted by the office 200 \(FZ·24\); credit entry "
+        r"on GZ-SCJG-\S+ 201, joint-punishment list: yes \(GZ20·28\)$",
+        r"^  templates      GET /v1/templates 200: 7 published \(FZ·16\), digest [0-9a-f]{16}…; "
+        r"\d+ window refusals reported to the managing office \(窗口否决报备单\)$",
+        r"^  duplicates     the walk's applicant registered again 201 → 1 "
+        r"duplicate_registration flag \(GZ20·26\(三\)\)$",
+        r"^  kiosk fleet    .*NH-GC-003 card_swallow_overdue: card 1 swallowed .*non-working "
+        r"day, 24 h limit.*\(PY·21\(二\)\)",
+    ):
+        assert re.search(pattern, result.stdout, re.MULTILINE), (pattern, result.stdout)
+
+
 NEXT = "next — try it, from this directory (copy the lines into a shell):"
 CHECKS = """timeout 60 sh -c 'until curl -sf -o /dev/null localhost:8080/healthz; do sleep 1; done'
 get() {

@@ -37,9 +37,23 @@ BODIES: dict[DocumentKind, dict[str, Any]] = {
         "location": "广州市政务服务中心 B 区 12 号窗口",
         "approval_code": "4401002403010001",
     },
-    DocumentKind.CORRECTION_NOTICE: {"materials": [{"code": "M03", "problem": "缺少平面图"}]},
-    DocumentKind.ACCEPTANCE_RECEIPT: {"due": dt.date(2024, 3, 15)},
-    DocumentKind.NON_ACCEPTANCE_NOTICE: {"reasons": ["不属于本部门职权范围"]},
+    DocumentKind.CORRECTION_NOTICE: {  # 补齐补正通知书 / 缺件通知书, FZ·16's template
+        "materials": [{"code": "M03", "problem": "缺少平面图"}],
+        "round": 1,
+        "basis": "GZ20·11, FZ·15",
+    },
+    DocumentKind.ACCEPTANCE_RECEIPT: {  # 受理承诺单, FZ·16's template
+        "accepted_on": dt.date(2024, 3, 1),
+        "due": dt.date(2024, 3, 15),
+        "promised_limit_days": 10,
+        "item_name": "食品经营许可（新办）",
+        "applicant": uuid4(),
+    },
+    DocumentKind.NON_ACCEPTANCE_NOTICE: {  # 不予受理通知单, FZ·16's template
+        "reasons": ["不属于本部门职权范围"],
+        "item_name": "食品经营许可（新办）",
+        "applicant": uuid4(),
+    },
     DocumentKind.RETURN_NOTICE: {"reasons": ["申请人撤回"]},
     DocumentKind.SPECIAL_PROCEDURE_NOTICE: {
         "procedure": "site_survey",
@@ -55,6 +69,15 @@ BODIES: dict[DocumentKind, dict[str, Any]] = {
     DocumentKind.DISAPPROVAL_DECISION: {"reasons": ["经营场所不符合要求"]},
     DocumentKind.RESULT_DOCUMENT: {"certificate_id": "1.2.156.3005.2.11100000000013338W002.X"},
     DocumentKind.DELIVERY_RECEIPT: {"method": "courier", "signed_by": "本人"},
+    DocumentKind.WINDOW_VETO_REPORT: {  # 窗口否决报备单, FZ·16
+        "decision": "non_acceptance_notice",
+        "reasons": ["不属于本部门职权范围"],
+        "item_code": "11440100MB2C92400X-FOOD-01",
+        "item_name": "食品经营许可（新办）",
+        "applicant": uuid4(),
+        "reported_to": "行政服务管理机构",
+        "basis": "FZ·16",
+    },
 }
 
 
