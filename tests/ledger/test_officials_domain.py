@@ -5,6 +5,7 @@ office's key, re-checked by verification and listed in the official's history.""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from ledger.services.domain_services import (
     SupervisionService,
 )
 from ledger.services.official_history import official_history
+from ledger.services.red_light import RedLightService
 from tests.helpers import enrol
 from tests.ledger.case_world import FOOD_DEPT, World
 from tests.ledger.test_officials import Staff, _accepted, staff, world
@@ -269,3 +271,25 @@ def test_forged_order_over_the_officials_own_department_fails_verify(
     assert report.failure is not None and report.failure.reason == "authority-exceeded"
     assert report.failure.sequence == world.head()
     assert f"may not supervise {FOOD_DEPT}" in report.failure.detail
+
+
+def test_the_decision_official_explains_a_red_light_the_office_official_deducts_FZ_24(
+    world: World, staff: Staff, office: Ed25519Signer
+) -> None:
+    serial = world.submit_food(channel="window").serial
+    world.cases.accept(serial, signer=world.food)
+    world.clock.set(dt.date(2026, 11, 2))  # accepted 2026-09-28, due 2026-10-30: red
+    service = RedLightService(world.ledger).sealed_by(_seals(world, staff))
+    now = world.clock.now()
+    explanation = {"department": FOOD_DEPT, "explanation": "专家评审延误", "at": now}
+    with pytest.raises(AuthorityExceeded, match="does not hold the decision role"):
+        service.explain(serial, signer=staff.keys["R-001"], **explanation)
+    record = service.explain(serial, signer=staff.keys["D-001"], **explanation)
+    assert record.key_id == world.food.key_id  # sealed by the department, signed by D-001
+    deduction = {"office": OFFICE, "points": 2, "reasons": "超期办结", "at": now}
+    with pytest.raises(AuthorityExceeded, match="does not hold the supervision role"):
+        service.deduct(serial, signer=staff.keys["D-001"], **deduction)
+    service.deduct(serial, signer=staff.keys["J-001"], **deduction)
+    found = service.record(serial)
+    assert found is not None and found.explained
+    _verified(world)
