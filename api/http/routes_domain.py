@@ -661,6 +661,7 @@ def rating_dispute_decision(
         upheld=body.upheld,
         reasons=body.reasons,
         at=wired.now(),
+        office=SUPERVISION_OFFICE,
     )
     return Recorded(id=str(case.id), kind="rating", detail={"upheld": body.upheld})
 
@@ -1009,6 +1010,7 @@ def issue_order(body: OrderCreate, who: Supervisor, wired: Wired) -> Recorded:
         at=wired.now(),
         case_id=case_id,
         case_serial=body.case_serial,
+        office=SUPERVISION_OFFICE,
         **extra,
     )
     return Recorded(id=str(order.id), kind="supervision_order")
@@ -1043,7 +1045,11 @@ def answer_order(order_id: Id, body: OrderAnswer, who: Department_, wired: Wired
 )
 def close_order(order_id: Id, body: OrderClose, who: Supervisor, wired: Wired) -> Recorded:
     wired.supervision.close(
-        order_id, signer=wired.supervising_signer(who), conclusion=body.conclusion, at=wired.now()
+        order_id,
+        signer=wired.supervising_signer(who),
+        conclusion=body.conclusion,
+        at=wired.now(),
+        office=SUPERVISION_OFFICE,
     )
     return Recorded(id=str(order_id), kind="supervision_order", detail={"closed": True})
 

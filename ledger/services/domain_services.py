@@ -600,11 +600,14 @@ class RatingService(_Service):
         upheld: bool,
         reasons: str,
         at: dt.datetime,
+        office: str | None = None,
     ) -> None:
+        """The supervision office decides a department's dispute of a rating (``office``:
+        the office acting, when the caller pins it; else the signer's own)."""
         rating = self.rating(case_id)
         self._supervisor(
             signer,
-            None,
+            office,
             "ratings.decide_dispute",
             supervised=rating.department,
             subject=str(case_id),
@@ -1048,9 +1051,12 @@ class SupervisionService(_Service):
         case_id: UUID | None = None,
         case_serial: str = "",
         answer_days: int = ANSWER_DAYS,
+        office: str | None = None,
     ) -> SupervisionOrder:
+        """Issue an order to ``department`` (``office``: the supervision office acting, when
+        the caller pins it; else the signer's own)."""
         key = self._supervisor(
-            signer, None, "supervision.issue", supervised=department, subject=case_serial
+            signer, office, "supervision.issue", supervised=department, subject=case_serial
         )
         if case_serial and str(reason) == SupervisionReason.OVERDUE.value:
             red = self._find(RedLight, RedLight.id_for(case_serial))
@@ -1082,10 +1088,18 @@ class SupervisionService(_Service):
         self.app.save_signed(order, signer=signer)
         return record
 
-    def close(self, order_id: UUID, *, signer: Signer, conclusion: str, at: dt.datetime) -> None:
+    def close(
+        self,
+        order_id: UUID,
+        *,
+        signer: Signer,
+        conclusion: str,
+        at: dt.datetime,
+        office: str | None = None,
+    ) -> None:
         order = self.order(order_id)
         key = self._supervisor(
-            signer, None, "supervision.close", supervised=order.department, subject=str(order_id)
+            signer, office, "supervision.close", supervised=order.department, subject=str(order_id)
         )
         order.close(supervisor=key.actor, conclusion=conclusion, at=at)
         self.app.save_signed(order, signer=signer)

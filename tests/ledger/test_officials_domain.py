@@ -34,7 +34,7 @@ from ledger.services.domain_services import (
 from ledger.services.official_history import official_history
 from ledger.services.red_light import RedLightService
 from tests.helpers import enrol
-from tests.ledger.case_world import FOOD_DEPT, World
+from tests.ledger.case_world import CARD_DEPT, FOOD_DEPT, World
 from tests.ledger.test_officials import Staff, _accepted, staff, world
 
 __all__ = ["staff", "world"]  # the fixtures, shared with tests/ledger/test_officials.py
@@ -218,7 +218,16 @@ def test_no_one_supervises_their_own_department_nor_without_the_role(
     ):
         with pytest.raises(AuthorityExceeded, match=why):
             _order(world, signer)
-    assert staff.service.get("F-009").refusals == 1
+    with pytest.raises(AuthorityExceeded, match=f"may not act for {OFFICE}"):
+        SupervisionService(world.ledger).issue(  # the caller pins the office: not F-009's
+            signer=own,
+            department=CARD_DEPT,
+            reason=SupervisionReason.NOT_HANDLED,
+            details="x",
+            at=world.clock.now(),
+            office=OFFICE,
+        )
+    assert staff.service.get("F-009").refusals == 2
     _verified(world)
 
 
