@@ -71,6 +71,23 @@ def test_demo_drives_a_few_hundred_cases_through_every_path(
     assert cases["erased"]
 
 
+def test_demo_shows_named_officials_acting_beyond_the_case_commands(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """The e-certificate is issued by a named official under the department's seal, and a
+    supervision official (a supervisor as an individual) orders, the department answers."""
+    out, result = demo
+    assert result.returncode == 0, result.stderr
+    officials = json.loads((out / "summary.json").read_text(encoding="utf-8"))["officials"]
+    assert officials["refused"] == 3 and officials["history_verified"]
+    assert officials["certificate_sealed_by"] == officials["decision_sealed_by"]  # the e-seal
+    order = officials["order"]
+    assert order["issued_by"] == "official:ZWFW-J01" and order["closed"]
+    assert order["answer_sealed_by"] == officials["decision_sealed_by"]
+    assert any("Certificate.Issued" in line for line in officials["history_lines"])
+    assert "supervisor   official:ZWFW-J01" in result.stdout
+
+
 def test_verify_passes_on_the_demo_ledger(
     demo: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
