@@ -25,6 +25,7 @@ from ledger.domain.officials import DOMAIN_COMMAND_ROLES, DOMAIN_TOPIC_ROLES
 from ledger.domain.rules import AuthorityExceeded, DecisionNotSealed, UnknownOfficial
 from ledger.domain.sealed import SealedRecord
 from ledger.domain.supervision import SupervisionOrder, SupervisionReason
+from ledger.services.credit import CreditService
 from ledger.services.domain_services import (
     BlacklistService,
     CertificateService,
@@ -302,3 +303,22 @@ def test_the_decision_official_explains_a_red_light_the_office_official_deducts_
     found = service.record(serial)
     assert found is not None and found.explained
     _verified(world)
+
+
+def test_the_decision_official_enters_a_credit_record_of_their_own_case_GZ20_28(
+    world: World, staff: Staff
+) -> None:
+    serial = _approved(world, staff)
+    entry: dict[str, Any] = {"department": FOOD_DEPT, "misconduct": "improper_licence"}
+    entry |= {"details": "伪造场地证明取得许可", "evidence": ["核查报告 2026-17"]}
+    entry["at"] = world.clock.now()
+    service = CreditService(world.ledger)
+    with pytest.raises(AuthorityExceeded, match="does not hold the decision role"):
+        service.enter(world.enterprise.id, signer=staff.keys["C-001"], case_serial=serial, **entry)
+    made = service.enter(
+        world.enterprise.id, signer=staff.keys["D-001"], case_serial=serial, **entry
+    )
+    assert made["case_serial"] == serial
+    _verified(world)
+    actions = official_history(world.ledger, "D-001").actions
+    assert actions[-1].topics[-1] == "ledger.credit:CreditRecord.Entered"
