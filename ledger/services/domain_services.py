@@ -288,13 +288,10 @@ class CertificateService(_Service):
     ) -> str:
         """Issue the next version with a reason; returns its identifier."""
         key = self._department(signer, department, "certificates.update", identifier)
+        seal = self._seal(key, signer, department)
         certificate = self.certificate(identifier)
         new = certificate.update(
-            department=department,
-            content=content,
-            reason=reason,
-            at=at,
-            seal_key=self._seal(key, signer, department),
+            department=department, content=content, reason=reason, at=at, seal_key=seal
         )
         self.app.save_signed(certificate, signer=signer)
         return new
@@ -779,12 +776,10 @@ class ConsultationService(_Service):
         at: dt.datetime,
     ) -> SealedRecord:
         key = self._department(signer, department, "consultations.answer", str(consultation_id))
+        seal = self._seal(key, signer, department)
         consultation = self.consultation(consultation_id)
         record = consultation.answer_with(
-            department=department,
-            answer=answer,
-            at=at,
-            seal_key=self._seal(key, signer, department),
+            department=department, answer=answer, at=at, seal_key=seal
         )
         self.app.save_signed(consultation, signer=signer)
         return record
@@ -890,6 +885,7 @@ class BlacklistService(_Service):
         """Decide a blacklisting with its sealed notice; counted facts are checked against
         the ledger (no-shows, untrue complaints, untrue ratings of this applicant)."""
         key = self._supervisor(signer, authority, "blacklist.blacklist")
+        seal = self._office_seal(key, signer, authority)
         refs = list(facts)
         self._check_facts(applicant_id, refs)
         self._check_unrelated(ground, refs)
@@ -900,7 +896,7 @@ class BlacklistService(_Service):
             authority=authority,
             details=details,
             at=at,
-            seal_key=self._office_seal(key, signer, authority),
+            seal_key=seal,
             restriction_months=self.restriction_months,
             appeal_days=self.appeal_days,
             credit_referral=credit_referral,
@@ -960,13 +956,14 @@ class BlacklistService(_Service):
         at: dt.datetime,
     ) -> SealedRecord:
         key = self._supervisor(signer, authority, "blacklist.decide_appeal")
+        seal = self._office_seal(key, signer, authority)
         record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
         decision = record.decide_appeal(
             unintentional=unintentional,
             reasons=reasons,
             authority=authority,
             at=at,
-            seal_key=self._office_seal(key, signer, authority),
+            seal_key=seal,
         )
         self.app.save_signed(record, signer=signer)
         return decision

@@ -40,6 +40,7 @@ class RedLightService(_Service):
         """The department explains the delay of its overdue case itself (主动说明, FZ·24): no
         supervision order is due for it any more."""
         key = self._department(signer, department, "red_light.explain", serial)
+        seal = self._seal(key, signer, department)
         case, red = self._open(serial)
         record = red.explain(
             department=department,
@@ -47,7 +48,7 @@ class RedLightService(_Service):
             due=case.due,
             late_on=case.decided_on or shanghai_date(at),
             at=at,
-            seal_key=self._seal(key, signer, department),
+            seal_key=seal,
         )
         self.app.save_signed(red, signer=signer)
         return record
