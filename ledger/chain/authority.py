@@ -60,33 +60,37 @@ OWNERS: dict[str, str] = {
     _ORDER + "Issued": "department",
     _RED + "Opened": "department",
 }
-PLACES: dict[str, tuple[str | None, str | None]] = {
-    # event of DOMAIN_TOPIC_ROLES → (where the official acts, whom a supervision step
-    # concerns): a state field (``a.b`` nested), OWNER, or None — the official's own office
+
+Place = tuple[str | None, str | None]
+"""(where the official acts, whom a supervision step concerns): a state field (``a.b``
+nested), OWNER, or None — the official's own office."""
+
+
+def _at(place: Place, prefix: str, names: str) -> dict[str, Place]:
+    return {prefix + name: place for name in names.split()}
+
+
+PLACES: dict[str, Place] = {
+    # taken in the department (or office) the aggregate belongs to
+    **_at((OWNER, None), _CERT, "Certificate.Updated Certificate.Revoked"),
+    **_at((OWNER, None), _CERT + "CertificateDispute.", "ExtensionRequested Answered"),
+    **_at((OWNER, None), _RATING, "CallbackRecorded Rectified Disputed"),
+    **_at((OWNER, None), _SLOT, "CheckedIn Refused NoShowRecorded"),
+    **_at((OWNER, None), _CONSULT, "Answered FoundUntrue"),
+    **_at((OWNER, None), _BLACKLIST, "NoticeReceived"),
+    **_at((OWNER, None), _ORDER, "Answered"),
+    # supervision steps in the official's own office, over the aggregate's department
+    **_at((None, OWNER), _RATING, "DisputeDecided"),
+    **_at((None, OWNER), _ORDER, "Closed"),
+    # the event itself names where it was taken (or whom it supervises)
     _CERT + "Certificate.Issued": ("issuer_department", None),
-    _CERT + "Certificate.Updated": (OWNER, None),
-    _CERT + "Certificate.Revoked": (OWNER, None),
     _CERT + "CertificateDispute.Raised": ("using_department", None),
-    _CERT + "CertificateDispute.ExtensionRequested": (OWNER, None),
-    _CERT + "CertificateDispute.Answered": (OWNER, None),
     _CERT + "CertificateReference.ReuploadDemanded": (None, "department"),
-    _RATING + "CallbackRecorded": (OWNER, None),
-    _RATING + "Rectified": (OWNER, None),
-    _RATING + "Disputed": (OWNER, None),
-    _RATING + "DisputeDecided": (None, OWNER),
     _SLOT + "Opened": ("department", None),
-    _SLOT + "CheckedIn": (OWNER, None),
-    _SLOT + "Refused": (OWNER, None),
-    _SLOT + "NoShowRecorded": (OWNER, None),
-    _CONSULT + "Answered": (OWNER, None),
-    _CONSULT + "FoundUntrue": (OWNER, None),
     _BLACKLIST + "Blacklisted": ("authority", None),
-    _BLACKLIST + "NoticeReceived": (OWNER, None),
     _BLACKLIST + "AppealDecided": ("decision.issuer", None),
     _BLACKLIST + "Removed": ("decision.issuer", None),
     _ORDER + "Issued": (None, "department"),
-    _ORDER + "Answered": (OWNER, None),
-    _ORDER + "Closed": (None, OWNER),
     "ledger.credit:CreditRecord.Entered": ("entry.department", None),
     _RED + "Explained": ("department", None),
     _RED + "Deducted": ("office", OWNER),
