@@ -26,8 +26,10 @@ CACHE_SECONDS = 10.0
 TOKEN_PATTERN = re.compile(r"cl_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 DEPARTMENT_PATTERN = re.compile(r"[0-9A-Z-]{2,32}")
 STAFF_CODE_PATTERN = re.compile(r"[0-9A-Za-z-]{2,32}")
-OFFICIAL_ROLES = frozenset({"department"})
-"""Token roles that may be bound to an official (whose key then signs the holder's acts)."""
+OFFICIAL_ROLES = frozenset({"department", "supervisor"})
+"""Token roles that may be bound to an official (whose key then signs the holder's acts): a
+department's official, or an official of the supervision office (supervisors are individuals
+too, issue #16)."""
 
 
 class Role(StrEnum):
@@ -95,7 +97,7 @@ class TokenStore:
 
     def create(self, role: str, department: str = "", name: str = "", official: str = "") -> str:
         """Create a token and return it (the only time it is shown); ``official`` binds it
-        to that official (department tokens), whose key signs its acts."""
+        to that official (department and supervisor tokens), whose key signs its acts."""
         try:
             role_ = Role(role)
         except ValueError as exc:
@@ -109,7 +111,8 @@ class TokenStore:
             role_.value not in OFFICIAL_ROLES or not STAFF_CODE_PATTERN.fullmatch(official)
         ):
             raise TokenError(
-                "official: a staff code (2–32 of 0-9, A-Z, a-z, '-'), on department tokens only"
+                "official: a staff code (2–32 of 0-9, A-Z, a-z, '-'), on department or "
+                "supervisor tokens only"
             )
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)

@@ -57,6 +57,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def _official_department(storage: Any, staff_code: str, role: str, department: str) -> str:
     """The department a token issued to an appointed official acts for (its current one)."""
+    from ledger.domain.officials import OfficialRole
     from ledger.services.application import open_ledger
     from ledger.services.officials import OfficialService
 
@@ -70,6 +71,11 @@ def _official_department(storage: Any, staff_code: str, role: str, department: s
     if department and department != official.department:
         raise ConfigurationError(
             f"--department: {staff_code} is an official of {official.department}"
+        )
+    if role == Role.SUPERVISOR.value and OfficialRole.SUPERVISION.value not in official.roles:
+        raise ConfigurationError(
+            f"--official: {staff_code} does not hold the supervision role (supervisor tokens "
+            "are issued to the supervision office's officials)"
         )
     return official.department if role == Role.DEPARTMENT.value else ""
 

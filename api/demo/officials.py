@@ -5,22 +5,29 @@ the platform appoints the market regulator's first administrator, who appoints i
 acceptance, decision and delivery officials; the city's comprehensive window (GZ-ZWFW) is
 appointed too and the regulator delegates reception to it. One food-licence case is then
 taken at the window and driven by those officials, each step signed by the official's own key
-(the decision still sealed by the department's e-seal). A reception official tries to decide
-three times: refused each time, nothing of the step recorded, the attempts recorded — the
-supervision stage flags the official. Finally the auditor's per-official history of the
-decision-maker is printed and written with its inclusion proofs under ``--out``.
+(the decision and the e-certificate still sealed by the department's e-seal). A reception
+official tries to decide three times: refused each time, nothing of the step recorded, the
+attempts recorded — the supervision stage flags the official, and an official of the
+office's e-supervision (电子监察, a supervisor as an individual) orders the regulator to explain
+them; its decision official answers under the department's seal and the order is closed.
+Finally the auditor's per-official history of the decision-maker is printed and written with
+its inclusion proofs under ``--out``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Any, Final
 
 from api.demo.main import DemoContext, Stage
+from api.demo.services import OFFICE, OFFICE_SUPERVISOR
 from api.officials import appoint, history_with_proofs
-from ledger.domain.certificate_id import make_certificate_id
+from ledger.domain.certificates import Certificate
 from ledger.domain.rules import AuthorityExceeded
+from ledger.domain.supervision import SupervisionReason
+from ledger.services.domain_services import CertificateService, SupervisionService
 from ledger.services.officials import OfficialService
 
 DEPARTMENT: Final = "GZ-SCJG"
@@ -34,7 +41,11 @@ STAFF: Final = (
     ("SCJG-D01", DEPARTMENT, ("decision", "certificate"), "市场监管局 审批岗"),
     ("SCJG-S01", DEPARTMENT, ("delivery",), "市场监管局 送达岗"),
     ("ZWFW-W03", WINDOW, ("reception",), "综合窗口 3号"),
+    ("ZWFW-J01", WINDOW, ("supervision",), "电子监察 督查员"),
 )
+SUPERVISOR: Final = "ZWFW-J01"
+"""An official of the online-services office (its e-supervision, 电子监察): supervisors are
+individuals too; their orders are signed with their own key."""
 REFUSED_ATTEMPTS: Final = 3
 
 
@@ -66,9 +77,8 @@ def run(ctx: DemoContext) -> None:
             refused += 1
     decision = cases.approve(serial, signer=s["SCJG-D01"])
     cases.issue_result_document(serial, signer=s["SCJG-D01"])
-    issuer = sim.issuers[DEPARTMENT]  # the result is an e-certificate: recorded before dispatch
-    certificate = make_certificate_id(issuer + "002", issuer, "C00009001", 1)
-    cases.record_certificate(serial, certificate, signer=s["SCJG-D01"])  # GZ16·15
+    certificate = _issue_certificate(ctx, sim, serial)  # before dispatch (GZ16·15)
+    order = _supervise(ctx, sim.clock.now(), refused)
     cases.dispatch(serial, "on_site", signer=s["SCJG-S01"])
     cases.sign_off(serial, signer=s["SCJG-S01"])
     history = history_with_proofs(runtime, "SCJG-D01")
@@ -83,11 +93,71 @@ def run(ctx: DemoContext) -> None:
         "refused": refused,
         "decision_sealed_by": decision.document.key_id.hex(),
         "decision_signed_by": s["SCJG-D01"].key_id.hex(),
+        "certificate": certificate.identifier,
+        "certificate_sealed_by": certificate.versions[0].record.key_id.hex(),
+        "order": order,
         "history": str(path),
         "history_actions": len(history["actions"]),
         "history_verified": history["verification"]["ok"],
         "history_lines": _history_lines(history),
         "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _seals(ctx: DemoContext) -> Any:
+    """The current seal of a department (its e-seal) or of the office (its supervisor key)."""
+    return lambda code: ctx.signers[OFFICE_SUPERVISOR if code == OFFICE else f"dept:{code}"]
+
+
+def _issue_certificate(ctx: DemoContext, sim: Any, serial: str) -> Certificate:
+    """SCJG-D01 (certificate role) issues the case's e-certificate: the command signed by the
+    official, the certificate sealed by the department's key, recorded on the case."""
+    case = sim.cases.case(serial)
+    issuer = sim.issuers[DEPARTMENT]
+    service = CertificateService(ctx.runtime.ledger).sealed_by(_seals(ctx))
+    return service.issue(
+        signer=ctx.signers["SCJG-D01"],
+        department=DEPARTMENT,
+        case_id=case.id,
+        case_serial=serial,
+        case_department=case.department,
+        case_decided=case.approved,
+        holder=case.applicant_id,
+        type_code=issuer + "002",
+        issuer_code=issuer,
+        serial="C00009001",
+        content={"licence": "食品经营许可证", "case": serial},
+        at=sim.clock.now(),
+        case=case,
+    )
+
+
+def _supervise(ctx: DemoContext, now: dt.datetime, refused: int) -> dict[str, Any]:
+    """The supervision office's official orders the department to explain its official's
+    refused attempts (FZ·26(五)); its decision official answers (sealed); the order closes.
+    A supervision official of the department itself would be refused (never over itself)."""
+    service = SupervisionService(ctx.runtime.ledger).sealed_by(_seals(ctx))
+    by = ctx.signers[SUPERVISOR]
+    order = service.issue(
+        signer=by,
+        department=DEPARTMENT,
+        reason=SupervisionReason.OTHER,
+        details=f"SCJG-R01 {refused} 次越权审批尝试 (FZ·26(五))",
+        at=now,
+    )
+    answer = service.answer(
+        order.id,
+        signer=ctx.signers["SCJG-D01"],
+        department=DEPARTMENT,
+        answer="已约谈并重新培训岗位权限",
+        at=now,
+    )
+    service.close(order.id, signer=by, conclusion="已整改", at=now)
+    return {
+        "id": str(order.id),
+        "issued_by": order.supervisor,
+        "answer_sealed_by": answer.key_id.hex(),
+        "closed": service.order(order.id).closed,
     }
 
 
@@ -133,6 +203,11 @@ def lines(ctx: DemoContext) -> list[str]:
         "recorded but the attempts",
         f"  decision     sealed by the department's key {s['decision_sealed_by'][:8]}…, signed by"
         f" SCJG-D01's key {s['decision_signed_by'][:8]}…",
+        f"  certificate  {s['certificate']} issued by SCJG-D01, sealed by the department's key "
+        f"{s['certificate_sealed_by'][:8]}…",
+        f"  supervisor   {s['order']['issued_by']} (e-supervision) ordered {DEPARTMENT} on the "
+        f"refused attempts; answered by SCJG-D01 (sealed {s['order']['answer_sealed_by'][:8]}…),"
+        f" closed: {s['order']['closed']}",
         f"  history      SCJG-D01: {s['history_actions']} actions, chain {verdict}, proofs in "
         f"{s['history']}",
     ]

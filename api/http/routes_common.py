@@ -7,14 +7,17 @@ Who signs over HTTP (DESIGN invariant 2) — the API process holds the keystore:
 
 - a department token issued to an official (``token create --official``) acts with that
   official's personal key (actor ``official:<staff code>``; 409 ``official-not-enrolled``
-  without one) — the case service checks the official's role and department (FZ·26(五));
+  without one) — the case service and the other domain services check the official's role
+  and department (``COMMAND_ROLES``, ``DOMAIN_COMMAND_ROLES``; FZ·26(五));
   a department's system token (no official) acts with its current seal key (actor
   ``dept:<code>``); a department without one answers 409 ``department-not-enrolled``;
   documents are sealed by the department's seal key either way;
 - applicant-side domain commands from a department's systems (the portal, the window) are
   signed by the portal key (actor ``portal``), kiosk tokens by their kiosk's key (actor
   ``kiosk:<token name>``), supervisors by the supervision office's key (actor
-  ``supervisor:<office>``) — each enrolled in the chain on first use;
+  ``supervisor:<office>``) — each enrolled in the chain on first use — or, for a supervisor
+  token issued to an official of the office (``token create --role supervisor --official``),
+  by that official's personal key, checked for the ``supervision`` role in the office;
 - an admin acts with the platform key where a command allows it, else with the key of the
   department the resource belongs to.
 
@@ -152,6 +155,20 @@ class Wiring(DomainServices):
             return self.official_signer(who.official)
         return self.department_signer(department)
 
+    def supervising_signer(self, who: Principal) -> Signer:
+        """Who signs a supervision step: the token's official (a supervision official of the
+        office), else the supervision office's key."""
+        if who.official:
+            return self.official_signer(who.official)
+        return self.supervisor_signer()
+
+    def seal_signer(self, code: str) -> Signer:
+        """The current seal of a department, or of the supervision office: what seals the
+        records of a step an official signs (``ledger.services.acting``)."""
+        if code == SUPERVISION_OFFICE:
+            return self.supervisor_signer()
+        return self.department_signer(code)
+
     def platform_signer(self) -> Signer:
         return self.ctx.runtime.platform_signer()
 
@@ -214,6 +231,8 @@ def install(ctx: ApiContext) -> Wiring:
         idempotency=store,
         **vars(domain),
     )
+    for service in vars(domain).values():
+        service.sealed_by(wiring.seal_signer)  # the seals of officials' steps
     ctx.services["wiring"] = wiring
     return wiring
 

@@ -423,7 +423,7 @@ def issue_certificate(body: CertificateIssue, who: Department_, wired: Wired) ->
     case = _case(wired, who, body.case_serial)
     department = _dept(who, case.department)
     certificate = wired.certificates.issue(
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         case_id=case.id,
         case_serial=case.serial,
@@ -463,7 +463,7 @@ def update_certificate(
     department = _certificate_department(wired, who, identifier)
     new = wired.certificates.update(
         identifier,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         content=body.content,
         reason=body.reason,
@@ -484,7 +484,7 @@ def revoke_certificate(
     department = _certificate_department(wired, who, identifier)
     wired.certificates.revoke(
         identifier,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         reason=body.reason,
         at=wired.now(),
@@ -514,7 +514,7 @@ def dispute_certificate(
 ) -> Recorded:
     dispute = wired.certificates.raise_dispute(
         identifier,
-        signer=wired.department_signer(who.department),
+        signer=wired.acting_signer(who, who.department),
         department=who.department,
         reasons=body.reasons,
         evidence=list(body.evidence),
@@ -536,7 +536,7 @@ def answer_dispute(dispute_id: Id, body: DisputeAnswer, who: Department_, wired:
         certificate: Any = wired.ctx.runtime.ledger.repository.get(dispute.certificate_id)
     in_scope(who, certificate.issuer_department)
     department = _dept(who, certificate.issuer_department)
-    signer = wired.department_signer(department)
+    signer = wired.acting_signer(who, department)
     if body.upheld:
         if body.content is None:
             raise _invalid("content", "an upheld dispute corrects the content")
@@ -601,7 +601,7 @@ def rating_callback(serial: str, body: RatingNote, who: Department_, wired: Wire
     case, department = _rating_case(wired, who, serial)
     wired.ratings.record_callback(
         case.id,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         kind=body.kind,
         note=body.note,
@@ -620,7 +620,7 @@ def rating_rectify(serial: str, body: RatingRectify, who: Department_, wired: Wi
     case, department = _rating_case(wired, who, serial)
     wired.ratings.rectify(
         case.id,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         kind=body.kind,
         measures=body.measures,
@@ -639,7 +639,7 @@ def rating_dispute(serial: str, body: RatingDispute, who: Department_, wired: Wi
     case, department = _rating_case(wired, who, serial)
     wired.ratings.dispute(
         case.id,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         kind=body.kind,
         reasons=body.reasons,
@@ -656,11 +656,12 @@ def rating_dispute_decision(
     case = _case(wired, who, serial)
     wired.ratings.decide_dispute(
         case.id,
-        signer=wired.supervisor_signer(),
+        signer=wired.supervising_signer(who),
         kind=body.kind,
         upheld=body.upheld,
         reasons=body.reasons,
         at=wired.now(),
+        office=SUPERVISION_OFFICE,
     )
     return Recorded(id=str(case.id), kind="rating", detail={"upheld": body.upheld})
 
@@ -691,7 +692,7 @@ def open_slot(body: SlotCreate, who: Department_, wired: Wired) -> Recorded:
         else _item_department(wired, body.service_item)
     )
     slot = wired.appointments.open_slot(
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         hall=body.hall,
         service_item=body.service_item,
@@ -750,7 +751,7 @@ def check_in(slot_id: Id, booking_id: Id, who: CheckIn, wired: Wired) -> Recorde
     signer = (
         wired.kiosk_signer(who)
         if who.role is Role.KIOSK
-        else wired.department_signer(_dept(who, department))
+        else wired.acting_signer(who, _dept(who, department))
     )
     wired.appointments.check_in(slot_id, signer=signer, booking_id=booking_id, at=wired.now())
     return Recorded(id=str(booking_id), kind="booking", detail={"status": "checked_in"})
@@ -768,7 +769,7 @@ def refuse_booking(
     department = _dept(who, _slot_department(wired, who, slot_id))
     wired.appointments.refuse(
         slot_id,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         booking_id=booking_id,
         ground=body.ground,
         details=body.details,
@@ -786,7 +787,7 @@ def refuse_booking(
 def record_no_shows(slot_id: Id, who: Department_, wired: Wired) -> Recorded:
     department = _slot_department(wired, who, slot_id)
     signer = (
-        wired.platform_signer() if who.role is Role.ADMIN else wired.department_signer(department)
+        wired.platform_signer() if who.role is Role.ADMIN else wired.acting_signer(who, department)
     )
     missed = wired.appointments.record_no_shows(slot_id, signer=signer, at=wired.now())
     return Recorded(
@@ -843,7 +844,7 @@ def answer_consultation(
     department = _consultation_department(wired, who, consultation_id)
     record = wired.consultations.answer(
         consultation_id,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         answer=body.answer,
         at=wired.now(),
@@ -863,7 +864,7 @@ def find_untrue(
     department = _consultation_department(wired, who, consultation_id)
     wired.consultations.find_untrue(
         consultation_id,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         reasons=body.reasons,
         evidence=list(body.evidence),
@@ -888,7 +889,7 @@ blacklist = APIRouter(prefix="/v1/blacklist", tags=["blacklist"])
 def blacklist_applicant(body: BlacklistCreate, who: Supervisor, wired: Wired) -> Recorded:
     notice = wired.blacklist.blacklist(
         body.applicant_id,
-        signer=wired.supervisor_signer(),
+        signer=wired.supervising_signer(who),
         authority=SUPERVISION_OFFICE,
         ground=body.ground,
         facts=body.facts,
@@ -930,7 +931,7 @@ def record_notice_receipt(
 ) -> Recorded:
     due = wired.blacklist.record_notice_receipt(
         applicant_id,
-        signer=wired.supervisor_signer(),
+        signer=wired.supervising_signer(who),
         authority=SUPERVISION_OFFICE,
         received_on=body.received_on,
         how=body.how,
@@ -953,7 +954,7 @@ def decide_appeal(
 ) -> Recorded:
     decision = wired.blacklist.decide_appeal(
         applicant_id,
-        signer=wired.supervisor_signer(),
+        signer=wired.supervising_signer(who),
         authority=SUPERVISION_OFFICE,
         unintentional=body.unintentional,
         reasons=body.reasons,
@@ -973,7 +974,7 @@ def remove_from_blacklist(
 ) -> Recorded:
     decision = wired.blacklist.remove(
         applicant_id,
-        signer=wired.supervisor_signer(),
+        signer=wired.supervising_signer(who),
         authority=SUPERVISION_OFFICE,
         reasons=body.reasons,
         evidence=list(body.evidence),
@@ -1002,13 +1003,14 @@ def issue_order(body: OrderCreate, who: Supervisor, wired: Wired) -> Recorded:
     if body.answer_days is not None:
         extra["answer_days"] = body.answer_days
     order = wired.supervision.issue(
-        signer=wired.supervisor_signer(),
+        signer=wired.supervising_signer(who),
         department=body.department,
         reason=body.reason,
         details=body.details,
         at=wired.now(),
         case_id=case_id,
         case_serial=body.case_serial,
+        office=SUPERVISION_OFFICE,
         **extra,
     )
     return Recorded(id=str(order.id), kind="supervision_order")
@@ -1027,7 +1029,7 @@ def answer_order(order_id: Id, body: OrderAnswer, who: Department_, wired: Wired
     department = _dept(who, order.department)
     record = wired.supervision.answer(
         order_id,
-        signer=wired.department_signer(department),
+        signer=wired.acting_signer(who, department),
         department=department,
         answer=body.answer,
         at=wired.now(),
@@ -1043,7 +1045,11 @@ def answer_order(order_id: Id, body: OrderAnswer, who: Department_, wired: Wired
 )
 def close_order(order_id: Id, body: OrderClose, who: Supervisor, wired: Wired) -> Recorded:
     wired.supervision.close(
-        order_id, signer=wired.supervisor_signer(), conclusion=body.conclusion, at=wired.now()
+        order_id,
+        signer=wired.supervising_signer(who),
+        conclusion=body.conclusion,
+        at=wired.now(),
+        office=SUPERVISION_OFFICE,
     )
     return Recorded(id=str(order_id), kind="supervision_order", detail={"closed": True})
 

@@ -3,10 +3,14 @@
 Layer: ledger chain. DESIGN invariant 2: "the signer must have held the needed role at that
 moment". The walk (``ledger.chain.verification``) hands every verified command here; from
 the chain's own events — officials appointed, moved, suspended …, delegations granted and
-withdrawn, each case's department from its submission — this replays who could do what,
-and finds a command signed by an official's key beyond that authority (FORMAT.md §5,
-``authority-exceeded``). The decision itself is ``ledger.domain.officials.authority``, the
-one the service applies before acting.
+withdrawn, each case's department from its submission, the department of each e-certificate,
+rating, slot, consultation, blacklisting, supervision order and red light from its first
+event (``OWNERS``) — this replays who could do what, and finds a command signed by an
+official's key beyond that authority (FORMAT.md §5, ``authority-exceeded``): a case event
+needs its ``COMMAND_ROLES`` role in the case's department, another domain event its
+``DOMAIN_TOPIC_ROLES`` role where it was taken (``PLACES``) — a supervision step in the
+official's own office and never over that office itself. The decision itself is
+``ledger.domain.officials.authority``, the one the service applies before acting.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ledger.domain.keys import KeyRole
 from ledger.domain.officials import (
     CASE_TOPIC_PREFIX,
     DELEGATION_TOPIC_PREFIX,
+    DOMAIN_TOPIC_ROLES,
     OFFICIAL_REFUSED_TOPIC,
     OFFICIAL_TOPIC_PREFIX,
     TOPIC_ROLES,
@@ -34,6 +39,63 @@ from ledger.domain.officials import (
 from ledger.encoding import EncodingError, decode
 
 SUBMITTED_TOPIC = CASE_TOPIC_PREFIX + "Submitted"
+
+OWNER = "owner"
+"""A place read from the aggregate's own department, as its first event recorded it."""
+_CERT = "ledger.certificates:"
+_RATING = "ledger.ratings:Rating."
+_SLOT = "ledger.appointments:AppointmentSlot."
+_CONSULT = "ledger.complaints:Consultation."
+_BLACKLIST = "ledger.blacklist:Blacklisting."
+_ORDER = "ledger.supervision:SupervisionOrder."
+_RED = "ledger.red_light:RedLight."
+OWNERS: dict[str, str] = {
+    # event → the state field naming the department (or office) the aggregate belongs to
+    _CERT + "Certificate.Issued": "issuer_department",
+    _CERT + "CertificateDispute.Raised": "issuer_department",
+    _RATING + "Rated": "department",
+    _SLOT + "Opened": "department",
+    _CONSULT + "Received": "department",
+    _BLACKLIST + "Blacklisted": "authority",
+    _ORDER + "Issued": "department",
+    _RED + "Opened": "department",
+}
+
+Place = tuple[str | None, str | None]
+"""(where the official acts, whom a supervision step concerns): a state field (``a.b``
+nested), OWNER, or None — the official's own office."""
+
+
+def _at(place: Place, prefix: str, names: str) -> dict[str, Place]:
+    return {prefix + name: place for name in names.split()}
+
+
+PLACES: dict[str, Place] = {
+    # taken in the department (or office) the aggregate belongs to
+    **_at((OWNER, None), _CERT, "Certificate.Updated Certificate.Revoked"),
+    **_at((OWNER, None), _CERT + "CertificateDispute.", "ExtensionRequested Answered"),
+    **_at((OWNER, None), _RATING, "CallbackRecorded Rectified Disputed"),
+    **_at((OWNER, None), _SLOT, "CheckedIn Refused NoShowRecorded"),
+    **_at((OWNER, None), _CONSULT, "Answered FoundUntrue"),
+    **_at((OWNER, None), _BLACKLIST, "NoticeReceived"),
+    **_at((OWNER, None), _ORDER, "Answered"),
+    # supervision steps in the official's own office, over the aggregate's department
+    **_at((None, OWNER), _RATING, "DisputeDecided"),
+    **_at((None, OWNER), _ORDER, "Closed"),
+    # the event itself names where it was taken (or whom it supervises)
+    _CERT + "Certificate.Issued": ("issuer_department", None),
+    _CERT + "CertificateDispute.Raised": ("using_department", None),
+    _CERT + "CertificateReference.ReuploadDemanded": (None, "department"),
+    _SLOT + "Opened": ("department", None),
+    _BLACKLIST + "Blacklisted": ("authority", None),
+    _BLACKLIST + "AppealDecided": ("decision.issuer", None),
+    _BLACKLIST + "Removed": ("decision.issuer", None),
+    _ORDER + "Issued": (None, "department"),
+    "ledger.credit:CreditRecord.Entered": ("entry.department", None),
+    _RED + "Explained": ("department", None),
+    _RED + "Deducted": ("office", OWNER),
+}
+"""Where each event of the other domain services is taken, for the authority check."""
 
 
 @dataclass
@@ -55,6 +117,9 @@ class AuthorityState:
     delegations: dict[UUID, tuple[str, str]] = field(default_factory=dict)
     delegated: dict[tuple[str, str], bool] = field(default_factory=dict)
     cases: dict[UUID, str] = field(default_factory=dict)
+    owners: dict[UUID, str] = field(default_factory=dict)
+    """Department (or office) of each e-certificate, dispute, rating, slot, consultation,
+    blacklisting, supervision order and red light (``OWNERS``)."""
     enabled: bool = True
     """Off when the walk starts after a trusted prefix it did not replay (``start > 1``)."""
 
@@ -88,6 +153,8 @@ class AuthorityState:
                 if department is None:
                     continue  # a case this walk has not seen submitted (checked elsewhere)
                 why = authority(standing, TOPIC_ROLES[topic], department, self.delegated)
+            elif topic in DOMAIN_TOPIC_ROLES:
+                why = self._domain_event(link, standing)
             else:  # counters, idempotency records, other records: an official in office
                 why = _in_office(standing)
             if why is not None:
@@ -123,6 +190,30 @@ class AuthorityState:
         current = self.officials.get(oid)  # type: ignore[arg-type]
         return [current.department] if current else []
 
+    def _domain_event(self, link: LinkedEvent, standing: Standing | None) -> str | None:
+        """An e-certificate, rating, appointment, consultation, blacklist, supervision,
+        credit or red-light event: the role ``DOMAIN_TOPIC_ROLES`` names, where it was taken."""
+        topic = link.entry.topic
+        where, over = PLACES.get(topic, (None, None))
+        department = self._place(link, where)
+        if where is not None and department is None:
+            return _in_office(standing)  # an aggregate this walk has not seen begin
+        if department is None:
+            department = "" if standing is None else standing.department
+        role = DOMAIN_TOPIC_ROLES[topic]
+        supervised = self._place(link, over) if over is not None else None
+        return authority(standing, role, department, None, supervised)
+
+    def _place(self, link: LinkedEvent, where: str | None) -> str | None:
+        if where is None:
+            return None
+        if where == OWNER:
+            return self.owners.get(link.entry.originator_id)  # type: ignore[arg-type]
+        value: Any = _state(link)
+        for part in where.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value if isinstance(value, str) else None
+
     def _case_department(self, link: LinkedEvent) -> str | None:
         if link.entry.topic == SUBMITTED_TOPIC:
             department = _state(link).get("department")
@@ -138,6 +229,10 @@ class AuthorityState:
             if isinstance(department, str):
                 self.cases[oid] = department
             return
+        if topic in OWNERS:
+            owner = _state(link).get(OWNERS[topic])
+            if isinstance(owner, str):
+                self.owners[oid] = owner
         if topic.startswith(OFFICIAL_TOPIC_PREFIX):
             self._apply_official(oid, topic[len(OFFICIAL_TOPIC_PREFIX) :], _state(link))
         elif topic.startswith(DELEGATION_TOPIC_PREFIX):

@@ -33,6 +33,8 @@ __all__ = [
     "ACTOR_PREFIX",
     "COMMAND_ROLES",
     "DELEGABLE_ROLES",
+    "DOMAIN_COMMAND_ROLES",
+    "DOMAIN_TOPIC_ROLES",
     "TOPIC_ROLES",
     "Delegation",
     "Official",
@@ -106,6 +108,64 @@ TOPIC_ROLES: Final[Mapping[str, OfficialRole]] = {
     CASE_TOPIC_PREFIX + name: role for role, names in COMMAND_ROLES.values() for name in names
 }
 """Case event topic → the role an official needs to record it (derived from the table)."""
+
+_CERT: Final = "ledger.certificates:"
+_RATING: Final = "ledger.ratings:Rating."
+_SLOT: Final = "ledger.appointments:AppointmentSlot."
+_CONSULT: Final = "ledger.complaints:Consultation."
+_BLACKLIST: Final = "ledger.blacklist:Blacklisting."
+_ORDER: Final = "ledger.supervision:SupervisionOrder."
+DOMAIN_COMMAND_ROLES: Final[Mapping[str, tuple[OfficialRole, tuple[str, ...]]]] = {
+    # command of the other domain services: (role needed, events it records). A department
+    # role is needed in the department acting; ``supervision`` in the supervision office
+    # acting (named by the command, else the official's own), never over that office itself.
+    "certificates.issue": (_R.CERTIFICATE, (_CERT + "Certificate.Issued",)),
+    "certificates.update": (_R.CERTIFICATE, (_CERT + "Certificate.Updated",)),
+    "certificates.revoke": (_R.CERTIFICATE, (_CERT + "Certificate.Revoked",)),
+    # the using department objects when it checks the materials (受理 side, GZ20·23)
+    "certificates.raise_dispute": (_R.ACCEPTANCE, (_CERT + "CertificateDispute.Raised",)),
+    "certificates.request_extension": (
+        _R.CERTIFICATE,
+        (_CERT + "CertificateDispute.ExtensionRequested",),
+    ),
+    "certificates.uphold_dispute": (
+        _R.CERTIFICATE,
+        (_CERT + "Certificate.Updated", _CERT + "CertificateDispute.Answered"),
+    ),
+    "certificates.reject_dispute": (_R.CERTIFICATE, (_CERT + "CertificateDispute.Answered",)),
+    "certificates.record_reupload_demand": (
+        _R.SUPERVISION,
+        (_CERT + "CertificateReference.ReuploadDemanded",),
+    ),
+    "ratings.record_callback": (_R.RECEPTION, (_RATING + "CallbackRecorded",)),  # 回访
+    # a rectification report and a dispute of a rating answer for the department (整改、申诉)
+    "ratings.rectify": (_R.DECISION, (_RATING + "Rectified",)),
+    "ratings.dispute": (_R.DECISION, (_RATING + "Disputed",)),
+    "ratings.decide_dispute": (_R.SUPERVISION, (_RATING + "DisputeDecided",)),
+    "appointments.open_slot": (_R.RECEPTION, (_SLOT + "Opened",)),
+    "appointments.check_in": (_R.RECEPTION, (_SLOT + "CheckedIn",)),
+    "appointments.refuse": (_R.RECEPTION, (_SLOT + "Refused",)),
+    "appointments.record_no_shows": (_R.RECEPTION, (_SLOT + "NoShowRecorded",)),
+    "consultations.answer": (_R.RECEPTION, (_CONSULT + "Answered",)),  # 咨询、投诉答复
+    "consultations.find_untrue": (_R.RECEPTION, (_CONSULT + "FoundUntrue",)),
+    "blacklist.blacklist": (_R.SUPERVISION, (_BLACKLIST + "Blacklisted",)),
+    "blacklist.record_notice_receipt": (_R.SUPERVISION, (_BLACKLIST + "NoticeReceived",)),
+    "blacklist.decide_appeal": (_R.SUPERVISION, (_BLACKLIST + "AppealDecided",)),
+    "blacklist.remove": (_R.SUPERVISION, (_BLACKLIST + "Removed",)),
+    "supervision.issue": (_R.SUPERVISION, (_ORDER + "Issued",)),
+    "supervision.answer": (_R.DECISION, (_ORDER + "Answered",)),  # 督办回复: the department's
+    "supervision.close": (_R.SUPERVISION, (_ORDER + "Closed",)),
+    "credit.enter": (_R.DECISION, ("ledger.credit:CreditRecord.Entered",)),
+    "red_light.explain": (_R.DECISION, ("ledger.red_light:RedLight.Explained",)),
+    "red_light.deduct": (_R.SUPERVISION, ("ledger.red_light:RedLight.Deducted",)),
+}
+"""The same table for the other domain services (``<service>.<command>``): e-certificates,
+ratings, appointments, consultations, the blacklist, supervision orders, credit, red lights."""
+
+DOMAIN_TOPIC_ROLES: Final[Mapping[str, OfficialRole]] = {
+    topic: role for role, topics in DOMAIN_COMMAND_ROLES.values() for topic in topics
+}
+"""Event topic of those services → the role an official needs to record it."""
 
 DELEGABLE_ROLES: Final = frozenset({_R.RECEPTION})
 """What a department may delegate to the comprehensive window: pre-review, receipt and
@@ -340,17 +400,22 @@ def authority(
     role: OfficialRole,
     department: str,
     delegated: Mapping[tuple[str, str], bool] | None = None,
+    supervised: str | None = None,
 ) -> str | None:
     """Why ``standing`` may not act in ``role`` for ``department`` — or None if it may.
 
-    ``delegated[(department, window)]`` says whether a delegation is in force. Used by the
-    service before a command and by verification for every recorded one."""
+    ``delegated[(department, window)]`` says whether a delegation is in force; ``supervised``
+    is the department a supervision step concerns, which may not be the office's own (no one
+    supervises themselves). Used by the service before a command and by verification for
+    every recorded one."""
     if standing is None:
         return "no official with this key was appointed"
     if standing.status != OfficialStatus.ACTIVE.value:
         return f"official {standing.staff_code} is {standing.status}"
     if role.value not in standing.roles:
         return f"official {standing.staff_code} does not hold the {role.value} role"
+    if role is OfficialRole.SUPERVISION and supervised is not None and supervised == department:
+        return f"official {standing.staff_code} of {department} may not supervise {department}"
     if standing.department == department:
         return None
     if role in DELEGABLE_ROLES and (delegated or {}).get((department, standing.department)):

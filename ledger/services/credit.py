@@ -1,7 +1,8 @@
 """Credit-record entries of applicants and the joint-punishment list (GZ20·28).
 
 Layer: services (domain in :mod:`ledger.domain.credit`). The department that granted the case
-(事项实施主体) enters an improper acquisition with its department key; the case must be its own,
+(事项实施主体) enters an improper acquisition with its department key, or an official of it with
+the decision role (``ledger.services.acting``); the case must be its own,
 of this applicant, and approved. An untrue commitment (承诺不实) is entered the same way, with
 the case when there is one.
 """
@@ -49,7 +50,7 @@ class CreditService(_Service):
     ) -> dict[str, Any]:
         """Enter one misconduct (GZ20·28); see :meth:`CreditRecord.enter`. Raises
         :class:`NothingAcquired` when the named case granted nothing."""
-        self._department(signer, department)
+        self._department(signer, department, "credit.enter", case_serial)
         if case_serial:
             self._check_case(applicant_id, department, case_serial, misconduct)
         record = self.record(applicant_id) or CreditRecord.open(applicant_id)

@@ -12,7 +12,11 @@ passed in as ``at`` (aware; stored UTC); nothing here reads a clock.
 Roles: department keys (部门电子印章) issue and answer; supervisor keys (电子监察 / 网上办事
 管理部门, registered with the office's code as their department) issue supervision orders,
 decide rating disputes and blacklist; applicant-facing channels (portal, kiosk) rate, book,
-complain, reference certificates and appeal.
+complain, reference certificates and appeal. An official's personal key may take a
+department's or office's step instead, when the official holds the role
+``ledger.domain.officials.DOMAIN_COMMAND_ROLES`` names there (``ledger.services.acting``:
+refused and the attempt recorded otherwise, FZ·26(二)(五)); its sealed records are still
+sealed by the department's or office's key.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, Self, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -75,6 +79,7 @@ from ledger.domain.sealed import SealedRecord
 from ledger.domain.signer import Signer
 from ledger.domain.supervision import ANSWER_DAYS, SupervisionOrder, SupervisionReason
 from ledger.errors import LedgerError
+from ledger.services.acting import Acting, Seals
 from ledger.services.application import LedgerApplication
 
 __all__ = [
@@ -109,9 +114,23 @@ class CaseRecorder(Protocol):
     def record_certificate(self, certificate_id: str, *, at: dt.datetime) -> None: ...
 
 
+def _acting(seal_role: KeyRole, command: str | None) -> tuple[KeyRole, ...]:
+    """The key roles that may take a step: the seal role, and an official for a ``command``
+    of the role table."""
+    return (seal_role,) if command is None else (seal_role, KeyRole.OFFICIAL)
+
+
 class _Service:
     def __init__(self, app: LedgerApplication) -> None:
         self.app = app
+        self.acting = Acting(app)
+
+    def sealed_by(self, seals: Seals | None) -> Self:
+        """This service, with ``seals(code)`` giving the current seal of a department or
+        office, which seals the records of a step an official takes
+        (:mod:`ledger.services.acting`); without it an official's sealed step is refused."""
+        self.acting.seals = seals
+        return self
 
     def _get(self, kind: type[_A], aggregate_id: UUID) -> _A:
         try:
@@ -128,25 +147,52 @@ class _Service:
         except UnknownRecord:
             return None
 
-    def _department(self, signer: Signer, department: str) -> ActorKey:
-        """The signer's department key, which must act for ``department``."""
-        key = self.app.check_signer(signer, KeyRole.DEPARTMENT)
-        if key.department != department:
+    def _department(
+        self, signer: Signer, department: str, command: str | None = None, subject: str = ""
+    ) -> ActorKey:
+        """The department's seal key, or an official holding ``command``'s role in it
+        (:data:`~ledger.domain.officials.DOMAIN_COMMAND_ROLES`; refused and recorded,
+        FZ·26(五)). Without ``command`` only the seal key is accepted."""
+        key = self.app.check_signer(signer, *_acting(KeyRole.DEPARTMENT, command))
+        if key.role == KeyRole.OFFICIAL.value:
+            assert command is not None
+            self.acting.authority.require_domain(key, signer, command, department, subject)
+        elif key.department != department:
             raise NotInDepartmentScope(
                 f"department: key {signer.key_id.hex()} acts for {key.department or 'none'}, "
                 f"not {department}"
             )
         return key
 
-    def _supervisor(self, signer: Signer, office: str | None = None) -> ActorKey:
-        """The signer's supervisor key (acting for ``office`` when given)."""
-        key = self.app.check_signer(signer, KeyRole.SUPERVISOR)
-        if office is not None and key.department != office:
+    def _supervisor(
+        self,
+        signer: Signer,
+        office: str | None = None,
+        command: str | None = None,
+        *,
+        supervised: str | None = None,
+        subject: str = "",
+    ) -> ActorKey:
+        """The office's supervisor key (acting for ``office`` when given), or an official
+        with the ``supervision`` role there (their own office when None), not over it."""
+        key = self.app.check_signer(signer, *_acting(KeyRole.SUPERVISOR, command))
+        if key.role == KeyRole.OFFICIAL.value:
+            assert command is not None
+            self.acting.authority.require_domain(key, signer, command, office, subject, supervised)
+        elif office is not None and key.department != office:
             raise NotInDepartmentScope(
                 f"authority: key {signer.key_id.hex()} acts for {key.department or 'none'}, "
                 f"not {office}"
             )
         return key
+
+    def _seal(self, key: ActorKey, signer: Signer, department: str) -> Signer:
+        """Who seals a department's record: its seal key, also when an official signed."""
+        return self.acting.seal(key, signer, department, KeyRole.DEPARTMENT)
+
+    def _office_seal(self, key: ActorKey, signer: Signer, office: str) -> Signer:
+        """Who seals an office's record: its supervisor key, also when an official signed."""
+        return self.acting.seal(key, signer, office, KeyRole.SUPERVISOR)
 
     def _applicant_channel(self, signer: Signer) -> ActorKey:
         return self.app.check_signer(signer, *APPLICANT_ROLES)
@@ -195,8 +241,12 @@ class CertificateService(_Service):
         case: CaseRecorder | None = None,
     ) -> Certificate:
         """Issue version 001, sealed with the department's key, gather it into the holder's
-        wallet and, when ``case`` is given, record it on the case — one signed command."""
-        self._department(signer, department)
+        wallet and, when ``case`` is given, record it on the case — one signed command. An
+        official with the certificate role signs it; the department's seal key seals it."""
+        key = self._department(signer, department, "certificates.issue", case_serial)
+        if case is not None and case_department != department:
+            self._department(signer, case_department, "certificates.issue", case_serial)
+        seal = self._seal(key, signer, department)
         certificate = Certificate.issue(
             case_id=case_id,
             case_serial=case_serial,
@@ -209,7 +259,7 @@ class CertificateService(_Service):
             holder=holder,
             content=content,
             at=at,
-            seal_key=signer,
+            seal_key=seal,
         )
         if self._find(Certificate, certificate.id) is not None:
             raise InvalidCertificate("serial", f"{certificate.identifier} was already issued")
@@ -237,10 +287,11 @@ class CertificateService(_Service):
         at: dt.datetime,
     ) -> str:
         """Issue the next version with a reason; returns its identifier."""
-        self._department(signer, department)
+        key = self._department(signer, department, "certificates.update", identifier)
+        seal = self._seal(key, signer, department)
         certificate = self.certificate(identifier)
         new = certificate.update(
-            department=department, content=content, reason=reason, at=at, seal_key=signer
+            department=department, content=content, reason=reason, at=at, seal_key=seal
         )
         self.app.save_signed(certificate, signer=signer)
         return new
@@ -248,7 +299,7 @@ class CertificateService(_Service):
     def revoke(
         self, identifier: str, *, signer: Signer, department: str, reason: str, at: dt.datetime
     ) -> None:
-        self._department(signer, department)
+        self._department(signer, department, "certificates.revoke", identifier)
         certificate = self.certificate(identifier)
         certificate.revoke(department=department, reason=reason, at=at)
         self.app.save_signed(certificate, signer=signer)
@@ -280,7 +331,7 @@ class CertificateService(_Service):
         answer_days: int = DISPUTE_ANSWER_DAYS,
     ) -> CertificateDispute:
         """A using department objects to the current version with reasons and evidence."""
-        self._department(signer, department)
+        self._department(signer, department, "certificates.raise_dispute", identifier)
         certificate = self.certificate(identifier)
         dispute = CertificateDispute.raise_objection(
             certificate,
@@ -307,7 +358,7 @@ class CertificateService(_Service):
         days: int,
         at: dt.datetime,
     ) -> None:
-        self._department(signer, department)
+        self._department(signer, department, "certificates.request_extension", str(dispute_id))
         dispute = self.dispute(dispute_id)
         dispute.request_extension(department=department, reason=reason, days=days, at=at)
         self.app.save_signed(dispute, signer=signer)
@@ -325,13 +376,14 @@ class CertificateService(_Service):
     ) -> str:
         """Correct the certificate by an update and answer the using department, as one
         command; returns the corrected version's identifier."""
-        self._department(signer, department)
+        key = self._department(signer, department, "certificates.uphold_dispute", str(dispute_id))
+        seal = self._seal(key, signer, department)
         dispute = self.dispute(dispute_id)
         certificate = self._get(Certificate, dispute.certificate_id)
         new = certificate.update(
-            department=department, content=content, reason=reason, at=at, seal_key=signer
+            department=department, content=content, reason=reason, at=at, seal_key=seal
         )
-        dispute.uphold(certificate, department=department, answer=answer, at=at, seal_key=signer)
+        dispute.uphold(certificate, department=department, answer=answer, at=at, seal_key=seal)
         self.app.save_signed(certificate, dispute, signer=signer)
         return new
 
@@ -339,9 +391,10 @@ class CertificateService(_Service):
         self, dispute_id: UUID, *, signer: Signer, department: str, answer: str, at: dt.datetime
     ) -> None:
         """Answer in writing that the objection does not hold."""
-        self._department(signer, department)
+        key = self._department(signer, department, "certificates.reject_dispute", str(dispute_id))
         dispute = self.dispute(dispute_id)
-        dispute.reject(department=department, answer=answer, at=at, seal_key=signer)
+        seal = self._seal(key, signer, department)
+        dispute.reject(department=department, answer=answer, at=at, seal_key=seal)
         self.app.save_signed(dispute, signer=signer)
 
     # -- use in new applications (GZ16·15, GZ20·13) --------------------------------------------
@@ -393,8 +446,13 @@ class CertificateService(_Service):
         at: dt.datetime,
     ) -> None:
         """Record (as a violation) that ``department`` asked for the referenced certificate
-        again; reported by the applicant's channel or a supervisor."""
-        self.app.check_signer(signer, *APPLICANT_ROLES, KeyRole.SUPERVISOR)
+        again; reported by the applicant's channel or a supervisor (an official with the
+        supervision role, of an office other than ``department``)."""
+        key = self.app.check_signer(signer, *APPLICANT_ROLES, KeyRole.SUPERVISOR, KeyRole.OFFICIAL)
+        if key.role == KeyRole.OFFICIAL.value:
+            self._supervisor(
+                signer, None, "certificates.record_reupload_demand", supervised=department
+            )
         reference = self._get(
             CertificateReference, CertificateReference.id_for(case_id, material_code)
         )
@@ -493,7 +551,7 @@ class RatingService(_Service):
         note: str,
         at: dt.datetime,
     ) -> None:
-        self._department(signer, department)
+        self._department(signer, department, "ratings.record_callback", str(case_id))
         rating = self.rating(case_id)
         rating.record_callback(kind=kind, department=department, note=note, at=at)
         self.app.save_signed(rating, signer=signer)
@@ -508,9 +566,10 @@ class RatingService(_Service):
         measures: str,
         at: dt.datetime,
     ) -> None:
-        self._department(signer, department)
+        key = self._department(signer, department, "ratings.rectify", str(case_id))
         rating = self.rating(case_id)
-        rating.rectify(kind=kind, department=department, measures=measures, at=at, seal_key=signer)
+        seal = self._seal(key, signer, department)
+        rating.rectify(kind=kind, department=department, measures=measures, at=at, seal_key=seal)
         self.app.save_signed(rating, signer=signer)
 
     def dispute(
@@ -524,7 +583,7 @@ class RatingService(_Service):
         evidence: list[str],
         at: dt.datetime,
     ) -> None:
-        self._department(signer, department)
+        self._department(signer, department, "ratings.dispute", str(case_id))
         rating = self.rating(case_id)
         rating.dispute(kind=kind, department=department, reasons=reasons, evidence=evidence, at=at)
         self.app.save_signed(rating, signer=signer)
@@ -538,9 +597,18 @@ class RatingService(_Service):
         upheld: bool,
         reasons: str,
         at: dt.datetime,
+        office: str | None = None,
     ) -> None:
-        self._supervisor(signer)
+        """The supervision office decides a department's dispute of a rating (``office``:
+        the office acting, when the caller pins it; else the signer's own)."""
         rating = self.rating(case_id)
+        self._supervisor(
+            signer,
+            office,
+            "ratings.decide_dispute",
+            supervised=rating.department,
+            subject=str(case_id),
+        )
         rating.decide_dispute(kind=kind, upheld=upheld, reasons=reasons, at=at)
         self.app.save_signed(rating, signer=signer)
 
@@ -582,7 +650,7 @@ class AppointmentService(_Service):
         ends_at: dt.datetime,
         capacity: int,
     ) -> AppointmentSlot:
-        self._department(signer, department)
+        self._department(signer, department, "appointments.open_slot", service_item)
         slot = AppointmentSlot.open(
             hall=hall,
             service_item=service_item,
@@ -614,10 +682,10 @@ class AppointmentService(_Service):
 
     def check_in(self, slot_id: UUID, *, signer: Signer, booking_id: UUID, at: dt.datetime) -> None:
         """Check-in at the hall: by a hall kiosk, or by the slot's department at the window."""
-        key = self.app.check_signer(signer, KeyRole.KIOSK, KeyRole.DEPARTMENT)
+        key = self.app.check_signer(signer, KeyRole.KIOSK, KeyRole.DEPARTMENT, KeyRole.OFFICIAL)
         slot = self.slot(slot_id)
-        if key.role == KeyRole.DEPARTMENT:
-            self._department(signer, slot.department)
+        if key.role != KeyRole.KIOSK:
+            self._department(signer, slot.department, "appointments.check_in", str(slot_id))
         slot.check_in(booking_id=booking_id, at=at)
         self.app.save_signed(slot, signer=signer)
 
@@ -632,7 +700,7 @@ class AppointmentService(_Service):
         at: dt.datetime,
     ) -> None:
         slot = self.slot(slot_id)
-        self._department(signer, slot.department)
+        self._department(signer, slot.department, "appointments.refuse", str(slot_id))
         city = self.city_of(slot.department)
         allowed = city.appointment_refusal_grounds
         if str(ground) in _GROUNDS and RefusalGround(ground) not in allowed:
@@ -648,10 +716,10 @@ class AppointmentService(_Service):
 
     def record_no_shows(self, slot_id: UUID, *, signer: Signer, at: dt.datetime) -> list[UUID]:
         """After the slot: record its no-shows (by the department or the platform's job)."""
-        key = self.app.check_signer(signer, KeyRole.DEPARTMENT, KeyRole.PLATFORM)
+        key = self.app.check_signer(signer, KeyRole.DEPARTMENT, KeyRole.PLATFORM, KeyRole.OFFICIAL)
         slot = self.slot(slot_id)
-        if key.role == KeyRole.DEPARTMENT:
-            self._department(signer, slot.department)
+        if key.role != KeyRole.PLATFORM:
+            self._department(signer, slot.department, "appointments.record_no_shows", str(slot_id))
         missed = slot.record_no_shows(at=at)
         if missed:
             self.app.save_signed(slot, signer=signer)
@@ -707,10 +775,11 @@ class ConsultationService(_Service):
         answer: str,
         at: dt.datetime,
     ) -> SealedRecord:
-        self._department(signer, department)
+        key = self._department(signer, department, "consultations.answer", str(consultation_id))
+        seal = self._seal(key, signer, department)
         consultation = self.consultation(consultation_id)
         record = consultation.answer_with(
-            department=department, answer=answer, at=at, seal_key=signer
+            department=department, answer=answer, at=at, seal_key=seal
         )
         self.app.save_signed(consultation, signer=signer)
         return record
@@ -725,7 +794,7 @@ class ConsultationService(_Service):
         evidence: list[str],
         at: dt.datetime,
     ) -> None:
-        self._department(signer, department)
+        self._department(signer, department, "consultations.find_untrue", str(consultation_id))
         consultation = self.consultation(consultation_id)
         consultation.find_untrue(department=department, reasons=reasons, evidence=evidence, at=at)
         self.app.save_signed(consultation, signer=signer)
@@ -815,7 +884,8 @@ class BlacklistService(_Service):
     ) -> SealedRecord:
         """Decide a blacklisting with its sealed notice; counted facts are checked against
         the ledger (no-shows, untrue complaints, untrue ratings of this applicant)."""
-        self._supervisor(signer, authority)
+        key = self._supervisor(signer, authority, "blacklist.blacklist")
+        seal = self._office_seal(key, signer, authority)
         refs = list(facts)
         self._check_facts(applicant_id, refs)
         self._check_unrelated(ground, refs)
@@ -826,7 +896,7 @@ class BlacklistService(_Service):
             authority=authority,
             details=details,
             at=at,
-            seal_key=signer,
+            seal_key=seal,
             restriction_months=self.restriction_months,
             appeal_days=self.appeal_days,
             credit_referral=credit_referral,
@@ -847,7 +917,7 @@ class BlacklistService(_Service):
     ) -> dt.date:
         """The deciding authority records when the applicant received the notice or learned of
         the decision; the appeal period runs from that day (GZ16·22, PY·28). Returns its end."""
-        self._supervisor(signer, authority)
+        self._supervisor(signer, authority, "blacklist.record_notice_receipt")
         record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
         if record.entries and record.entries[-1]["authority"] != authority:
             raise InvalidBlacklisting("authority", "the deciding authority records the receipt")
@@ -885,14 +955,15 @@ class BlacklistService(_Service):
         reasons: str,
         at: dt.datetime,
     ) -> SealedRecord:
-        self._supervisor(signer, authority)
+        key = self._supervisor(signer, authority, "blacklist.decide_appeal")
+        seal = self._office_seal(key, signer, authority)
         record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
         decision = record.decide_appeal(
             unintentional=unintentional,
             reasons=reasons,
             authority=authority,
             at=at,
-            seal_key=signer,
+            seal_key=seal,
         )
         self.app.save_signed(record, signer=signer)
         return decision
@@ -907,10 +978,11 @@ class BlacklistService(_Service):
         evidence: Sequence[str],
         at: dt.datetime,
     ) -> SealedRecord:
-        self._supervisor(signer, authority)
+        key = self._supervisor(signer, authority, "blacklist.remove")
         record = self._get(Blacklisting, Blacklisting.id_for(applicant_id))
+        seal = self._office_seal(key, signer, authority)
         decision = record.remove(
-            reasons=reasons, evidence=evidence, authority=authority, at=at, seal_key=signer
+            reasons=reasons, evidence=evidence, authority=authority, at=at, seal_key=seal
         )
         self.app.save_signed(record, signer=signer)
         return decision
@@ -976,8 +1048,13 @@ class SupervisionService(_Service):
         case_id: UUID | None = None,
         case_serial: str = "",
         answer_days: int = ANSWER_DAYS,
+        office: str | None = None,
     ) -> SupervisionOrder:
-        key = self._supervisor(signer)
+        """Issue an order to ``department`` (``office``: the supervision office acting, when
+        the caller pins it; else the signer's own)."""
+        key = self._supervisor(
+            signer, office, "supervision.issue", supervised=department, subject=case_serial
+        )
         if case_serial and str(reason) == SupervisionReason.OVERDUE.value:
             red = self._find(RedLight, RedLight.id_for(case_serial))
             if red is not None and red.explained:
@@ -1001,15 +1078,26 @@ class SupervisionService(_Service):
     def answer(
         self, order_id: UUID, *, signer: Signer, department: str, answer: str, at: dt.datetime
     ) -> SealedRecord:
-        self._department(signer, department)
+        key = self._department(signer, department, "supervision.answer", str(order_id))
         order = self.order(order_id)
-        record = order.answer_with(department=department, answer=answer, at=at, seal_key=signer)
+        seal = self._seal(key, signer, department)
+        record = order.answer_with(department=department, answer=answer, at=at, seal_key=seal)
         self.app.save_signed(order, signer=signer)
         return record
 
-    def close(self, order_id: UUID, *, signer: Signer, conclusion: str, at: dt.datetime) -> None:
-        key = self._supervisor(signer)
+    def close(
+        self,
+        order_id: UUID,
+        *,
+        signer: Signer,
+        conclusion: str,
+        at: dt.datetime,
+        office: str | None = None,
+    ) -> None:
         order = self.order(order_id)
+        key = self._supervisor(
+            signer, office, "supervision.close", supervised=order.department, subject=str(order_id)
+        )
         order.close(supervisor=key.actor, conclusion=conclusion, at=at)
         self.app.save_signed(order, signer=signer)
 
@@ -1031,13 +1119,20 @@ class DomainServices:
     supervision: SupervisionService
 
     @classmethod
-    def over(cls, app: LedgerApplication, *, unregistered: CityRules = STRICTER) -> DomainServices:
-        """The services over ``app``; ``unregistered`` as :class:`AppointmentService` takes it."""
+    def over(
+        cls,
+        app: LedgerApplication,
+        *,
+        unregistered: CityRules = STRICTER,
+        seals: Seals | None = None,
+    ) -> DomainServices:
+        """The services over ``app``; ``unregistered`` as :class:`AppointmentService` takes it,
+        ``seals`` (the current seal of a department or office) seals officials' steps."""
         return cls(
-            certificates=CertificateService(app),
-            ratings=RatingService(app),
-            appointments=AppointmentService(app, unregistered=unregistered),
-            consultations=ConsultationService(app),
-            blacklist=BlacklistService(app),
-            supervision=SupervisionService(app),
+            certificates=CertificateService(app).sealed_by(seals),
+            ratings=RatingService(app).sealed_by(seals),
+            appointments=AppointmentService(app, unregistered=unregistered).sealed_by(seals),
+            consultations=ConsultationService(app).sealed_by(seals),
+            blacklist=BlacklistService(app).sealed_by(seals),
+            supervision=SupervisionService(app).sealed_by(seals),
         )

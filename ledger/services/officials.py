@@ -5,7 +5,8 @@ Layer: ledger services. :class:`OfficialService` records the administrators' dec
 delegation), each signed by an administrator of the department concerned or by the platform
 key. :class:`Authority` is what every command asks before acting when it is signed by an
 official's key: the official's current standing from the chain, the role the command needs
-(``ledger.domain.officials.COMMAND_ROLES``), the case's department or a delegation in force.
+(``ledger.domain.officials.COMMAND_ROLES`` for case commands, ``DOMAIN_COMMAND_ROLES`` for the
+other domain services), the case's department or a delegation in force.
 A refusal records nothing of the command but records the attempt itself (``ActionRefused``,
 signed by the official who tried): supervision evidence (FZ·26(五)).
 """
@@ -21,6 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.domain.keys import ActorKey, KeyRole
 from ledger.domain.officials import (
     COMMAND_ROLES,
+    DOMAIN_COMMAND_ROLES,
     Delegation,
     Official,
     OfficialRole,
@@ -76,9 +78,11 @@ class Authority:
         *,
         command: str,
         subject: str = "",
+        supervised: str | None = None,
     ) -> Standing | None:
         """Refuse (and record the attempt) unless ``key``'s official may act in ``role`` for
-        ``department``. Keys other than officials' are not checked here (their role is)."""
+        ``department`` (over ``supervised``, for a supervision step). Keys other than
+        officials' are not checked here (their role is)."""
         if key.role != KeyRole.OFFICIAL.value:
             return None
         standing = self.standing(key)
@@ -86,7 +90,7 @@ class Authority:
         if standing is not None and standing.department != department:
             window = standing.department
             delegated[(department, window)] = self.delegated(department, window)
-        reason = authority(standing, role, department, delegated)
+        reason = authority(standing, role, department, delegated, supervised)
         if reason is None:
             return standing
         if standing is None:
@@ -100,6 +104,32 @@ class Authority:
         """:meth:`require` with the role :data:`COMMAND_ROLES` names for a case command."""
         role, _ = COMMAND_ROLES[command]
         return self.require(key, signer, role, department, command=command, subject=subject)
+
+    def require_domain(
+        self,
+        key: ActorKey,
+        signer: Signer,
+        command: str,
+        department: str | None,
+        subject: str = "",
+        supervised: str | None = None,
+    ) -> Standing | None:
+        """:meth:`require` with the role :data:`DOMAIN_COMMAND_ROLES` names for a command of
+        the other domain services; ``department`` None: the official's own (a supervision
+        step that names no office is taken in the office the official belongs to)."""
+        role, _ = DOMAIN_COMMAND_ROLES[command]
+        if department is None:
+            standing = self.standing(key) if key.role == KeyRole.OFFICIAL.value else None
+            department = "" if standing is None else standing.department
+        return self.require(
+            key,
+            signer,
+            role,
+            department,
+            command=command,
+            subject=subject or department,
+            supervised=supervised,
+        )
 
     def _record_refusal(
         self,

@@ -1,7 +1,8 @@
 """Red-light explanations and assessment deductions of overdue cases (FZ·24).
 
 Layer: services (the ledger application; domain in :mod:`ledger.domain.red_light`). The case's
-department explains its delay with its department key; a supervisor key of the office records
+department explains its delay with its department key (or an official of it with the decision
+role); a supervisor key of the office (or an official of it with the supervision role) records
 the deduction. Whether a case is overdue is judged from the case itself: its decision date, or
 the command's day while undecided, after its due date.
 """
@@ -38,7 +39,8 @@ class RedLightService(_Service):
     ) -> SealedRecord:
         """The department explains the delay of its overdue case itself (主动说明, FZ·24): no
         supervision order is due for it any more."""
-        self._department(signer, department)
+        key = self._department(signer, department, "red_light.explain", serial)
+        seal = self._seal(key, signer, department)
         case, red = self._open(serial)
         record = red.explain(
             department=department,
@@ -46,7 +48,7 @@ class RedLightService(_Service):
             due=case.due,
             late_on=case.decided_on or shanghai_date(at),
             at=at,
-            seal_key=signer,
+            seal_key=seal,
         )
         self.app.save_signed(red, signer=signer)
         return record
@@ -62,8 +64,10 @@ class RedLightService(_Service):
         at: dt.datetime,
     ) -> None:
         """The office records the assessment deduction (考核扣分) for the red light (FZ·24)."""
-        self._supervisor(signer, office)
         case, red = self._open(serial)
+        self._supervisor(
+            signer, office, "red_light.deduct", supervised=red.department, subject=serial
+        )
         red.deduct(
             office=office,
             points=points,

@@ -69,6 +69,12 @@ def test_an_administrator_manages_officials_and_the_auditor_reads_a_history(
     assert code == 1 and "no official NOBODY" in out, out
     code, out = run("token", "create", "--role", "auditor", "--official", "R-001")
     assert code != 0, out
+    code, out = run("token", "create", "--role", "supervisor", "--official", "R-001")
+    assert code != 0 and "does not hold the supervision role" in out, out
+    office = ("--department", "ZWFW", "--roles", "supervision", "--name", "督查")
+    assert run("officials", "appoint", "J-001", *office)[0] == 0  # of the supervision office
+    code, out = run("token", "create", "--role", "supervisor", "--official", "J-001")
+    assert code == 0 and out.startswith("cl_"), out
 
     code, out = run("officials", "history", "R-001", "--json")
     assert code == 0, out

@@ -219,3 +219,20 @@ def _venv_beside(here: Path, shims: Path) -> None:
         return
     (here / ".venv" / "bin").mkdir(parents=True)
     (here / ".venv" / "bin" / "activate").write_text(f'export PATH="{venv_bin(shims)}:$PATH"\n')
+
+
+def test_demo_shows_named_officials_acting_beyond_the_case_commands(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """The e-certificate is issued by a named official under the department's seal, and a
+    supervision official (a supervisor as an individual) orders, the department answers."""
+    summary = demo[0] / "summary.json"
+    assert demo[1].returncode == 0, demo[1].stderr
+    officials = json.loads(summary.read_text(encoding="utf-8"))["officials"]
+    assert officials["refused"] == 3 and officials["history_verified"]
+    assert officials["certificate_sealed_by"] == officials["decision_sealed_by"]  # the e-seal
+    order = officials["order"]
+    assert order["issued_by"] == "official:ZWFW-J01" and order["closed"]
+    assert order["answer_sealed_by"] == officials["decision_sealed_by"]
+    assert any("Certificate.Issued" in line for line in officials["history_lines"])
+    assert "supervisor   official:ZWFW-J01" in demo[1].stdout

@@ -8,14 +8,21 @@ from tests.api.http_world import FOOD, World
 from tests.api.http_world import world as world  # the served city, per backend
 
 
-def _appoint(world: World, by: str, code: str, roles: list[str], department: str = FOOD) -> None:
+def _appoint(
+    world: World,
+    by: str,
+    code: str,
+    roles: list[str],
+    department: str = FOOD,
+    token: str = "department",
+) -> None:
     r = world.as_(by).post(
         "/v1/admin/officials",
         json={"staff_code": code, "department": department, "roles": roles, "display_name": code},
     )
     assert r.status_code == 201, r.text
     assert len(r.json()["detail"]["key_id"]) == 16
-    world.tokens[code] = world.served.token("department", official=code)
+    world.tokens[code] = world.served.token(token, official=code)
 
 
 def test_officials_act_in_their_roles_and_the_auditor_reads_their_history(world: World) -> None:
@@ -79,3 +86,39 @@ def test_the_window_acts_for_a_department_only_under_its_delegation_NH_6_2(world
     withdraw = {"department": FOOD, "window": "GZ-ZHCK", "reason": "收回"}
     r = world.as_("HA-001").post("/v1/admin/delegations/withdrawal", json=withdraw)
     assert r.status_code == 200 and r.json()["detail"] == {"active": False}, r.text
+
+
+def test_a_supervision_official_orders_and_a_named_official_answers_FZ_26(world: World) -> None:
+    """Supervisors are individuals too: a supervisor token issued to an official of the
+    supervision office signs with that official's key; the department's answer is signed by
+    its decision official and sealed by the department (outside the case commands)."""
+    if "HA-001" not in world.tokens:
+        _appoint(world, "admin", "HA-001", ["admin"])
+    _appoint(world, "admin", "HJ-001", ["supervision"], department="ZWFW", token="supervisor")
+    _appoint(world, "HA-001", "HE-001", ["decision"])
+    _appoint(world, "HA-001", "HQ-001", ["reception"])
+    order = {"department": FOOD, "reason": "not_handled", "details": "网上申请三个工作日未处理"}
+    assert world.as_("HE-001").post("/v1/supervision/orders", json=order).status_code == 403
+    r = world.as_("HJ-001").post("/v1/supervision/orders", json=order)
+    assert r.status_code == 201, r.text
+    order_id = r.json()["id"]
+    head = world.chain_head()
+    answer = {"answer": "已处理并整改"}
+    r = world.as_("HQ-001").post(f"/v1/supervision/orders/{order_id}/answer", json=answer)
+    assert r.status_code == 403 and r.json()["type"].endswith("/authority-exceeded"), r.text
+    assert world.commands_since(head) == [["ledger.officials:Official.ActionRefused"]]
+    r = world.as_("HE-001").post(f"/v1/supervision/orders/{order_id}/answer", json=answer)
+    assert r.status_code == 200, r.text
+    r = world.as_("HJ-001").post(
+        f"/v1/supervision/orders/{order_id}/close", json={"conclusion": "已整改"}
+    )
+    assert r.status_code == 200, r.text
+    history = world.as_("auditor").get("/v1/audit/officials/HJ-001/history").json()
+    assert history["verification"]["ok"]
+    assert [a["topics"] for a in history["actions"] if a["signed_by_official"]] == [
+        ["ledger.supervision:SupervisionOrder.Issued"],
+        ["ledger.supervision:SupervisionOrder.Closed"],
+    ]
+    answered = world.as_("auditor").get("/v1/audit/officials/HE-001/history").json()
+    assert answered["actions"][-1]["topics"] == ["ledger.supervision:SupervisionOrder.Answered"]
+    assert world.cli("verify", "--db", world.served.db).returncode == 0
