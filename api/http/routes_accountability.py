@@ -48,7 +48,8 @@ def install(ctx: ApiContext) -> None:
     wired = install_wiring(ctx)
     city = getattr(ctx.runtime.settings, "city", "")
     if city:
-        wired.blacklist = BlacklistService(wired.ctx.runtime.ledger, city=rules_for(city))
+        blacklist = BlacklistService(wired.ctx.runtime.ledger, city=rules_for(city))
+        wired.blacklist = blacklist.sealed_by(wired.seal_signer)
 
 
 # --- schemas --------------------------------------------------------------------------------
@@ -129,12 +130,16 @@ def explain_delay(
 ) -> Recorded:
     department = _case_department(wired, who, serial)
     with edge():
-        record = RedLightService(wired.ctx.runtime.ledger).explain(
-            serial,
-            signer=wired.department_signer(department),
-            department=department,
-            at=wired.now(),
-            **body.model_dump(),
+        record = (
+            RedLightService(wired.ctx.runtime.ledger)
+            .sealed_by(wired.seal_signer)
+            .explain(
+                serial,
+                signer=wired.acting_signer(who, department),
+                department=department,
+                at=wired.now(),
+                **body.model_dump(),
+            )
         )
     return Recorded(id=serial, kind="red_light", detail={"sealed": jsonable(record.to_dict())})
 
@@ -149,9 +154,9 @@ def explain_delay(
 )
 def deduct_points(serial: Serial, body: Deduction, who: Supervisor, wired: Wired) -> Recorded:
     with edge():
-        RedLightService(wired.ctx.runtime.ledger).deduct(
+        RedLightService(wired.ctx.runtime.ledger).sealed_by(wired.seal_signer).deduct(
             serial,
-            signer=wired.supervisor_signer(),
+            signer=wired.supervising_signer(who),
             office=SUPERVISION_OFFICE,
             at=wired.now(),
             **body.model_dump(),
@@ -176,11 +181,11 @@ def enter_credit(applicant_id: Id, body: CreditEntry, who: Department_, wired: W
     department = who.department
     if who.role is Role.ADMIN and body.case_serial:
         department = _case_department(wired, who, body.case_serial)
-    service = CreditService(wired.ctx.runtime.ledger)
+    service = CreditService(wired.ctx.runtime.ledger).sealed_by(wired.seal_signer)
     with edge():
         entry = service.enter(
             applicant_id,
-            signer=wired.department_signer(department),
+            signer=wired.acting_signer(who, department),
             department=department,
             at=wired.now(),
             **body.model_dump(),
