@@ -136,24 +136,25 @@ def _not_shared(sim: Simulation) -> list[str]:
     return told
 
 
-def _head(ctx: DemoContext) -> int:
-    head = ctx.runtime.ledger.chain.chain_head()
-    return 0 if head is None else int(head.sequence)
+def _versions(sim: Simulation) -> dict[str, int]:
+    """Each open case's version: a refused command leaves it unchanged. (The chain head is no
+    measure here: the anchoring worker records in the background.)"""
+    cases = [sim.cases.case(r.serial) for r in sim.runs if r.serial]
+    return {c.serial: int(c.version) for c in cases if c.state in _OPEN}
 
 
 def run(ctx: DemoContext) -> None:
     sim = ctx.running.get("simulation")
     if not isinstance(sim, Simulation):
         return
-    head = _head(ctx)
-    guides = _guides(sim)
+    before = _versions(sim)
+    guides = _guides(sim)  # a refused guide is never saved: ServiceItem.publish raises first
     grounds = _grounds(sim)
-    after = _head(ctx)
     ctx.summary["intake"] = {
         "guides": guides,
         "grounds": grounds,
         "not_shared": _not_shared(sim),
-        "recorded_nothing": head == after,
+        "recorded_nothing": _versions(sim) == before,
     }
 
 
