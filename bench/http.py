@@ -45,6 +45,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from ledger.domain.catalogue import FormSpec
 from tests.api.conftest import free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,9 +80,12 @@ GUIDE = {
     "fee_basis": "",
     "handling_modes": ["full_online", "window"],
     "result_type": "certificate",
-    "result_sample": "",
+    "result_sample": "食品经营许可证（样本）",
     "hotline": "12345",
     "retention": "D30",
+    "forms": [FormSpec("APPLY", "食品经营许可申请书", "blank.docx", "sample.pdf").to_dict()],
+    "online_promised_limit_days": None,
+    "full_online_exception": "",
 }
 
 

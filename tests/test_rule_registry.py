@@ -36,10 +36,6 @@ NOT_CITED: dict[str, str] = {
     "GZ20·18": "results announced publicly: a further obligation (obligations work)",
     "GZ16·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",
     "PY·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",
-    "NH·18": "no refusal of electronic materials: a further obligation (obligations work)",
-    "PY·4": "legal basis for data not shared: a further obligation (obligations work)",
-    "PY·12": "no paper re-signature of e-signed material: a further obligation",
-    "PY·24": "sample texts and blank forms in guides: a further obligation",
     # Not enforceable by the ledger:
     "PY·20": "kiosks serve 24 hours: an operating duty of the hall, no command to refuse",
 }

@@ -30,6 +30,7 @@ from ledger.domain.applicants import Applicant
 from ledger.domain.calendar import is_working_day
 from ledger.domain.cases import SubmittedMaterial
 from ledger.domain.catalogue import (
+    FormSpec,
     Guide,
     HandlingMode,
     ItemType,
@@ -37,6 +38,7 @@ from ledger.domain.catalogue import (
     ResultType,
     Retention,
     ServiceItem,
+    Sharing,
 )
 from ledger.domain.certificate_id import make_certificate_id
 from ledger.domain.departments import Department
@@ -112,6 +114,13 @@ def _m(
     return MaterialSpec(code, name, required, tuple(types), online=online)
 
 
+def _form(item: str, code: str, name: str) -> FormSpec:
+    """A form with its blank form (空表) and sample text (示范文本), as the platform publishes
+    them (GZ16·18, PY·24)."""
+    base = f"https://zwfw.example.gov.cn/guides/{item}/{code.lower()}"
+    return FormSpec(code, name, blank_form=f"{base}-blank.docx", sample_text=f"{base}-sample.pdf")
+
+
 def _catalogue() -> tuple[ItemPlan, ...]:
     return (
         ItemPlan(
@@ -146,6 +155,8 @@ def _catalogue() -> tuple[ItemPlan, ...]:
                 retention=Retention.YEARS_30,
                 hotline="12345",
                 result_type=ResultType.CERTIFICATE,
+                result_sample="食品经营许可证（正副本样本）",
+                forms=(_form("GZ-SCJG-SPJY-001", "APPLY-FORM", "食品经营许可申请书"),),
             ),
             for_enterprises=True,
             weight=30,
@@ -180,6 +191,9 @@ def _catalogue() -> tuple[ItemPlan, ...]:
                 retention=Retention.YEARS_30,
                 hotline="12345",
                 result_type=ResultType.CERTIFICATE,
+                result_sample="个体工商户营业执照（样本）",
+                forms=(_form("NH-XZFW-GTGSH-002", "APPLY-FORM", "个体工商户登记（备案）申请书"),),
+                full_online_exception="《促进个体工商户发展条例》：经营场所使用证明原件须现场核验",
             ),
             for_enterprises=False,
             weight=20,
@@ -210,6 +224,8 @@ def _catalogue() -> tuple[ItemPlan, ...]:
                 retention=Retention.PERMANENT,
                 hotline="12345",
                 result_type=ResultType.CERTIFICATE,
+                result_sample="建筑工程施工许可证（样本）",
+                forms=(_form("FZ-SPJ-SGXK-003", "APPLY-FORM", "建筑工程施工许可申请表"),),
             ),
             for_enterprises=True,
             weight=15,
@@ -241,6 +257,8 @@ def _catalogue() -> tuple[ItemPlan, ...]:
                 retention=Retention.YEARS_10,
                 hotline="12345",
                 result_type=ResultType.CERTIFICATE,
+                result_sample="居住证签注页（样本）",
+                forms=(_form("GZ-GA-JZZQZ-004", "APPLY-FORM", "居住证签注申请表"),),
             ),
             for_enterprises=False,
             weight=20,
@@ -258,7 +276,13 @@ def _catalogue() -> tuple[ItemPlan, ...]:
                 materials=(
                     _m("APPLICATION", "医师执业注册申请审核表"),
                     _m("QUALIFICATION", "医师资格证书", True, "医师资格证书"),
-                    _m("HEALTH", "近6个月内的健康体检证明"),
+                    MaterialSpec(
+                        "HEALTH",
+                        "近6个月内的健康体检证明",
+                        True,
+                        sharing=Sharing.NOT_SHAREABLE,
+                        sharing_basis="《中华人民共和国基本医疗卫生与健康促进法》第九十二条：个人健康信息不予共享",
+                    ),
                     _m("EMPLOYMENT", "医疗卫生机构聘用证明"),
                 ),
                 window_steps=("申请", "受理", "审核", "决定", "发证"),
@@ -269,6 +293,9 @@ def _catalogue() -> tuple[ItemPlan, ...]:
                 retention=Retention.PERMANENT,
                 hotline="12345",
                 result_type=ResultType.CERTIFICATE,
+                result_sample="医师执业证书（样本）",
+                forms=(_form("FZ-WJW-YSZC-005", "APPLY-FORM", "医师执业注册申请审核表"),),
+                full_online_exception="《医师执业注册管理办法》第九条：首次注册须本人到场核验身份",
             ),
             for_enterprises=False,
             weight=10,
@@ -298,6 +325,8 @@ def _catalogue() -> tuple[ItemPlan, ...]:
                 retention=Retention.YEARS_10,
                 hotline="12345",
                 result_type=ResultType.CERTIFICATE,
+                result_sample="居民身份证（样本）",
+                forms=(_form("GZ-GA-SFZHL-006", "APPLY-FORM", "居民身份证申领登记表"),),
             ),
             for_enterprises=False,
             weight=12,
@@ -414,6 +443,7 @@ class Simulation:
         self.people: list[Person] = []
         self.refused: Counter[str] = Counter()
         self.blacklisted: set[UUID] = set()
+        self.runs: list[Run] = []
         self.days = [
             d for d in (FIRST_DAY + dt.timedelta(days=i) for i in range(400)) if is_working_day(d)
         ]
@@ -863,6 +893,7 @@ def run(ctx: DemoContext) -> None:
         for r in [r for r in candidates if wanted in {s.name for s in r.steps}][:count]:
             r.open_at = wanted
     sim.execute(sim.schedule(runs))
+    sim.runs = runs
     ctx.running["simulation"] = sim  # later stages drive more cases on the same services
 
     completed: Counter[str] = Counter()

@@ -104,6 +104,7 @@ class Stage:
 STAGE_MODULES = (
     "api.demo.anchoring:START",
     "api.demo.cases",
+    "api.demo.intake",
     "api.demo.services",
     "api.demo.officials",
     "api.demo.anchoring",

@@ -51,6 +51,7 @@ from api.http.schemas import (
     NextActionPublic,
     PublicNoticeCreate,
     ReasonsCreate,
+    RefusalCreate,
     ResultDocumentCreate,
     SignOffCreate,
     SpecialProcedureCreate,
@@ -363,6 +364,11 @@ def pass_pre_review(
     )
 
 
+def _grounds(body: RefusalCreate) -> dict[str, str] | None:
+    """The grounds of a refusal by material code (``ledger.domain.intake``), if any."""
+    return {code: ground.value for code, ground in body.grounds.items()} or None
+
+
 def _defects(body: CorrectionRequestCreate) -> dict[str, str]:
     """The defective materials by code; 422 if a code is listed twice."""
     defects = {m.code: m.reason for m in body.materials}
@@ -398,6 +404,7 @@ def request_correction(
     key: IdempotencyKey = None,
 ) -> CaseStepPublic:
     defects = _defects(body)
+    grounds = {m.code: m.ground.value for m in body.materials if m.ground is not None}
     cases = wired.services.cases
     return _step(
         wired,
@@ -405,7 +412,9 @@ def request_correction(
         serial,
         key,
         _department_signer,
-        lambda s, k: cases.request_correction(serial, defects, signer=s, idempotency_key=k),
+        lambda s, k: cases.request_correction(
+            serial, defects, signer=s, grounds=grounds or None, idempotency_key=k
+        ),
     )
 
 
@@ -507,7 +516,7 @@ def deem_accepted(
 )
 def not_accept(
     serial: Serial,
-    body: ReasonsCreate,
+    body: RefusalCreate,
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
@@ -519,7 +528,9 @@ def not_accept(
         serial,
         key,
         _department_signer,
-        lambda s, k: cases.not_accept(serial, body.reasons, signer=s, idempotency_key=k),
+        lambda s, k: cases.not_accept(
+            serial, body.reasons, signer=s, grounds=_grounds(body), idempotency_key=k
+        ),
     )
 
 
@@ -531,7 +542,7 @@ def not_accept(
 )
 def return_case(
     serial: Serial,
-    body: ReasonsCreate,
+    body: RefusalCreate,
     who: DepartmentCaller,
     wired: Wired,
     key: IdempotencyKey = None,
@@ -543,7 +554,9 @@ def return_case(
         serial,
         key,
         _department_signer,
-        lambda s, k: cases.return_case(serial, body.reasons, signer=s, idempotency_key=k),
+        lambda s, k: cases.return_case(
+            serial, body.reasons, signer=s, grounds=_grounds(body), idempotency_key=k
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from ledger.domain.cases import (
     SubmittedMaterial,
 )
 from ledger.domain.catalogue import HandlingMode
+from ledger.domain.intake import DefectGround
 from projections.progress import Step
 
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z-]{2,64}$")]
@@ -91,6 +92,8 @@ class CaseCreate(Frozen):
 class DefectIn(Frozen):
     code: Code
     reason: Text
+    ground: DefectGround | None = None
+    """The ground of the reason, as a code the ledger judges (NH·18, PY·12(一), FZ·23, FZ·13)."""
 
 
 class CorrectionRequestCreate(Frozen):
@@ -111,6 +114,12 @@ class MaterialDeliveryCreate(Frozen):
 
 class ReasonsCreate(Frozen):
     reasons: Reasons
+
+
+class RefusalCreate(ReasonsCreate):
+    """A non-acceptance or return: its reasons and, per material code, their ground."""
+
+    grounds: Annotated[dict[str, DefectGround], Field(max_length=200)] = {}
 
 
 class SpecialProcedureCreate(Frozen):

@@ -39,9 +39,11 @@ from ledger.domain.catalogue import (
     MaterialSpec,
     ResultType,
     ServiceItem,
+    Sharing,
 )
 from ledger.domain.certificate_id import CertificateIdError, parse_certificate_id
 from ledger.domain.departments import Department
+from ledger.domain.intake import DefectGround, check_delivery, check_grounds
 from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import (
     ApplicantErased,
@@ -283,6 +285,15 @@ TRANSITIONS: Final[Mapping[str, frozenset[CaseState]]] = {
 }
 """Each command and the states it applies in; any other state raises InvalidTransition."""
 
+_REFUSAL_NOTICES: Final = {"not_accept": "non_acceptance_notice", "return_case": "return_notice"}
+"""The notice each refusal of acceptance issues (不予受理通知书, 退件通知书)."""
+
+Grounds = Mapping[str, DefectGround | str] | None
+"""Per material code, the ground of a correction's or a refusal's reason (``ledger.domain.intake``
+judges it)."""
+ReasonList = Sequence[str] | str
+"""The reasons of a refusal: one text or several."""
+
 _UNRESULTED_CLOSE: Final = frozenset({"dispatch", "close"})
 """Commands that, on an approved case without its result, break GZ16·15 / NH·20 / FZ·19."""
 
@@ -475,8 +486,9 @@ class Sealer(Protocol):
     def __call__(self, kind: str, body: Mapping[str, Any]) -> SealedDocument: ...
 
 
-def _guide_terms(item: ServiceItem, guide: Guide) -> dict[str, Any]:
-    """What of the guide version a case is judged by (FZ·7): kept with the case."""
+def _guide_terms(item: ServiceItem, guide: Guide, channel: Channel) -> dict[str, Any]:
+    """What of the guide version a case is judged by (FZ·7): kept with the case. An online
+    application is promised the online limit, never more than the window's (GZ20·12)."""
     return {
         "item_code": item.implementation_code,
         "version": item.current_version,
@@ -485,7 +497,9 @@ def _guide_terms(item: ServiceItem, guide: Guide) -> dict[str, Any]:
         "legal_basis": list(guide.legal_basis),
         "materials": [m.to_dict() for m in guide.materials],
         "statutory_limit_days": guide.statutory_limit_days,
-        "promised_limit_days": guide.promised_limit_days,
+        "promised_limit_days": (
+            guide.online_limit_days if channel.is_online else guide.promised_limit_days
+        ),
         "fee": guide.fee,
         "fee_basis": guide.fee_basis,
         "result_type": guide.result_type.value,
@@ -572,7 +586,7 @@ class Case(NaturalKey, Aggregate):
         location = _text("location", location)
         submitted_on = shanghai_date(at)
         pre_review_due = add_working_days(submitted_on, PRE_REVIEW_WORKING_DAYS)
-        terms = _guide_terms(item, guide)
+        terms = _guide_terms(item, guide, channel)
         material_list = [m.to_dict() for m in checked]
         body: dict[str, Any] = {
             "approval_code": approval_code,
@@ -595,6 +609,13 @@ class Case(NaturalKey, Aggregate):
         }
         if mailing_address:
             body["mailing_address"] = {"sealed": mailing_address, "subject": applicant.id}
+        not_shared = [
+            {"code": m.code, "name": m.name, "basis": m.sharing_basis}
+            for m in guide.materials
+            if m.sharing is Sharing.NOT_SHAREABLE
+        ]
+        if not_shared:  # the legal basis told to the applicant (GZ16·4, PY·4(六))
+            body["not_shared"] = not_shared
         receipt = _sealed(seal, "application_receipt", body, serial, department.code)
         return cls(
             serial=serial,
@@ -743,11 +764,17 @@ class Case(NaturalKey, Aggregate):
         self.last_at = at
 
     def request_correction(
-        self, defects: Mapping[str, str], *, at: dt.datetime, seal: Sealer
+        self,
+        defects: Mapping[str, str],
+        *,
+        at: dt.datetime,
+        seal: Sealer,
+        grounds: Grounds = None,
     ) -> None:
         """Issue the ONE correction notice listing every defective material with its reason
         (一次性告知). Only materials of the guide may be asked for; a later request is allowed
-        only for materials the correction itself changed, and is recorded as a repeat."""
+        only for materials the correction itself changed, and is recorded as a repeat.
+        ``grounds`` names, per material, the ground of its reason (``ledger.domain.intake``)."""
         self._require("request_correction")
         at = self._when(at)
         if not isinstance(defects, Mapping) or not defects:
@@ -760,6 +787,7 @@ class Case(NaturalKey, Aggregate):
         for code, reason in defects.items():
             if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_TEXT:
                 raise ReasonRequired(f"defects[{code}]", "state why the material is defective")
+        checked_grounds = self._grounds(grounds, frozenset(map(str, defects)), refusal=False)
         repeat = bool(self.corrections)
         if repeat:
             unchanged = sorted(set(defects) - set(self.last_corrected))
@@ -772,6 +800,7 @@ class Case(NaturalKey, Aggregate):
             self._check_pre_review_in_time("request_correction", shanghai_date(at))
         listed = [
             {"code": code, "name": _name(self.terms, code), "reason": defects[code]}
+            | ({"ground": checked_grounds[code].value} if code in checked_grounds else {})
             for code in sorted(defects)
         ]
         round_ = len(self.corrections) + 1
@@ -834,6 +863,18 @@ class Case(NaturalKey, Aggregate):
             self.materials[material["code"]] = material
         self.last_corrected = sorted(m["code"] for m in materials)
 
+    def _grounds(
+        self, grounds: object, codes: frozenset[str], *, refusal: bool
+    ) -> dict[str, DefectGround]:
+        forms = {code: str(m["form"]) for code, m in self.materials.items()}
+        return check_grounds(
+            grounds,
+            codes=codes,
+            forms=forms,
+            at_window=self.channel is Channel.WINDOW,
+            refusal=refusal,
+        )
+
     def _check_applicant(self, applicant_id: UUID) -> None:
         if applicant_id != self.applicant_id:
             raise InvalidApplicant("applicant_id", "is not the applicant of this case")
@@ -847,6 +888,7 @@ class Case(NaturalKey, Aggregate):
         method = _member("method", DeliveryMethod, method)
         if method is DeliveryMethod.PUBLIC_NOTICE:
             raise InvalidCaseStep("method", "materials come on site, by courier or online")
+        check_delivery(method.value, at_window=self.channel is Channel.WINDOW)  # FZ·23
         if method is DeliveryMethod.COURIER:
             waybill = _reference("waybill", waybill)
         elif waybill:
@@ -945,30 +987,42 @@ class Case(NaturalKey, Aggregate):
         self.calendar_version = calendar_version
         self.documents.append(receipt)
 
-    def not_accept(self, reasons: Sequence[str] | str, *, at: dt.datetime, seal: Sealer) -> None:
-        """Refuse acceptance with reasons (不予受理, GZ16·12)."""
-        self._refuse(
-            "not_accept", "non_acceptance_notice", CaseState.NOT_ACCEPTED, reasons, at, seal
-        )
+    def not_accept(
+        self, reasons: ReasonList, *, at: dt.datetime, seal: Sealer, grounds: Grounds = None
+    ) -> None:
+        """Refuse acceptance with reasons (不予受理, GZ16·12); ``grounds`` names, per material,
+        the ground of the refusal (``ledger.domain.intake``)."""
+        self._refuse("not_accept", CaseState.NOT_ACCEPTED, reasons, at, seal, grounds)
 
-    def return_case(self, reasons: Sequence[str] | str, *, at: dt.datetime, seal: Sealer) -> None:
+    def return_case(
+        self, reasons: ReasonList, *, at: dt.datetime, seal: Sealer, grounds: Grounds = None
+    ) -> None:
         """Return the application and its materials with reasons (退件, GZ16·12)."""
-        self._refuse("return_case", "return_notice", CaseState.RETURNED, reasons, at, seal)
+        self._refuse("return_case", CaseState.RETURNED, reasons, at, seal, grounds)
 
     def _refuse(
         self,
         command: str,
-        kind: str,
         state: CaseState,
         reasons: Sequence[str] | str,
         at: dt.datetime,
         seal: Sealer,
+        grounds: Grounds,
     ) -> None:
+        kind = _REFUSAL_NOTICES[command]
         self._require(command)
         at = self._when(at)
         checked = _reasons(reasons)
+        codes = frozenset(str(m["code"]) for m in self.terms["materials"])
+        checked_grounds = self._grounds(grounds, codes, refusal=True)
         self._check_pre_review_in_time(command, shanghai_date(at))
-        body = {"reasons": checked, "item_name": self.item_name, "applicant": self.applicant_id}
+        body: dict[str, Any] = {
+            "reasons": checked,
+            "item_name": self.item_name,
+            "applicant": self.applicant_id,
+        }
+        if checked_grounds:
+            body["grounds"] = {code: g.value for code, g in sorted(checked_grounds.items())}
         report = None
         if self.channel is Channel.WINDOW:
             report = self._seal(seal, "window_veto_report", self._veto_report(kind, checked))

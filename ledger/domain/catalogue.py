@@ -5,6 +5,12 @@ A guide holds every field FZ·7 and GZ16·18 require and validates when built;
 online steps and materials may not exceed the window's (GZ16·10, GZ16·14, NH·10,
 FZ·23). Guides are versioned (1, 2, 3 …): a case keeps the version it was
 submitted under and is judged by it (RULES.md "Service catalogue").
+
+Publishing (:meth:`ServiceItem.publish`, :meth:`ServiceItem.publish_version`) further checks
+what RULES.md "Further obligations" asks of a published guide: online forms and time limit no
+more than the window's and no forced online pre-step (GZ20·12), full-online handling or the
+law that requires paper or presence (GZ20·10), each form's blank form and sample text and the
+result sample (GZ16·18, PY·24, FZ·7). Guides stored before those fields existed still read.
 Events carry the guide as :meth:`Guide.to_dict` (canonical-encodable values only).
 """
 
@@ -23,17 +29,23 @@ from eventsourcing.domain import Aggregate, event
 from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
 from ledger.domain.keyed import NaturalKey
 from ledger.domain.rules import (
+    FullOnlineBasisMissing,
     GuideCodeChanged,
+    GuideFormsOrLimitExceedWindow,
     GuideOnlineExceedsWindow,
+    GuideSamplesMissing,
     InvalidGuide,
     PromisedLimitExceedsStatutory,
     ServiceItemWithdrawn,
+    SharingBasisMissing,
     UnknownGuideVersion,
+    WindowApplicantForcedOnline,
 )
 from ledger.domain.topics import keep_topics
 
 __all__ = [
     "ITEM_NAMESPACE",
+    "FormSpec",
     "Guide",
     "HandlingMode",
     "ItemType",
@@ -41,6 +53,7 @@ __all__ = [
     "ResultType",
     "Retention",
     "ServiceItem",
+    "Sharing",
 ]
 
 ITEM_NAMESPACE: Final = uuid5(NAMESPACE_URL, "https://caseledger.invalid/service-items")
@@ -139,6 +152,12 @@ class Retention(StrEnum):
     """10年"""
 
 
+_ONLINE_PRE_STEPS: Final = frozenset(
+    {HandlingMode.ONLINE_PRE_ACCEPTANCE, HandlingMode.FORM_GENERATION}
+)
+"""Modes that begin online and finish at the window (GZ20·12: never the only way in)."""
+
+
 # --- field checks (each error names its field) ---------------------------------------------
 
 
@@ -221,7 +240,38 @@ def _fee(value: object) -> Decimal:
     return amount
 
 
+_S = TypeVar("_S", "MaterialSpec", "FormSpec")
+
+
+def _specs(field_name: str, values: object, kind: type[_S]) -> tuple[_S, ...]:
+    """A guide's list of ``kind`` (materials, forms): at most MAX_ITEMS, codes unique."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InvalidGuide(field_name, f"must be a list of {kind.__name__}")
+    out = tuple(values)
+    if len(out) > MAX_ITEMS:
+        raise InvalidGuide(field_name, f"more than {MAX_ITEMS} {field_name}")
+    for item in out:
+        if not isinstance(item, kind):
+            raise InvalidGuide(field_name, f"expected {kind.__name__}, got {type(item).__name__}")
+    codes = [item.code for item in out]
+    if len(set(codes)) != len(codes):
+        raise InvalidGuide(field_name, f"{field_name[:-1]} codes must be unique")
+    return out
+
+
 # --- values -------------------------------------------------------------------------------
+
+
+class Sharing(StrEnum):
+    """Where a material's data comes from (资源共享, GZ16·4, PY·4(六), FZ·13)."""
+
+    APPLICANT = "applicant"
+    """the applicant submits it"""
+    SHARED = "shared"
+    """fetched by the department through data sharing (共享调取); when the fetch fails the
+    applicant may submit it (FZ·13)"""
+    NOT_SHAREABLE = "not_shareable"
+    """held by a department but not shared: the guide states the legal basis (GZ16·4)"""
 
 
 @dataclass(frozen=True)
@@ -235,6 +285,9 @@ class MaterialSpec:
     certificate_types: tuple[str, ...] = ()
     online: bool = True
     window: bool = True
+    sharing: Sharing = Sharing.APPLICANT
+    sharing_basis: str = ""
+    """The law by which the data is not shared, told to the applicant (GZ16·4, PY·4(六))."""
 
     def __post_init__(self) -> None:
         code = _code("materials.code", self.code)
@@ -247,9 +300,20 @@ class MaterialSpec:
         _flag(f"{where}.window", self.window)
         if not (self.online or self.window):
             raise InvalidGuide(where, "a material is accepted online, at the window, or both")
+        object.__setattr__(self, "sharing", _enum(f"{where}.sharing", Sharing, self.sharing))
+        _optional_text(f"{where}.sharing_basis", self.sharing_basis)
+        if self.sharing is Sharing.NOT_SHAREABLE and not self.sharing_basis.strip():
+            raise SharingBasisMissing(
+                f"{where}.sharing_basis",
+                "data that is not shared states the legal basis told to the applicant "
+                "(GZ16·4, PY·4(六))",
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"certificate_types": list(self.certificate_types)}
+        return asdict(self) | {
+            "certificate_types": list(self.certificate_types),
+            "sharing": self.sharing.value,
+        }
 
     @classmethod
     def from_dict(cls, data: object) -> MaterialSpec:
@@ -257,17 +321,71 @@ class MaterialSpec:
         if not isinstance(data, Mapping):
             raise InvalidGuide("materials", "each material is a map")
         values = _fields(
-            "materials", data, ("code", "name", "required", "certificate_types", "online", "window")
+            "materials",
+            data,
+            ("code", "name", "required", "certificate_types", "online", "window"),
+            _MATERIAL_LATER,
         )
         return cls(**values)
 
 
-def _fields(where: str, data: Mapping[Any, Any], names: Iterable[str]) -> dict[str, Any]:
+_MATERIAL_LATER: Final = {"sharing": Sharing.APPLICANT.value, "sharing_basis": ""}
+"""Material fields added after materials were first stored, with the value they had then."""
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """One 填报表单 the applicant fills in, with its blank form (空表) and sample text (示范文本,
+    GZ16·18, PY·24), and where it is filled in: online forms may not exceed the window's
+    (GZ20·12). ``blank_form`` and ``sample_text`` are references (an address or a document
+    number) of what the platform publishes."""
+
+    code: str
+    name: str
+    blank_form: str = ""
+    sample_text: str = ""
+    online: bool = True
+    window: bool = True
+
+    def __post_init__(self) -> None:
+        code = _code("forms.code", self.code)
+        where = f"forms[{code}]"
+        _text(f"{where}.name", self.name, max_length=200)
+        _optional_text(f"{where}.blank_form", self.blank_form)
+        _optional_text(f"{where}.sample_text", self.sample_text)
+        _flag(f"{where}.online", self.online)
+        _flag(f"{where}.window", self.window)
+        if not (self.online or self.window):
+            raise InvalidGuide(where, "a form is filled in online, at the window, or both")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> FormSpec:
+        """Parse a stored form; raises :class:`InvalidGuide` naming the field."""
+        if not isinstance(data, Mapping):
+            raise InvalidGuide("forms", "each form is a map")
+        names = ("code", "name", "blank_form", "sample_text", "online", "window")
+        return cls(**_fields("forms", data, names))
+
+
+def _fields(
+    where: str,
+    data: Mapping[Any, Any],
+    names: Iterable[str],
+    later: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The fields ``names`` of ``data``; ``later`` are fields added since data was first stored,
+    taken with their old meaning when absent."""
+    later = later or {}
     out = {}
     for name in names:
         if name not in data:
             raise InvalidGuide(f"{where}.{name}" if where else name, "missing")
         out[name] = data[name]
+    for name, default in later.items():
+        out[name] = data.get(name, default)
     extra = set(data) - set(out)
     if extra:
         raise InvalidGuide(where or "guide", f"unknown fields {sorted(map(str, extra))}")
@@ -295,6 +413,13 @@ _GUIDE_FIELDS: Final = (
     "hotline",
     "retention",
 )
+_GUIDE_LATER: Final[dict[str, Any]] = {
+    "forms": [],
+    "online_promised_limit_days": None,
+    "full_online_exception": "",
+}
+"""Guide fields added after guides were first stored (RULES.md "Further obligations"), with
+the meaning an older guide had: no forms listed, one time limit, no basis cited."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -326,6 +451,11 @@ class Guide:
     result_sample: str = ""
     hotline: str
     retention: Retention
+    forms: tuple[FormSpec, ...] = ()
+    online_promised_limit_days: int | None = None
+    """The promised limit online; ``None``: the same as at the window (GZ20·12: never more)."""
+    full_online_exception: str = ""
+    """The law requiring paper or presence, for an item without full-online handling (GZ20·10)."""
 
     def __post_init__(self) -> None:
         _text("name", self.name, max_length=200)
@@ -359,23 +489,75 @@ class Guide:
         if not isinstance(self.hotline, str) or not HOTLINE_PATTERN.fullmatch(self.hotline):
             raise InvalidGuide("hotline", "must be a telephone number (digits and '-')")
         self._set("retention", _enum("retention", Retention, self.retention))
+        self._set("forms", self._check_forms())
+        self._check_online_limit()
+        _optional_text("full_online_exception", self.full_online_exception)
 
     def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
 
     def _check_materials(self) -> tuple[MaterialSpec, ...]:
-        if isinstance(self.materials, str | bytes) or not isinstance(self.materials, Iterable):
-            raise InvalidGuide("materials", "must be a list of MaterialSpec")
-        materials = tuple(self.materials)
-        if len(materials) > MAX_ITEMS:
-            raise InvalidGuide("materials", f"more than {MAX_ITEMS} materials")
-        for item in materials:
-            if not isinstance(item, MaterialSpec):
-                raise InvalidGuide("materials", f"expected MaterialSpec, got {type(item).__name__}")
-        codes = [m.code for m in materials]
-        if len(set(codes)) != len(codes):
-            raise InvalidGuide("materials", "material codes must be unique")
-        return materials
+        return _specs("materials", self.materials, MaterialSpec)
+
+    def _check_forms(self) -> tuple[FormSpec, ...]:
+        forms = _specs("forms", self.forms, FormSpec)
+        extra = [f.code for f in forms if f.online and not f.window]
+        if extra:
+            raise GuideFormsOrLimitExceedWindow(
+                "forms",
+                f"{extra} are filled in online but not at the window — online forms may not "
+                "exceed the window's (GZ20·12)",
+            )
+        return forms
+
+    def _check_online_limit(self) -> None:
+        online = self.online_promised_limit_days
+        if online is None:
+            return
+        _days("online_promised_limit_days", online)
+        if online > self.promised_limit_days:
+            raise GuideFormsOrLimitExceedWindow(
+                "online_promised_limit_days",
+                f"{online} working days online exceed the window's {self.promised_limit_days} "
+                "— the online time limit may not exceed the window's (GZ20·12)",
+            )
+
+    def check_publishable(self) -> None:
+        """What a guide must hold to be published now (RULES.md "Further obligations");
+        a guide stored before these rules still reads. Raises the violation naming the field."""
+        modes = set(self.handling_modes)
+        if modes & _ONLINE_PRE_STEPS and HandlingMode.WINDOW not in modes:
+            raise WindowApplicantForcedOnline(
+                "handling_modes",
+                "an item finished at the window is also handled at the window without an "
+                "online pre-step (不得强制要求其先到线上预约或在线提交申请材料, GZ20·12)",
+            )
+        if HandlingMode.FULL_ONLINE not in modes and not self.full_online_exception.strip():
+            raise FullOnlineBasisMissing(
+                "full_online_exception",
+                "an item without full-online handling cites the law requiring paper or "
+                "presence (GZ20·10)",
+            )
+        if not self.forms:
+            raise GuideSamplesMissing(
+                "forms", "list the forms the applicant fills in, with blank form and sample text"
+            )
+        for form in self.forms:
+            for name in ("blank_form", "sample_text"):
+                if not getattr(form, name).strip():
+                    raise GuideSamplesMissing(
+                        f"forms[{form.code}].{name}",
+                        "each form has its blank form (空表) and sample text (示范文本) "
+                        "(GZ16·18, PY·24)",
+                    )
+        if not self.result_sample.strip():
+            raise GuideSamplesMissing("result_sample", "a guide shows its result sample (FZ·7)")
+
+    @property
+    def online_limit_days(self) -> int:
+        """The promised limit of an online application (the window's unless shorter)."""
+        online = self.online_promised_limit_days
+        return self.promised_limit_days if online is None else online
 
     def _check_modes(self) -> tuple[HandlingMode, ...]:
         values = self.handling_modes
@@ -450,6 +632,8 @@ class Guide:
             "result_sample": self.result_sample,
             "hotline": self.hotline,
             "retention": self.retention.value,
+            "forms": [f.to_dict() for f in self.forms],
+            **{name: getattr(self, name) for name in _GUIDE_LATER if name != "forms"},
         }
 
     @classmethod
@@ -457,11 +641,12 @@ class Guide:
         """Parse a stored or submitted guide; raises a rule violation naming the field."""
         if not isinstance(data, Mapping):
             raise InvalidGuide("guide", "must be a map")
-        values = _fields("", data, _GUIDE_FIELDS)
-        raw = values["materials"]
-        if isinstance(raw, str | bytes) or not isinstance(raw, Iterable):
-            raise InvalidGuide("materials", "must be a list")
-        values["materials"] = tuple(MaterialSpec.from_dict(m) for m in raw)
+        values = _fields("", data, _GUIDE_FIELDS, _GUIDE_LATER)
+        for name, spec in (("materials", MaterialSpec), ("forms", FormSpec)):
+            raw = values[name]
+            if isinstance(raw, str | bytes) or not isinstance(raw, Iterable):
+                raise InvalidGuide(name, "must be a list")
+            values[name] = tuple(spec.from_dict(m) for m in raw)
         return cls(**values)
 
 
@@ -480,6 +665,7 @@ class ServiceItem(NaturalKey, Aggregate):
         """Publish the first guide (version 1) of a new item."""
         if not isinstance(guide, Guide):
             raise InvalidGuide("guide", f"expected a Guide, got {type(guide).__name__}")
+        guide.check_publishable()
         return cls(implementation_code=guide.implementation_code, guide=guide.to_dict())
 
     @event("Published")
@@ -515,6 +701,7 @@ class ServiceItem(NaturalKey, Aggregate):
                 f"a new version of {self.implementation_code} may not change it to "
                 f"{guide.implementation_code}",
             )
+        guide.check_publishable()
         version = len(self._guides) + 1
         self._version_published(version, guide.to_dict())
         return version

@@ -783,6 +783,92 @@ class DocumentOffTemplate(InvalidDocument):
 
 
 __all__ += ["DocumentOffTemplate"]
+# --- intake obligations (RULES.md "Further obligations": what may be asked of an applicant) ---
+
+
+class GuideFormsOrLimitExceedWindow(GuideOnlineExceedsWindow):
+    """Online forms or the online time limit exceed the window's (所需填报表单、办理时限均不得多于
+    实体窗口, GZ20·12)."""
+
+    rule = "GZ20·12"
+    code = "guide-forms-or-limit-exceed-window"
+
+
+class WindowApplicantForcedOnline(FieldViolation):
+    """A guide sends window applicants through an online step first: an online pre-step mode
+    without window handling (不得强制要求其先到线上预约或在线提交申请材料, GZ20·12)."""
+
+    rule = "GZ20·12"
+    code = "window-applicant-forced-online"
+
+
+class OnlineBackfillDemanded(FieldViolation):
+    """A case handled at the window is made to go through the online process afterwards
+    (已在实体大厅办理的事项，不得要求申请人补填网上流程, FZ·23)."""
+
+    rule = "FZ·23"
+    code = "online-backfill-demanded"
+
+
+class FullOnlineBasisMissing(FieldViolation):
+    """A guide without full-online handling cites no law requiring paper or presence
+    (除法律法规要求必须提供纸质材料或必须到现场外，应提供全流程网上办理服务能力, GZ20·10)."""
+
+    rule = "GZ20·10"
+    code = "full-online-basis-missing"
+
+
+class ElectronicMaterialRefused(FieldViolation):
+    """A correction or non-acceptance on the ground that a material is electronic
+    (部门不得拒收和拒用电子材料, NH·18)."""
+
+    rule = "NH·18"
+    code = "electronic-material-refused"
+
+
+class PaperResignatureDemanded(FieldViolation):
+    """A paper re-signature is demanded of a material submitted e-signed
+    (已经提交符合电子签名要求的电子材料，各部门不得要求服务对象在书式材料上重新签名, PY·12(一))."""
+
+    rule = "PY·12(一)"
+    code = "paper-resignature-demanded"
+
+
+class SharingBasisMissing(FieldViolation):
+    """A material whose data is not shared states no legal basis for the applicant
+    (对无法共享的信息，信息所属部门需提供充分的法律依据，并告知服务对象, GZ16·4, PY·4(六))."""
+
+    rule = "GZ16·4, PY·4(六)"
+    code = "sharing-basis-missing"
+
+
+class SharedDataNotFetched(FieldViolation):
+    """An application is not accepted because shared data could not be fetched; the applicant
+    may submit the material instead (应允许群众提交资质材料, FZ·13)."""
+
+    rule = "FZ·13"
+    code = "shared-data-not-fetched"
+
+
+class GuideSamplesMissing(FieldViolation):
+    """A guide lacks the blank form and sample text of a form, or its result sample
+    (示范文本及空表, GZ16·18, PY·24; 结果样本, FZ·7)."""
+
+    rule = "GZ16·18, PY·24, FZ·7"
+    code = "guide-samples-missing"
+
+
+__all__ += [
+    "ElectronicMaterialRefused",
+    "FullOnlineBasisMissing",
+    "GuideFormsOrLimitExceedWindow",
+    "GuideSamplesMissing",
+    "OnlineBackfillDemanded",
+    "PaperResignatureDemanded",
+    "SharedDataNotFetched",
+    "SharingBasisMissing",
+    "WindowApplicantForcedOnline",
+]
 
 
 # --- the registry: every refusal with its article, where it is enforced ----------------------
@@ -958,6 +1044,15 @@ RULE_REGISTRY: tuple[RuleEntry, ...] = (
     RuleEntry(NothingAcquired, "Further obligations", ("ledger.services.credit",)),
     RuleEntry(SingleFunctionKiosk, "Further obligations", ("ledger.domain.kiosks",)),
     RuleEntry(DocumentOffTemplate, "Further obligations", ("ledger.domain.templates",)),
+    RuleEntry(GuideFormsOrLimitExceedWindow, "Further obligations", ("ledger.domain.catalogue",)),
+    RuleEntry(WindowApplicantForcedOnline, "Further obligations", ("ledger.domain.catalogue",)),
+    RuleEntry(OnlineBackfillDemanded, "Further obligations", ("ledger.domain.intake",)),
+    RuleEntry(FullOnlineBasisMissing, "Further obligations", ("ledger.domain.catalogue",)),
+    RuleEntry(ElectronicMaterialRefused, "Further obligations", ("ledger.domain.intake",)),
+    RuleEntry(PaperResignatureDemanded, "Further obligations", ("ledger.domain.intake",)),
+    RuleEntry(SharingBasisMissing, "Further obligations", ("ledger.domain.catalogue",)),
+    RuleEntry(SharedDataNotFetched, "Further obligations", ("ledger.domain.intake",)),
+    RuleEntry(GuideSamplesMissing, "Further obligations", ("ledger.domain.catalogue",)),
 )
 """Every concrete rule violation with its article and where it is enforced; one line each
 (add new violations here, next to their kin)."""

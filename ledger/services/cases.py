@@ -460,18 +460,23 @@ class CaseService:
         defects: Mapping[str, str],
         *,
         signer: Signer,
+        grounds: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
-        """Issue the one-time correction notice (一次性告知) listing every defective material."""
+        """Issue the one-time correction notice (一次性告知) listing every defective material;
+        ``grounds`` codes the ground of each reason (``ledger.domain.intake.DefectGround``)."""
         defects = dict(defects)
+        params, coded = _with_grounds({"defects": defects}, grounds)
         return self._command(
             "request_correction",
             serial,
-            {"defects": defects},
+            params,
             signer,
             DEPARTMENT_ROLES,
             idempotency_key,
-            lambda case, at, seal: case.request_correction(defects, at=at, seal=seal),
+            lambda case, at, seal: case.request_correction(
+                defects, at=at, seal=seal, grounds=coded
+            ),
         )
 
     def correct(
@@ -550,18 +555,20 @@ class CaseService:
         reasons: Sequence[str],
         *,
         signer: Signer,
+        grounds: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
-        """Refuse acceptance with reasons (不予受理通知书)."""
+        """Refuse acceptance with reasons (不予受理通知书); ``grounds`` as for corrections."""
         reasons = list(reasons)
+        params, coded = _with_grounds({"reasons": reasons}, grounds)
         return self._command(
             "not_accept",
             serial,
-            {"reasons": reasons},
+            params,
             signer,
             DEPARTMENT_ROLES,
             idempotency_key,
-            lambda case, at, seal: case.not_accept(reasons, at=at, seal=seal),
+            lambda case, at, seal: case.not_accept(reasons, at=at, seal=seal, grounds=coded),
         )
 
     def return_case(
@@ -570,18 +577,20 @@ class CaseService:
         reasons: Sequence[str],
         *,
         signer: Signer,
+        grounds: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
-        """Return the application with reasons (退件通知书)."""
+        """Return the application with reasons (退件通知书); ``grounds`` as for corrections."""
         reasons = list(reasons)
+        params, coded = _with_grounds({"reasons": reasons}, grounds)
         return self._command(
             "return_case",
             serial,
-            {"reasons": reasons},
+            params,
             signer,
             DEPARTMENT_ROLES,
             idempotency_key,
-            lambda case, at, seal: case.return_case(reasons, at=at, seal=seal),
+            lambda case, at, seal: case.return_case(reasons, at=at, seal=seal, grounds=coded),
         )
 
     # -- processing ---------------------------------------------------------------------------
@@ -1068,6 +1077,17 @@ class CaseService:
             return None
         registered = applicant.sealed("address")
         return None if registered is None else registered.ciphertext
+
+
+def _with_grounds(
+    params: dict[str, Any], grounds: Mapping[str, str] | None
+) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """The command's parameters with its grounds (only when given, so a request without grounds
+    keeps its idempotency digest), and the grounds as text for the domain to check."""
+    if grounds is not None and not isinstance(grounds, Mapping):
+        raise InvalidCaseStep("grounds", "must map material codes to grounds")
+    coded = None if grounds is None else {str(k): str(v) for k, v in grounds.items()}
+    return (params | {"grounds": coded}) if coded else params, coded
 
 
 def _digest(command: str, params: Mapping[str, Any]) -> bytes:

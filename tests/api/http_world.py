@@ -58,9 +58,21 @@ def guide(code: str = ITEM, department: str = FOOD) -> dict[str, Any]:
         "fee_basis": "",
         "handling_modes": ["full_online", "window"],
         "result_type": "certificate",
-        "result_sample": "",
+        "result_sample": "食品经营许可证（样本）",
         "hotline": "12345",
         "retention": "D30",
+        "forms": [
+            {
+                "code": "APPLICATION-FORM",
+                "name": "食品经营许可申请书",
+                "blank_form": "https://gdzwfw.example/forms/food-apply.docx",
+                "sample_text": "https://gdzwfw.example/forms/food-apply-sample.pdf",
+                "online": True,
+                "window": True,
+            }
+        ],
+        "online_promised_limit_days": None,
+        "full_online_exception": "",
     }
 
 

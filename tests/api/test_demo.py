@@ -71,6 +71,33 @@ def test_demo_drives_a_few_hundred_cases_through_every_path(
     assert cases["erased"]
 
 
+def test_demo_shows_each_intake_obligation_refused_recording_nothing_GZ20_12_FZ_23(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """One line per intake obligation (RULES.md "Further obligations"), each refused with the
+    article's code, and the chain head unmoved by them."""
+    out, result = demo
+    assert result.returncode == 0, result.stderr
+    intake = json.loads((out / "summary.json").read_text(encoding="utf-8"))["intake"]
+    assert intake["recorded_nothing"] is True
+    codes = {
+        code.split(" ")[0] for code in [*intake["guides"].values(), *intake["grounds"].values()]
+    }
+    assert {
+        "guide-forms-or-limit-exceed-window",
+        "window-applicant-forced-online",
+        "full-online-basis-missing",
+        "guide-samples-missing",
+        "electronic-material-refused",
+        "paper-resignature-demanded",
+        "online-backfill-demanded",
+        "shared-data-not-fetched",
+    } <= codes
+    assert [line for line in intake["not_shared"] if " 0 receipts" in line] == []
+    assert intake["not_shared"], "the demo's catalogue has an unshareable material (GZ16·4)"
+    assert "intake         " in result.stdout
+
+
 def test_verify_passes_on_the_demo_ledger(
     demo: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:

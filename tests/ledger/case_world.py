@@ -23,7 +23,7 @@ from ledger.chain.signing import Ed25519Signer
 from ledger.domain.applicants import Applicant
 from ledger.domain.calendar import to_shanghai
 from ledger.domain.cases import Case, SubmittedMaterial
-from ledger.domain.catalogue import Guide, HandlingMode, MaterialSpec, ServiceItem
+from ledger.domain.catalogue import FormSpec, Guide, HandlingMode, MaterialSpec, ServiceItem
 from ledger.domain.certificate_id import make_certificate_id
 from ledger.domain.certificates import Certificate
 from ledger.domain.departments import Department
@@ -94,8 +94,18 @@ def food_guide(**changes: Any) -> Guide:
         "promised_limit_days": 20,
         "handling_modes": (HandlingMode.ONLINE_PRE_ACCEPTANCE, HandlingMode.WINDOW),
         "result_type": "certificate",
+        "result_sample": "食品经营许可证（样本）",
         "hotline": "12345",
         "retention": "D30",
+        "forms": (
+            FormSpec(
+                "APPLICATION-FORM",
+                "食品经营许可申请书",
+                blank_form="https://gdzwfw.example/forms/food-apply.docx",
+                sample_text="https://gdzwfw.example/forms/food-apply-sample.pdf",
+            ),
+        ),
+        "full_online_exception": "《食品经营许可管理办法》第十五条：承诺书原件须签字提交",
     }
     values.update(changes)
     return Guide(**values)
@@ -135,8 +145,17 @@ def card_guide() -> Guide:
         fee_basis="《居民身份证工本费标准》",
         handling_modes=(HandlingMode.FULL_ONLINE, HandlingMode.WINDOW),
         result_type="certificate",
+        result_sample="居民身份证（样本）",
         hotline="12345",
         retention="D10",
+        forms=(
+            FormSpec(
+                "CARD-FORM",
+                "居民身份证申领登记表",
+                blank_form="https://gdzwfw.example/forms/id-card.pdf",
+                sample_text="https://gdzwfw.example/forms/id-card-sample.pdf",
+            ),
+        ),
     )
 
 

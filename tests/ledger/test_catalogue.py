@@ -11,6 +11,7 @@ import pytest
 
 from ledger.chain.verification import verify_chain
 from ledger.domain.catalogue import (
+    FormSpec,
     Guide,
     HandlingMode,
     ItemType,
@@ -34,6 +35,9 @@ from tests.ledger.conftest import DEPARTMENT_CODE, SignedLedger
 ID_CARD = MaterialSpec("M01", "居民身份证", True, ("111",), online=True, window=True)
 LICENCE_FORM = MaterialSpec("M02", "申请表", True, (), online=True, window=True)
 FLOOR_PLAN = MaterialSpec("M03", "场所平面图", False, (), online=False, window=True)
+APPLY_FORM = FormSpec(
+    "F01", "申请书", "https://zwfw.example/f01-blank.docx", "https://zwfw.example/f01.pdf"
+)
 
 
 def make_guide(**changes: Any) -> Guide:
@@ -57,6 +61,8 @@ def make_guide(**changes: Any) -> Guide:
         "result_sample": "食品经营许可证（样本）",
         "hotline": "12345",
         "retention": Retention.YEARS_30,
+        "forms": (APPLY_FORM,),
+        "full_online_exception": "《食品经营许可管理办法》：场所平面图须现场核验",
     }
     values.update(changes)
     return Guide(**values)
