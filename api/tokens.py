@@ -95,9 +95,21 @@ class TokenStore:
             if not present:
                 c.execute("ALTER TABLE api_tokens ADD COLUMN official TEXT NOT NULL DEFAULT ''")
 
-    def create(self, role: str, department: str = "", name: str = "", official: str = "") -> str:
-        """Create a token and return it (the only time it is shown); ``official`` binds it
-        to that official (department and supervisor tokens), whose key signs its acts."""
+    def create(
+        self,
+        role: str,
+        department: str = "",
+        name: str = "",
+        official: str = "",
+        *,
+        system: bool = False,
+    ) -> str:
+        """Create a token and return it (the only time it is shown).
+
+        A department or supervisor token is issued either to an appointed official
+        (``official``: their personal key signs its acts, FZ·26) or, said explicitly with
+        ``system``, to a system integrated with the platform, whose acts are signed by the
+        department's seal or the office's key and attributed to no person."""
         try:
             role_ = Role(role)
         except ValueError as exc:
@@ -114,6 +126,13 @@ class TokenStore:
                 "official: a staff code (2–32 of 0-9, A-Z, a-z, '-'), on department or "
                 "supervisor tokens only"
             )
+        if role_.value in OFFICIAL_ROLES and bool(official) == system:
+            raise TokenError(
+                f"official: a {role_} token is issued to an appointed official (--official "
+                "CODE) or, explicitly, to an integrated system (--system), not both or neither"
+            )
+        if system and role_.value not in OFFICIAL_ROLES:
+            raise TokenError(f"system: only department and supervisor tokens, not {role_}")
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         with self._cursor() as c:

@@ -152,7 +152,9 @@ def set_up_served(base: str, env: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """Once ``serve`` answers at ``base``: tokens by the CLI, then ``setup``; the department's
     token and the case payload."""
     admin = _cli(env, "token", "create", "--role", "admin")
-    dept = _cli(env, "token", "create", "--role", "department", "--department", "GZ-SCJG")
+    dept = _cli(
+        env, "token", "create", "--role", "department", "--department", "GZ-SCJG", "--system"
+    )
     return dept, setup(base, admin, dept)
 
 

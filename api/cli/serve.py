@@ -48,7 +48,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     if args.official:
         department = _official_department(settings.storage, args.official, args.role, department)
     try:
-        token = store.create(args.role, department, args.name or "", args.official or "")
+        token = store.create(
+            args.role, department, args.name or "", args.official or "", system=args.system
+        )
     except TokenError as exc:
         raise ConfigurationError(str(exc)) from exc
     print(token)
@@ -125,8 +127,16 @@ def register(sub: Any) -> None:
     c.add_argument("--name", help="who or what holds the token")
     c.add_argument(
         "--official",
-        help="staff code of the appointed official the token is issued to (department "
-        "tokens; their personal key signs what the token does)",
+        help="staff code of the appointed official the token is issued to (department and "
+        "supervisor tokens: one of --official and --system; their personal key signs what "
+        "the token does)",
+    )
+    c.add_argument(
+        "--system",
+        action="store_true",
+        help="a department or supervisor token for an integrated system instead of an "
+        "official: its acts are signed by the department's seal (or the office's key) and "
+        "attributed to no person",
     )
     c.set_defaults(handler=cmd_token_create)
     r = inner.add_parser("revoke", help="revoke a token by its id (the hex after cl_)")

@@ -435,9 +435,9 @@ def run(ctx: DemoContext) -> None:
     item = _window_item(runtime.ledger)
     tokens = token_store(storage)
     tokens.migrate()
-    token = tokens.create(Role.DEPARTMENT.value, DEPARTMENT, "demo http stage")
-    other = tokens.create(Role.DEPARTMENT.value, OTHER_DEPARTMENT, "demo http stage")
-    supervisor = tokens.create(Role.SUPERVISOR.value, "", "demo http stage")
+    token = tokens.create(Role.DEPARTMENT.value, DEPARTMENT, "demo http stage", system=True)
+    other = tokens.create(Role.DEPARTMENT.value, OTHER_DEPARTMENT, "demo http stage", system=True)
+    supervisor = tokens.create(Role.SUPERVISOR.value, "", "demo http stage", system=True)
     out = ctx.out / "http"
     out.mkdir(parents=True, exist_ok=True)
     log = out / "serve.log"

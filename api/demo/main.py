@@ -226,8 +226,8 @@ NODE_PORT = 8700
 #: One token per role of the HTTP API (api.tokens.Role): (variable, role, extra options).
 ROLE_TOKENS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ADMIN", "admin", ("--name", "demo-admin")),
-    ("DEPT", "department", ("--department", "GZ-SCJG", "--name", "demo-scjg")),
-    ("SUP", "supervisor", ("--name", "demo-supervisor")),
+    ("DEPT", "department", ("--department", "GZ-SCJG", "--system", "--name", "demo-scjg")),
+    ("SUP", "supervisor", ("--official", "ZWFW-J01", "--name", "demo-supervisor")),
     ("AUD", "auditor", ("--name", "demo-auditor")),
     ("ARCH", "archivist", ("--name", "demo-archivist")),
     ("KIOSK", "kiosk", ("--name", KIOSKS[0])),

@@ -49,12 +49,15 @@ class Served:
 
     def token(self, role: str, department: str = "", official: str = "") -> str:
         """A token of ``role``; ``official``: issued to that appointed official (their key
-        signs what it does), else a department's system token or a role's own."""
+        signs what it does), else a department's or the office's system token (``--system``) or a
+        role's own."""
         args = ["token", "create", "--db", self.db, "--role", role]
         if department:
             args += ["--department", department]
         if official:
             args += ["--official", official]
+        elif role in ("department", "supervisor"):
+            args += ["--system"]
         return run_cli(*args, env=self.env, timeout=60, check=True).stdout.strip()
 
     def client(self, token: str | None = None) -> httpx.Client:

@@ -75,6 +75,16 @@ def test_an_administrator_manages_officials_and_the_auditor_reads_a_history(
     assert run("officials", "appoint", "J-001", *office)[0] == 0  # of the supervision office
     code, out = run("token", "create", "--role", "supervisor", "--official", "J-001")
     assert code == 0 and out.startswith("cl_"), out
+    # a department or supervisor token names its holder: an official, or explicitly a system
+    for role in (("--role", "department", "--department", "GZ-SCJG"), ("--role", "supervisor")):
+        code, out = run("token", "create", *role)
+        assert code != 0 and "--official" in out and "--system" in out, out
+        code, out = run("token", "create", *role, "--system")
+        assert code == 0 and out.startswith("cl_"), out
+    code, out = run("token", "create", "--role", "department", "--official", "R-001", "--system")
+    assert code != 0 and "not both" in out, out
+    code, out = run("token", "create", "--role", "auditor", "--system")
+    assert code != 0 and "system" in out, out
 
     code, out = run("officials", "history", "R-001", "--json")
     assert code == 0, out
