@@ -33,9 +33,6 @@ THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 
 NOT_CITED: dict[str, str] = {
     # Enforced on other branches of issue #16 (remove each line when its tests land):
-    "GZ20·18": "results announced publicly: a further obligation (obligations work)",
-    "GZ16·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",
-    "PY·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",
     "NH·18": "no refusal of electronic materials: a further obligation (obligations work)",
     "PY·4": "legal basis for data not shared: a further obligation (obligations work)",
     "PY·12": "no paper re-signature of e-signed material: a further obligation",

@@ -106,6 +106,7 @@ STAGE_MODULES = (
     "api.demo.cases",
     "api.demo.services",
     "api.demo.officials",
+    "api.demo.results",
     "api.demo.anchoring",
     "api.demo.supervision",
     "api.demo.archive",

@@ -20,6 +20,7 @@ from typing import Any, Final
 from api.demo.main import DemoContext, Stage
 from api.officials import appoint, history_with_proofs
 from ledger.domain.certificate_id import make_certificate_id
+from ledger.domain.result_delivery import IdCheck, IdDocument
 from ledger.domain.rules import AuthorityExceeded
 from ledger.services.officials import OfficialService
 
@@ -70,7 +71,7 @@ def run(ctx: DemoContext) -> None:
     certificate = make_certificate_id(issuer + "002", issuer, "C00009001", 1)
     cases.record_certificate(serial, certificate, signer=s["SCJG-D01"])  # GZ16·15
     cases.dispatch(serial, "on_site", signer=s["SCJG-S01"])
-    cases.sign_off(serial, signer=s["SCJG-S01"])
+    cases.sign_off(serial, signer=s["SCJG-S01"], id_check=IdCheck(IdDocument.RESIDENT_ID_CARD))
     history = history_with_proofs(runtime, "SCJG-D01")
     folder = ctx.out / "officials"
     folder.mkdir(parents=True, exist_ok=True)
