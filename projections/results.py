@@ -17,7 +17,7 @@ a case is theirs, ``api.http.routes_results``); a pure function of the log (DESI
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from projections.common import Page, Topics, local_date, paged, read
@@ -210,4 +210,9 @@ def applicant_results(view: View, applicant_id: str, *, limit: int = 200) -> lis
         "ORDER BY decided_on DESC, serial LIMIT ?",
         (applicant_id, limit),
     )
-    return [ApplicantResult(*_announced(r), str(r[8]), str(r[9])) for r in rows]
+    return [
+        ApplicantResult(
+            **asdict(AnnouncedResult(*_announced(r))), delivery_method=r[8], sms_sent_at=r[9]
+        )
+        for r in rows
+    ]
