@@ -14,6 +14,7 @@ from projections.keys import KeysView
 from projections.kiosk_fleet import KioskFleetView
 from projections.progress import ProgressView
 from projections.ratings import RatingsView
+from projections.results import ResultsView
 from projections.supervision import SupervisionView
 from projections.view import View
 from projections.worklist import WorklistView
@@ -29,6 +30,7 @@ VIEWS: tuple[type[View], ...] = (
     IndicatorsView,
     KioskFleetView,
     ArchiveIndexView,
+    ResultsView,
 )
 
 

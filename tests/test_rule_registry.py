@@ -32,10 +32,6 @@ TESTS = ROOT / "tests"
 THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
 
 NOT_CITED: dict[str, str] = {
-    # Enforced on other branches of issue #16 (remove each line when its tests land):
-    "GZ20·18": "results announced publicly: a further obligation (obligations work)",
-    "GZ16·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",
-    "PY·16": "licensed couriers, fees on delivery: a further obligation (obligations work)",
     # Not enforceable by the ledger:
     "PY·20": "kiosks serve 24 hours: an operating duty of the hall, no command to refuse",
 }

@@ -50,6 +50,7 @@ from ledger.domain.identity import (
 )
 from ledger.domain.keys import KeyRole
 from ledger.domain.personal_data import ERASED, PersonalData
+from ledger.domain.result_delivery import IdCheck, IdDocument
 from ledger.domain.signer import Signer
 from ledger.errors import RuleViolation
 
@@ -694,7 +695,7 @@ class Simulation:
         ) -> Callable[[Run], None]:
             return lambda r: getattr(self.cases, name)(r.serial, *args, signer=signer, **kwargs)
 
-        waybill = f"SF{rng.randrange(10**11, 10**12)}"
+        waybill = f"EMS{rng.randrange(10**11, 10**12)}"  # a licensed courier (GZ16·16)
         if run.path == "public_notice":
             return [
                 Step(1, "dispatch courier", do("dispatch", "courier", waybill=waybill)),
@@ -709,13 +710,19 @@ class Simulation:
         recipient = (
             rng.choice(("applicant", "applicant", "agent")) if method != "online" else "applicant"
         )
+        # a pick-up at the hall is signed off on a valid ID (FZ·20)
+        picked_up = IdCheck(IdDocument.RESIDENT_ID_CARD) if method == "on_site" else None
         return [
             Step(
                 rng.randint(0, 1),
                 "dispatch",
                 do("dispatch", method, waybill=waybill if method == "courier" else ""),
             ),
-            Step(rng.randint(1, 3), "sign_off", do("sign_off", recipient, signer=signed_by)),
+            Step(
+                rng.randint(1, 3),
+                "sign_off",
+                do("sign_off", recipient, signer=signed_by, id_check=picked_up),
+            ),
             Step(rng.randint(0, 1), "close", do("close")),
         ]
 

@@ -107,6 +107,7 @@ STAGE_MODULES = (
     "api.demo.intake",
     "api.demo.services",
     "api.demo.officials",
+    "api.demo.results",
     "api.demo.anchoring",
     "api.demo.supervision",
     "api.demo.archive",

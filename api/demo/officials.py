@@ -25,6 +25,7 @@ from api.demo.main import DemoContext, Stage
 from api.demo.services import OFFICE, OFFICE_SUPERVISOR
 from api.officials import appoint, history_with_proofs
 from ledger.domain.certificates import Certificate
+from ledger.domain.result_delivery import IdCheck, IdDocument
 from ledger.domain.rules import AuthorityExceeded
 from ledger.domain.supervision import SupervisionReason
 from ledger.services.domain_services import CertificateService, SupervisionService
@@ -80,7 +81,7 @@ def run(ctx: DemoContext) -> None:
     certificate = _issue_certificate(ctx, sim, serial)  # before dispatch (GZ16·15)
     order = _supervise(ctx, sim.clock.now(), refused)
     cases.dispatch(serial, "on_site", signer=s["SCJG-S01"])
-    cases.sign_off(serial, signer=s["SCJG-S01"])
+    cases.sign_off(serial, signer=s["SCJG-S01"], id_check=IdCheck(IdDocument.RESIDENT_ID_CARD))
     history = history_with_proofs(runtime, "SCJG-D01")
     folder = ctx.out / "officials"
     folder.mkdir(parents=True, exist_ok=True)

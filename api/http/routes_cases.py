@@ -64,6 +64,7 @@ from api.tokens import Principal, Role
 from ledger.domain.cases import Case, CaseState, Channel
 from ledger.domain.catalogue import ServiceItem
 from ledger.domain.documents import SignedDocument
+from ledger.domain.result_delivery import IdCheck
 from ledger.domain.rules import InvalidSerial
 from ledger.domain.signer import Signer
 from ledger.services.cases import Outcome, ServiceItemNotFound
@@ -794,6 +795,8 @@ def dispatch(
             signer=s,
             waybill=body.waybill,
             mailing_address=body.mailing_address,
+            courier=body.courier,
+            courier_fee=body.courier_fee,
             idempotency_key=k,
         ),
     )
@@ -845,7 +848,9 @@ def sign_off(
     body: SignOffCreate | None = None,
     key: IdempotencyKey = None,
 ) -> CaseStepPublic:
-    recipient = (body or SignOffCreate()).recipient
+    given = body or SignOffCreate()
+    found = given.id_check  # a rule violation (FZ·20) becomes a 422 naming the field
+    checked = None if found is None else IdCheck(found.document, found.valid)
     cases = wired.services.cases
     return _step(
         wired,
@@ -853,7 +858,9 @@ def sign_off(
         serial,
         key,
         _sign_off_signer,
-        lambda s, k: cases.sign_off(serial, recipient, signer=s, idempotency_key=k),
+        lambda s, k: cases.sign_off(
+            serial, given.recipient, signer=s, id_check=checked, idempotency_key=k
+        ),
     )
 
 

@@ -160,14 +160,28 @@ class DispatchCreate(Frozen):
     method: DeliveryMethod
     waybill: Reference | Literal[""] = ""
     mailing_address: Address | None = None
+    courier: Annotated[str, StringConstraints(max_length=32)] = "ems"
+    """By courier: one licensed for official documents (GZ16·16): ``ems``, ``china_post``."""
+    courier_fee: Annotated[str, StringConstraints(max_length=32)] = "cash_on_delivery"
+    """By courier: ``cash_on_delivery`` (到付, PY·16), or ``prepaid_by_department`` where the
+    city carries the postage."""
 
 
 class DeliveryFailureCreate(Frozen):
     reason: Text
 
 
+class IdCheckCreate(Frozen):
+    """The ID shown at a pick-up (FZ·20): its type and whether it was valid, not its number."""
+
+    document: Annotated[str, StringConstraints(max_length=32)]
+    valid: bool = True
+
+
 class SignOffCreate(Frozen):
     recipient: Recipient = Recipient.APPLICANT
+    id_check: IdCheckCreate | None = None
+    """Required for a pick-up at the hall (an ``on_site`` dispatch, FZ·20)."""
 
 
 class PublicNoticeCreate(Frozen):

@@ -45,6 +45,7 @@ ROUTER_MODULES = (
     "api.http.routes_tiles",
     "api.http.routes_officials",
     "api.http.routes_accountability",
+    "api.http.routes_results",
 )
 
 #: Background workers added by later capabilities: ``module:function(ctx) -> stop()``.

@@ -45,6 +45,15 @@ from ledger.domain.certificate_id import CertificateIdError, parse_certificate_i
 from ledger.domain.departments import Department
 from ledger.domain.intake import DefectGround, check_delivery, check_grounds
 from ledger.domain.keyed import NaturalKey
+from ledger.domain.result_delivery import (
+    DEFAULT_COURIER,
+    CourierFee,
+    IdCheck,
+    check_courier,
+    check_courier_fee,
+    check_pickup,
+    result_notice,
+)
 from ledger.domain.rules import (
     ApplicantErased,
     BlacklistedApplicant,
@@ -1389,9 +1398,18 @@ class Case(NaturalKey, Aggregate):
         at: dt.datetime,
         waybill: str = "",
         mailing_address: bytes | None = None,
+        courier: str = DEFAULT_COURIER,
+        courier_fee: CourierFee | str = CourierFee.CASH_ON_DELIVERY,
+        department_paid_postage: bool = False,
+        sms_to: bytes | None = None,
     ) -> None:
         """Send the result: on site (SMS notice to collect), by courier (waybill, sealed
-        address) or online (push + SMS). Public notice is a separate step after failures."""
+        address) or online (push + SMS). Public notice is a separate step after failures.
+
+        By courier, only one licensed for official documents (GZ16·16) and with the fee paid on
+        delivery (PY·16; by the department only where ``department_paid_postage``, the city's
+        choice). Every dispatch records the result SMS (FZ·20) to ``sms_to``, the applicant's
+        sealed phone number (``None``: none on file, recorded as not sent)."""
         self._require_result("dispatch")
         at = self._when(at)
         method = _member("method", DeliveryMethod, method)
@@ -1403,17 +1421,33 @@ class Case(NaturalKey, Aggregate):
             DeliveryMethod.COURIER: ["sms"],
             DeliveryMethod.ONLINE: ["push", "sms"],
         }[method]
+        fee = ""
         if method is DeliveryMethod.COURIER:
             waybill = _reference("waybill", waybill)
             if not isinstance(address, bytes) or not address:
                 raise InvalidCaseStep("mailing_address", "a courier delivery needs the address")
+            courier = check_courier(courier)
+            fee = check_courier_fee(
+                courier_fee, department_paid_allowed=department_paid_postage is True
+            ).value
         else:
             if waybill:
                 raise InvalidCaseStep("waybill", "only a courier delivery has a waybill")
             address = None
-        self._dispatched(
-            at=at, method=method.value, notices=notices, waybill=waybill, mailing_address=address
-        )
+            courier = ""
+        if sms_to is not None and (not isinstance(sms_to, bytes) or not sms_to):
+            raise InvalidCaseStep("sms_to", "must be the sealed phone number")
+        case = (self.serial, self.item_name, self.result_conclusion)
+        sms = result_notice(*case, method.value, at, sms_to, courier, waybill, fee).to_dict()
+        self._dispatched(at, method.value, notices, waybill, address, courier, fee, sms)
+
+    @property
+    def result_conclusion(self) -> str:
+        """The conclusion of the case's decision (准予许可 / 不予许可 …), "" before it."""
+        for document in reversed(self.documents):
+            if document["kind"] in ("approval_decision", "disapproval_decision"):
+                return str(document["body"]["conclusion"])
+        return ""
 
     @event("Dispatched")
     def _dispatched(
@@ -1423,7 +1457,12 @@ class Case(NaturalKey, Aggregate):
         notices: list[str],
         waybill: str,
         mailing_address: bytes | None,
+        courier: str = "",
+        courier_fee: str = "",
+        result_notice: dict[str, Any] | None = None,
     ) -> None:
+        """``courier``, ``courier_fee`` (GZ16·16, PY·16) and ``result_notice`` (the result SMS,
+        FZ·20) are absent from dispatches recorded before they were."""
         self.state = CaseState.DISPATCHED
         self.last_at = at
         self.dispatches.append({"method": method, "at": at, "waybill": waybill, "failed": ""})
@@ -1442,13 +1481,20 @@ class Case(NaturalKey, Aggregate):
         self.dispatches[-1] = {**self.dispatches[-1], "failed": reason}
 
     def sign_off(
-        self, recipient: Recipient | str = Recipient.APPLICANT, *, at: dt.datetime, seal: Sealer
+        self,
+        recipient: Recipient | str = Recipient.APPLICANT,
+        *,
+        at: dt.datetime,
+        seal: Sealer,
+        id_check: IdCheck | None = None,
     ) -> None:
-        """Record the sign-off (签收) and issue the delivery receipt (送达回证)."""
+        """Record the sign-off (签收) and issue the delivery receipt (送达回证). A pick-up at the
+        hall needs a valid ID (FZ·20): the receipt records the document type checked."""
         self._require("sign_off")
         at = self._when(at)
         recipient = _member("recipient", Recipient, recipient)
         last = self.dispatches[-1]
+        checked = check_pickup(last["method"], id_check)
         body = {
             "method": last["method"],
             "dispatched_at": last["at"],
@@ -1457,6 +1503,8 @@ class Case(NaturalKey, Aggregate):
             "applicant": self.applicant_id,
             "waybill": last["waybill"],
         }
+        if checked is not None:
+            body["id_check"] = checked
         receipt = self._seal(seal, "delivery_receipt", body)
         self._delivered(
             at=at, method=last["method"], delivered_on=shanghai_date(at), receipt=receipt

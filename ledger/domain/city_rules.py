@@ -14,6 +14,10 @@ more. The differences settled here (RULES.md "Further obligations"):
 - NH·25(二) counts filling in or uploading content unrelated to the matter ("填写或上传与办事无关的
   信息") together with materials not submitted after approval (more than three times); the
   other texts do not make it a ground. Default: not a ground.
+- Courier fees: PY·16 has them paid on delivery by the applicant, without exception ("一律采用
+  “到付”的方式由服务对象自行结算"); the other texts are silent. A city may carry the postage of
+  results itself (免费寄递). Default: on delivery only (PY·16). Charging postage in advance is
+  refused everywhere (``ledger.domain.result_delivery``).
 
 A department's registered city (``Department.city``) chooses its rules (:func:`rules_for`);
 a city without a preset gets :data:`STRICTER`.
@@ -57,6 +61,9 @@ class CityRules:
     applicant is removed (NH·25). Default: 3."""
     unrelated_form_content_counts: bool = False
     """Unrelated content in forms or uploads counts toward ground (二) of NH·25. Default: no."""
+    department_paid_postage: bool = False
+    """A result's courier fee may be carried by the department (免费寄递) instead of paid on
+    delivery by the applicant. Default: no — "一律采用“到付”" (PY·16); no seed allows it."""
 
 
 STRICTER: Final = CityRules(name="default (stricter)")

@@ -871,6 +871,34 @@ __all__ += [
 ]
 
 
+class CourierNotLicensed(FieldViolation):
+    """A result travels by post only with a courier the law allows to carry official documents
+    (通过国家法律、法规认可的从事运输国家公文材料的快递企业递送, GZ16·16)."""
+
+    rule = "GZ16·16"
+    code = "courier-not-licensed"
+
+
+class CourierFeeNotOnDelivery(FieldViolation):
+    """Courier fees are settled by the applicant on delivery (快递服务费用一律采用“到付”的方式由
+    服务对象自行结算, PY·16): never charged in advance, nor carried by the department unless the
+    city so chose."""
+
+    rule = "PY·16"
+    code = "courier-fee-not-on-delivery"
+
+
+class PickupWithoutValidId(FieldViolation):
+    """A paper result is collected only on a valid identity document (由申请人携有效证件前往服务
+    大厅领取, FZ·20)."""
+
+    rule = "FZ·20"
+    code = "pickup-without-valid-id"
+
+
+__all__ += ["CourierFeeNotOnDelivery", "CourierNotLicensed", "PickupWithoutValidId"]
+
+
 # --- the registry: every refusal with its article, where it is enforced ----------------------
 
 
@@ -1053,6 +1081,9 @@ RULE_REGISTRY: tuple[RuleEntry, ...] = (
     RuleEntry(SharingBasisMissing, "Further obligations", ("ledger.domain.catalogue",)),
     RuleEntry(SharedDataNotFetched, "Further obligations", ("ledger.domain.intake",)),
     RuleEntry(GuideSamplesMissing, "Further obligations", ("ledger.domain.catalogue",)),
+    RuleEntry(CourierNotLicensed, "Further obligations", ("ledger.domain.result_delivery",)),
+    RuleEntry(CourierFeeNotOnDelivery, "Further obligations", ("ledger.domain.result_delivery",)),
+    RuleEntry(PickupWithoutValidId, "Further obligations", ("ledger.domain.result_delivery",)),
 )
 """Every concrete rule violation with its article and where it is enforced; one line each
 (add new violations here, next to their kin)."""

@@ -49,9 +49,11 @@ from ledger.domain.cases import (
     SubmittedMaterial,
 )
 from ledger.domain.catalogue import ServiceItem
+from ledger.domain.city_rules import rules_for
 from ledger.domain.departments import Department
 from ledger.domain.documents import SignedDocument, issue_document
 from ledger.domain.keys import ActorKey, KeyRole
+from ledger.domain.result_delivery import DEFAULT_COURIER, CourierFee, IdCheck
 from ledger.domain.rules import (
     DecisionNotSealed,
     InvalidCaseStep,
@@ -771,16 +773,36 @@ class CaseService:
         signer: Signer,
         waybill: str = "",
         mailing_address: str | None = None,
+        courier: str = DEFAULT_COURIER,
+        courier_fee: CourierFee | str = CourierFee.CASH_ON_DELIVERY,
         idempotency_key: str | None = None,
     ) -> Outcome:
-        """Send the result on site, by courier or online."""
-        params = {"method": str(method), "waybill": waybill, "mailing_address": mailing_address}
+        """Send the result on site, by courier or online, with the result SMS to the applicant's
+        sealed phone number (FZ·20); a courier is licensed for official documents (GZ16·16) and
+        paid on delivery unless the department's city carries the postage (PY·16)."""
+        params = {
+            "method": str(method),
+            "waybill": waybill,
+            "mailing_address": mailing_address,
+            "courier": courier,
+            "courier_fee": str(courier_fee),
+        }
 
         def act(case: Case, at: dt.datetime, seal: Sealer) -> None:
             sealed = None
             if mailing_address is not None:
                 sealed = self._seal_text(case.applicant_id, mailing_address)
-            case.dispatch(method, at=at, waybill=waybill, mailing_address=sealed)
+            city = rules_for(self._department(case.department).city)
+            case.dispatch(
+                method,
+                at=at,
+                waybill=waybill,
+                mailing_address=sealed,
+                courier=courier,
+                courier_fee=courier_fee,
+                department_paid_postage=city.department_paid_postage,
+                sms_to=self._sealed_phone(case.applicant_id),
+            )
 
         return self._command(
             "dispatch", serial, params, signer, DEPARTMENT_ROLES, idempotency_key, act
@@ -806,17 +828,22 @@ class CaseService:
         recipient: Recipient | str = Recipient.APPLICANT,
         *,
         signer: Signer,
+        id_check: IdCheck | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
-        """Record the sign-off and issue the delivery receipt (送达回证)."""
+        """Record the sign-off and issue the delivery receipt (送达回证); a pick-up at the hall
+        checks a valid ID (FZ·20)."""
         return self._command(
             "sign_off",
             serial,
-            {"recipient": str(recipient)},
+            {
+                "recipient": str(recipient),
+                "id_check": None if id_check is None else id_check.to_dict(),
+            },
             signer,
             SIGN_OFF_ROLES,
             idempotency_key,
-            lambda case, at, seal: case.sign_off(recipient, at=at, seal=seal),
+            lambda case, at, seal: case.sign_off(recipient, at=at, seal=seal, id_check=id_check),
         )
 
     def deliver_by_public_notice(
@@ -1067,6 +1094,18 @@ class CaseService:
         if self.vault is None:
             raise InvalidCaseStep("mailing_address", "this service has no personal-data vault")
         return self.vault.seal(applicant_id, "mailing_address", address).ciphertext
+
+    def _sealed_phone(self, applicant_id: UUID) -> bytes | None:
+        """The applicant's phone number as sealed at registration (``None``: none on file, the
+        applicant erased, or not registered here) — the result SMS's number (FZ·20)."""
+        try:
+            applicant: Aggregate = self.ledger.reference(applicant_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(applicant, Applicant):
+            return None
+        phone = applicant.sealed("phone")
+        return None if phone is None else phone.ciphertext
 
     def _sealed_address(
         self, applicant: Applicant, delivery: DeliveryMethod | str, address: str | None
