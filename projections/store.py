@@ -84,12 +84,22 @@ class Tx:
 
     Rows come back as tuples by position: a dict row (the PostgreSQL datastore's default)
     would merge unnamed columns that share a name, such as two ``SUM(…)``.
+
+    Writes are deferred and batched (issue 18): a plain ``INSERT``/``UPDATE``/``DELETE`` of one
+    table (no ``SELECT``, ``FROM`` or ``RETURNING`` reaching another) waits in that table's
+    queue, and a queue goes out as one ``executemany`` per run of the same statement, in
+    the order written. Such a statement touches only its own table, so the tables' queues
+    commute with each other; within a table nothing is reordered. A queue is written before
+    any other statement that names its table (a read, a write that reads, DDL), before the
+    tracking is recorded and when the transaction ends, so every read sees every write
+    before it, and the rows after a batch are those that statement-by-statement gives.
     """
 
     def __init__(self, cursor: Any, dialect: str):
         self._cursor = cursor  # the library's cursor: tracking rows go through it
         self.dialect = dialect
         self._sqlite = dialect == "sqlite"
+        self._pending: dict[str, list[tuple[str, Sequence[Any]]]] = {}
         if self._sqlite:  # sqlite3's own cursor, rows as plain tuples (BLOBs come as bytes)
             self._rows = cursor.sqlite_cursor.connection.cursor()
             self._rows.row_factory = None
@@ -100,13 +110,61 @@ class Tx:
         return sql if self._sqlite else _postgres_sql(sql)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        target, names = _shape(sql)
+        if target is not None:
+            queue = self._pending.get(target)
+            if queue is None:
+                self._pending[target] = [(sql, params)]
+            else:
+                queue.append((sql, params))
+            return
+        if self._pending:
+            self._flush(names)
         if self._sqlite:
             self._rows.execute(sql, params)
         else:
             self._rows.execute(_postgres_sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        target, names = _shape(sql)
+        if target is not None:
+            self._pending.setdefault(target, []).extend((sql, r) for r in rows)
+            return
+        if self._pending:
+            self._flush(names)
         self._rows.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def flush(self) -> None:
+        """Write every deferred statement (in each table's order)."""
+        pending, self._pending = self._pending, {}
+        for queue in pending.values():
+            self._write(queue)
+
+    def _flush(self, names: frozenset[str]) -> None:
+        """Write the deferred statements of the tables named in ``names``."""
+        for table in [t for t in self._pending if t in names]:
+            self._write(self._pending.pop(table))
+
+    def _write(self, queue: list[tuple[str, Sequence[Any]]]) -> None:
+        """One table's deferred statements, each run of the same statement as one
+        ``executemany``."""
+        rows = self._rows
+        n = len(queue)
+        i = 0
+        while i < n:
+            sql = queue[i][0]
+            j = i + 1
+            while j < n and queue[j][0] == sql:
+                j += 1
+            if j == i + 1:
+                params = queue[i][1]
+                if self._sqlite:
+                    rows.execute(sql, params)
+                else:
+                    rows.execute(_postgres_sql(sql), tuple(params))
+            else:
+                rows.executemany(self._sql(sql), [tuple(p) for _, p in queue[i:j]])
+            i = j
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         if self._sqlite:
@@ -124,6 +182,7 @@ class Tx:
     ) -> Iterator[tuple[Any, ...]]:
         """Every row of one read-only statement, ``size`` at a time, memory flat: a server-side
         cursor on PostgreSQL (in this transaction), SQLite's own stepping cursor."""
+        self.flush()
         if self.dialect == "sqlite":  # eventsourcing wraps sqlite3's cursor
             cursor = self._cursor.sqlite_cursor.connection.cursor()
         else:
@@ -135,6 +194,28 @@ class Tx:
                     yield _plain(row)
         finally:
             cursor.close()
+
+
+_WRITE: Final = re.compile(
+    r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(\w+)",
+    re.IGNORECASE,
+)
+_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_READS_OTHERS: Final = frozenset({"select", "from", "returning", "with"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape(sql: str) -> tuple[str | None, frozenset[str]]:
+    """The table a statement writes when it may be deferred (None: it is run at once), and
+    the names it mentions (lower case: the tables whose deferred writes must go first)."""
+    names = frozenset(n.lower() for n in _NAME.findall(sql))
+    write = _WRITE.match(sql)
+    if write is None:
+        return None, names
+    rest = frozenset(n.lower() for n in _NAME.findall(sql[write.end() :]))
+    if rest & _READS_OTHERS:  # a subquery, UPDATE … FROM, RETURNING: run at once
+        return None, names
+    return write.group(1).lower(), names
 
 
 @functools.lru_cache(maxsize=1024)
@@ -394,11 +475,14 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
         _reread_tracking(self, tx, c, "tracking")
         super()._create_table(c)
         _record(tx, self.name, self.tables)
+        tx.flush()
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as c:
-            yield Tx(c, "sqlite")
+            tx = Tx(c, "sqlite")
+            yield tx
+            tx.flush()
 
     def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of one read-only statement."""
@@ -415,6 +499,7 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
     ) -> None:
         """Record the position (and the seal) in ``tx``; raises :class:`ViewTampered`."""
         _seal(tx, self.name, "tracking", tracking, link, checked)
+        tx.flush()
         self._insert_tracking(tx._cursor, tracking)
 
     def seal(self, tx: Tx, application_name: str) -> Seal:
@@ -446,11 +531,14 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
         _reread_tracking(self, tx, curs, self.tracking_table_name)
         super()._create_table(curs)
         _record(tx, self.name, self.tables)
+        tx.flush()
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as c:
-            yield Tx(c, "postgres")
+            tx = Tx(c, "postgres")
+            yield tx
+            tx.flush()
 
     def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of one read-only statement: one round trip (autocommit, no BEGIN)."""
@@ -481,6 +569,7 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
     ) -> None:
         """Record the position (and the seal) in ``tx``; raises :class:`ViewTampered`."""
         _seal(tx, self.name, self.tracking_table_name, tracking, link, checked)
+        tx.flush()
         self._insert_tracking(tx._cursor, tracking)
 
     def seal(self, tx: Tx, application_name: str) -> Seal:
