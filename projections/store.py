@@ -95,11 +95,12 @@ class Tx:
     before it, and the rows after a batch are those that statement-by-statement gives.
     """
 
-    def __init__(self, cursor: Any, dialect: str):
+    def __init__(self, cursor: Any, dialect: str, tables: Sequence[Table] = ()):
         self._cursor = cursor  # the library's cursor: tracking rows go through it
         self.dialect = dialect
         self._sqlite = dialect == "sqlite"
         self._pending: dict[str, list[tuple[str, Sequence[Any]]]] = {}
+        self._tables = {t.name: t for t in tables}
         if self._sqlite:  # sqlite3's own cursor, rows as plain tuples (BLOBs come as bytes)
             self._rows = cursor.sqlite_cursor.connection.cursor()
             self._rows.row_factory = None
@@ -137,34 +138,61 @@ class Tx:
     def flush(self) -> None:
         """Write every deferred statement (in each table's order)."""
         pending, self._pending = self._pending, {}
-        for queue in pending.values():
-            self._write(queue)
+        for table, queue in pending.items():
+            self._write(table, queue)
 
     def _flush(self, names: frozenset[str]) -> None:
         """Write the deferred statements of the tables named in ``names``."""
         for table in [t for t in self._pending if t in names]:
-            self._write(self._pending.pop(table))
+            self._write(table, self._pending.pop(table))
 
-    def _write(self, queue: list[tuple[str, Sequence[Any]]]) -> None:
-        """One table's deferred statements, each run of the same statement as one
-        ``executemany``."""
-        rows = self._rows
-        n = len(queue)
-        i = 0
-        while i < n:
-            sql = queue[i][0]
-            j = i + 1
-            while j < n and queue[j][0] == sql:
-                j += 1
-            if j == i + 1:
-                params = queue[i][1]
-                if self._sqlite:
-                    rows.execute(sql, params)
-                else:
-                    rows.execute(_postgres_sql(sql), tuple(params))
+    def _write(self, table: str, queue: list[tuple[str, Sequence[Any]]]) -> None:
+        """One table's deferred statements, in rounds: the n-th statement of each row (its
+        primary key, :func:`_row_key`) goes in round n, and a round writes each of its
+        statements as one ``executemany``. Statements of different rows commute (each
+        touches its own row only), a row's statements keep their order; a statement whose
+        row is not known (:func:`_row_key` is None) ends the rounds before it and runs alone.
+        """
+        known = self._tables.get(table)
+        memo = None if known is None else _row_keys(known)
+        rounds: list[dict[str, list[Sequence[Any]]]] = []
+        seen: dict[Any, int] = {}
+        for sql, params in queue:
+            at: Any = None if memo is None else memo.get(sql, _UNSEEN)
+            if at is _UNSEEN:
+                at = memo[sql] = _row_key(sql, known)  # type: ignore[index, arg-type]
+            if at is None:
+                self._run(rounds)
+                rounds, seen = [], {}
+                self._run([{sql: [params]}])
+                continue
+            key = params[at] if type(at) is int else tuple(params[i] for i in at)
+            n = seen.get(key, 0)
+            seen[key] = n + 1
+            if n == len(rounds):
+                rounds.append({sql: [params]})
             else:
-                rows.executemany(self._sql(sql), [tuple(p) for _, p in queue[i:j]])
-            i = j
+                same = rounds[n].get(sql)
+                if same is None:
+                    rounds[n][sql] = [params]
+                else:
+                    same.append(params)
+        self._run(rounds)
+
+    def _run(self, rounds: list[dict[str, list[Sequence[Any]]]]) -> None:
+        rows = self._rows
+        sqlite = self._sqlite
+        for batch in rounds:
+            for sql, params in batch.items():
+                if len(params) == 1:
+                    if sqlite:
+                        rows.execute(sql, params[0])
+                    else:
+                        rows.execute(_postgres_sql(sql), tuple(params[0]))
+                elif sqlite:
+                    rows.executemany(sql, params)
+                else:
+                    rows.executemany(_postgres_sql(sql), [tuple(p) for p in params])
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         if self._sqlite:
@@ -202,6 +230,119 @@ _WRITE: Final = re.compile(
 )
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _READS_OTHERS: Final = frozenset({"select", "from", "returning", "with"})
+
+
+_INSERT: Final = re.compile(
+    r"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+\w+\s*(?:\(([\w\s,]*)\))?\s*VALUES\s*\(",
+    re.IGNORECASE,
+)
+_CHANGE: Final = re.compile(
+    r"\s*(?:UPDATE\s+\w+\s+SET\s+(.*)|DELETE\s+FROM\s+\w+\s+)\bWHERE\b(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_PINNED: Final = re.compile(r"\s*(\w+)\s*=\s*\?\s*$")
+_CONFLICT: Final = re.compile(r"\bON\s+CONFLICT\s*\(([\w\s,]*)\)", re.IGNORECASE)
+
+
+def _marks(sql: str) -> list[int]:
+    """Offsets of the ``?`` placeholders outside quoted literals."""
+    out, quoted = [], False
+    for i, ch in enumerate(sql):
+        if ch == "'":
+            quoted = not quoted
+        elif ch == "?" and not quoted:
+            out.append(i)
+    return out
+
+
+_UNSEEN: Final = object()
+
+
+@functools.lru_cache(maxsize=256)
+def _row_keys(table: Table) -> dict[str, int | tuple[int, ...] | None]:
+    """The :func:`_row_key` of each statement met so far on ``table``, by its text."""
+    return {}
+
+
+def _row_key(sql: str, table: Table) -> int | tuple[int, ...] | None:
+    """Where a deferred write's row is among its parameters: the positions of its primary
+    key's values, when the statement touches that one row only — an ``INSERT … VALUES`` of
+    one row (``ON CONFLICT`` on the primary key at most), an ``UPDATE`` or ``DELETE`` whose
+    ``WHERE`` is ``AND``-ed terms pinning every key column with ``= ?`` and whose ``SET``
+    does not change the key. None for anything else (it keeps its place among all)."""
+    primary_key = table.primary_key
+    marks = _marks(sql)
+    insert = _INSERT.match(sql)
+    if insert is not None:
+        depth, start, items = 1, insert.end(), []
+        quoted, i = False, insert.end()
+        while i < len(sql) and depth:
+            ch = sql[i]
+            if ch == "'":
+                quoted = not quoted
+            elif not quoted and ch == "(":
+                depth += 1
+            elif not quoted and ch in ",)" and depth == 1:
+                items.append((start, i))
+                start = i + 1
+                if ch == ")":
+                    depth = 0
+            elif not quoted and ch == ")":
+                depth -= 1
+            i += 1
+        rest = sql[i:]
+        conflict = _CONFLICT.search(rest)
+        if depth or (
+            rest.strip()
+            and (
+                conflict is None
+                or {c.strip().lower() for c in conflict.group(1).split(",")} != set(primary_key)
+                or "values" in rest.lower()
+            )
+        ):
+            return None
+        columns = (
+            [c.strip().lower() for c in insert.group(1).split(",")]
+            if insert.group(1)
+            else [c for c, _ in table.columns]
+        )
+        if len(columns) != len(items):
+            return None
+        out = []
+        for column in primary_key:
+            if column not in columns:
+                return None
+            index = columns.index(column)
+            begin, end = items[index]
+            if sql[begin:end].strip() != "?":
+                return None
+            out.append(sum(1 for m in marks if m < begin))
+        return _positions(out)
+    change = _CHANGE.match(sql)
+    if change is None:
+        return None
+    assignments, where = change.group(1) or "", change.group(2)
+    if {n.lower() for n in _NAME.findall(assignments)} & set(primary_key):
+        return None
+    if "(" in where or re.search(r"\bOR\b", where, re.IGNORECASE):
+        return None
+    where_at = change.start(2)
+    pinned: dict[str, int] = {}
+    offset = where_at
+    for term in re.split(r"\bAND\b", where, flags=re.IGNORECASE):
+        found = _PINNED.match(term)
+        if found is not None:
+            mark = offset + term.rindex("?")
+            pinned.setdefault(found.group(1).lower(), marks.index(mark))
+        offset += len(term) + 3
+    if not all(c in pinned for c in primary_key):
+        return None
+    return _positions([pinned[c] for c in primary_key])
+
+
+def _positions(at: list[int]) -> int | tuple[int, ...]:
+    """One parameter's position, or several's."""
+    return at[0] if len(at) == 1 else tuple(at)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -480,7 +621,7 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as c:
-            tx = Tx(c, "sqlite")
+            tx = Tx(c, "sqlite", self.tables)
             yield tx
             tx.flush()
 
@@ -536,7 +677,7 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as c:
-            tx = Tx(c, "postgres")
+            tx = Tx(c, "postgres", self.tables)
             yield tx
             tx.flush()
 
