@@ -23,7 +23,7 @@ from ledger.domain.archiving import (
     ARCHIVE_TRANSFERRED_TOPIC,
     TERMINAL_STATES,
 )
-from projections.common import Topics, utc_text
+from projections.common import Topics, id_text, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on
 
@@ -69,7 +69,7 @@ class ArchiveIndexView(View):
     def case_submitted(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "INSERT INTO view_archive_waiting VALUES (?, ?, NULL)",
-            (str(e.originator_id), e.serial),
+            (id_text(e.originator_id), e.serial),
         )
 
     @on(Topics.REFUSED, Topics.CLOSED, Topics.WITHDRAWN)
@@ -78,14 +78,14 @@ class ArchiveIndexView(View):
             return
         tx.execute(
             "UPDATE view_archive_waiting SET ended_at = ? WHERE case_id = ? AND ended_at IS NULL",
-            (utc_text(e.at), str(e.originator_id)),
+            (utc_text(e.at), id_text(e.originator_id)),
         )
 
     @on(ARCHIVE_OPENED_TOPIC)
     def opened(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "INSERT INTO view_archive_index VALUES (?, ?, ?, '', ?, 0, '', '', 0)",
-            (e.serial, str(e.originator_id), str(e.case_id), b""),
+            (e.serial, id_text(e.originator_id), str(e.case_id), b""),
         )
 
     @on(ARCHIVE_TRANSFERRED_TOPIC)
@@ -99,13 +99,13 @@ class ArchiveIndexView(View):
                 e.event_count,
                 e.archivist,
                 e.transferred_at.isoformat(),
-                str(e.originator_id),
+                id_text(e.originator_id),
             ),
         )
         tx.execute(
             "DELETE FROM view_archive_waiting WHERE case_id = "
             "(SELECT case_id FROM view_archive_index WHERE record_id = ?)",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
 
 

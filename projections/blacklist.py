@@ -30,7 +30,7 @@ from uuid import UUID
 
 from ledger.domain.blacklist import COUNT_THRESHOLD, BlacklistGround
 from ledger.domain.cases import CaseState
-from projections.common import Page, Topics, check_page, iso_date, read, utc_text
+from projections.common import Page, Topics, check_page, id_text, iso_date, read, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on
 
@@ -143,14 +143,14 @@ class BlacklistView(View):
         )
         tx.execute(
             "UPDATE view_bl_subjects SET state = ? WHERE subject_id = ?",
-            (state.value, str(e.originator_id)),
+            (state.value, id_text(e.originator_id)),
         )
 
     @on(Topics.REFUSED)
     def refused(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "SELECT applicant_id, reference, state FROM view_bl_subjects WHERE subject_id = ?",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
         row = tx.fetchone()
         if row is not None and row[2] == CaseState.PRE_REVIEWED.value:
@@ -258,13 +258,13 @@ class BlacklistView(View):
     ) -> None:
         tx.execute(
             "INSERT INTO view_bl_subjects VALUES (?, ?, ?, ?, ?)",
-            (str(e.originator_id), kind, applicant, reference, state),
+            (id_text(e.originator_id), kind, applicant, reference, state),
         )
 
     def _owner(self, tx: Tx, e: Any) -> tuple[Any, ...] | None:
         tx.execute(
             "SELECT applicant_id, reference FROM view_bl_subjects WHERE subject_id = ?",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
         return tx.fetchone()
 

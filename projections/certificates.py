@@ -20,7 +20,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from ledger.domain.certificates import parse_identifier
-from projections.common import Topics, iso_date, read, utc_text
+from projections.common import Topics, id_text, iso_date, read, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on
 
@@ -146,7 +146,7 @@ class CertificatesView(View):
 
     @on(Topics.CERT_ISSUED)
     def issued(self, tx: Tx, e: Any) -> None:
-        certificate = str(e.originator_id)
+        certificate = id_text(e.originator_id)
         tx.execute(
             "INSERT INTO view_cert_certificates VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, '')",
             (
@@ -167,7 +167,7 @@ class CertificatesView(View):
 
     @on(Topics.CERT_UPDATED)
     def updated(self, tx: Tx, e: Any) -> None:
-        certificate = str(e.originator_id)
+        certificate = id_text(e.originator_id)
         tx.execute(
             "UPDATE view_cert_certificates SET identifier = ?, versions = ? "
             "WHERE certificate_id = ?",
@@ -183,7 +183,7 @@ class CertificatesView(View):
         tx.execute(
             "UPDATE view_cert_certificates SET revoked_at = ?, revocation_reason = ? "
             "WHERE certificate_id = ?",
-            (utc_text(e.revoked_at), e.reason, str(e.originator_id)),
+            (utc_text(e.revoked_at), e.reason, id_text(e.originator_id)),
         )
 
     @on(Topics.DISPUTE_RAISED)
@@ -191,7 +191,7 @@ class CertificatesView(View):
         tx.execute(
             "INSERT INTO view_cert_disputes VALUES (?, ?, ?, ?, ?, ?, 0, NULL, NULL, '')",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 str(e.certificate_id),
                 e.identifier,
                 e.using_department,
@@ -204,7 +204,7 @@ class CertificatesView(View):
     def dispute_extended(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_cert_disputes SET due = ?, extended = 1 WHERE dispute_id = ?",
-            (iso_date(e.due), str(e.originator_id)),
+            (iso_date(e.due), id_text(e.originator_id)),
         )
 
     @on(Topics.DISPUTE_ANSWERED)
@@ -212,13 +212,13 @@ class CertificatesView(View):
         tx.execute(
             "UPDATE view_cert_disputes SET finding = ?, answered_at = ?, "
             "correction_identifier = ? WHERE dispute_id = ?",
-            (e.finding, utc_text(e.answered_at), e.correction_identifier, str(e.originator_id)),
+            (e.finding, utc_text(e.answered_at), e.correction_identifier, id_text(e.originator_id)),
         )
 
     @on(Topics.WALLET_OPENED)
     def wallet_opened(self, tx: Tx, e: Any) -> None:
         tx.execute(
-            "INSERT INTO view_cert_wallets VALUES (?, ?)", (str(e.originator_id), str(e.holder))
+            "INSERT INTO view_cert_wallets VALUES (?, ?)", (id_text(e.originator_id), str(e.holder))
         )
 
     @on(Topics.WALLET_GATHERED)
@@ -226,7 +226,7 @@ class CertificatesView(View):
         tx.execute(
             "INSERT INTO view_cert_holdings SELECT holder_id, ?, ?, ? FROM view_cert_wallets "
             "WHERE wallet_id = ?",
-            (str(e.certificate_id), e.type_code, utc_text(e.timestamp), str(e.originator_id)),
+            (str(e.certificate_id), e.type_code, utc_text(e.timestamp), id_text(e.originator_id)),
         )
 
 

@@ -10,10 +10,12 @@ business dates (due dates, months) are Asia/Shanghai dates.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
+from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
@@ -37,6 +39,7 @@ __all__ = [
     "Page",
     "Topics",
     "check_page",
+    "id_text",
     "iso_date",
     "month_of",
     "parse_date",
@@ -128,9 +131,20 @@ class Topics:
 # --- time ---------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1 << 15)
 def utc_text(instant: dt.datetime) -> str:
-    """An aware instant as UTC ISO-8601 text (how views store instants)."""
+    """An aware instant as UTC ISO-8601 text (how views store instants).
+
+    Remembered for the most recent instants: every view handling an event formats its
+    time, and a rebuild hands each view a page of thousands of events in turn (issue 18)."""
     return instant.astimezone(dt.UTC).isoformat()
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def id_text(identifier: UUID) -> str:
+    """An id as views store it (``str``), remembered like :func:`utc_text`: an event's
+    aggregate id is written by most views, and a UUID's text is built anew on each ``str``."""
+    return str(identifier)
 
 
 def shanghai_text(stored: str | None) -> str | None:

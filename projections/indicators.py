@@ -33,7 +33,7 @@ from typing import Any, Final
 from ledger.domain.cases import Channel, MaterialForm
 from ledger.domain.catalogue import ResultType
 from ledger.domain.ratings import RatingLevel
-from projections.common import Topics, month_of, read
+from projections.common import Topics, id_text, month_of, read
 from projections.store import Table, Tx
 from projections.view import View, on
 
@@ -111,7 +111,7 @@ class IndicatorsView(View):
         tx.execute(
             "INSERT INTO view_ind_cases VALUES (?, ?, ?, ?, ?, 0, 0, NULL, 0, NULL)",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 e.department,
                 int(online),
                 int(not online or paper),
@@ -144,7 +144,7 @@ class IndicatorsView(View):
                 body["decided_on"].strftime("%Y-%m"),
                 int(bool(body["on_time"])),
                 int(e.state == "approved"),
-                str(e.originator_id),
+                id_text(e.originator_id),
             ),
         )
 
@@ -152,14 +152,14 @@ class IndicatorsView(View):
     def certificate(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_ind_cases SET certificates = certificates + 1 WHERE case_id = ?",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
 
     @on(Topics.CLOSED)
     def closed(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_ind_cases SET closed_month = ? WHERE case_id = ?",
-            (month_of(e.at), str(e.originator_id)),
+            (month_of(e.at), id_text(e.originator_id)),
         )
 
     @on(Topics.RATED)
@@ -170,7 +170,7 @@ class IndicatorsView(View):
     def followed_up(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "SELECT department FROM view_ind_ratings WHERE rating_id = ? AND kind = 'first'",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
         row = tx.fetchone()
         assert row is not None, "a follow-up follows its first rating"
@@ -181,14 +181,14 @@ class IndicatorsView(View):
         if e.upheld:
             tx.execute(
                 "UPDATE view_ind_ratings SET excluded = 1 WHERE rating_id = ? AND kind = ?",
-                (str(e.originator_id), e.kind),
+                (id_text(e.originator_id), e.kind),
             )
 
     def _rating(self, tx: Tx, e: Any, kind: str, department: str) -> None:
         tx.execute(
             "INSERT INTO view_ind_ratings VALUES (?, ?, ?, ?, ?, 0)",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 kind,
                 department,
                 month_of(e.entry["rated_at"]),
@@ -198,7 +198,7 @@ class IndicatorsView(View):
 
     def _offline(self, tx: Tx, e: Any) -> None:
         tx.execute(
-            "UPDATE view_ind_cases SET offline = 1 WHERE case_id = ?", (str(e.originator_id),)
+            "UPDATE view_ind_cases SET offline = 1 WHERE case_id = ?", (id_text(e.originator_id),)
         )
 
 

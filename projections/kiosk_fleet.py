@@ -18,6 +18,7 @@ from typing import Any, Final
 from eventsourcing.utils import get_topic
 
 from ledger.domain.kiosks import Cause, Kiosk, KioskPrint, retirement_grounds
+from projections.common import id_text
 from projections.store import Table, Tx
 from projections.view import View, on
 
@@ -129,22 +130,22 @@ class KioskFleetView(View):
 
     def _kiosk_id(self, tx: Tx, e: Any) -> str:
         tx.execute(
-            "SELECT kiosk_id FROM view_kiosks WHERE originator_id = ?", (str(e.originator_id),)
+            "SELECT kiosk_id FROM view_kiosks WHERE originator_id = ?", (id_text(e.originator_id),)
         )
         row = tx.fetchone()
-        return str(row[0]) if row else str(e.originator_id)
+        return str(row[0]) if row else id_text(e.originator_id)
 
     def _status(self, tx: Tx, e: Any, status: str) -> None:
         tx.execute(
             "UPDATE view_kiosks SET status = ? WHERE originator_id = ?",
-            (status, str(e.originator_id)),
+            (status, id_text(e.originator_id)),
         )
 
     @on(REGISTERED)
     def registered(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "INSERT INTO view_kiosks VALUES (?, ?, ?, ?, 'in_service', ?, NULL, 0, 0)",
-            (str(e.originator_id), e.kiosk_id, e.location, e.department, _utc(e.at)),
+            (id_text(e.originator_id), e.kiosk_id, e.location, e.department, _utc(e.at)),
         )
 
     @on(SUSPENSION_PLANNED)
@@ -188,7 +189,7 @@ class KioskFleetView(View):
     def reregistered(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_kiosks SET status = 'in_service', location = ? WHERE originator_id = ?",
-            (e.location, str(e.originator_id)),
+            (e.location, id_text(e.originator_id)),
         )
 
     @on(RETIRED)
@@ -200,7 +201,7 @@ class KioskFleetView(View):
         )
         tx.execute(
             "UPDATE view_kiosks SET status = 'retired', retired_at = ? WHERE originator_id = ?",
-            (_utc(e.at), str(e.originator_id)),
+            (_utc(e.at), id_text(e.originator_id)),
         )
 
     @on(PRINT_RECORDED)

@@ -51,6 +51,7 @@ from projections.common import (
     Topics,
     check_page,
     dumps,
+    id_text,
     iso_date,
     shanghai_text,
     utc_text,
@@ -375,12 +376,12 @@ class ProgressView(View):
     def registered(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "INSERT INTO view_progress_applicants VALUES (?, ?, ?, ?, 0)",
-            (str(e.originator_id), e.kind, e.credential_kind, e.credential_index),
+            (id_text(e.originator_id), e.kind, e.credential_kind, e.credential_index),
         )
 
     @on(Topics.APPLICANT_ERASED)
     def erased(self, tx: Tx, e: Any) -> None:
-        applicant = str(e.originator_id)
+        applicant = id_text(e.originator_id)
         tx.execute(
             "UPDATE view_progress_applicants SET credential_index = NULL, erased = 1 "
             "WHERE applicant_id = ?",
@@ -395,21 +396,21 @@ class ProgressView(View):
     def department_registered(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "INSERT INTO view_progress_departments VALUES (?, ?, ?)",
-            (str(e.originator_id), e.code, e.name),
+            (id_text(e.originator_id), e.code, e.name),
         )
 
     @on(Topics.DEPARTMENT_RENAMED)
     def department_renamed(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_progress_departments SET name = ? WHERE department_id = ?",
-            (e.name, str(e.originator_id)),
+            (e.name, id_text(e.originator_id)),
         )
 
     # -- cases ------------------------------------------------------------------------------
 
     @on(Topics.SUBMITTED)
     def submitted(self, tx: Tx, e: Any) -> None:
-        case_id, applicant = str(e.originator_id), str(e.applicant_id)
+        case_id, applicant = id_text(e.originator_id), str(e.applicant_id)
         tx.execute(
             "SELECT credential_index FROM view_progress_applicants WHERE applicant_id = ?",
             (applicant,),
@@ -489,7 +490,7 @@ class ProgressView(View):
                 iso_date(e.accepted_on),
                 iso_date(e.due),
                 int(e.due_provisional),
-                str(e.originator_id),
+                id_text(e.originator_id),
             ),
         )
         self._advance(tx, e, CaseState.ACCEPTED, "none", {})
@@ -510,7 +511,7 @@ class ProgressView(View):
     def procedure_started(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_progress_cases SET paused_since = ? WHERE case_id = ?",
-            (iso_date(e.started_on), str(e.originator_id)),
+            (iso_date(e.started_on), id_text(e.originator_id)),
         )
         self._advance(tx, e, CaseState.SPECIAL_PROCEDURE, "none", {})
         self._step(
@@ -523,7 +524,7 @@ class ProgressView(View):
 
     @on(Topics.PROCEDURE_ENDED)
     def procedure_ended(self, tx: Tx, e: Any) -> None:
-        case_id = str(e.originator_id)
+        case_id = id_text(e.originator_id)
         tx.execute("SELECT pauses FROM view_progress_cases WHERE case_id = ?", (case_id,))
         row = tx.fetchone()
         pauses = json.loads(row[0]) if row else []
@@ -540,7 +541,7 @@ class ProgressView(View):
     def time_limit_extended(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_progress_cases SET due = ?, due_provisional = ? WHERE case_id = ?",
-            (iso_date(e.due), int(e.due_provisional), str(e.originator_id)),
+            (iso_date(e.due), int(e.due_provisional), id_text(e.originator_id)),
         )
         self._advance(tx, e, CaseState.ACCEPTED, "none", {})
         self._step(
@@ -638,7 +639,7 @@ class ProgressView(View):
         tx.execute(
             "UPDATE view_progress_cases SET state = ?, next_action = ?, next_detail = ?, "
             "updated_at = ? WHERE case_id = ?",
-            (state.value, action, dumps(detail), utc_text(e.at), str(e.originator_id)),
+            (state.value, action, dumps(detail), utc_text(e.at), id_text(e.originator_id)),
         )
 
     def _step(
@@ -657,7 +658,7 @@ class ProgressView(View):
         tx.execute(
             "INSERT INTO view_progress_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 int(e.originator_version),
                 step,
                 state.value,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger.domain.ratings import RatingLevel
-from projections.common import Page, Topics, iso_date, month_of, paged, read, utc_text
+from projections.common import Page, Topics, id_text, iso_date, month_of, paged, read, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on
 
@@ -114,7 +114,7 @@ class RatingsView(View):
         tx.execute(
             "SELECT case_serial, department FROM view_ratings WHERE rating_id = ? "
             "AND kind = 'first'",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
         row = tx.fetchone()
         assert row is not None, "a follow-up follows its first rating"
@@ -127,7 +127,7 @@ class RatingsView(View):
             "INSERT INTO view_ratings VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, NULL)",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 kind,
                 serial,
                 department,
@@ -147,7 +147,7 @@ class RatingsView(View):
     def callback(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_ratings SET callback_at = ? WHERE rating_id = ? AND kind = ?",
-            (utc_text(e.called_at), str(e.originator_id), e.kind),
+            (utc_text(e.called_at), id_text(e.originator_id), e.kind),
         )
 
     @on(Topics.RECTIFIED)
@@ -155,21 +155,21 @@ class RatingsView(View):
         tx.execute(
             "UPDATE view_ratings SET rectified_at = ?, rectified_late = ? "
             "WHERE rating_id = ? AND kind = ?",
-            (utc_text(e.rectified_at), int(e.late), str(e.originator_id), e.kind),
+            (utc_text(e.rectified_at), int(e.late), id_text(e.originator_id), e.kind),
         )
 
     @on(Topics.RATING_DISPUTED)
     def disputed(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_ratings SET dispute = 'pending' WHERE rating_id = ? AND kind = ?",
-            (str(e.originator_id), e.kind),
+            (id_text(e.originator_id), e.kind),
         )
 
     @on(Topics.RATING_DISPUTE_DECIDED)
     def dispute_decided(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_ratings SET dispute = ? WHERE rating_id = ? AND kind = ?",
-            ("upheld" if e.upheld else "rejected", str(e.originator_id), e.kind),
+            ("upheld" if e.upheld else "rejected", id_text(e.originator_id), e.kind),
         )
 
 

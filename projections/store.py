@@ -84,12 +84,23 @@ class Tx:
 
     Rows come back as tuples by position: a dict row (the PostgreSQL datastore's default)
     would merge unnamed columns that share a name, such as two ``SUM(…)``.
+
+    Writes are deferred and batched (issue 18): a plain ``INSERT``/``UPDATE``/``DELETE`` of one
+    table (no ``SELECT``, ``FROM`` or ``RETURNING`` reaching another) waits in that table's
+    queue, and a queue goes out as one ``executemany`` per run of the same statement, in
+    the order written. Such a statement touches only its own table, so the tables' queues
+    commute with each other; within a table nothing is reordered. A queue is written before
+    any other statement that names its table (a read, a write that reads, DDL), before the
+    tracking is recorded and when the transaction ends, so every read sees every write
+    before it, and the rows after a batch are those that statement-by-statement gives.
     """
 
-    def __init__(self, cursor: Any, dialect: str):
+    def __init__(self, cursor: Any, dialect: str, tables: Sequence[Table] = ()):
         self._cursor = cursor  # the library's cursor: tracking rows go through it
         self.dialect = dialect
         self._sqlite = dialect == "sqlite"
+        self._pending: dict[str, list[tuple[str, Sequence[Any]]]] = {}
+        self._tables = {t.name: t for t in tables}
         if self._sqlite:  # sqlite3's own cursor, rows as plain tuples (BLOBs come as bytes)
             self._rows = cursor.sqlite_cursor.connection.cursor()
             self._rows.row_factory = None
@@ -100,13 +111,88 @@ class Tx:
         return sql if self._sqlite else _postgres_sql(sql)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        target, names = _shape(sql)
+        if target is not None:
+            queue = self._pending.get(target)
+            if queue is None:
+                self._pending[target] = [(sql, params)]
+            else:
+                queue.append((sql, params))
+            return
+        if self._pending:
+            self._flush(names)
         if self._sqlite:
             self._rows.execute(sql, params)
         else:
             self._rows.execute(_postgres_sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        target, names = _shape(sql)
+        if target is not None:
+            self._pending.setdefault(target, []).extend((sql, r) for r in rows)
+            return
+        if self._pending:
+            self._flush(names)
         self._rows.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def flush(self) -> None:
+        """Write every deferred statement (in each table's order)."""
+        pending, self._pending = self._pending, {}
+        for table, queue in pending.items():
+            self._write(table, queue)
+
+    def _flush(self, names: frozenset[str]) -> None:
+        """Write the deferred statements of the tables named in ``names``."""
+        for table in [t for t in self._pending if t in names]:
+            self._write(table, self._pending.pop(table))
+
+    def _write(self, table: str, queue: list[tuple[str, Sequence[Any]]]) -> None:
+        """One table's deferred statements, in rounds: the n-th statement of each row (its
+        primary key, :func:`_row_key`) goes in round n, and a round writes each of its
+        statements as one ``executemany``. Statements of different rows commute (each
+        touches its own row only), a row's statements keep their order; a statement whose
+        row is not known (:func:`_row_key` is None) ends the rounds before it and runs alone.
+        """
+        known = self._tables.get(table)
+        memo = None if known is None else _row_keys(known)
+        rounds: list[dict[str, list[Sequence[Any]]]] = []
+        seen: dict[Any, int] = {}
+        for sql, params in queue:
+            at: Any = None if memo is None else memo.get(sql, _UNSEEN)
+            if at is _UNSEEN:
+                at = memo[sql] = _row_key(sql, known)  # type: ignore[index, arg-type]
+            if at is None:
+                self._run(rounds)
+                rounds, seen = [], {}
+                self._run([{sql: [params]}])
+                continue
+            key = params[at] if type(at) is int else tuple(params[i] for i in at)
+            n = seen.get(key, 0)
+            seen[key] = n + 1
+            if n == len(rounds):
+                rounds.append({sql: [params]})
+            else:
+                same = rounds[n].get(sql)
+                if same is None:
+                    rounds[n][sql] = [params]
+                else:
+                    same.append(params)
+        self._run(rounds)
+
+    def _run(self, rounds: list[dict[str, list[Sequence[Any]]]]) -> None:
+        rows = self._rows
+        sqlite = self._sqlite
+        for batch in rounds:
+            for sql, params in batch.items():
+                if len(params) == 1:
+                    if sqlite:
+                        rows.execute(sql, params[0])
+                    else:
+                        rows.execute(_postgres_sql(sql), tuple(params[0]))
+                elif sqlite:
+                    rows.executemany(sql, params)
+                else:
+                    rows.executemany(_postgres_sql(sql), [tuple(p) for p in params])
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         if self._sqlite:
@@ -124,6 +210,7 @@ class Tx:
     ) -> Iterator[tuple[Any, ...]]:
         """Every row of one read-only statement, ``size`` at a time, memory flat: a server-side
         cursor on PostgreSQL (in this transaction), SQLite's own stepping cursor."""
+        self.flush()
         if self.dialect == "sqlite":  # eventsourcing wraps sqlite3's cursor
             cursor = self._cursor.sqlite_cursor.connection.cursor()
         else:
@@ -135,6 +222,141 @@ class Tx:
                     yield _plain(row)
         finally:
             cursor.close()
+
+
+_WRITE: Final = re.compile(
+    r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(\w+)",
+    re.IGNORECASE,
+)
+_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_READS_OTHERS: Final = frozenset({"select", "from", "returning", "with"})
+
+
+_INSERT: Final = re.compile(
+    r"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+\w+\s*(?:\(([\w\s,]*)\))?\s*VALUES\s*\(",
+    re.IGNORECASE,
+)
+_CHANGE: Final = re.compile(
+    r"\s*(?:UPDATE\s+\w+\s+SET\s+(.*)|DELETE\s+FROM\s+\w+\s+)\bWHERE\b(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_PINNED: Final = re.compile(r"\s*(\w+)\s*=\s*\?\s*$")
+_CONFLICT: Final = re.compile(r"\bON\s+CONFLICT\s*\(([\w\s,]*)\)", re.IGNORECASE)
+
+
+def _marks(sql: str) -> list[int]:
+    """Offsets of the ``?`` placeholders outside quoted literals."""
+    out, quoted = [], False
+    for i, ch in enumerate(sql):
+        if ch == "'":
+            quoted = not quoted
+        elif ch == "?" and not quoted:
+            out.append(i)
+    return out
+
+
+_UNSEEN: Final = object()
+
+
+@functools.lru_cache(maxsize=256)
+def _row_keys(table: Table) -> dict[str, int | tuple[int, ...] | None]:
+    """The :func:`_row_key` of each statement met so far on ``table``, by its text."""
+    return {}
+
+
+def _row_key(sql: str, table: Table) -> int | tuple[int, ...] | None:
+    """Where a deferred write's row is among its parameters: the positions of its primary
+    key's values, when the statement touches that one row only — an ``INSERT … VALUES`` of
+    one row (``ON CONFLICT`` on the primary key at most), an ``UPDATE`` or ``DELETE`` whose
+    ``WHERE`` is ``AND``-ed terms pinning every key column with ``= ?`` and whose ``SET``
+    does not change the key. None for anything else (it keeps its place among all)."""
+    primary_key = table.primary_key
+    marks = _marks(sql)
+    insert = _INSERT.match(sql)
+    if insert is not None:
+        depth, start, items = 1, insert.end(), []
+        quoted, i = False, insert.end()
+        while i < len(sql) and depth:
+            ch = sql[i]
+            if ch == "'":
+                quoted = not quoted
+            elif not quoted and ch == "(":
+                depth += 1
+            elif not quoted and ch in ",)" and depth == 1:
+                items.append((start, i))
+                start = i + 1
+                if ch == ")":
+                    depth = 0
+            elif not quoted and ch == ")":
+                depth -= 1
+            i += 1
+        rest = sql[i:]
+        conflict = _CONFLICT.search(rest)
+        if depth or (
+            rest.strip()
+            and (
+                conflict is None
+                or {c.strip().lower() for c in conflict.group(1).split(",")} != set(primary_key)
+                or "values" in rest.lower()
+            )
+        ):
+            return None
+        columns = (
+            [c.strip().lower() for c in insert.group(1).split(",")]
+            if insert.group(1)
+            else [c for c, _ in table.columns]
+        )
+        if len(columns) != len(items):
+            return None
+        out = []
+        for column in primary_key:
+            if column not in columns:
+                return None
+            index = columns.index(column)
+            begin, end = items[index]
+            if sql[begin:end].strip() != "?":
+                return None
+            out.append(sum(1 for m in marks if m < begin))
+        return _positions(out)
+    change = _CHANGE.match(sql)
+    if change is None:
+        return None
+    assignments, where = change.group(1) or "", change.group(2)
+    if {n.lower() for n in _NAME.findall(assignments)} & set(primary_key):
+        return None
+    if "(" in where or re.search(r"\bOR\b", where, re.IGNORECASE):
+        return None
+    where_at = change.start(2)
+    pinned: dict[str, int] = {}
+    offset = where_at
+    for term in re.split(r"\bAND\b", where, flags=re.IGNORECASE):
+        found = _PINNED.match(term)
+        if found is not None:
+            mark = offset + term.rindex("?")
+            pinned.setdefault(found.group(1).lower(), marks.index(mark))
+        offset += len(term) + 3
+    if not all(c in pinned for c in primary_key):
+        return None
+    return _positions([pinned[c] for c in primary_key])
+
+
+def _positions(at: list[int]) -> int | tuple[int, ...]:
+    """One parameter's position, or several's."""
+    return at[0] if len(at) == 1 else tuple(at)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape(sql: str) -> tuple[str | None, frozenset[str]]:
+    """The table a statement writes when it may be deferred (None: it is run at once), and
+    the names it mentions (lower case: the tables whose deferred writes must go first)."""
+    names = frozenset(n.lower() for n in _NAME.findall(sql))
+    write = _WRITE.match(sql)
+    if write is None:
+        return None, names
+    rest = frozenset(n.lower() for n in _NAME.findall(sql[write.end() :]))
+    if rest & _READS_OTHERS:  # a subquery, UPDATE … FROM, RETURNING: run at once
+        return None, names
+    return write.group(1).lower(), names
 
 
 @functools.lru_cache(maxsize=1024)
@@ -394,11 +616,14 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
         _reread_tracking(self, tx, c, "tracking")
         super()._create_table(c)
         _record(tx, self.name, self.tables)
+        tx.flush()
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as c:
-            yield Tx(c, "sqlite")
+            tx = Tx(c, "sqlite", self.tables)
+            yield tx
+            tx.flush()
 
     def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of one read-only statement."""
@@ -415,6 +640,7 @@ class SQLiteViewRecorder(SQLiteTrackingRecorder):
     ) -> None:
         """Record the position (and the seal) in ``tx``; raises :class:`ViewTampered`."""
         _seal(tx, self.name, "tracking", tracking, link, checked)
+        tx.flush()
         self._insert_tracking(tx._cursor, tracking)
 
     def seal(self, tx: Tx, application_name: str) -> Seal:
@@ -446,11 +672,14 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
         _reread_tracking(self, tx, curs, self.tracking_table_name)
         super()._create_table(curs)
         _record(tx, self.name, self.tables)
+        tx.flush()
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as c:
-            yield Tx(c, "postgres")
+            tx = Tx(c, "postgres", self.tables)
+            yield tx
+            tx.flush()
 
     def select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of one read-only statement: one round trip (autocommit, no BEGIN)."""
@@ -481,6 +710,7 @@ class PostgresViewRecorder(PostgresTrackingRecorder):
     ) -> None:
         """Record the position (and the seal) in ``tx``; raises :class:`ViewTampered`."""
         _seal(tx, self.name, self.tracking_table_name, tracking, link, checked)
+        tx.flush()
         self._insert_tracking(tx._cursor, tracking)
 
     def seal(self, tx: Tx, application_name: str) -> Seal:

@@ -63,7 +63,16 @@ from typing import Any, Final
 from ledger.domain.calendar import HolidayTable, default_table
 from ledger.domain.cases import PRE_REVIEW_WORKING_DAYS, CaseState
 from ledger.domain.catalogue import HandlingMode, ResultType
-from projections.common import Page, Topics, check_page, iso_date, local_date, read, utc_text
+from projections.common import (
+    Page,
+    Topics,
+    check_page,
+    id_text,
+    iso_date,
+    local_date,
+    read,
+    utc_text,
+)
 from projections.store import Table, Tx
 from projections.view import View, on
 
@@ -353,7 +362,7 @@ class SupervisionView(View):
             "(?, ?, ?, ?, ?, 1, ?, ?, 0, 0, 'pre_review', ?, ?, ?, ?, 0, NULL, NULL, NULL, "
             "?, 'Submitted', ?, ?)",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 e.serial,
                 e.department,
                 e.terms["item_code"],
@@ -382,7 +391,7 @@ class SupervisionView(View):
         if _paper(e.materials):
             tx.execute(
                 "UPDATE view_sup_cases SET paper_materials = 1 WHERE case_id = ?",
-                (str(e.originator_id),),
+                (id_text(e.originator_id),),
             )
 
     @on(Topics.PRE_REVIEW_PASSED)
@@ -402,7 +411,7 @@ class SupervisionView(View):
         if e.method in ("on_site", "courier"):
             tx.execute(
                 "SELECT handling_mode, paper_materials FROM view_sup_cases WHERE case_id = ?",
-                (str(e.originator_id),),
+                (id_text(e.originator_id),),
             )
             row = tx.fetchone()
             if row is not None and row[0] == HandlingMode.FULL_ONLINE.value:
@@ -424,7 +433,7 @@ class SupervisionView(View):
                 iso_date(e.accepted_on),
                 iso_date(e.due),
                 int(e.due_provisional),
-                str(e.originator_id),
+                id_text(e.originator_id),
             ),
         )
         self._state(tx, e, CaseState.ACCEPTED)
@@ -433,7 +442,7 @@ class SupervisionView(View):
     def procedure_started(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_sup_cases SET paused_since = ? WHERE case_id = ?",
-            (iso_date(e.started_on), str(e.originator_id)),
+            (iso_date(e.started_on), id_text(e.originator_id)),
         )
         self._state(tx, e, CaseState.SPECIAL_PROCEDURE)
 
@@ -442,7 +451,7 @@ class SupervisionView(View):
         tx.execute(
             "UPDATE view_sup_cases SET paused_since = NULL, due = ?, due_provisional = ? "
             "WHERE case_id = ?",
-            (iso_date(e.due), int(e.due_provisional), str(e.originator_id)),
+            (iso_date(e.due), int(e.due_provisional), id_text(e.originator_id)),
         )
         self._state(tx, e, CaseState.ACCEPTED)
 
@@ -451,7 +460,7 @@ class SupervisionView(View):
         """ALL·42: the extended due date is the one the lights are judged by."""
         tx.execute(
             "UPDATE view_sup_cases SET due = ?, due_provisional = ? WHERE case_id = ?",
-            (iso_date(e.due), int(e.due_provisional), str(e.originator_id)),
+            (iso_date(e.due), int(e.due_provisional), id_text(e.originator_id)),
         )
         self._state(tx, e, CaseState.ACCEPTED)
 
@@ -470,7 +479,7 @@ class SupervisionView(View):
                 iso_date(body["decided_on"]),
                 int(bool(body["on_time"])),
                 int(state is CaseState.APPROVED),
-                str(e.originator_id),
+                id_text(e.originator_id),
             ),
         )
         self._state(tx, e, state)
@@ -479,7 +488,7 @@ class SupervisionView(View):
     def certificate_recorded(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_sup_cases SET certificates = certificates + 1 WHERE case_id = ?",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
         self._state(tx, e, CaseState.RESULT_ISSUED)
 
@@ -503,7 +512,7 @@ class SupervisionView(View):
     def closed(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "SELECT approved, certificates, result_type FROM view_sup_cases WHERE case_id = ?",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
         row = tx.fetchone()
         if row is not None and row[0] and not row[1] and row[2] == ResultType.CERTIFICATE.value:
@@ -530,21 +539,21 @@ class SupervisionView(View):
     def referenced(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "INSERT INTO view_sup_references VALUES (?, ?, ?)",
-            (str(e.originator_id), str(e.case_id), e.case_serial),
+            (id_text(e.originator_id), str(e.case_id), e.case_serial),
         )
 
     @on(Topics.REUPLOAD_DEMANDED)
     def reupload_demanded(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "SELECT case_serial FROM view_sup_references WHERE reference_id = ?",
-            (str(e.originator_id),),
+            (id_text(e.originator_id),),
         )
         row = tx.fetchone()
         tx.execute(
             "INSERT INTO view_sup_flags VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (subject, flag) DO NOTHING",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 REUPLOAD_DEMANDED,
                 e.department,
                 "" if row is None else row[0],
@@ -589,7 +598,7 @@ class SupervisionView(View):
     def dispute_extended(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_sup_deadlines SET due = ?, provisional = ? WHERE subject = ?",
-            (iso_date(e.due), int(e.provisional), str(e.originator_id)),
+            (iso_date(e.due), int(e.provisional), id_text(e.originator_id)),
         )
 
     @on(Topics.ORDER_ISSUED)
@@ -611,13 +620,14 @@ class SupervisionView(View):
     def answered(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_sup_deadlines SET answered_at = ?, late = ? WHERE subject = ?",
-            (utc_text(e.answered_at), int(e.late), str(e.originator_id)),
+            (utc_text(e.answered_at), int(e.late), id_text(e.originator_id)),
         )
 
     @on(Topics.ORDER_CLOSED)
     def order_closed(self, tx: Tx, e: Any) -> None:
         tx.execute(
-            "UPDATE view_sup_deadlines SET closed = 1 WHERE subject = ?", (str(e.originator_id),)
+            "UPDATE view_sup_deadlines SET closed = 1 WHERE subject = ?",
+            (id_text(e.originator_id),),
         )
 
     # -- red lights (FZ·24) -------------------------------------------------------------------
@@ -626,28 +636,28 @@ class SupervisionView(View):
     def red_light_opened(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "INSERT INTO view_sup_red_lights VALUES (?, ?, ?, NULL, 0)",
-            (str(e.originator_id), str(e.case_id), e.department),
+            (id_text(e.originator_id), str(e.case_id), e.department),
         )
 
     @on(Topics.DELAY_EXPLAINED)
     def delay_explained(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_sup_red_lights SET explained_at = ? WHERE record_id = ?",
-            (utc_text(e.explained_at), str(e.originator_id)),
+            (utc_text(e.explained_at), id_text(e.originator_id)),
         )
 
     @on(Topics.POINTS_DEDUCTED)
     def points_deducted(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_sup_red_lights SET deducted_points = ? WHERE record_id = ?",
-            (int(e.points), str(e.originator_id)),
+            (int(e.points), id_text(e.originator_id)),
         )
 
     # -- anchoring --------------------------------------------------------------------------
 
     @on(Topics.ANCHORED)
     def anchored(self, tx: Tx, e: Any) -> None:
-        origin = str(e.originator_id)
+        origin = id_text(e.originator_id)
         tx.execute("DELETE FROM view_sup_anchors WHERE origin_id = ?", (origin,))
         tx.execute(
             "INSERT INTO view_sup_anchors VALUES (?, ?, ?)",
@@ -669,7 +679,7 @@ class SupervisionView(View):
             "UPDATE view_sup_cases SET clock = ?, clock_from = ?, "
             "limit_days = COALESCE(?, limit_days), due = NULL, due_provisional = 0 "
             "WHERE case_id = ?",
-            (clock, iso_date(since), days, str(e.originator_id)),
+            (clock, iso_date(since), days, id_text(e.originator_id)),
         )
         self._state(tx, e, state)
 
@@ -688,7 +698,7 @@ class SupervisionView(View):
                 type(e).__name__,
                 lag,
                 lag,
-                str(e.originator_id),
+                id_text(e.originator_id),
             ),
         )
 
@@ -744,7 +754,7 @@ class SupervisionView(View):
         tx.execute(
             "INSERT INTO view_sup_flags SELECT case_id, ?, department, serial, ?, ? "
             "FROM view_sup_cases WHERE case_id = ? ON CONFLICT (subject, flag) DO NOTHING",
-            (flag, utc_text(e.at), detail, str(e.originator_id)),
+            (flag, utc_text(e.at), detail, id_text(e.originator_id)),
         )
 
     def _deadline(
@@ -763,7 +773,7 @@ class SupervisionView(View):
         tx.execute(
             "INSERT INTO view_sup_deadlines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0)",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 kind,
                 department,
                 case_id,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger.domain.cases import CaseState
-from projections.common import Page, Topics, iso_date, paged, read, shanghai_text, utc_text
+from projections.common import Page, Topics, id_text, iso_date, paged, read, shanghai_text, utc_text
 from projections.store import Table, Tx
 from projections.view import View, on
 
@@ -87,7 +87,7 @@ class WorklistView(View):
         tx.execute(
             "INSERT INTO view_worklist VALUES (?, ?, ?, ?, ?, ?, ?, 'department', ?, ?, 0, 0, ?)",
             (
-                str(e.originator_id),
+                id_text(e.originator_id),
                 e.department,
                 e.serial,
                 e.approval_code,
@@ -116,7 +116,7 @@ class WorklistView(View):
         tx.execute(
             "UPDATE view_worklist SET state = ?, waiting_on = ?, due = NULL, "
             "due_provisional = 0, updated_at = ? WHERE case_id = ?",
-            (state.value, _waiting(state), utc_text(e.at), str(e.originator_id)),
+            (state.value, _waiting(state), utc_text(e.at), id_text(e.originator_id)),
         )
 
     @on(Topics.ACCEPTED, Topics.PROCEDURE_ENDED, Topics.TIME_LIMIT_EXTENDED)
@@ -129,7 +129,7 @@ class WorklistView(View):
                 iso_date(e.due),
                 int(e.due_provisional),
                 utc_text(e.at),
-                str(e.originator_id),
+                id_text(e.originator_id),
             ),
         )
 
@@ -137,7 +137,7 @@ class WorklistView(View):
     def paused(self, tx: Tx, e: Any) -> None:
         tx.execute(
             "UPDATE view_worklist SET state = ?, paused = 1, updated_at = ? WHERE case_id = ?",
-            (CaseState.SPECIAL_PROCEDURE.value, utc_text(e.at), str(e.originator_id)),
+            (CaseState.SPECIAL_PROCEDURE.value, utc_text(e.at), id_text(e.originator_id)),
         )
 
     @on(
@@ -163,12 +163,12 @@ class WorklistView(View):
         )
         tx.execute(
             "UPDATE view_worklist SET state = ?, waiting_on = ?, updated_at = ? WHERE case_id = ?",
-            (state.value, _waiting(state), utc_text(e.at), str(e.originator_id)),
+            (state.value, _waiting(state), utc_text(e.at), id_text(e.originator_id)),
         )
 
     @on(Topics.REFUSED, Topics.CLOSED, Topics.WITHDRAWN)
     def ended(self, tx: Tx, e: Any) -> None:
-        tx.execute("DELETE FROM view_worklist WHERE case_id = ?", (str(e.originator_id),))
+        tx.execute("DELETE FROM view_worklist WHERE case_id = ?", (id_text(e.originator_id),))
 
 
 def _waiting(state: CaseState) -> str:
