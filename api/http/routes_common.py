@@ -201,7 +201,10 @@ class Wiring(DomainServices):
         return self.kiosk_signer(who) if who.role is Role.KIOSK else self.portal_signer()
 
     def reader_signer(self, who: Principal) -> Signer:
-        """Who signs a record the caller leaves (e.g. a personal-data read)."""
+        """Who signs a record the caller leaves (e.g. a personal-data read): the token's
+        official when it is issued to one — the person who saw the data — else the role's key."""
+        if who.official:
+            return self.official_signer(who.official)
         if who.role is Role.DEPARTMENT:
             return self.department_signer(who.department)
         if who.role is Role.SUPERVISOR:

@@ -4,6 +4,8 @@ the auditor's per-official history under /v1/audit."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from tests.api.http_world import FOOD, World
 from tests.api.http_world import world as world  # the served city, per backend
 
@@ -122,3 +124,21 @@ def test_a_supervision_official_orders_and_a_named_official_answers_FZ_26(world:
     answered = world.as_("auditor").get("/v1/audit/officials/HE-001/history").json()
     assert answered["actions"][-1]["topics"] == ["ledger.supervision:SupervisionOrder.Answered"]
     assert world.cli("verify", "--db", world.served.db).returncode == 0
+
+
+def test_an_officials_clear_read_of_personal_data_is_signed_by_them_and_in_their_history(
+    world: World,
+) -> None:
+    """Who saw an applicant's data is a person, not only a department (FZ·26(二)): the read
+    record is signed with the official's key, so the auditor finds it under their name."""
+    _appoint(world, "admin", "PA-001", ["admin"])
+    _appoint(world, "PA-001", "PR-001", ["reception"])
+    world.submit()
+    path = f"/v1/applicants/{world.applicant}"
+    purpose = {"X-Purpose": quote("核对申请人身份（受理审查）")}
+    r = world.as_("PR-001").get(path, params={"unmasked": "true"}, headers=purpose)
+    assert r.status_code == 200 and r.json()["unmasked"] is True, r.text
+    history = world.as_("auditor").get("/v1/audit/officials/PR-001/history").json()
+    mine = [a for a in history["actions"] if a["signed_by_official"]]
+    assert [a["topics"] for a in mine] == [["ledger.access:PersonalDataAccess.PersonalDataRead"]]
+    assert history["verification"]["ok"]
