@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from projections.registry import VIEWS
 from tests.anchors.processes import NodeProcess
 from tests.api.conftest import PASSPHRASE, ROOT, Served
 from tests.api.http_world import World, _setup
@@ -170,7 +171,8 @@ def test_both_workers_answer_on_one_port_and_read_the_shared_read_models(two: Wo
 
 
 def test_only_worker_0_follows_the_log_and_starts_the_background_workers(two: Workers) -> None:
-    assert len(two.lines("serving with 10 read models following the log")) == 1
+    followed = f"serving with {len(VIEWS)} read models following the log"
+    assert len(two.lines(followed)) == 1, "worker 0, and only it, follows every view"
     # Each background worker (WORKER_FACTORIES) ran once: each warns that no node is configured.
     assert len(two.lines("no anchor node configured (CASELEDGER_NODE): the log is not")) == 1
     assert len(two.lines("no anchor node configured (CASELEDGER_NODE): ended cases")) == 1
