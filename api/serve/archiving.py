@@ -100,21 +100,23 @@ class AutoArchiver:
     def _archive(self, serial: str) -> bool:
         from api.http.routes_archive import build_and_keep
 
+        # An attempt under way is no longer a case waiting to be retried: /readyz must not
+        # report a retry (or its error) for a case whose transfer the view already shows.
+        previous = self._retries.pop(serial, None)
+        if not self._retries:
+            self.last_error = ""
         try:
             result, kept = build_and_keep(self.ctx, serial, archivist=ARCHIVIST)
         except Exception as exc:  # any failure is retried; the lag shows it
-            attempts = self._retries[serial].attempts + 1 if serial in self._retries else 1
+            attempts = previous.attempts + 1 if previous is not None else 1
             wait = self.backoff(attempts)
+            self.last_error = f"{serial}: {type(exc).__name__}: {exc}"  # before it counts
             self._retries[serial] = _Retry(attempts, self.clock() + wait)
-            self.last_error = f"{serial}: {type(exc).__name__}: {exc}"
             log.warning("archiving %s failed (attempt %d, next in %.0f s): %s",
                         serial, attempts, wait, exc)  # fmt: skip
             return False
-        self._retries.pop(serial, None)
         self._done.add(serial)
         self.archived += 1
-        if not self._retries:
-            self.last_error = ""
         log.info("archived %s automatically (%s, check %s)", serial, kept.name,
                  "passed" if result.report.ok else "FAILED")  # fmt: skip
         return True
