@@ -28,10 +28,8 @@ from api.http.routes_domain import Department_, Id, Reader, Supervisor
 from api.http.schemas import Frozen, Text
 from api.http.schemas_domain import Recorded
 from api.tokens import Principal, Role
-from ledger.domain.city_rules import rules_for
 from ledger.domain.templates import BASIS, PUBLISHED_TEMPLATES, templates_digest
 from ledger.services.credit import CreditService
-from ledger.services.domain_services import BlacklistService
 from ledger.services.red_light import RedLightService
 
 router = APIRouter()
@@ -44,12 +42,8 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 
 
 def install(ctx: ApiContext) -> None:
-    """The services, and the server's city rules for the blacklist (NH·25)."""
-    wired = install_wiring(ctx)
-    city = getattr(ctx.runtime.settings, "city", "")
-    if city:
-        blacklist = BlacklistService(wired.ctx.runtime.ledger, city=rules_for(city))
-        wired.blacklist = blacklist.sealed_by(wired.seal_signer)
+    """The services (the server's city rules for the blacklist, NH·25, are wired there)."""
+    install_wiring(ctx)
 
 
 # --- schemas --------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ from api.http.problems import Problem
 from api.services import Services, SystemClock, build_services
 from api.tokens import Principal, Role
 from kiosk.codes import SECRET_NAME, verification_code
+from ledger.domain.city_rules import rules_for
 from ledger.domain.keys import KeyRole
 from ledger.domain.rules import NotInDepartmentScope
 from ledger.domain.signer import Signer
@@ -220,7 +221,8 @@ def install(ctx: ApiContext) -> Wiring:
     if isinstance(found, Wiring):
         return found
     ledger = ctx.runtime.ledger
-    domain = DomainServices.over(ledger)
+    city = ctx.runtime.settings.city
+    domain = DomainServices.over(ledger, city=rules_for(city) if city else None)
 
     def is_blacklisted(applicant_id: UUID, on: dt.date) -> tuple[bool, dt.date | None, str]:
         blocked, until, route = domain.blacklist.is_blacklisted(applicant_id, on)

@@ -1125,14 +1125,16 @@ class DomainServices:
         *,
         unregistered: CityRules = STRICTER,
         seals: Seals | None = None,
+        city: CityRules | None = None,
     ) -> DomainServices:
         """The services over ``app``; ``unregistered`` as :class:`AppointmentService` takes it,
-        ``seals`` (the current seal of a department or office) seals officials' steps."""
+        ``seals`` (the current seal of a department or office) seals officials' steps, ``city``
+        as :class:`BlacklistService` takes it (the server's city, NH·25)."""
         return cls(
             certificates=CertificateService(app).sealed_by(seals),
             ratings=RatingService(app).sealed_by(seals),
             appointments=AppointmentService(app, unregistered=unregistered).sealed_by(seals),
             consultations=ConsultationService(app).sealed_by(seals),
-            blacklist=BlacklistService(app).sealed_by(seals),
+            blacklist=BlacklistService(app, city=city).sealed_by(seals),
             supervision=SupervisionService(app).sealed_by(seals),
         )
