@@ -3,8 +3,9 @@
 Layer: ledger storage (database). Opening a psycopg connection costs milliseconds, more
 than the queries the side tables run, so the blob store, the subject key store and
 the API's own tables borrow pooled connections instead. Each borrowing is one
-transaction: ``BEGIN`` … ``COMMIT`` on success, ``ROLLBACK`` on error; a connection
-goes back idle (the pool rolls back or discards anything else).
+transaction: ``BEGIN`` … ``COMMIT`` on success, ``ROLLBACK`` on error, or a single
+autocommit statement (:func:`statement`); a connection goes back idle (the pool rolls back
+or discards anything else).
 
 Pools heal themselves (:func:`heal`, also applied to eventsourcing's own pools): a borrowed
 connection is checked first, and one found dead — its backend killed by
@@ -51,6 +52,7 @@ __all__ = [
     "close_all",
     "heal",
     "pool",
+    "statement",
     "transaction",
 ]
 
@@ -116,6 +118,21 @@ def transaction(
     :class:`psycopg_pool.PoolTimeout` when no connection is ready in time).
     """
     with pool(conninfo, search_path=search_path).connection() as conn, conn.transaction():
+        yield conn
+
+
+@contextmanager
+def statement(
+    conninfo: str, *, search_path: str | None = None
+) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled autocommit connection for one statement, which is its own transaction: one
+    round trip where :func:`transaction` takes three (``BEGIN``, the statement, ``COMMIT``).
+    For a single read; anything that writes twice or reads twice consistently takes
+    :func:`transaction`.
+
+    Raises what psycopg raises, as :func:`transaction` does.
+    """
+    with pool(conninfo, search_path=search_path).connection() as conn:
         yield conn
 
 

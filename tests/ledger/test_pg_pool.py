@@ -213,3 +213,13 @@ def test_close_all_closes_the_pools_and_the_next_use_opens_new_ones(conninfo: st
     assert first.closed
     assert _backend_pid(conninfo) > 0
     assert pg_pool.pool(conninfo) is not first
+
+
+def test_a_single_statement_runs_without_a_transaction_block(conninfo: str) -> None:
+    """``statement`` is one round trip: no ``BEGIN`` before and no ``COMMIT`` after."""
+    with pg_pool.statement(conninfo) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+    with pg_pool.transaction(conninfo) as conn:
+        conn.execute("SELECT 1")
+        assert conn.info.transaction_status == TransactionStatus.INTRANS
