@@ -96,15 +96,17 @@ def command(
             key = arguments[KEY] if takes_key else arguments.pop(KEY)
             if check is not None:
                 check(**arguments)
-            if params is not None:
+            asked: Mapping[str, Any] = {}  # a case command: its ledger record digests it
+            if params is not None and not takes_key:
                 asked = params(**arguments)
-            else:
-                asked = {field: arguments[field] for field in fields}
+            elif not takes_key:
+                named = {field: arguments[field] for field in fields}
                 body = arguments.get(BODY)
                 if body is None and default_body is not None:
                     body = default_body()
                 if isinstance(body, BaseModel):
-                    asked.update(body.model_dump())
+                    named.update(body.model_dump())
+                asked = named
             return respond(
                 arguments["wired"],
                 arguments["who"],

@@ -535,9 +535,10 @@ def respond(
                 if not (in_ledger and ledger.refresh_reads()):
                     raise
                 body = action().model_dump(mode="json")  # refused on a stale copy: afresh
+        body = _for_applicant(wired, command, status, body)
         if key is None:
-            return JSONResponse(_for_applicant(wired, command, status, body), status_code=status)
-        return _json(wired, command, json.dumps(body, sort_keys=True, ensure_ascii=False), status)
+            return JSONResponse(body, status_code=status)
+        return _rendered(json.dumps(body, sort_keys=True, ensure_ascii=False), status)
     store = wired.idempotency
     digest = request_digest(command, params)
     deadline = time.monotonic() + WAIT_FOR_FIRST
@@ -584,6 +585,12 @@ def _json(wired: Wiring, command: str, text: str, status: int) -> Response:
     if command == RECEIPT_COMMAND and status == 201:
         body = _for_applicant(wired, command, status, json.loads(text))
         text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    return _rendered(text, status)
+
+
+def _rendered(text: str, status: int) -> Response:
+    """An answer rendered already: sent as is, not serialised again (a case command renders
+    its body once, with the receipt's code added before, so a repeat's bytes are the same)."""
     return Response(content=text.encode(), status_code=status, media_type="application/json")
 
 

@@ -71,6 +71,7 @@ class Keystore:
         self._box = box
         self._cache: dict[bytes, Ed25519Signer] = {}
         self._records: tuple[tuple[tuple[str, int, int, int], ...], list[KeyRecord]] | None = None
+        self._secrets: dict[str, tuple[tuple[int, int, int], bytes]] = {}
 
     @staticmethod
     def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> nacl.secret.SecretBox:
@@ -223,11 +224,25 @@ class Keystore:
         if not name.isidentifier():
             raise KeystoreError(f"secret name {name!r}: letters, digits and _ only")
         path = self.directory / f"{name}.secret"
-        if path.exists():
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise KeystoreError(f"secret {name}: unreadable ({exc})") from exc
+        if st is not None:
+            # Unsealed once per file version: a receipt's verification code needs the secret
+            # on every submission, and reading and unsealing it cost more than the code.
+            version = (st.st_ino, st.st_mtime_ns, st.st_size)
+            kept = self._secrets.get(name)
+            if kept is not None and kept[0] == version:
+                return kept[1]
             try:
-                return self._box.decrypt(base64.b64decode(_read_json(path)["sealed"]))
+                value = self._box.decrypt(base64.b64decode(_read_json(path)["sealed"]))
             except (nacl.exceptions.CryptoError, KeyError, ValueError) as exc:
                 raise KeystoreError(f"secret {name}: cannot unseal") from exc
+            self._secrets[name] = (version, value)
+            return value
         if not create:
             raise KeystoreError(f"secret {name} is not in the keystore")
         value = nacl.utils.random(32)
@@ -239,6 +254,8 @@ class Keystore:
                 "sealed": base64.b64encode(self._box.encrypt(value)).decode(),
             },
         )
+        st = os.stat(path)
+        self._secrets[name] = ((st.st_ino, st.st_mtime_ns, st.st_size), value)
         return value
 
     def current_signer(self, actor: str) -> Ed25519Signer:

@@ -84,3 +84,13 @@ def test_keys_added_or_retired_by_another_process_are_seen_at_once(tmp_path: Pat
     with pytest.raises(KeystoreError, match="no current key"):
         elsewhere.current_signer("dept:A")
     assert [r.retired for r in elsewhere.records()] == [True, True]
+
+
+def test_a_secret_is_unsealed_once_per_file_version(tmp_path: Path) -> None:
+    store = Keystore.create(tmp_path / "keys", PASS)
+    first = store.secret("receipt_codes")
+    assert store.secret("receipt_codes") is first  # kept, not read and unsealed again
+    (tmp_path / "keys" / "receipt_codes.secret").unlink()
+    again = store.secret("receipt_codes")  # the file is gone: a new secret, not the kept one
+    assert again != first
+    assert Keystore.open(tmp_path / "keys", PASS).secret("receipt_codes") == again
