@@ -566,7 +566,8 @@ def _ranges(first: int, last: int, jobs: int) -> list[tuple[int, int]]:
 def _walk_in_workers(walk: _Walk, store: ChainStore, plan: Plan, jobs: int, progress: Any) -> None:
     """Ranges read and checked by ``jobs`` worker processes, merged in sequence order."""
     context = get_context("forkserver")
-    context.set_forkserver_preload(["ledger.chain.page_check"])
+    # A worker imports the main module again unless the server has: both, once, for all.
+    context.set_forkserver_preload(["__main__", "ledger.chain.page_check"])
     ranges = _ranges(walk.seq, walk.last, jobs)
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = [pool.submit(check_range, plan, first, stop) for first, stop in ranges]
