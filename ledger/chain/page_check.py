@@ -41,6 +41,7 @@ class KeyTimeline:
 
     keys: dict[bytes, tuple[bytes, str, int, int | None]]
     records: dict[Any, int]  # by the id in normal form (``uuid_ext`` of a UUID)
+    events: list[int]  # the sequences of the key events read, in order
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -472,6 +473,8 @@ class _Walk:
             or result.head[0] != self.prev_hash
             or result.head[1] < self.prev_time
             or result.head[2] <= self.prev_nid
+            or not _agrees(self.registry, plan.timeline, result.begin - 1)
+            or not _replays_its_key_events(result, plan.timeline)
         ):
             self.walk(store, until=result.stop)
             return
@@ -519,6 +522,16 @@ class _Walk:
             self.walk(store)
 
 
+def _replays_its_key_events(result: RangeResult, timeline: KeyTimeline) -> bool:
+    """Whether the key events the workers' timeline holds in the range are the ones the walk
+    replays there (its notable commands' key events), each then confirmed (:func:`_agrees`) as
+    those before the range were — they differ only if the log changed after it was read."""
+    events = timeline.events
+    held = events[bisect_left(events, result.begin) : bisect_left(events, result.end)]
+    found = [row[0] for notable in result.notable for row in notable.rows if row[6] in KEY_TOPICS]
+    return held == found
+
+
 def _agrees(registry: KeyRegistry, timeline: KeyTimeline, through: int) -> bool:
     """Whether the keys the walk replayed through ``through`` are the timeline's there."""
     expected: dict[bytes, tuple[bytes, str, int, int | None]] = {}
@@ -538,11 +551,13 @@ def _timeline(store: ChainStore, last: int) -> KeyTimeline:
     ahead of the walk for the workers, unchecked (the walk checks each key event in its
     place and compares: :func:`_agrees`); up to the first key event the walk would refuse."""
     provisional = KeyRegistry()
+    events: list[int] = []
     try:
         for link in store.select_key_events(before=last + 1):
             if link.event is None:
                 break
             provisional.apply(link, _Key(b"", KeyRole.PLATFORM, 0), genesis=True)
+            events.append(link.entry.sequence)
     except ChainBroken:
         pass
     keys = {
@@ -553,7 +568,7 @@ def _timeline(store: ChainStore, last: int) -> KeyTimeline:
         uuid_ext(oid): provisional.keys[key_id].registered_at
         for oid, key_id in provisional.by_originator.items()
     }
-    return KeyTimeline(keys, records)
+    return KeyTimeline(keys, records, events)
 
 
 def _ranges(first: int, last: int, jobs: int) -> list[tuple[int, int]]:

@@ -290,3 +290,42 @@ def test_a_large_log_is_checked_in_workers_by_default(
     assert report.ok and report.checked == 26
     assert taken and all(taken), "every range of an untouched log comes back clean"
     assert len(taken) == len(verification._ranges(1, 26, os.cpu_count() or 1))
+
+
+def _signed_before_registration(url: str, keys: Keys) -> None:
+    """The command at 12-13 signed, in its place, with the second key, registered only at 17."""
+    _set(url, 12, "key_id", keys.revoked.key_id, relink=False)
+    _set(url, 13, "key_id", keys.revoked.key_id, relink=False)
+    attacks.relink(url, 12, {**keys.stolen, keys.revoked.key_id: keys.revoked})
+
+
+@pytest.mark.usefixtures("small_ranges")
+@pytest.mark.parametrize("signed_early", [False, True])
+def test_keys_read_ahead_that_the_log_does_not_hold_send_the_walk_sequential(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, signed_early: bool
+) -> None:
+    # The key timeline the workers use is read before the walk; if the log changed in between
+    # (here: the second key's registration read at 11, where the log holds a note, not at 17),
+    # a worker accepts what the walk would not: the merge finds the key event it never replays.
+    led, keys = _ledger(sqlite_url)
+    if signed_early:
+        _signed_before_registration(sqlite_url, keys)
+    read_ahead = verification._timeline
+
+    def moved(store: Any, last: int) -> Any:
+        timeline = read_ahead(store, last)
+        public_key, role, _, revoked = timeline.keys[keys.revoked.key_id]
+        timeline.keys[keys.revoked.key_id] = (public_key, role, 11, revoked)
+        timeline.events[timeline.events.index(17)] = 11
+        timeline.events.sort()
+        return timeline
+
+    monkeypatch.setattr(verification, "_timeline", moved)
+    sequential, parallel = _both(led)
+    assert parallel == sequential
+    failure = sequential["failure"]
+    assert (
+        (failure["sequence"], failure["reason"]) == (12, "unknown-key")
+        if signed_early
+        else (failure is None)
+    )
