@@ -268,6 +268,17 @@ class AuthorityState:
             official.status = OfficialStatus.LEFT.value
 
 
+def replayed(topic: str) -> bool:
+    """Whether :meth:`AuthorityState.check` reads or records an event of this topic in a
+    command *not* signed by an official (every event of an official's command it checks):
+    what a verification worker hands back for the replay, all else passes it unread."""
+    return (
+        topic == SUBMITTED_TOPIC
+        or topic in OWNERS
+        or topic.startswith((OFFICIAL_TOPIC_PREFIX, DELEGATION_TOPIC_PREFIX))
+    )
+
+
 def _in_office(standing: Standing | None) -> str | None:
     if standing is None:
         return "no official with this key was appointed"

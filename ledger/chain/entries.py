@@ -24,6 +24,8 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
+from msgpack import ExtType
+
 from ledger.domain.signer import Signer
 from ledger.encoding import normal_form_packer, pack_normal_form, uuid_ext
 
@@ -196,7 +198,7 @@ class EntryHasher:
         if kind is UUID:
             oid_key: Any = originator_id.int
             oid_part = self._oids.get(oid_key)
-        elif kind is str:
+        elif kind is str or kind is ExtType:  # an id already in normal form: a worker's
             oid_key = originator_id
             oid_part = self._oids.get(oid_key)
         else:

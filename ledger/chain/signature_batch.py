@@ -1,8 +1,8 @@
 """Ed25519 signature checks in batches, for verification worker processes.
 
-Layer: ledger chain (crypto). Imports only ``pynacl`` so that worker processes
-start fast; ``ledger.chain.verification`` sends it batches when a log is large enough
-for a second core to pay off (libsodium verifies ~15 k signatures/s per core).
+Layer: ledger chain (crypto). Imports only ``pynacl``; the verification workers
+(``ledger.chain.page_check``) check the signatures of a range in one batch
+(libsodium verifies ~15 k signatures/s per core).
 """
 
 from __future__ import annotations

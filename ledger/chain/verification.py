@@ -5,15 +5,22 @@ works the same on SQLite and PostgreSQL). DESIGN invariant 3; steps follow
 docs/FORMAT.md §5 and stop at the first failure, naming its sequence number,
 aggregate and reason. Anchors (truncation, rewrite) are checked on top of this
 by ``anchors``.
+
+A large log is read and checked in ranges by worker processes (``page_check``: each entry's
+hash, state hash and its command's signature depend only on stored fields); the walk merges
+their ranges in order, checks the links and order between them, and replays the key events
+and the authority itself. Whatever it cannot confirm — a range that is not clean, a boundary
+that does not follow — it walks sequentially, so a report is the sequential walk's, exactly
+(``tests/ledger/test_parallel_verification.py``).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
@@ -21,8 +28,8 @@ from uuid import UUID
 
 from ledger.chain.authority import AuthorityState
 from ledger.chain.entries import GENESIS_HASH, ChainEntry, EntryHasher, sha256, signed_message
-from ledger.chain.recorders.base import ChainStore, LinkedEvent
-from ledger.chain.signature_batch import first_bad
+from ledger.chain.page_check import KeyTimeline, Plan, RangeResult, check_range
+from ledger.chain.recorders.base import ChainStore, LinkedEvent, links_of
 from ledger.chain.signing import verify_signature
 from ledger.domain.keys import (
     KEY_REGISTERED_TOPIC,
@@ -31,11 +38,11 @@ from ledger.domain.keys import (
     ActorKey,
     KeyRole,
 )
-from ledger.encoding import EncodingError, decode
+from ledger.encoding import EncodingError, decode, uuid_ext
 
 PAGE_SIZE = 5000
-SIGNATURE_BATCH = 512
 PARALLEL_THRESHOLD = 10_000
+RANGE_MIN, RANGE_MAX = 500, 5000
 
 
 @dataclass(frozen=True)
@@ -292,81 +299,88 @@ def _check_entry(
         )
 
 
-class _SignatureChecks:
-    """Checks command signatures inline, or in worker processes for large logs.
-
-    With workers, checks run behind the walk; any failure found later is still
-    reported in sequence order, because :meth:`finish` runs before a report.
-    """
-
-    def __init__(self, jobs: int):
-        self.pool: ProcessPoolExecutor | None = None
-        self.jobs = jobs
-        if jobs > 1:
-            self.pool = ProcessPoolExecutor(jobs, mp_context=get_context("forkserver"))
-        self.items: list[tuple[bytes, bytes, bytes]] = []
-        self.meta: list[ChainEntry] = []
-        self.futures: deque[tuple[Future[int | None], list[ChainEntry]]] = deque()
-
-    def check(self, head: ChainEntry, public_key: bytes, message: bytes) -> None:
-        if self.pool is None:
-            if not verify_signature(public_key, message, head.signature):
-                raise _bad_signature(head.sequence, str(head.originator_id), head.key_id)
-            return
-        self.items.append((public_key, message, head.signature))
-        self.meta.append(head)  # named only if its signature fails
-        if len(self.items) >= SIGNATURE_BATCH:
-            self._submit()
-            self._drain(block=len(self.futures) > 4 * self.jobs)
-
-    def _submit(self) -> None:
-        assert self.pool is not None
-        if self.items:
-            self.futures.append((self.pool.submit(first_bad, self.items), self.meta))
-            self.items, self.meta = [], []
-
-    def _drain(self, *, block: bool) -> None:
-        while self.futures and (block or self.futures[0][0].done()):
-            future, meta = self.futures.popleft()
-            bad = future.result()
-            if bad is not None:
-                m = meta[bad]
-                raise _bad_signature(m.sequence, str(m.originator_id), m.key_id)
-
-    def finish(self) -> None:
-        """Wait for every pending check; raises the first failure in sequence order."""
-        if self.pool is None:
-            return
-        try:
-            self._submit()
-            while self.futures:
-                self._drain(block=True)
-        finally:
-            self.pool.shutdown(cancel_futures=True)
-            self.pool = None
-
-
-def _bad_signature(sequence: int, originator_id: str, key_id: bytes) -> ChainBroken:
-    return ChainBroken(
-        Failure(
-            sequence,
-            originator_id,
-            "bad-signature",
-            f"signature does not verify with key {key_id.hex()}",
-        )
+def _bad_signature(head: ChainEntry) -> ChainBroken:
+    return _fail(
+        head,
+        head.sequence,
+        "bad-signature",
+        f"signature does not verify with key {head.key_id.hex()}",
     )
 
 
+class _Diverged(Exception):
+    """Internal: what a worker assumed of the keys is not what the walk found (the database
+    changed under the run); the walk goes on sequentially from where it is."""
+
+
 class _Walk:
-    def __init__(self, registry: KeyRegistry, genesis_pinned: bool, signatures: _SignatureChecks):
+    """The sequential walk's state, entry by entry (:meth:`step`), and the merge of clean
+    worker ranges into it (:meth:`merge`): what a report names comes from here."""
+
+    def __init__(
+        self,
+        registry: KeyRegistry,
+        genesis_pinned: bool,
+        start: int,
+        last: int,
+        first_unlinked: int | None,
+    ):
         self.registry = registry
         self.genesis_pinned = genesis_pinned
-        self.signatures = signatures
+        self.last = last
+        self.first_unlinked = first_unlinked
         self.group: list[LinkedEvent] = []
         self.commands = 0
         self.closed_through = 0
         self.authority = AuthorityState()
         self.hasher = EntryHasher()
+        self.seq = start
+        self.prev_hash, self.prev_nid, self.prev_time = GENESIS_HASH, 0, 0
+        self.head_hash = GENESIS_HASH
+        self.checked = 0
+
+    # -- the sequential walk --------------------------------------------------------------
+
+    def walk(
+        self,
+        store: ChainStore,
+        until: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Check entries in order from the next one through the last, or (``until``) until
+        the first command that begins at or after ``until``."""
+        while self.seq <= self.last and (until is None or self.seq < until or self.group):
+            links = store.select_links(self.seq, min(PAGE_SIZE, self.last - self.seq + 1))
+            if not links:
+                raise _fail(
+                    None, self.seq, "missing-entry", f"chain ends before sequence {self.last}"
+                )
+            self.hasher = EntryHasher()  # its caches: the ids of a page
+            for link in links:
+                if until is not None and self.seq >= until and not self.group:
+                    break
+                self.step(link)
+            if progress is not None:
+                progress(self.seq - 1, self.last)
+
+    def step(self, link: LinkedEvent) -> None:
+        """One entry: FORMAT.md §5 in its order, then its place in its command."""
+        if self.first_unlinked is not None and link.notification_id > self.first_unlinked:
+            raise _fail(
+                link.entry,
+                self.seq,
+                "event-without-entry",
+                f"stored event at notification {self.first_unlinked} has no chain entry",
+            )
+        _check_entry(link, self.seq, self.prev_hash, self.prev_nid, self.prev_time, self.hasher)
+        self.add(link)
+        self._advance(link)
+
+    def _advance(self, link: LinkedEvent) -> None:
+        self.prev_hash = self.head_hash = link.entry.entry_hash
+        self.prev_nid, self.prev_time = link.notification_id, link.entry.timestamp
+        self.seq += 1
+        self.checked += 1
 
     def add(self, link: LinkedEvent) -> None:
         entry = link.entry
@@ -391,7 +405,9 @@ class _Walk:
         if len(self.group) == entry.command_size:
             self.close()
 
-    def close(self) -> None:
+    def close(self, verified_key: bytes | None = None) -> None:
+        """Close the complete command in ``group``: its key, signature (checked here, or
+        by a worker with ``verified_key``), key events and authority."""
         group, self.group = self.group, []
         head = group[0].entry
         genesis = head.sequence == 1
@@ -400,11 +416,15 @@ class _Walk:
             key = self._genesis_key(group)
         else:
             key = self.registry.check(head.key_id, head.sequence, head)
-        hasher = self.hasher
-        message = signed_message(
-            [link.entry for link in group], normal=hasher.normal, pack=hasher.pack
-        )
-        self.signatures.check(head, key.public_key, message)
+        if verified_key is None:
+            hasher = self.hasher
+            message = signed_message(
+                [link.entry for link in group], normal=hasher.normal, pack=hasher.pack
+            )
+            if not verify_signature(key.public_key, message, head.signature):
+                raise _bad_signature(head)
+        elif verified_key != key.public_key:
+            raise _Diverged
         for link in group:
             if link.entry.topic in KEY_TOPICS:
                 self.registry.apply(link, key, genesis)
@@ -438,6 +458,147 @@ class _Walk:
             )
         return _Key(bytes(public_key), str(role), 1)
 
+    # -- merging worker ranges ------------------------------------------------------------
+
+    def merge(self, result: RangeResult, store: ChainStore, plan: Plan) -> None:
+        """Take a worker's range, or walk it sequentially where the merge cannot confirm it
+        (not clean; its first command not the next one; its first link, time or order not
+        following the walk's last entry)."""
+        if self.seq > self.last or (result.clean and not result.begin and self._past(result)):
+            return  # covered by the command before it, or by a sequential stretch
+        if (
+            not result.clean
+            or result.begin != self.seq
+            or self.group
+            or result.head[0] != self.prev_hash
+            or result.head[1] < self.prev_time
+            or result.head[2] <= self.prev_nid
+            or not _agrees(self.registry, plan.timeline, result.begin - 1)
+            or not _replays_its_key_events(result, plan.timeline)
+        ):
+            self.walk(store, until=result.stop)
+            return
+        checked, commands = self.checked, self.commands
+        for notable in result.notable:
+            links = links_of(notable.rows, plan.rows.originator_id)
+            first = links[0].entry.sequence
+            self.seq, self.checked = first, checked + (first - result.begin)
+            self.commands, self.closed_through = commands + notable.ordinal, first - 1
+            if first != result.begin:
+                self.prev_hash = self.head_hash = links[0].entry.prev_hash
+                self.prev_nid, self.prev_time = notable.prev_nid, notable.prev_time
+            self._replay(links, notable.public_key, store, plan)
+            if self.seq > self.last or self.seq != first + len(links):
+                return  # walked on sequentially
+        self.seq, self.checked = result.end, checked + (result.end - result.begin)
+        self.commands, self.closed_through = commands + result.commands, result.end - 1
+        self.prev_hash = self.head_hash = result.tail[0]
+        self.prev_time, self.prev_nid = result.tail[1], result.tail[2]
+
+    def _past(self, result: RangeResult) -> bool:
+        return self.seq >= result.stop and not self.group
+
+    def _replay(
+        self, links: list[LinkedEvent], public_key: bytes, store: ChainStore, plan: Plan
+    ) -> None:
+        """A notable command of a clean range: its entries passed a worker's checks; close
+        it here with the signature the worker verified."""
+        before = (self.seq, self.checked, self.prev_hash, self.prev_nid, self.prev_time)
+        for link in links[:-1]:
+            self._advance(link)
+        self.group = list(links)
+        try:
+            self.close(verified_key=public_key)
+        except _Diverged:
+            self.group = []
+            self.seq, self.checked, self.prev_hash, self.prev_nid, self.prev_time = before
+            self.head_hash = self.prev_hash
+            self.walk(store)
+            return
+        self._advance(links[-1])
+        if any(link.entry.topic in KEY_TOPICS for link in links) and not _agrees(
+            self.registry, plan.timeline, self.seq - 1
+        ):
+            self.walk(store)
+
+
+def _replays_its_key_events(result: RangeResult, timeline: KeyTimeline) -> bool:
+    """Whether the key events the workers' timeline holds in the range are the ones the walk
+    replays there (its notable commands' key events), each then confirmed (:func:`_agrees`) as
+    those before the range were — they differ only if the log changed after it was read."""
+    events = timeline.events
+    held = events[bisect_left(events, result.begin) : bisect_left(events, result.end)]
+    found = [row[0] for notable in result.notable for row in notable.rows if row[6] in KEY_TOPICS]
+    return held == found
+
+
+def _agrees(registry: KeyRegistry, timeline: KeyTimeline, through: int) -> bool:
+    """Whether the keys the walk replayed through ``through`` are the timeline's there."""
+    expected: dict[bytes, tuple[bytes, str, int, int | None]] = {}
+    for key_id, (public_key, role, registered, revoked) in timeline.keys.items():
+        if registered <= through:
+            revoked = revoked if revoked is not None and revoked <= through else None
+            expected[key_id] = (public_key, role, registered, revoked)
+    found = {
+        key_id: (key.public_key, key.role, key.registered_at, key.revoked_at)
+        for key_id, key in registry.keys.items()
+    }
+    return found == expected
+
+
+def _timeline(store: ChainStore, last: int) -> KeyTimeline:
+    """The keys as the chain's key events through ``last`` register and revoke them, read
+    ahead of the walk for the workers, unchecked (the walk checks each key event in its
+    place and compares: :func:`_agrees`); up to the first key event the walk would refuse."""
+    provisional = KeyRegistry()
+    events: list[int] = []
+    try:
+        for link in store.select_key_events(before=last + 1):
+            if link.event is None:
+                break
+            provisional.apply(link, _Key(b"", KeyRole.PLATFORM, 0), genesis=True)
+            events.append(link.entry.sequence)
+    except ChainBroken:
+        pass
+    keys = {
+        key_id: (key.public_key, key.role, key.registered_at, key.revoked_at)
+        for key_id, key in provisional.keys.items()
+    }
+    records = {
+        uuid_ext(oid): provisional.keys[key_id].registered_at
+        for oid, key_id in provisional.by_originator.items()
+    }
+    return KeyTimeline(keys, records, events)
+
+
+def _ranges(first: int, last: int, jobs: int) -> list[tuple[int, int]]:
+    """``[first, last]`` in ranges for the workers: about four a worker, none smaller than
+    RANGE_MIN or larger than RANGE_MAX sequences."""
+    size = max(RANGE_MIN, min(RANGE_MAX, -(-(last - first + 1) // (4 * jobs))))
+    return [(a, min(a + size, last + 1)) for a in range(first, last + 1, size)]
+
+
+def _walk_in_workers(walk: _Walk, store: ChainStore, plan: Plan, jobs: int, progress: Any) -> None:
+    """Ranges read and checked by ``jobs`` worker processes, merged in sequence order."""
+    context = get_context("forkserver")
+    # A worker imports the main module again unless the server has: both, once, for all.
+    context.set_forkserver_preload(["__main__", "ledger.chain.page_check"])
+    ranges = _ranges(walk.seq, walk.last, jobs)
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(check_range, plan, first, stop) for first, stop in ranges]
+        try:
+            for (first, stop), future in zip(ranges, futures, strict=True):
+                try:
+                    result = future.result()
+                except Exception:  # a worker lost (killed, out of memory): walk its range here
+                    result = RangeResult(first, stop, clean=False)
+                walk.merge(result, store, plan)
+                if progress is not None:
+                    progress(walk.seq - 1, walk.last)
+        finally:
+            for future in futures:
+                future.cancel()
+
 
 def verify_chain(
     store: ChainStore,
@@ -454,7 +615,8 @@ def verify_chain(
     With ``start > 1`` the entries before it are trusted (an earlier verified head):
     their key events are replayed without re-checking, and ``trusted_prev_hash``
     (if given) must equal the stored hash of entry ``start - 1``. ``jobs`` worker
-    processes check signatures (default: the cores, for logs over PARALLEL_THRESHOLD).
+    processes read and check ranges of the log (default: the cores, for logs over
+    PARALLEL_THRESHOLD); the report is the sequential walk's either way.
     """
     began = time.perf_counter()
     pinned = frozenset(pinned_platform_keys)
@@ -465,19 +627,15 @@ def verify_chain(
         last = min(last, stop)
     if jobs is None:
         jobs = (os.cpu_count() or 1) if last - start >= PARALLEL_THRESHOLD else 1
-    signatures = _SignatureChecks(jobs)
-    walk = _Walk(registry, bool(pinned), signatures)
-    prev_hash, prev_nid, prev_time, checked = GENESIS_HASH, 0, 0, 0
-    seq = start
-    head_hash = GENESIS_HASH
+    walk = _Walk(registry, bool(pinned), start, last, None)
 
     def report(failure: Failure | None) -> Report:
         return Report(
             ok=failure is None,
             first_sequence=start,
-            checked=checked,
-            head_sequence=seq - 1 if failure is None else failure.sequence - 1,
-            head_hash=head_hash,
+            checked=walk.checked,
+            head_sequence=walk.seq - 1 if failure is None else failure.sequence - 1,
+            head_hash=walk.head_hash,
             commands=walk.commands,
             keys=len(registry.keys),
             genesis_pinned=bool(pinned),
@@ -489,35 +647,17 @@ def verify_chain(
     try:
         if start > 1:
             walk.authority.enabled = False  # its officials were not replayed: see FORMAT.md §5
-            prev_hash, prev_nid, prev_time = _trusted_prefix(
+            walk.prev_hash, walk.prev_nid, walk.prev_time = _trusted_prefix(
                 store, start, trusted_prev_hash, registry
             )
-            head_hash = prev_hash
-        unlinked, first_unlinked = store.count_unlinked_events(prev_nid + 1)
-        while seq <= last:
-            links: Sequence[LinkedEvent] = store.select_links(seq, min(PAGE_SIZE, last - seq + 1))
-            if not links:
-                raise _fail(None, seq, "missing-entry", f"chain ends before sequence {last}")
-            walk.hasher = hasher = EntryHasher()  # its caches: the ids of a page
-            for link in links:
-                if first_unlinked is not None and link.notification_id > first_unlinked:
-                    raise _fail(
-                        link.entry,
-                        seq,
-                        "event-without-entry",
-                        f"stored event at notification {first_unlinked} has no chain entry",
-                    )
-                if link.entry.sequence > last:
-                    break
-                _check_entry(link, seq, prev_hash, prev_nid, prev_time, hasher)
-                walk.add(link)
-                prev_hash, prev_nid = link.entry.entry_hash, link.notification_id
-                prev_time = link.entry.timestamp
-                head_hash = prev_hash
-                seq += 1
-                checked += 1
-            if progress is not None:
-                progress(seq - 1, last)
+            walk.head_hash = walk.prev_hash
+        unlinked, first_unlinked = store.count_unlinked_events(walk.prev_nid + 1)
+        walk.first_unlinked = first_unlinked
+        rows = store.link_rows() if jobs > 1 and walk.seq <= last else None
+        if rows is not None:
+            plan = Plan(rows, last, first_unlinked, _timeline(store, last))
+            _walk_in_workers(walk, store, plan, jobs, progress)
+        walk.walk(store, progress=progress)  # all of it, or what the workers left
         if walk.group:
             tail = walk.group[-1].entry
             raise _fail(
@@ -526,20 +666,13 @@ def verify_chain(
         if first_unlinked is not None and stop is None:
             raise _fail(
                 None,
-                seq,
+                walk.seq,
                 "event-without-entry",
                 f"{unlinked} stored event(s) without chain entry, "
                 f"first at notification {first_unlinked}",
             )
-        signatures.finish()
     except ChainBroken as broken:
-        failure = broken.failure
-        try:
-            signatures.finish()  # an earlier signature failure takes precedence
-        except ChainBroken as earlier:
-            if earlier.failure.sequence <= failure.sequence:
-                failure = earlier.failure
-        return report(failure)
+        return report(broken.failure)
     return report(None)
 
 

@@ -23,6 +23,7 @@ from ledger.chain.entries import (
     PendingCommand,
     event_digest,
 )
+from ledger.chain.recorders.link_rows import LinkRows
 from ledger.domain.signer import Signer
 from ledger.errors import SigningError
 
@@ -74,19 +75,14 @@ class ChainStore(Protocol):
 
     def select_entries_of(self, originator_id: UUID | str) -> Sequence[ChainEntry]: ...
 
-
-LINK_COLUMNS = (
-    "c.sequence, c.notification_id, c.prev_hash, c.entry_hash, c.originator_id, "
-    "c.originator_version, c.topic, c.timestamp, c.state_hash, c.key_id, c.signature, "
-    "c.command_index, c.command_size"
-)
-"""The chain columns of a link row in the order :func:`links_of` reads them; the event's
-follow: its notification id (NULL when no event is stored there), originator id as text,
-version, topic and state."""
+    def link_rows(self) -> LinkRows | None:
+        """How another process reads this chain's link rows (None: it cannot, e.g. an
+        in-memory database)."""
+        ...
 
 
 def links_of(rows: Iterable[Sequence[Any]], originator_id: Any) -> list[LinkedEvent]:
-    """Link rows (:data:`LINK_COLUMNS`, then the event's five columns) as
+    """Link rows (``link_rows.LINK_COLUMNS``, then the event's five columns) as
     :class:`LinkedEvent` objects, read straight from the row tuples; ``originator_id`` parses
     a stored id (each distinct text once per call). The frozen dataclasses are made without
     ``__init__``'s per-field ``object.__setattr__``: each instance's dict is set at once

@@ -33,7 +33,6 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.chain.entries import GENESIS_HASH, ChainEntry, PendingCommand, link_command
 from ledger.chain.recorders.base import (
-    LINK_COLUMNS,
     ChainedRecorderMixin,
     CheckedCommand,
     LinkedEvent,
@@ -42,6 +41,11 @@ from ledger.chain.recorders.base import (
     now_micros,
 )
 from ledger.chain.recorders.group_commit import GroupCommitter
+from ledger.chain.recorders.link_rows import (
+    PostgresLinkRows,
+    postgres_link_select,
+    postgres_originator_id,
+)
 from ledger.domain.keys import KEY_TOPICS
 from ledger.errors import ConfigurationError
 
@@ -350,12 +354,18 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
     # -- reading the chain (ChainStore) ---------------------------------------------------
 
     def _originator_id(self, text: str) -> UUID | str:
-        if self.datastore.originator_id_type == "uuid":
-            try:
-                return UUID(text)
-            except ValueError:
-                return text  # a tampered id is reported by verification, not raised here
-        return text
+        return postgres_originator_id(text, self.datastore.originator_id_type == "uuid")
+
+    def link_rows(self) -> PostgresLinkRows | None:
+        connect = self.datastore.pool.kwargs
+        if not isinstance(connect, dict):
+            return None  # parameters made per connection: not for another process
+        return PostgresLinkRows(
+            dict(connect),
+            self.datastore.schema,
+            (self.chain_table_name, self.events_table_name),
+            self.datastore.originator_id_type == "uuid",
+        )
 
     def _entry(self, row: Any) -> ChainEntry:
         return ChainEntry(
@@ -394,14 +404,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         return [self._entry(row) for row in rows]
 
     def _links(self, where: SQL, params: Sequence[Any]) -> list[LinkedEvent]:
-        statement = (
-            SQL(
-                "SELECT " + LINK_COLUMNS + ", e.notification_id, e.originator_id::text, "
-                "e.originator_version, e.topic, e.state "
-                "FROM {0} c LEFT JOIN {1} e ON e.notification_id = c.notification_id "
-            ).format(self._chain, self._events)
-            + where
-        )
+        statement = postgres_link_select(self._chain, self._events) + where
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(statement, params)
             rows = curs.fetchall()

@@ -36,12 +36,16 @@ from ledger.chain.entries import (
     link_command,
 )
 from ledger.chain.recorders.base import (
-    LINK_COLUMNS,
     ChainedRecorderMixin,
     LinkedEvent,
     links_of,
     now_micros,
     originator_id_text,
+)
+from ledger.chain.recorders.link_rows import (
+    SQLiteLinkRows,
+    sqlite_link_select,
+    sqlite_originator_id,
 )
 from ledger.domain.keys import KEY_TOPICS
 
@@ -157,12 +161,18 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
         )
 
     def _originator_id(self, text: str) -> UUID | str:
-        try:
-            if self.datastore.originator_id_type == "uuid":
-                return UUID(bytes=bytes.fromhex(text))
-            return text
-        except ValueError:
-            return text  # a tampered id is reported by verification, not raised here
+        return sqlite_originator_id(text, self.datastore.originator_id_type == "uuid")
+
+    def link_rows(self) -> SQLiteLinkRows | None:
+        pool = self.datastore.pool
+        if pool.is_sqlite_memory_mode:
+            return None
+        return SQLiteLinkRows(
+            pool.db_name,
+            self.chain_table_name,
+            self.events_table_name,
+            self.datastore.originator_id_type == "uuid",
+        )
 
     def chain_head(self) -> ChainEntry | None:
         with self.datastore.transaction(commit=False) as c:
@@ -184,9 +194,7 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
             cursor = c.sqlite_cursor
             cursor.row_factory = None  # plain tuples, read straight into links
             cursor.execute(
-                f"SELECT {LINK_COLUMNS}, e.rowid, e.originator_id, e.originator_version, "
-                f"e.topic, e.state FROM {self.chain_table_name} c "
-                f"LEFT JOIN {self.events_table_name} e ON e.rowid = c.notification_id {where}",
+                sqlite_link_select(self.chain_table_name, self.events_table_name) + where,
                 params,
             )
             rows = cursor.fetchall()
