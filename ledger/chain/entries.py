@@ -35,7 +35,6 @@ GENESIS_HASH = bytes(HASH_SIZE)
 COMMAND_CONTEXT = b"caseledger/command/v2\n"
 
 _new = object.__new__
-_chain_entry: Callable[..., ChainEntry]  # chain_entry, called with an entry's fields unpacked
 _digest_fields = itemgetter("originator_id", "originator_version", "topic", "state_hash")
 _set = object.__setattr__
 
@@ -335,9 +334,12 @@ def link_command(
 ) -> list[ChainEntry]:
     """Sign ``command`` in its place after the head (sequence, hash) and chain its events.
 
-    Called under the write lock: the place is only known there, so the loop is lean: each
-    entry hashed from packed pieces (:class:`EntryHasher`), each built without the frozen
-    dataclass's per-field ``__setattr__`` (:func:`chain_entry`)."""
+    Called under the write lock: the place is only known there, so the loop is lean: the
+    packed entry is a list of pieces whose shared ones are packed once per command (key id,
+    signature, timestamp, size; an aggregate's id and a topic when they change) and five
+    small values per entry — the bytes :class:`EntryHasher` packs, without its per-entry
+    checks, which are for rows read back (``tests/ledger/test_entry_hasher.py``); each entry
+    built without the frozen dataclass's per-field ``__setattr__`` (:func:`chain_entry`)."""
     signature = command.signer.sign(
         command_message(
             command.events, sequence=head_sequence + 1, prev_hash=head_hash, timestamp=timestamp
@@ -345,17 +347,47 @@ def link_command(
     )
     key_id = command.signer.key_id
     entries: list[ChainEntry] = []
-    prev = head_hash
+    append = entries.append
+    pack = normal_form_packer()
+    normal = NormalIds()
     size = len(command.events)
-    hasher = EntryHasher()
+    # The packed entry (the 11-field map of ChainEntry.body, as EntryHasher packs it) as a
+    # list of pieces in key order: what every entry of the command shares is packed once;
+    # the loop sets the odd slots, which vary per entry (the topic's, last, on a change).
+    pieces = [
+        _HEAD + b"\x92",  # "command": [index, size], a 2-array
+        b"",  # [1] the index
+        pack(size) + _KEY_ID + pack(key_id) + _ORIGINATOR_ID,
+        b"",  # [3] the originator id, "originator_version" and the version
+        _PREV,
+        b"",  # [5] the previous hash
+        _SEQUENCE,
+        b"",  # [7] the sequence
+        _SIGNATURE + pack(signature) + _STATE_HASH,
+        b"",  # [9] the state hash
+        _TIMESTAMP + pack(timestamp) + _TOPIC,
+        b"",  # [11] the topic, "v" and the format version
+    ]
+    last_oid: Any = None
+    last_topic: Any = None
+    oid_part = b""
+    prev = head_hash
     sequence = head_sequence
     for index, event in enumerate(command.events):
         sequence += 1
         oid, version, topic, state_hash = _digest_fields(event.__dict__)
-        fields: tuple[Any, ...] = (sequence, prev, oid, version, topic, timestamp, state_hash)
-        fields += (key_id, signature, index, size)
-        entry_hash = hasher(fields)
-        entries.append(_chain_entry(*fields, entry_hash))
+        if oid is not last_oid:
+            oid_part, last_oid = pack(normal(oid)) + _VERSION, oid
+        if topic is not last_topic:
+            pieces[11], last_topic = pack(topic) + _V, topic
+        pieces[1] = pack(index)
+        pieces[3] = oid_part + pack(version)
+        pieces[5] = pack(prev)
+        pieces[7] = pack(sequence)
+        pieces[9] = pack(state_hash)
+        entry_hash = _sha256(b"".join(pieces)).digest()
+        linked = (sequence, prev, oid, version, topic, timestamp, state_hash)
+        append(chain_entry(*linked, key_id, signature, index, size, entry_hash))
         prev = entry_hash
     return entries
 
@@ -397,6 +429,3 @@ def chain_entry(
         },
     )
     return entry
-
-
-_chain_entry = chain_entry

@@ -7,7 +7,15 @@ import hashlib
 import random
 import uuid
 
-from ledger.chain.entries import ChainEntry, EntryHasher, chain_entry
+from ledger.chain.entries import (
+    ChainEntry,
+    EntryHasher,
+    PendingCommand,
+    chain_entry,
+    event_digest,
+    link_command,
+)
+from ledger.chain.signing import Ed25519Signer
 from ledger.encoding import pack_normal_form
 
 
@@ -70,3 +78,39 @@ def test_odd_types_from_a_tampered_row_hash_as_packed_not_from_a_cache() -> None
     for fields in variants:
         entry = chain_entry(**fields)  # type: ignore[arg-type]
         assert hasher.entry(entry) == _reference(entry)
+
+
+def test_a_linked_command_hashes_each_entry_like_its_packed_body_map() -> None:
+    """The write path packs a command's shared pieces once and only the per-entry values in
+    its loop: several aggregates and topics interleaved, indexes and sizes past the
+    one-byte integers, a head hash of another length (a tampered head is linked as read)."""
+    rng = random.Random(5)
+    ids: list[uuid.UUID | str] = [uuid.UUID(int=rng.getrandbits(128)), "a-text-id"]
+    ids.append(uuid.UUID(int=ids[0].int))  # type: ignore[union-attr]  # equal, not identical
+    events = tuple(
+        event_digest(
+            ids[i % 3] if i % 7 else ids[1],
+            i + 1,
+            ("a:B.C", "案件:受理")[i % 5 == 0],
+            rng.randbytes(32),
+        )
+        for i in range(300)
+    )
+    for head_sequence, head_hash in ((0, bytes(32)), (65_535, rng.randbytes(7))):
+        entries = link_command(
+            PendingCommand(events, Ed25519Signer.generate()),
+            head_sequence=head_sequence,
+            head_hash=head_hash,
+            timestamp=1_795_395_723_456_789,
+        )
+        prev = head_hash
+        for index, (entry, event) in enumerate(zip(entries, events, strict=True)):
+            assert entry.digest == event
+            assert (entry.sequence, entry.command_index, entry.command_size) == (
+                head_sequence + index + 1,
+                index,
+                300,
+            )
+            assert entry.prev_hash == prev
+            assert entry.entry_hash == _reference(entry)
+            prev = entry.entry_hash

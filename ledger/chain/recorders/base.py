@@ -9,7 +9,7 @@ command's place in the chain (docs/FORMAT.md §3).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import sha256 as _sha256
 from typing import Any, Protocol
@@ -185,6 +185,22 @@ class ChainedRecorderMixin:
 
 def originator_id_text(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
+def id_texts(entries: Iterable[ChainEntry], text: Callable[[Any], str]) -> list[str]:
+    """Each entry's originator id as stored (``text`` of it), made once per run of entries
+    that share the id object: a command's entries mostly do, and ``str(UUID)`` and a
+    UUID's hash are Python code (issue 18: once per entry was ~0.6 µs of a chained save's)."""
+    texts: list[str] = []
+    append = texts.append
+    last: Any = None
+    stored = ""
+    for e in entries:
+        oid = e.originator_id
+        if oid is not last:
+            stored, last = text(oid), oid
+        append(stored)
+    return texts
 
 
 def pages(fetch: Any, start: int, page_size: int) -> Iterator[Any]:

@@ -37,6 +37,7 @@ from ledger.chain.recorders.base import (
     CheckedCommand,
     LinkedEvent,
     StaleReference,
+    id_texts,
     links_of,
     now_micros,
 )
@@ -340,7 +341,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             [e.sequence for e in entries],
             [e.prev_hash for e in entries],
             [e.entry_hash for e in entries],
-            [str(e.originator_id) for e in entries],
+            id_texts(entries, str),
             [e.originator_version for e in entries],
             [e.topic for e in entries],
             [e.timestamp for e in entries],

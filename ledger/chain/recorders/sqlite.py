@@ -38,6 +38,7 @@ from ledger.chain.entries import (
 from ledger.chain.recorders.base import (
     ChainedRecorderMixin,
     LinkedEvent,
+    id_texts,
     links_of,
     now_micros,
     originator_id_text,
@@ -127,15 +128,12 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
             head_hash=bytes(head_hash),
             timestamp=max(now_micros(), head_time),
         )
-        texts: dict[Any, str] = {}
-        rows = []
-        for e, n in zip(entries, notification_ids, strict=True):
-            d = e.__dict__  # the fields, read at once (a frozen entry per event)
-            oid = d["originator_id"]
-            text = texts.get(oid)
-            if text is None:
-                text = texts[oid] = originator_id_text(oid)
-            rows.append((*_row_fields(d), n, text))
+        rows = [
+            (*_row_fields(e.__dict__), n, text)  # an entry's fields as stored, read at once
+            for e, n, text in zip(
+                entries, notification_ids, id_texts(entries, originator_id_text), strict=True
+            )
+        ]
         c.sqlite_cursor.executemany(
             f"INSERT INTO {self.chain_table_name} ({_ENTRY_COLUMNS}) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
