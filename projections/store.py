@@ -100,7 +100,8 @@ class Tx:
         self.dialect = dialect
         self._sqlite = dialect == "sqlite"
         self._pending: dict[str, list[tuple[str, Sequence[Any]]]] = {}
-        self._tables = {t.name: t for t in tables}
+        self._images: dict[str, dict[Any, list[Any]]] = {}  # rows whose last write is an INSERT
+        self._tables = {t.name: (t, _folds(t), _row_keys(t)) for t in tables}
         if self._sqlite:  # sqlite3's own cursor, rows as plain tuples (BLOBs come as bytes)
             self._rows = cursor.sqlite_cursor.connection.cursor()
             self._rows.row_factory = None
@@ -113,6 +114,11 @@ class Tx:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         target, names = _shape(sql)
         if target is not None:
+            known = self._tables.get(target)
+            if known is not None:
+                sql, params = self._fold(*known, sql, params)
+                if not sql:
+                    return
             queue = self._pending.get(target)
             if queue is None:
                 self._pending[target] = [(sql, params)]
@@ -129,7 +135,8 @@ class Tx:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         target, names = _shape(sql)
         if target is not None:
-            self._pending.setdefault(target, []).extend((sql, r) for r in rows)
+            for row in rows:
+                self.execute(sql, row)
             return
         if self._pending:
             self._flush(names)
@@ -138,13 +145,60 @@ class Tx:
     def flush(self) -> None:
         """Write every deferred statement (in each table's order)."""
         pending, self._pending = self._pending, {}
+        self._images = {}
         for table, queue in pending.items():
             self._write(table, queue)
 
     def _flush(self, names: frozenset[str]) -> None:
         """Write the deferred statements of the tables named in ``names``."""
         for table in [t for t in self._pending if t in names]:
+            self._images.pop(table, None)
             self._write(table, self._pending.pop(table))
+
+    def _fold(
+        self,
+        table: Table,
+        folds: dict[str, _Fold | None],
+        keys: dict[str, int | tuple[int, ...] | None],
+        sql: str,
+        params: Sequence[Any],
+    ) -> tuple[str, Sequence[Any]]:
+        """What to queue for a deferred write of ``table`` ("": nothing, it was folded).
+
+        A row inserted in this transaction whose insert is still its last queued write has
+        its values kept here (an *image*, the insert's own parameter list, every column in
+        table order): an ``UPDATE`` of that row setting columns to parameters or literals
+        (:func:`_folding`) changes the image instead of being queued, so the row is written
+        once with its final values. Any other write of the row ends its image (an unknown
+        row's, every image of the table), and so does writing the queue."""
+        fold: Any = folds.get(sql, _UNSEEN)
+        if fold is _UNSEEN:
+            fold = folds[sql] = _folding(table, sql)
+        images = self._images.get(table.name)
+        if fold is None:
+            if images:
+                at: Any = keys.get(sql, _UNSEEN)
+                if at is _UNSEEN:
+                    at = keys[sql] = _row_key(sql, table)
+                if at is None:
+                    images.clear()
+                else:
+                    images.pop(_key(params, at), None)
+            return sql, params
+        key = _key(params, fold.key)
+        if fold.insert:
+            values = [params[i] if i >= 0 else v for i, v in fold.values]
+            if images is None:
+                self._images[table.name] = {key: values}
+            else:
+                images[key] = values
+            return fold.sql, values
+        image = None if images is None else images.get(key)
+        if image is None:
+            return sql, params
+        for column, (i, v) in fold.values:
+            image[column] = params[i] if i >= 0 else v
+        return "", ()
 
     def _write(self, table: str, queue: list[tuple[str, Sequence[Any]]]) -> None:
         """One table's deferred statements, in rounds: the n-th statement of each row (its
@@ -153,8 +207,7 @@ class Tx:
         touches its own row only), a row's statements keep their order; a statement whose
         row is not known (:func:`_row_key` is None) ends the rounds before it and runs alone.
         """
-        known = self._tables.get(table)
-        memo = None if known is None else _row_keys(known)
+        known, _, memo = self._tables.get(table, (None, None, None))
         rounds: list[dict[str, list[Sequence[Any]]]] = []
         seen: dict[Any, int] = {}
         for sql, params in queue:
@@ -338,6 +391,135 @@ def _row_key(sql: str, table: Table) -> int | tuple[int, ...] | None:
     if not all(c in pinned for c in primary_key):
         return None
     return _positions([pinned[c] for c in primary_key])
+
+
+@dataclass(frozen=True)
+class _Fold:
+    """How a write folds into a row image (``Tx._fold``). An insert: ``sql`` inserts every
+    column from parameters, ``values`` gives each column's source. An update: ``values``
+    pairs the columns it sets (their index) with their sources. A source is a parameter's
+    index, or -1 and a literal's value; ``key`` is where the row's key is among the
+    statement's parameters."""
+
+    insert: bool
+    sql: str
+    key: int | tuple[int, ...]
+    values: tuple[Any, ...]
+
+
+_LITERAL: Final = re.compile(r"\s*(?:(NULL)|(-?\d+)|(-?\d+\.\d*)|'((?:[^']|'')*)')\s*$", re.I)
+_ASSIGN: Final = re.compile(r"\s*(\w+)\s*=(.*)$", re.DOTALL)
+
+
+def _source(text: str, marks_before: int) -> tuple[int, Any] | None:
+    """A value's source in a statement: ``?`` (the parameter after ``marks_before``), a
+    literal (NULL, a number or a quoted string), or None (an expression)."""
+    if text.strip() == "?":
+        return marks_before, None
+    literal = _LITERAL.match(text)
+    if literal is None:
+        return None
+    null, whole, real, quoted = literal.groups()
+    if null:
+        return -1, None
+    if whole is not None:
+        return -1, int(whole)
+    if real is not None:
+        return -1, float(real)
+    return -1, quoted.replace("''", "'")
+
+
+def _split(text: str) -> list[str] | None:
+    """``text`` cut at its top-level commas (None when it has parentheses or quotes that
+    make that unsafe to do simply)."""
+    if "(" in text or ")" in text:
+        return None
+    parts, quoted, start = [], False, 0
+    for i, ch in enumerate(text):
+        if ch == "'":
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return None if quoted else parts
+
+
+_INSERT_ROW: Final = re.compile(
+    r"\s*INSERT\s+INTO\s+(\w+)\s*(?:\(([\w\s,]*)\))?\s*VALUES\s*\((.*)\)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_UPDATE_ROW: Final = re.compile(
+    r"\s*UPDATE\s+(\w+)\s+SET\s+(.*?)\s+WHERE\s+(.*)$", re.IGNORECASE | re.DOTALL
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _folds(table: Table) -> dict[str, _Fold | None]:
+    """The :func:`_folding` of each statement met so far on ``table``, by its text."""
+    return {}
+
+
+def _folding(table: Table, sql: str) -> _Fold | None:
+    """How ``sql`` folds into row images of ``table``: an ``INSERT INTO t [(cols)] VALUES
+    (…)`` of one row whose values are parameters or literals (a column not named is NULL:
+    view tables have no defaults); an ``UPDATE t SET c = ?|literal, … WHERE`` the primary
+    key's columns ``= ?`` and nothing else, not setting the key. None for any other."""
+    columns = [c for c, _ in table.columns]
+    insert = _INSERT_ROW.match(sql)
+    if insert is not None:
+        named = (
+            [c.strip().lower() for c in insert.group(2).split(",")] if insert.group(2) else columns
+        )
+        items = _split(insert.group(3))
+        if items is None or len(items) != len(named) or not set(named) <= set(columns):
+            return None
+        sources: dict[str, tuple[int, Any]] = {}
+        marks = 0
+        for column, item in zip(named, items, strict=True):
+            source = _source(item, marks)
+            if source is None:
+                return None
+            marks += source[0] >= 0
+            sources[column] = source
+        if not all(c in sources and sources[c][0] >= 0 for c in table.primary_key):
+            return None
+        values = tuple(sources.get(c, (-1, None)) for c in columns)
+        key = _positions([sources[c][0] for c in table.primary_key])
+        places = ", ".join("?" * len(columns))
+        return _Fold(True, f"INSERT INTO {table.name} VALUES ({places})", key, values)
+    update = _UPDATE_ROW.match(sql)
+    if update is None or update.group(1).lower() != table.name.lower():
+        return None
+    assignments = _split(update.group(2))
+    if assignments is None:
+        return None
+    marks = 0
+    sets: list[tuple[int, tuple[int, Any]]] = []
+    for assignment in assignments:
+        found = _ASSIGN.match(assignment)
+        if found is None or found.group(1).lower() not in columns:
+            return None
+        source = _source(found.group(2), marks)
+        if source is None or found.group(1).lower() in table.primary_key:
+            return None
+        marks += source[0] >= 0
+        sets.append((columns.index(found.group(1).lower()), source))
+    pinned: dict[str, int] = {}
+    for term in re.split(r"\bAND\b", update.group(3), flags=re.IGNORECASE):
+        found = _PINNED.match(term)
+        if found is None or found.group(1).lower() in pinned:
+            return None
+        pinned[found.group(1).lower()] = marks
+        marks += 1
+    if set(pinned) != set(table.primary_key):
+        return None
+    return _Fold(False, sql, _positions([pinned[c] for c in table.primary_key]), tuple(sets))
+
+
+def _key(params: Sequence[Any], at: int | tuple[int, ...]) -> Any:
+    """A row's key among a statement's parameters (at :func:`_row_key`'s positions)."""
+    return params[at] if type(at) is int else tuple(params[i] for i in at)  # type: ignore[union-attr]
 
 
 def _positions(at: list[int]) -> int | tuple[int, ...]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ledger.storage.urls import parse_storage_url
-from projections.store import Table, _row_key, open_view_recorder
+from projections.store import Table, _folding, _row_key, open_view_recorder
 
 ROWS = Table(
     "view_batch_rows",
@@ -82,3 +82,51 @@ def test_only_one_row_statements_are_regrouped() -> None:
     assert _row_key("UPDATE view_batch_totals SET k = ? WHERE k = ?", TOTALS) is None
     assert _row_key("INSERT INTO view_batch_totals VALUES (?, 1), (?, 2)", TOTALS) is None
     assert _row_key("INSERT INTO view_batch_totals VALUES ('a', ?)", TOTALS) is None
+
+
+def test_a_row_inserted_in_the_transaction_is_written_once_with_its_last_values(
+    recorder: Any,
+) -> None:
+    row = "UPDATE view_batch_rows SET v = ?, note = 'it''s' WHERE k = ? AND n = ?"
+    with recorder.transaction() as tx:
+        tx.execute("INSERT INTO view_batch_rows (k, n, v) VALUES (?, ?, 0)", ("a", 1))
+        tx.execute(row, (5, "a", 1))
+        tx.execute("UPDATE view_batch_rows SET note = ? WHERE n = ? AND k = ?", ("x", 1, "a"))
+        tx.execute("INSERT INTO view_batch_rows VALUES (?, ?, ?, NULL)", ("b", 2, 7))
+        tx.execute("UPDATE view_batch_rows SET v = v + 1 WHERE k = ? AND n = ?", ("b", 2))
+        tx.execute(row, (100, "b", 2))  # after an expression: queued, not folded
+        assert len(tx._pending["view_batch_rows"]) == 4  # a: its insert; b: insert, 2 updates
+        tx.execute("INSERT INTO view_batch_rows VALUES (?, ?, ?, 'c')", ("c", 3, 1))
+        tx.execute("SELECT v FROM view_batch_rows WHERE k = ? AND n = ?", ("c", 3))
+        assert tx.fetchone() == (1,)  # a read writes the queue: the image ends there
+        tx.execute(row, (9, "c", 3))
+        tx.execute("INSERT INTO view_batch_rows VALUES (?, ?, ?, 'd')", ("d", 4, 1))
+        tx.execute("UPDATE view_batch_rows SET note = NULL WHERE k = ?", ("d",))  # rows unknown
+        tx.execute(row, (2, "d", 4))
+        assert len(tx._pending["view_batch_rows"]) == 4  # c: an update; d: insert, 2 updates
+    assert recorder.select("SELECT k, n, v, note FROM view_batch_rows ORDER BY k") == [
+        ("a", 1, 5, "x"),
+        ("b", 2, 100, "it's"),
+        ("c", 3, 9, "it's"),
+        ("d", 4, 2, "it's"),
+    ]
+
+
+def test_only_writes_of_values_to_one_row_fold() -> None:
+    insert = _folding(ROWS, "INSERT INTO view_batch_rows (n, k) VALUES (?, ?)")
+    assert insert is not None and insert.insert and insert.key == (1, 0)
+    assert insert.values == ((1, None), (0, None), (-1, None), (-1, None))
+    update = _folding(ROWS, "UPDATE view_batch_rows SET note = 'a,b', v = ? WHERE n = ? AND k = ?")
+    assert update is not None and update.key == (2, 1)
+    assert update.values == ((3, (-1, "a,b")), (2, (0, None)))
+    for sql in (
+        "INSERT INTO view_batch_rows VALUES (?, ?, ?, ?) ON CONFLICT (k, n) DO NOTHING",
+        "INSERT OR REPLACE INTO view_batch_rows VALUES (?, ?, ?, ?)",
+        "INSERT INTO view_batch_rows VALUES (?, ?, ?, lower(?))",
+        "INSERT INTO view_batch_rows (v, note) VALUES (?, ?)",  # no key
+        "UPDATE view_batch_rows SET v = v + 1 WHERE k = ? AND n = ?",
+        "UPDATE view_batch_rows SET v = ? WHERE k = ?",
+        "UPDATE view_batch_rows SET v = ? WHERE k = ? AND n = ? AND v IS NULL",
+        "UPDATE view_batch_rows SET n = ? WHERE k = ? AND n = ?",
+    ):
+        assert _folding(ROWS, sql) is None, sql
