@@ -12,16 +12,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
-
 from ledger.chain.signing import Ed25519Signer
-from ledger.domain.keys import KEY_REGISTERED_TOPIC, KeyRole
-from ledger.storage.urls import StorageURL, parse_storage_url
+from ledger.domain.keys import KeyRole
+from ledger.storage.urls import parse_storage_url
 from projections.keys import KeysView, current_keys
 from projections.replay import rebuild_all
 from projections.runner import catch_up, open_view, position, reset
 from projections.verify import check_seals, compare_with_rebuild
-from projections.view import on
 from tests.helpers import Ledger, new_ledger
 
 
@@ -93,19 +90,13 @@ def test_readers_see_the_old_view_or_the_new_one_never_half(storage_url: str) ->
     assert comparison.identical
 
 
-def _drifted(storage_url: str) -> tuple[Ledger, StorageURL, Any]:
-    """A ledger of two kiosks and its keys view, caught up, with kiosk 1's row deleted by hand."""
+def test_reset_swaps_in_a_rebuild_and_the_view_follows_on(storage_url: str) -> None:
     ledger = _ledger(storage_url, kiosks=2)
     storage = parse_storage_url(storage_url)
     live: Any = open_view(KeysView, storage)
     catch_up(live, ledger.app)
     with live.store.transaction() as tx:
         tx.execute("DELETE FROM view_keys WHERE actor = 'kiosk:1'")
-    return ledger, storage, live
-
-
-def test_reset_swaps_in_a_rebuild_and_the_view_follows_on(storage_url: str) -> None:
-    ledger, storage, live = _drifted(storage_url)
     assert reset(KeysView, storage, ledger.app) == 4
     assert "kiosk:1" in {k["actor"] for k in current_keys(live)}
     s = Ed25519Signer.generate()
@@ -117,22 +108,3 @@ def test_reset_swaps_in_a_rebuild_and_the_view_follows_on(storage_url: str) -> N
     assert check_seals([live], ledger.app) == []
     (comparison,) = compare_with_rebuild([live], storage, ledger.app, record=False)
     assert comparison.identical
-
-
-class _BrokenKeys(KeysView):
-    """A view whose handler fails: in a rebuild shared among processes, a worker's."""
-
-    name = "broken_keys"
-    tables = ()  # the keys view's tables stay its own (one PostgreSQL schema holds both)
-
-    @on(KEY_REGISTERED_TOPIC)
-    def registered(self, tx: Any, event: Any) -> None:
-        raise ValueError("a handler failed in the worker")
-
-
-def test_a_worker_that_fails_fails_the_rebuild_and_swaps_nothing(storage_url: str) -> None:
-    ledger, storage, live = _drifted(storage_url)
-    before = _content(live)
-    with pytest.raises(RuntimeError, match="a handler failed in the worker"):
-        rebuild_all([KeysView, _BrokenKeys], storage, ledger.app, swap=True, processes=2)
-    assert _content(live) == before  # the keys view was built, but nothing was swapped in
