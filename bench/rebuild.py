@@ -8,8 +8,7 @@ Each round: (a) the baseline, every notification of the log read and decoded thr
 ledger's mapper, 500 at a time (what any consumer of the log pays); (b) ``projections.replay
 .rebuild_all`` of every registered view with ``swap=True`` (what ``projections reset`` runs),
 timed from the first page to the last swap. Rates are log events per second (the whole log
-either way), of wall-clock time and of CPU time (this process's, and with ``--processes N``
-its rebuild workers' too: ``rebuild_all(processes=N)`` shares the views among N processes).
+either way), of wall-clock time and of this process's CPU time (the rebuild runs in it).
 Prints JSON: medians, spreads (min–max), the ratio of the medians, load average.
 ``--views-url postgresql://…?schema=…`` builds the views in that PostgreSQL schema instead
 of beside the SQLite log (the log is still read from SQLite): the views' own cost on
@@ -23,7 +22,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import tempfile
@@ -73,15 +71,7 @@ def spread(values: list[float]) -> dict[str, int]:
     }
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its children that have ended (a rebuild's workers)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def bench(
-    url: str, rounds: int, views_url: str | None = None, processes: int = 1
-) -> dict[str, Any]:
+def bench(url: str, rounds: int, views_url: str | None = None) -> dict[str, Any]:
     import tests.ledger.case_world  # noqa: F401  (the topic aliases of older event classes)
 
     app = open_ledger(url)
@@ -95,15 +85,13 @@ def bench(
     for i in range(rounds):
         result = None
         for side in ("decode", "rebuild") if i % 2 == 0 else ("rebuild", "decode"):
-            began = cpu_seconds()
+            began = time.process_time()
             if side == "decode":
                 decode.append(head / read_and_decode(app))
             else:
-                result = rebuild_all(
-                    VIEWS, storage, app, swap=True, digests=False, processes=processes
-                )
+                result = rebuild_all(VIEWS, storage, app, swap=True, digests=False)
                 rebuild.append(head / result.seconds)
-            cpu[side].append(head / (cpu_seconds() - began))
+            cpu[side].append(head / (time.process_time() - began))
         assert result is not None
         for view in result.views:
             per_view.setdefault(view.name, []).append(view.seconds)
@@ -124,7 +112,6 @@ def bench(
     return {
         "log_events": head,
         "rounds": rounds,
-        "processes": processes,
         "read_and_decode_events_per_s": spread(decode),
         "rebuild_all_swapped_events_per_s": spread(rebuild),
         "ratio_of_medians": round(statistics.median(rebuild) / statistics.median(decode), 3),
@@ -173,9 +160,6 @@ def main() -> None:
     parser.add_argument("--ledger", help="an existing SQLite ledger file to copy")
     parser.add_argument("--cases", type=int, default=5000)
     parser.add_argument("--views-url", help="build the views in this PostgreSQL schema")
-    parser.add_argument(
-        "--processes", type=int, default=1, help="share the views among this many processes"
-    )
     args = parser.parse_args()
 
     def measure(tmp: Path) -> dict[str, Any]:
@@ -191,7 +175,7 @@ def main() -> None:
             world = build_world(f"sqlite:///{target}", tmp)
             drive_cases(world, args.cases)
             world.ledger.close()
-        return bench(f"sqlite:///{target}", args.rounds, args.views_url, args.processes)
+        return bench(f"sqlite:///{target}", args.rounds, args.views_url)
 
     print_report("rebuild", measure)
 

@@ -7,8 +7,7 @@ built in a fresh store of its own (another SQLite file, another PostgreSQL schem
 swapped in, in one transaction of the live store (``projections.store.swap_in``), so a
 reader sees the old complete view or the new one, never a view half built. Every view is
 fed from one pass over the log (``projections.feed``): reading and decoding a notification
-costs more than most handlers — or, with ``processes``, from one pass per process, each
-building its share of the views (``projections.workers``).
+costs more than most handlers.
 """
 
 from __future__ import annotations
@@ -21,10 +20,9 @@ from typing import Any, Final
 
 from ledger.services.application import LedgerApplication
 from ledger.storage.urls import StorageURL
-from projections.feed import catch_up
+from projections.feed import catch_up, feed, track_to
 from projections.store import drop_rebuild_schema, swap_in, table_digest
-from projections.view import View, open_view
-from projections.workers import build, build_in_processes
+from projections.view import View, open_view, position
 
 __all__ = ["REBUILD_PAGE", "Rebuild", "RebuildAll", "discard", "rebuild_all"]
 
@@ -77,7 +75,6 @@ def rebuild_all(
     digests: bool = True,
     page: int = REBUILD_PAGE,
     between: Callable[[], None] = lambda: None,
-    processes: int = 1,
 ) -> RebuildAll:
     """Rebuild every view of ``classes`` from zero in fresh stores, reading the log once.
 
@@ -86,10 +83,7 @@ def rebuild_all(
     log gained meanwhile and put in the live one's place (the repair of a view that differs
     from the log; ``serve`` may keep reading and following). ``digests`` (of the live rows
     before and the rebuilt rows) can be skipped when only the swap matters. ``between`` runs
-    before each page of the log (a test's or a caller's hook). ``processes`` > 1 shares the
-    views among that many processes, each reading the log itself (``projections.workers``:
-    less wall-clock time on a machine with free cores, more CPU time in all; ``between``
-    runs in this process's pass only)."""
+    before each page of the log (a test's or a caller's hook)."""
     head = app.recorder.max_notification_id() or 0
     lives = [open_view(cls, storage) for cls in classes]
     if not swap:
@@ -98,13 +92,17 @@ def rebuild_all(
     fresh = [_fresh(cls, storage) for cls in classes]
     try:
         began = time.perf_counter()
-        if processes > 1 and len(fresh) > 1:
-            fed = build_in_processes(
-                classes, fresh, storage, app, head=head, page=page, processes=processes,
-                suffix=SUFFIX, between=between,
-            )  # fmt: skip
-        else:
-            fed = build(fresh, app, head, page, between)
+        fed = feed(
+            fresh,
+            app,
+            starts=[0] * len(fresh),
+            stops=[head] * len(fresh),
+            page=page,
+            between=between,
+        )
+        for view in fresh:
+            if head > position(view, app):
+                track_to(view, app, head)
         seconds = time.perf_counter() - began
         old = [_digest(v) if digests else "" for v in lives]
         new = [_digest(v) if digests else "" for v in fresh]

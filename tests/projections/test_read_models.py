@@ -15,11 +15,9 @@ from ledger.storage.urls import parse_storage_url
 from projections.follower import BatchFollower
 from projections.progress import ProgressView, by_serial
 from projections.registry import VIEWS, view_class
-from projections.replay import rebuild_all
 from projections.runner import catch_up, open_view, position, rebuild
 from projections.store import Tx, table_digest
 from projections.supervision import SupervisionView
-from projections.verify import check_seals
 from projections.view import on
 from tests.projections.city import CLEAR_VALUES, City, build_city
 from tests.projections.conftest import Views
@@ -84,16 +82,6 @@ def test_rebuild_from_zero_gives_the_live_digest_on_both_backends(
             result = rebuild(cls, storage, app)
             assert result.identical, cls.name
             assert result.live_digest == table_digest(live.store, live.store.tables)
-        one = rebuild_all(VIEWS, storage, app)
-        shared = rebuild_all(VIEWS, storage, app, processes=2)  # the views split in two
-        assert shared.identical and one.identical
-        assert [v.events for v in shared.views] == [v.events for v in one.views]
-        swapped = rebuild_all(VIEWS, storage, app, swap=True, digests=False, processes=2)
-        views = [open_view(cls, storage) for cls in VIEWS]
-        assert swapped.swapped and check_seals(views, app) == []
-        assert [table_digest(v.store, v.store.tables) for v in views] == [
-            r.rebuilt_digest for r in one.views
-        ]
     finally:
         app.close()
 
