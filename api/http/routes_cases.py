@@ -16,10 +16,12 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, status
+from fastapi.responses import Response
 
 from api.http import command as commands
 from api.http.context import ApiContext
 from api.http.deps import require
+from api.http.model_response import model_response
 from api.http.problems import Problem
 from api.http.read_side import read_view
 from api.http.routes_common import (
@@ -242,12 +244,14 @@ def submit(
     summary="A case's progress, without personal data (roles: department — own cases — supervisor)",
     responses={404: _ANSWERS[404]},
 )
-def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
+def read(serial: Serial, who: Reader, wired: Wired) -> Response:
     """From the progress view (``projections.progress``) alone: scope, state, dates, steps,
     document kinds and version, the applicant masked (through the vault once per applicant
     and process, ``[erased]`` from the view). The view is first brought level with the log
     head this request saw (bounded wait), so a client reads its own writes; on a read side's
-    standby (``api.http.read_side``), once it has replayed the client's last write."""
+    standby (``api.http.read_side``), once it has replayed the client's last write. The
+    ``CasePublic`` built here is sent as is (``api.http.model_response``: no second
+    validation in another thread hand-off)."""
     view = read_view(wired.ctx, "progress")
     if view is None:
         raise Problem(503, "Unavailable", "the progress read model is not open", code="no-view")
@@ -263,7 +267,7 @@ def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
     decided = steps.get("Decided")
     delivered = steps.get("Delivered")
     closed = steps.get("Closed")
-    return CasePublic(
+    case = CasePublic(
         serial=progress.serial,
         approval_code=progress.approval_code,
         department=progress.department,
@@ -298,6 +302,7 @@ def read(serial: Serial, who: Reader, wired: Wired) -> CasePublic:
         if progress.applicant is None
         else MaskedApplicant(**vars(progress.applicant)),
     )
+    return model_response(case)
 
 
 def _identity(wired: Wiring) -> IdentityPort:

@@ -27,6 +27,7 @@ from typing import Any, Final
 from anchors.checkpoints import CHECKPOINT_SECRET
 from api.bootstrap import open_runtime
 from api.serve.app import Worker, build_app
+from api.serve.heap import freeze_start_up_heap
 from api.settings import Settings
 from ledger.storage.keystore import PASSPHRASE_ENV
 
@@ -173,6 +174,7 @@ def _serve_worker(settings: Settings, worker: Worker, sock: socket.socket, start
     runtime = open_runtime(settings, migrate=False, fail_closed=False)
     app = build_app(runtime, worker=worker, started=started.set)
     config = uvicorn.Config(app, log_config=log_config(), access_log=False)
+    freeze_start_up_heap()
     log.info(
         "worker %d [%d] serving%s",
         worker.index,

@@ -29,6 +29,7 @@ from tests.api.http_world import World, _setup
 WORKER_LINE = re.compile(
     r'caseledger_serve_worker\{background="(true|false)",pid="(\d+)",worker="(\d+)"\}'
 )
+FROZEN_LINE = re.compile(r"^caseledger_serve_frozen_objects (\S+)$", re.M)
 STOP_WAIT = 90.0
 """Bound on how long a stopping server may take (a failing test, never a measured time)."""
 
@@ -168,6 +169,16 @@ def test_both_workers_answer_on_one_port_and_read_the_shared_read_models(two: Wo
         assert r.status_code == 200, r.text
         assert r.json()["state"] == "submitted"
         assert worker_of(client)[0] == index  # the same connection, the same worker
+
+
+def test_each_worker_freezes_its_start_up_heap_out_of_garbage_collection(two: Workers) -> None:
+    """api.serve.heap: a full collection over the start-up heap stopped a worker for 150-320 ms
+    under load (docs/BENCHMARKS.md); frozen, the collector skips it."""
+    pinned = one_client_per_worker(two.served, "")
+    for client in pinned.values():
+        found = FROZEN_LINE.search(client.get("/metrics").text)
+        assert found is not None
+        assert float(found[1]) > 10_000  # modules, the app, its models: far more than this
 
 
 def test_only_worker_0_follows_the_log_and_starts_the_background_workers(two: Workers) -> None:
