@@ -1,7 +1,10 @@
-"""``caseledger serve --workers N``: N HTTP worker processes on one listening socket.
+"""``caseledger serve --workers N``: N HTTP worker processes on one port.
 
-Layer: api (process supervision). The parent migrates once, binds the socket and spawns the
-workers, which share it (as uvicorn's own supervisor does). Worker 0 starts first and alone
+Layer: api (process supervision). The parent migrates once, binds the port and spawns the
+workers. Each worker listens on a socket of its own bound to that port with ``SO_REUSEPORT``,
+so the kernel spreads new connections among the workers: with one socket shared by all, the
+first worker to wake accepted every connection waiting (asyncio accepts up to its backlog at
+once), and a burst of keep-alive clients stayed on one worker. Worker 0 starts first and alone
 catches the views up and runs the background work (the read-model follower and
 :data:`~api.serve.app.WORKER_FACTORIES`); the others start once it serves and only answer HTTP,
 reading the same view tables. SIGTERM/SIGINT stop them all gracefully; a worker that dies
@@ -51,15 +54,13 @@ def log_config() -> dict[str, Any]:
 
 
 def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
-    """Serve with ``workers`` processes on one socket until SIGTERM/SIGINT (exit 0) or until a
+    """Serve with ``workers`` processes on one port until SIGTERM/SIGINT (exit 0) or until a
     worker ends by itself (the others are stopped; exit 1).
 
     Precondition: ``workers >= 1``. Migrates (and bootstraps) the ledger first; raises what
     :func:`~api.bootstrap.open_runtime` raises. The passphrase reaches the workers inside
     ``settings``, pickled through multiprocessing's pipe, never in argv or the environment.
     """
-    import uvicorn
-
     if workers < 1:
         raise ValueError("workers: at least 1")
     runtime = open_runtime(settings, migrate=True, fail_closed=False)
@@ -69,8 +70,12 @@ def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
     finally:
         runtime.close()
     os.environ.pop(PASSPHRASE_ENV, None)  # the workers get it in ``settings`` only
-    config = uvicorn.Config(no_app, host=host, port=port, log_config=log_config())
-    sock = config.bind_socket()  # logs the address, with the port chosen for port 0
+    logging.config.dictConfig(log_config())
+    try:
+        sock = bind_port(host, port)  # the port chosen for port 0, held until the end
+    except OSError as exc:  # e.g. the port is taken: said as such, nothing started
+        log.error("cannot bind %s port %d: %s", host, port, exc.strerror or exc)
+        return 1
     spawn = multiprocessing.get_context("spawn")
     enrol = spawn.Lock()
     stopping = threading.Event()
@@ -89,7 +94,7 @@ def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
         for index in range(workers):
             process = spawn.Process(
                 target=_serve_worker,
-                args=(settings, Worker(index, enrol), sock, started[index]),
+                args=(settings, Worker(index, enrol), sock.getsockname()[:2], started[index]),
                 name=f"caseledger-worker-{index}",
             )
             process.start()
@@ -121,9 +126,32 @@ def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
     return 1 if failed else 0
 
 
-async def no_app(scope: Any, receive: Any, send: Any) -> None:
-    """The app of the parent's uvicorn config, which only binds the socket."""
-    raise RuntimeError("the parent of serve --workers serves nothing itself")
+def reusable_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``(host, port)`` with ``SO_REUSEPORT``: the parent's, which holds
+    the port and never listens (the kernel gives connections to listening sockets only), and
+    each worker's own, which listens. Only processes of the same user can join the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """The parent's hold on the port (see :func:`reusable_socket`), logged as uvicorn logs
+    the address it serves on, with the port chosen for port 0."""
+    sock = reusable_socket(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    logging.getLogger("uvicorn.error").info(
+        "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, bound
+    )
+    return sock
 
 
 def _watch(
@@ -163,8 +191,11 @@ def _stop(processes: Sequence[BaseProcess]) -> None:
             process.join()
 
 
-def _serve_worker(settings: Settings, worker: Worker, sock: socket.socket, started: Any) -> None:
-    """A worker process: open the runtime, build the app, serve on the parent's socket."""
+def _serve_worker(
+    settings: Settings, worker: Worker, address: tuple[str, int], started: Any
+) -> None:
+    """A worker process: open the runtime, build the app, serve on its own socket bound to
+    the parent's port (:func:`reusable_socket`)."""
     import uvicorn
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -181,7 +212,11 @@ def _serve_worker(settings: Settings, worker: Worker, sock: socket.socket, start
         os.getpid(),
         " (read-model follower and background workers)" if worker.background else "",
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    sock = reusable_socket(*address)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:

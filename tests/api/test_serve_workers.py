@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -169,6 +170,38 @@ def test_both_workers_answer_on_one_port_and_read_the_shared_read_models(two: Wo
         assert r.status_code == 200, r.text
         assert r.json()["state"] == "submitted"
         assert worker_of(client)[0] == index  # the same connection, the same worker
+
+
+def test_a_burst_of_connections_reaching_a_busy_worker_waits_for_it(two: Workers) -> None:
+    """Each worker listens on a socket of its own (``SO_REUSEPORT``), so the kernel spreads
+    new connections among the workers. With one socket shared by all, a worker busy at that
+    moment (here: stopped) got none of a burst — the other accepted every connection waiting
+    and kept its keep-alive clients (a balancer's pool, a load test) for good, while the
+    busy one idled afterwards. 32 connections are established while worker 1 is stopped."""
+    address = ("127.0.0.1", int(two.served.url.rsplit(":", 1)[1]))
+    busy = two.started()[1]
+    taken = {0: 0, 1: 0}
+    os.kill(busy, signal.SIGSTOP)
+    try:
+        burst = [socket.create_connection(address, timeout=60) for _ in range(32)]
+        for conn in burst:
+            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: ledger\r\nConnection: close\r\n\r\n")
+        time.sleep(0.5)  # worker 0 has accepted whatever it was given
+    finally:
+        os.kill(busy, signal.SIGCONT)
+    try:
+        for conn in burst:
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+            found = WORKER_LINE.search(answer.decode())
+            assert found is not None, answer[:200]
+            taken[int(found[3])] += 1
+    finally:
+        for conn in burst:
+            conn.close()
+    # Binomial(32, 1/2) below 4 on either side: about one run in a million.
+    assert min(taken.values()) >= 4, taken
 
 
 def test_each_worker_freezes_its_start_up_heap_out_of_garbage_collection(two: Workers) -> None:
