@@ -96,10 +96,12 @@ def command(
             key = arguments[KEY] if takes_key else arguments.pop(KEY)
             if check is not None:
                 check(**arguments)
-            asked: Mapping[str, Any] = {}  # a case command: its ledger record digests it
-            if params is not None and not takes_key:
+            asked: Mapping[str, Any]
+            if takes_key:
+                asked = {}  # a case command: its ledger record digests it
+            elif params is not None:
                 asked = params(**arguments)
-            elif not takes_key:
+            else:
                 named = {field: arguments[field] for field in fields}
                 body = arguments.get(BODY)
                 if body is None and default_body is not None:
