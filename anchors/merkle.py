@@ -42,6 +42,7 @@ __all__ = [
     "inclusion_proof",
     "inclusion_proof_from",
     "leaf_hash",
+    "levelled_hash_range",
     "node_hash",
     "root",
     "verify_consistency",
@@ -189,6 +190,41 @@ def consistency_proof_from(hash_range: HashRange, old_size: int, new_size: int) 
 def _list_hash_range(leaf_hashes: Sequence[bytes]) -> HashRange:
     def hash_range(start: int, end: int) -> bytes:
         return _range_root(leaf_hashes, start, end)
+
+    return hash_range
+
+
+def levelled_hash_range(leaf_hashes: Sequence[bytes]) -> HashRange:
+    """A ``HashRange`` over ``leaf_hashes`` that keeps every level of the tree: one O(n) pass,
+    then each range root (and so each proof) in O(log n).
+
+    For many proofs in one tree (an official's history lists one per entry):
+    :func:`inclusion_proof` recomputes its ranges from the leaves, O(n) a proof. Every complete
+    subtree aligned to its size is read from its level; any other range (the tree's right edge)
+    is split as RFC 9162 splits it, and its roots are kept. Raises ``ValueError`` on a leaf
+    hash that is not 32 bytes.
+    """
+    _check_leaf_hashes(leaf_hashes)
+    levels: list[Sequence[bytes]] = [leaf_hashes]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    edges: dict[tuple[int, int], bytes] = {}
+
+    def hash_range(start: int, end: int) -> bytes:
+        n = end - start
+        if n <= 0:
+            return EMPTY_ROOT
+        if n & (n - 1) == 0 and start % n == 0:  # a complete subtree: on its level
+            level = n.bit_length() - 1
+            return levels[level][start >> level]
+        found = edges.get((start, end))
+        if found is None:
+            k = _split(n)
+            found = edges[(start, end)] = node_hash(
+                hash_range(start, start + k), hash_range(start + k, end)
+            )
+        return found
 
     return hash_range
 

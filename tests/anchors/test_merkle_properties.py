@@ -122,6 +122,31 @@ def test_inclusion_proof_equals_reference_and_verifies(case: tuple[int, int]) ->
     assert merkle.verify_inclusion(leaves[index], index, size, proof, ref_mth(leaves))
 
 
+def test_a_levelled_tree_gives_every_proof_and_root_the_naive_definition_gives() -> None:
+    """One levelled tree answers many proofs (an official's history): each is the reference's,
+    for every leaf of every size up to 130 (right edges of every shape), roots included."""
+    for size in range(1, 131):
+        leaves = tree(size)
+        levelled = merkle.levelled_hash_range(leaves)
+        assert levelled(0, size) == ref_mth(leaves)
+        for index in range(size):
+            assert merkle.inclusion_proof_from(levelled, index, size) == ref_path(index, leaves)
+
+
+@given(st.integers(min_value=0, max_value=70), st.integers(min_value=0, max_value=70))
+def test_a_levelled_tree_hashes_any_range_as_the_definition_does(a: int, b: int) -> None:
+    """Ranges that are no subtree of the tree (unaligned starts) are hashed by the definition
+    too, not read from a level where they do not sit."""
+    leaves = tree(71)
+    start, end = min(a, b), max(a, b)
+    assert merkle.levelled_hash_range(leaves)(start, end) == ref_mth(leaves[start:end])
+
+
+def test_a_levelled_tree_refuses_a_leaf_hash_of_the_wrong_length() -> None:
+    with pytest.raises(ValueError, match="leaf hash 1"):
+        merkle.levelled_hash_range([merkle.leaf_hash(b"a"), b"short"])
+
+
 @given(leaf_in_tree(), st.integers(min_value=0), st.integers(min_value=0))
 def test_any_flipped_bit_in_proof_or_root_or_leaf_is_rejected(
     case: tuple[int, int], element: int, bit: int
