@@ -120,20 +120,23 @@ def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
             ended.exitcode,
         )
         return 1
-    failed = [p for p in processes if p.exitcode != 0]
+    # A worker still starting (importing, before its handler is set) ends on the SIGTERM
+    # itself: it had served nothing, so it stopped as asked.
+    failed = [p for p in processes if p.exitcode not in (0, -signal.SIGTERM)]
     for p in failed:
         log.error("worker %s [%s] did not stop cleanly (exit code %s)", p.name, p.pid, p.exitcode)
     return 1 if failed else 0
 
 
-def reusable_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``(host, port)`` with ``SO_REUSEPORT``: the parent's, which holds
-    the port and never listens (the kernel gives connections to listening sockets only), and
-    each worker's own, which listens. Only processes of the same user can join the port."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+def reusable_socket(host: str, port: int, *, reuse_address: bool = True) -> socket.socket:
+    """A TCP socket bound to ``(host, port)`` with ``SO_REUSEPORT``: each worker's own, which
+    listens, and the parent's (:func:`bind_port`), which holds the port and never listens
+    (the kernel gives connections to listening sockets only). Only processes of the same user
+    can join the port."""
+    sock = _tcp_socket(host)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_address:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except BaseException:
@@ -142,10 +145,30 @@ def reusable_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _tcp_socket(host: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+
+def _claim(host: str, port: int) -> int:
+    """Bind ``(host, port)`` without ``SO_REUSEPORT`` and let go: the port itself (``0``:
+    the one the kernel chose), or ``OSError`` (``EADDRINUSE``) if any socket holds it — another
+    server's ``SO_REUSEPORT`` group included, which a port-sharing socket of the same user could
+    otherwise join. ``SO_REUSEADDR`` lets it past connections of an earlier run in TIME_WAIT."""
+    with _tcp_socket(host) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        return int(probe.getsockname()[1])
+
+
 def bind_port(host: str, port: int) -> socket.socket:
-    """The parent's hold on the port (see :func:`reusable_socket`), logged as uvicorn logs
+    """The parent's hold on the port, for this server's workers only: claimed alone first
+    (:func:`_claim`: a taken port refuses), then held with ``SO_REUSEPORT`` and without
+    ``SO_REUSEADDR``, so the workers' sockets join it and a second server's claim fails
+    (a socket without ``SO_REUSEPORT`` may share a port only when both set ``SO_REUSEADDR``).
+    Between the claim and the hold the port is free for microseconds. Logged as uvicorn logs
     the address it serves on, with the port chosen for port 0."""
-    sock = reusable_socket(host, port)
+    sock = reusable_socket(host, _claim(host, port), reuse_address=False)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     logging.getLogger("uvicorn.error").info(

@@ -296,3 +296,59 @@ def test_workers_must_be_at_least_one(sqlite_url: str) -> None:
     )
     assert result.returncode == 2
     assert "--workers" in result.stderr
+
+
+def test_a_second_server_on_a_taken_port_refuses_instead_of_sharing_it(
+    two: Workers, tmp_path: Path
+) -> None:
+    """The workers' ``SO_REUSEPORT`` sockets let processes of one user share a port: a second
+    ``serve`` (another ledger, say) must not join the first one's port and take half of its
+    connections — it says the port is taken and exits 1, and the first keeps every request."""
+    port = int(two.served.url.rsplit(":", 1)[1])
+    other = tmp_path / "other"
+    other.mkdir()
+    env = {**two.served.env, "CASELEDGER_KEYSTORE": str(other / "keys")}
+    argv = ["serve", "--db", f"sqlite:///{other / 'other.sqlite3'}", "--port", str(port)]
+    second = subprocess.run(
+        [sys.executable, "-m", "api.cli", *argv, "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a second server that joined the port would serve until killed
+    )
+    assert second.returncode == 1, second.stderr
+    assert f"cannot bind 127.0.0.1 port {port}" in second.stderr
+    assert "in use" in second.stderr
+    pids = {worker_of(httpx.Client(base_url=two.served.url))[1] for _ in range(20)}
+    assert pids <= set(two.started().values())
+
+
+def test_sigterm_while_a_worker_is_still_starting_is_a_clean_stop(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A service manager may stop the server at any moment: SIGTERM as soon as worker 1 is
+    spawned (it is still importing, before its own handler is set, and ends on the signal)
+    stops everything with exit status 0, not as a failure."""
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "CASELEDGER_KEY_PASSPHRASE": PASSPHRASE,
+        "CASELEDGER_KEYSTORE": str(tmp_path / "keys"),
+    }
+    argv = ["serve", "--db", sqlite_url, "--port", "0", "--workers", "2"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", *argv], cwd=ROOT, env=env, stderr=sink
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "worker 1 started" not in log.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=STOP_WAIT) == 0, log.read_text()
+        assert "did not stop cleanly" not in log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
