@@ -44,6 +44,8 @@ from typing import Any
 
 import httpx
 import psycopg
+import psycopg.conninfo
+import psycopg.sql
 
 from ledger.domain.catalogue import FormSpec
 from tests.api.conftest import free_port, run_cli
@@ -106,6 +108,7 @@ def bench_ledger(
     server = (server or os.environ.get(PG_ENV) or DEFAULT_PG).split("?", 1)[0]
     if not db:
         schema = f"{tag}_{uuid.uuid4().hex[:10]}"
+        _create_database_if_missing(server)
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         db = f"{server}?schema={schema}"
@@ -122,6 +125,18 @@ def bench_ledger(
             with psycopg.connect(server, autocommit=True) as c:
                 c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _create_database_if_missing(server: str) -> None:
+    """Create ``server``'s database (the default one need not exist on a fresh machine),
+    connected to the same server's ``postgres`` database; nothing if it exists."""
+    info = psycopg.conninfo.conninfo_to_dict(server)
+    name = str(info.get("dbname") or "")
+    admin = psycopg.conninfo.make_conninfo(server, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None and name:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
 
 
 def spawn_cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
