@@ -54,6 +54,15 @@ def start_node(data: Path) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(process, url)
+    except BaseException:  # not healthy, or the demo stopped meanwhile: no node left behind
+        stop_node(process)
+        raise
+    return process, url
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
     deadline = time.monotonic() + NODE_READY_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -61,10 +70,9 @@ def start_node(data: Path) -> tuple[subprocess.Popen[bytes], str]:
             raise RuntimeError(f"the anchor node did not start: {err.strip()}")
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return process, url
+                return
         except OSError:
             time.sleep(0.05)
-    process.kill()
     raise RuntimeError("the anchor node did not answer /healthz")
 
 
@@ -106,12 +114,17 @@ def start(ctx: DemoContext) -> None:
     (ctx.out / "anchoring").mkdir(parents=True)
     ctx.running["anchoring_started"] = time.perf_counter()
     process, url = start_node(ctx.out / "node")
-    anchors = open_ledger_anchors(
-        runtime.ledger, runtime.settings.storage, runtime.keystore, runtime.platform_signer()
-    )
-    client = NodeClient(url)
-    worker = AnchoringWorker(anchors, client, WorkerSettings(every_entries=500, every_seconds=0.3))
-    worker.start()
+    try:
+        anchors = open_ledger_anchors(
+            runtime.ledger, runtime.settings.storage, runtime.keystore, runtime.platform_signer()
+        )
+        client = NodeClient(url)
+        settings = WorkerSettings(every_entries=500, every_seconds=0.3)
+        worker = AnchoringWorker(anchors, client, settings)
+        worker.start()
+    except BaseException:  # the demo stopped (SIGTERM) or failed before the cleanup is set
+        stop_node(process)
+        raise
     ctx.running["anchoring"] = (process, url, anchors, client, worker)
 
     def cleanup() -> None:  # if a later stage fails before ``run`` stops them

@@ -18,11 +18,14 @@ import random
 import secrets
 import shlex
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from api.bootstrap import Runtime, enrol_actor, open_runtime, rotate_actor_key
@@ -163,6 +166,26 @@ def _fresh(out: Path, db: str | None) -> None:
         shutil.rmtree(ledger.parent / f"{ledger.stem}.views", ignore_errors=True)
 
 
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM (a service manager's stop, ``timeout``'s) unwinds the demo as Ctrl-C does, so
+    the stages' cleanups stop the node and the server they started: Python's default ends
+    the process at once and left both running. Exit status 128 + 15."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: signals are not ours to take
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_demo(*, db: str | None, out: Path, seed: int) -> int:
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -173,14 +196,15 @@ def run_demo(*, db: str | None, out: Path, seed: int) -> int:
         print("caseledger demo: the database is not empty; give an empty --db")
         return 2
     ctx = DemoContext(runtime=runtime, rng=random.Random(seed), out=out)
-    try:
-        for stage in stages():
-            stage.run(ctx)
-        report = verify_chain(runtime.ledger.chain)
-    finally:
-        for cleanup in ctx.running.get("cleanups", []):
-            cleanup()
-        runtime.close()
+    with _sigterm_unwinds():
+        try:
+            for stage in stages():
+                stage.run(ctx)
+            report = verify_chain(runtime.ledger.chain)
+        finally:
+            for cleanup in ctx.running.get("cleanups", []):
+                cleanup()
+            runtime.close()
     ctx.summary["verify"] = report.as_dict()
     ctx.summary["seconds"] = round(time.perf_counter() - started, 2)
     (out / "summary.json").write_text(

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -263,3 +265,47 @@ def test_demo_shows_named_officials_acting_beyond_the_case_commands(
     assert order["answer_sealed_by"] == officials["decision_sealed_by"]
     assert any("Certificate.Issued" in line for line in officials["history_lines"])
     assert "supervisor   official:ZWFW-J01" in demo[1].stdout
+
+
+def _children(pid: int) -> set[int]:
+    """Live direct children of ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return b""
+
+
+def test_sigterm_stops_the_demo_and_the_node_it_started(tmp_path: Path) -> None:
+    """A stop by SIGTERM (a service manager's, ``timeout``'s) unwinds the demo: the anchor
+    node it started in its own process is stopped too, not left running, and the demo exits
+    143 (128 + SIGTERM)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASELEDGER_")}
+    demo = subprocess.Popen(
+        [*CLI, "demo"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        node: set[int] = set()
+        while not node and time.monotonic() < deadline:
+            assert demo.poll() is None, demo.stderr.read() if demo.stderr else ""
+            node = {pid for pid in _children(demo.pid) if b"node\x00serve" in _cmdline(pid)}
+            time.sleep(0.05)
+        assert node, "the demo started no node"
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=120) == 128 + signal.SIGTERM
+        assert [pid for pid in node if _running(pid)] == []
+    finally:
+        if demo.poll() is None:
+            demo.kill()
