@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from api.demo.cases import PATH_NAMES, PATHS
-from tests.docs.runner import Block, failures, group_members, run_blocks, shell_blocks, venv_bin
+from tests.docs.runner import (
+    Block,
+    children_of,
+    failures,
+    group_members,
+    run_blocks,
+    shell_blocks,
+    venv_bin,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -267,19 +275,6 @@ def test_demo_shows_named_officials_acting_beyond_the_case_commands(
     assert "supervisor   official:ZWFW-J01" in demo[1].stdout
 
 
-def _children(pid: int) -> set[int]:
-    """Live direct children of ``pid`` (from /proc)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
-
-
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -300,7 +295,7 @@ def test_sigterm_stops_the_demo_and_the_node_it_started(tmp_path: Path) -> None:
         node: set[int] = set()
         while not node and time.monotonic() < deadline:
             assert demo.poll() is None, demo.stderr.read() if demo.stderr else ""
-            node = {pid for pid in _children(demo.pid) if b"node\x00serve" in _cmdline(pid)}
+            node = {pid for pid in children_of(demo.pid) if b"node\x00serve" in _cmdline(pid)}
             time.sleep(0.05)
         assert node, "the demo started no node"
         demo.send_signal(signal.SIGTERM)

@@ -247,15 +247,26 @@ def stop_group(group: int, grace: float = 10.0) -> None:
             time.sleep(0.1)
 
 
-def group_members(group: int) -> Iterator[int]:
-    """Live processes of ``group`` (from /proc; zombies excluded)."""
+def _live() -> Iterator[tuple[int, list[str]]]:
+    """``(pid, fields)`` of every live process (zombies excluded): the fields of its
+    /proc/PID/stat after the command name (state, parent, process group, …)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            yield int(stat.parent.name)
+        if fields[0] != "Z":
+            yield int(stat.parent.name), fields
+
+
+def group_members(group: int) -> Iterator[int]:
+    """Live processes of ``group`` (from /proc; zombies excluded)."""
+    return (pid for pid, fields in _live() if int(fields[2]) == group)
+
+
+def children_of(parent: int) -> set[int]:
+    """Live processes whose parent is ``parent`` (from /proc; zombies excluded)."""
+    return {pid for pid, fields in _live() if int(fields[1]) == parent}
 
 
 def failures(doc: str, ran: Sequence[Ran], problem: str) -> list[str]:
