@@ -219,7 +219,7 @@ class Tx:
                 rounds, seen = [], {}
                 self._run([{sql: [params]}])
                 continue
-            key = params[at] if type(at) is int else tuple(params[i] for i in at)
+            key = _key(params, at)
             n = seen.get(key, 0)
             seen[key] = n + 1
             if n == len(rounds):
