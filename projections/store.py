@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import operator
 import os
 import re
 import sqlite3
@@ -52,6 +53,7 @@ from ledger.encoding import canonical
 from ledger.storage import pg_pool
 from ledger.storage.sqlite_statements import cache_statements
 from ledger.storage.urls import POOL_WAIT_SECONDS, StorageURL
+from projections.row_expressions import Unfoldable, Value, parse
 
 log = logging.getLogger("caseledger.projections")
 
@@ -92,16 +94,21 @@ class Tx:
     commute with each other; within a table nothing is reordered. A queue is written before
     any other statement that names its table (a read, a write that reads, DDL), before the
     tracking is recorded and when the transaction ends, so every read sees every write
-    before it, and the rows after a batch are those that statement-by-statement gives.
+    before it, and the rows after a batch are those that statement-by-statement gives. The
+    one exception, a read of one row by its primary key whose row is still an image in this
+    transaction (:meth:`_fold`), is answered from the image: what the database would answer.
+    What a statement is, is worked out once per text (:class:`_Plan`).
     """
 
     def __init__(self, cursor: Any, dialect: str, tables: Sequence[Table] = ()):
         self._cursor = cursor  # the library's cursor: tracking rows go through it
         self.dialect = dialect
         self._sqlite = dialect == "sqlite"
-        self._pending: dict[str, list[tuple[str, Sequence[Any]]]] = {}
+        self._pending: dict[str, list[tuple[str, Sequence[Any], Any]]] = {}
         self._images: dict[str, dict[Any, list[Any]]] = {}  # rows whose last write is an INSERT
-        self._tables = {t.name: (t, _folds(t), _row_keys(t)) for t in tables}
+        self._answer: list[tuple[Any, ...]] | None = None  # a read answered from an image
+        plans = _plans(tuple(tables))
+        self._plans, self._tables = plans.by_text, plans.tables
         if self._sqlite:  # sqlite3's own cursor, rows as plain tuples (BLOBs come as bytes)
             self._rows = cursor.sqlite_cursor.connection.cursor()
             self._rows.row_factory = None
@@ -112,27 +119,49 @@ class Tx:
         return sql if self._sqlite else _postgres_sql(sql)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        target, names = _shape(sql)
-        if target is not None:
-            known = self._tables.get(target)
-            if known is not None:
-                sql, params = self._fold(*known, sql, params)
-                if not sql:
-                    return
-            queue = self._pending.get(target)
-            if queue is None:
-                self._pending[target] = [(sql, params)]
+        plan = self._plans.get(sql)
+        if plan is None:
+            plan = self._plans[sql] = _plan(sql, self._tables)
+        target = plan.target
+        self._answer = None
+        if target is None:
+            if plan.read is not None and self._answer_from_image(plan.read, params):
+                return
+            if self._pending:
+                self._flush(plan.names)
+            if self._sqlite:
+                self._rows.execute(sql, params)
             else:
-                queue.append((sql, params))
+                self._rows.execute(_postgres_sql(sql), tuple(params))
             return
-        if self._pending:
-            self._flush(names)
-        if self._sqlite:
-            self._rows.execute(sql, params)
+        queued = self._fold(plan, sql, params)
+        if queued is None:
+            return
+        queue = self._pending.get(target)
+        if queue is None:
+            self._pending[target] = [queued]
         else:
-            self._rows.execute(_postgres_sql(sql), tuple(params))
+            queue.append(queued)
+
+    def _answer_from_image(self, read: _PointRead, params: Sequence[Any]) -> bool:
+        """Answer a read of one row from its image, when it has one whose selected values
+        are what the database would give back (of the columns' types, or NULL): the row's
+        pending writes need not be written for it."""
+        images = self._images.get(read.table)
+        if not images:
+            return False
+        image = images.get(read.key_of(params))
+        if image is None:
+            return False
+        row = tuple(image[i] for i in read.columns)
+        for value, kind in zip(row, read.types, strict=True):
+            if value is not None and type(value) is not kind:
+                return False
+        self._answer = [row]
+        return True
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._answer = None
         target, names = _shape(sql)
         if target is not None:
             for row in rows:
@@ -146,80 +175,80 @@ class Tx:
         """Write every deferred statement (in each table's order)."""
         pending, self._pending = self._pending, {}
         self._images = {}
-        for table, queue in pending.items():
-            self._write(table, queue)
+        for queue in pending.values():
+            self._write(queue)
 
     def _flush(self, names: frozenset[str]) -> None:
         """Write the deferred statements of the tables named in ``names``."""
         for table in [t for t in self._pending if t in names]:
             self._images.pop(table, None)
-            self._write(table, self._pending.pop(table))
+            self._write(self._pending.pop(table))
 
     def _fold(
-        self,
-        table: Table,
-        folds: dict[str, _Fold | None],
-        keys: dict[str, int | tuple[int, ...] | None],
-        sql: str,
-        params: Sequence[Any],
-    ) -> tuple[str, Sequence[Any]]:
-        """What to queue for a deferred write of ``table`` ("": nothing, it was folded).
+        self, plan: _Plan, sql: str, params: Sequence[Any]
+    ) -> tuple[str, Sequence[Any], Any] | None:
+        """What to queue for a deferred write: the statement, its parameters and its row's
+        key (:data:`_ALONE`: not known), or None when it was folded.
 
         A row inserted in this transaction whose insert is still its last queued write has
         its values kept here (an *image*, the insert's own parameter list, every column in
-        table order): an ``UPDATE`` of that row setting columns to parameters or literals
-        (:func:`_folding`) changes the image instead of being queued, so the row is written
-        once with its final values. Any other write of the row ends its image (an unknown
-        row's, every image of the table), and so does writing the queue."""
-        fold: Any = folds.get(sql, _UNSEEN)
-        if fold is _UNSEEN:
-            fold = folds[sql] = _folding(table, sql)
-        images = self._images.get(table.name)
+        table order): an ``UPDATE`` of that row setting columns to parameters, literals or
+        expressions of the row (:func:`_folding`, ``projections.row_expressions``) changes
+        the image instead of being queued, so the row is written once with its final values,
+        and a read of the row by its key is answered from it (:meth:`_answer_from_image`).
+        Any other write of the row ends its image (an unknown row's, every image of the
+        table), and so does writing the queue."""
+        images = self._images.get(plan.target)  # type: ignore[arg-type]
+        key_of = plan.key_of
+        if key_of is None:
+            if images:
+                images.clear()
+            return sql, params, _ALONE
+        key = key_of(params)
+        fold = plan.fold
         if fold is None:
             if images:
-                at: Any = keys.get(sql, _UNSEEN)
-                if at is _UNSEEN:
-                    at = keys[sql] = _row_key(sql, table)
-                if at is None:
-                    images.clear()
-                else:
-                    images.pop(_key(params, at), None)
-            return sql, params
-        key = _key(params, fold.key)
+                images.pop(key, None)
+            return sql, params, key
         if fold.insert:
-            values = [params[i] if i >= 0 else v for i, v in fold.values]
+            values = (
+                list(params) if fold.whole else [params[i] if i >= 0 else v for i, v in fold.values]
+            )
             if images is None:
-                self._images[table.name] = {key: values}
+                self._images[plan.target] = {key: values}  # type: ignore[index]
             else:
                 images[key] = values
-            return fold.sql, values
+            return fold.sql, values, key
         image = None if images is None else images.get(key)
         if image is None:
-            return sql, params
+            return sql, params, key
+        if fold.computed:  # from the old row, before any column of it is set
+            try:
+                computed = [(column, value(image, params)) for column, value in fold.computed]
+            except Unfoldable:  # the database computes it: the row's image ends here
+                del images[key]  # type: ignore[union-attr]
+                return sql, params, key
+            for column, v in computed:
+                image[column] = v
         for column, (i, v) in fold.values:
             image[column] = params[i] if i >= 0 else v
-        return "", ()
+        return None
 
-    def _write(self, table: str, queue: list[tuple[str, Sequence[Any]]]) -> None:
+    def _write(self, queue: list[tuple[str, Sequence[Any], Any]]) -> None:
         """One table's deferred statements, in rounds: the n-th statement of each row (its
         primary key, :func:`_row_key`) goes in round n, and a round writes each of its
         statements as one ``executemany``. Statements of different rows commute (each
         touches its own row only), a row's statements keep their order; a statement whose
-        row is not known (:func:`_row_key` is None) ends the rounds before it and runs alone.
+        row is not known (:data:`_ALONE`) ends the rounds before it and runs alone.
         """
-        known, _, memo = self._tables.get(table, (None, None, None))
         rounds: list[dict[str, list[Sequence[Any]]]] = []
         seen: dict[Any, int] = {}
-        for sql, params in queue:
-            at: Any = None if memo is None else memo.get(sql, _UNSEEN)
-            if at is _UNSEEN:
-                at = memo[sql] = _row_key(sql, known)  # type: ignore[index, arg-type]
-            if at is None:
+        for sql, params, key in queue:
+            if key is _ALONE:
                 self._run(rounds)
                 rounds, seen = [], {}
                 self._run([{sql: [params]}])
                 continue
-            key = _key(params, at)
             n = seen.get(key, 0)
             seen[key] = n + 1
             if n == len(rounds):
@@ -248,11 +277,16 @@ class Tx:
                     rows.executemany(_postgres_sql(sql), [tuple(p) for p in params])
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        if self._answer is not None:
+            rows, self._answer = self._answer, []
+            return rows
         if self._sqlite:
             return self._rows.fetchall()
         return [_plain(row) for row in self._rows.fetchall()]
 
     def fetchone(self) -> tuple[Any, ...] | None:
+        if self._answer is not None:
+            return self._answer.pop(0) if self._answer else None
         row = self._rows.fetchone()
         if row is None or self._sqlite:
             return row
@@ -306,15 +340,6 @@ def _marks(sql: str) -> list[int]:
         elif ch == "?" and not quoted:
             out.append(i)
     return out
-
-
-_UNSEEN: Final = object()
-
-
-@functools.lru_cache(maxsize=256)
-def _row_keys(table: Table) -> dict[str, int | tuple[int, ...] | None]:
-    """The :func:`_row_key` of each statement met so far on ``table``, by its text."""
-    return {}
 
 
 def _row_key(sql: str, table: Table) -> int | tuple[int, ...] | None:
@@ -399,12 +424,16 @@ class _Fold:
     column from parameters, ``values`` gives each column's source. An update: ``values``
     pairs the columns it sets (their index) with their sources. A source is a parameter's
     index, or -1 and a literal's value; ``key`` is where the row's key is among the
-    statement's parameters."""
+    statement's parameters. An update's ``computed`` columns are set to expressions of the
+    old row (``projections.row_expressions``); an insert is ``whole`` when its parameters are
+    the row's values in table order."""
 
     insert: bool
     sql: str
     key: int | tuple[int, ...]
     values: tuple[Any, ...]
+    computed: tuple[tuple[int, Value], ...] = ()
+    whole: bool = False
 
 
 _LITERAL: Final = re.compile(r"\s*(?:(NULL)|(-?\d+)|(-?\d+\.\d*)|'((?:[^']|'')*)')\s*$", re.I)
@@ -430,19 +459,25 @@ def _source(text: str, marks_before: int) -> tuple[int, Any] | None:
 
 
 def _split(text: str) -> list[str] | None:
-    """``text`` cut at its top-level commas (None when it has parentheses or quotes that
-    make that unsafe to do simply)."""
-    if "(" in text or ")" in text:
-        return None
-    parts, quoted, start = [], False, 0
+    """``text`` cut at its top-level commas (None when its quotes or parentheses do not
+    pair up)."""
+    parts, quoted, depth, start = [], False, 0, 0
     for i, ch in enumerate(text):
         if ch == "'":
             quoted = not quoted
-        elif ch == "," and not quoted:
+        elif quoted:
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "," and not depth:
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])
-    return None if quoted else parts
+    return None if quoted or depth else parts
 
 
 _INSERT_ROW: Final = re.compile(
@@ -452,12 +487,6 @@ _INSERT_ROW: Final = re.compile(
 _UPDATE_ROW: Final = re.compile(
     r"\s*UPDATE\s+(\w+)\s+SET\s+(.*?)\s+WHERE\s+(.*)$", re.IGNORECASE | re.DOTALL
 )
-
-
-@functools.lru_cache(maxsize=256)
-def _folds(table: Table) -> dict[str, _Fold | None]:
-    """The :func:`_folding` of each statement met so far on ``table``, by its text."""
-    return {}
 
 
 def _folding(table: Table, sql: str) -> _Fold | None:
@@ -487,7 +516,8 @@ def _folding(table: Table, sql: str) -> _Fold | None:
         values = tuple(sources.get(c, (-1, None)) for c in columns)
         key = _positions([sources[c][0] for c in table.primary_key])
         places = ", ".join("?" * len(columns))
-        return _Fold(True, f"INSERT INTO {table.name} VALUES ({places})", key, values)
+        whole = values == tuple((i, None) for i in range(len(columns)))
+        return _Fold(True, f"INSERT INTO {table.name} VALUES ({places})", key, values, whole=whole)
     update = _UPDATE_ROW.match(sql)
     if update is None or update.group(1).lower() != table.name.lower():
         return None
@@ -496,15 +526,25 @@ def _folding(table: Table, sql: str) -> _Fold | None:
         return None
     marks = 0
     sets: list[tuple[int, tuple[int, Any]]] = []
+    computed: list[tuple[int, Value]] = []
     for assignment in assignments:
         found = _ASSIGN.match(assignment)
         if found is None or found.group(1).lower() not in columns:
             return None
-        source = _source(found.group(2), marks)
-        if source is None or found.group(1).lower() in table.primary_key:
+        if found.group(1).lower() in table.primary_key:
             return None
-        marks += source[0] >= 0
-        sets.append((columns.index(found.group(1).lower()), source))
+        column = columns.index(found.group(1).lower())
+        plain = _source(found.group(2), marks)
+        if plain is not None:
+            marks += plain[0] >= 0
+            sets.append((column, plain))
+            continue
+        expression = parse(found.group(2), columns, marks)
+        if expression is None:
+            return None
+        value, used = expression
+        marks += used
+        computed.append((column, value))
     pinned: dict[str, int] = {}
     for term in re.split(r"\bAND\b", update.group(3), flags=re.IGNORECASE):
         found = _PINNED.match(term)
@@ -514,12 +554,107 @@ def _folding(table: Table, sql: str) -> _Fold | None:
         marks += 1
     if set(pinned) != set(table.primary_key):
         return None
-    return _Fold(False, sql, _positions([pinned[c] for c in table.primary_key]), tuple(sets))
+    key = _positions([pinned[c] for c in table.primary_key])
+    return _Fold(False, sql, key, tuple(sets), tuple(computed))
 
 
-def _key(params: Sequence[Any], at: int | tuple[int, ...]) -> Any:
-    """A row's key among a statement's parameters (at :func:`_row_key`'s positions)."""
-    return params[at] if type(at) is int else tuple(params[i] for i in at)  # type: ignore[union-attr]
+_ALONE: Final = object()
+"""The row key of a deferred write whose row is not known: it runs alone, in its place."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What :meth:`Tx.execute` does with one statement text, worked out once per text and
+    set of tables: the table it writes when it may be deferred (``target``; None: run at
+    once), the names it mentions (``names``), how it folds into row images (``fold``) and
+    its row's key from its parameters (``key_of``; None: not known); a read of one
+    row by its primary key (``read``) may be answered from a row image."""
+
+    target: str | None
+    names: frozenset[str]
+    fold: _Fold | None = None
+    key_of: Callable[[Sequence[Any]], Any] | None = None
+    read: _PointRead | None = None
+
+
+@dataclass(frozen=True)
+class _Plans:
+    """The plans of the statements met so far on a store with these tables (by name)."""
+
+    tables: dict[str, Table]
+    by_text: dict[str, _Plan]
+
+
+@functools.lru_cache(maxsize=256)
+def _plans(tables: tuple[Table, ...]) -> _Plans:
+    """The one :class:`_Plans` of every store with ``tables`` (each text is planned once)."""
+    return _Plans({t.name: t for t in tables}, {})
+
+
+def _plan(sql: str, tables: dict[str, Table]) -> _Plan:
+    """The plan of ``sql`` on a store with ``tables``."""
+    target, names = _shape(sql)
+    if target is None:
+        return _Plan(target, names, read=_point_read(sql, tables))
+    table = tables.get(target)
+    if table is None:
+        return _Plan(target, names)
+    fold = _folding(table, sql)
+    at = _row_key(sql, table) if fold is None else fold.key
+    return _Plan(target, names, fold, None if at is None else _key_of(at))
+
+
+@dataclass(frozen=True, slots=True)
+class _PointRead:
+    """``SELECT`` some columns ``FROM`` a table ``WHERE`` its primary key's columns ``= ?``:
+    the table, the selected columns' indexes and types, and where the key is among the
+    parameters (``key_of``)."""
+
+    table: str
+    columns: tuple[int, ...]
+    types: tuple[type, ...]
+    key_of: Callable[[Sequence[Any]], Any]
+
+
+_SELECT_ROW: Final = re.compile(
+    r"\s*SELECT\s+(\w+(?:\s*,\s*\w+)*)\s+FROM\s+(\w+)\s+WHERE\s+(.*)$", re.IGNORECASE | re.DOTALL
+)
+_PYTHON_TYPES: Final = {"TEXT": str, "BIGINT": int, "BLOB": bytes}
+
+
+def _point_read(sql: str, tables: dict[str, Table]) -> _PointRead | None:
+    """The :class:`_PointRead` that ``sql`` is, or None."""
+    select = _SELECT_ROW.match(sql)
+    if select is None or "?" in select.group(1):
+        return None
+    table = tables.get(select.group(2).lower())
+    if table is None:
+        return None
+    columns = [c for c, _ in table.columns]
+    wanted = [c.strip().lower() for c in select.group(1).split(",")]
+    if not set(wanted) <= set(columns):
+        return None
+    pinned: dict[str, int] = {}
+    for term in re.split(r"\bAND\b", select.group(3), flags=re.IGNORECASE):
+        found = _PINNED.match(term)
+        if found is None or found.group(1).lower() in pinned:
+            return None
+        pinned[found.group(1).lower()] = len(pinned)
+    if set(pinned) != set(table.primary_key):
+        return None
+    types = dict(table.columns)
+    return _PointRead(
+        table.name,
+        tuple(columns.index(c) for c in wanted),
+        tuple(_PYTHON_TYPES[types[c]] for c in wanted),
+        _key_of(_positions([pinned[c] for c in table.primary_key])),
+    )
+
+
+def _key_of(at: int | tuple[int, ...]) -> Callable[[Sequence[Any]], Any]:
+    """A row's key from a statement's parameters (at :func:`_row_key`'s positions): one
+    parameter, or a tuple of several."""
+    return operator.itemgetter(*at) if isinstance(at, tuple) else operator.itemgetter(at)
 
 
 def _positions(at: list[int]) -> int | tuple[int, ...]:
