@@ -140,11 +140,20 @@ def utc_text(instant: dt.datetime) -> str:
     return instant.astimezone(dt.UTC).isoformat()
 
 
-@functools.lru_cache(maxsize=1 << 15)
+_ID_TEXTS: Final[dict[int, str]] = {}
+
+
 def id_text(identifier: UUID) -> str:
     """An id as views store it (``str``), remembered like :func:`utc_text`: an event's
-    aggregate id is written by most views, and a UUID's text is built anew on each ``str``."""
-    return str(identifier)
+    aggregate id is written by most views, and a UUID's text is built anew on each ``str``.
+    Kept by the id's integer: a ``UUID`` hashes and compares in Python, an ``int`` in C."""
+    number = identifier.int
+    text = _ID_TEXTS.get(number)
+    if text is None:
+        if len(_ID_TEXTS) >= 1 << 15:
+            _ID_TEXTS.clear()
+        text = _ID_TEXTS[number] = str(identifier)
+    return text
 
 
 def shanghai_text(stored: str | None) -> str | None:
@@ -176,7 +185,10 @@ _JSON: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_as
 
 def dumps(value: Any) -> str:
     """Canonical JSON for list/map columns (sorted keys, no spaces), so digests are stable.
-    One encoder for every call (``json.dumps`` with options builds one per call)."""
+    One encoder for every call (``json.dumps`` with options builds one per call); an empty
+    map, the detail of most steps, without it."""
+    if type(value) is dict and not value:
+        return "{}"
     return _JSON.encode(value)
 
 

@@ -77,15 +77,23 @@ class View(Projection[Any]):
             self.apply_batch([event for event, _ in items], items[-1][1], link)
 
     def apply_batch(
-        self, events: Sequence[Any], tracking: Tracking, link: ChainLink | None = None
+        self,
+        events: Sequence[Any],
+        tracking: Tracking,
+        link: ChainLink | None = None,
+        *,
+        topics: Sequence[str] | None = None,
     ) -> None:
         """:meth:`process_batch` for ``events`` whose last is at ``tracking`` (what a
-        catch-up or a rebuild hands over: no tracking object per event)."""
+        catch-up or a rebuild hands over: no tracking object per event); ``topics``: the
+        events' topics, when the caller has them (the log's notifications do)."""
         handlers = self.handlers
+        if topics is None:
+            topics = [get_topic(type(e)) for e in events]
         with self.store.transaction() as tx:
             self.store.check(tx, tracking.application_name)
-            for domain_event in events:
-                handler = handlers.get(get_topic(type(domain_event)))
+            for topic, domain_event in zip(topics, events, strict=True):
+                handler = handlers.get(topic)
                 if handler is not None:
                     handler(self, tx, domain_event)
             self.store.track(tx, tracking, link, checked=True)

@@ -7,7 +7,8 @@ same digest, and a view follows the live log by subscription (PostgreSQL) or pol
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+from typing import Any, ClassVar
 
 import pytest
 from eventsourcing.persistence import Tracking
@@ -15,6 +16,7 @@ from eventsourcing.persistence import Tracking
 from ledger.chain.signing import Ed25519Signer
 from ledger.domain.keys import KEY_REGISTERED_TOPIC
 from ledger.storage.urls import parse_storage_url
+from projections.feed import collector_paused
 from projections.keys import KeysView, current_keys
 from projections.runner import catch_up, follow, open_view, position, rebuild, status
 from projections.store import Tx, table_digest
@@ -72,6 +74,38 @@ def test_a_crash_between_rows_and_position_leaves_neither(ledger: Ledger) -> Non
     view.crash = False  # type: ignore[attr-defined]
     catch_up(view, ledger.app)
     assert rebuild(KeysView, storage, ledger.app).identical
+
+
+class _CollectorWatchingKeysView(KeysView):
+    name = "keys"
+    seen: ClassVar[list[bool]] = []
+
+    @on(KEY_REGISTERED_TOPIC)
+    def registered(self, tx: Tx, e: Any) -> None:
+        self.seen.append(gc.isenabled())
+        super().registered(tx, e)
+
+
+def test_a_page_is_applied_with_the_collector_paused_and_it_runs_again_after(
+    ledger: Ledger,
+) -> None:
+    """The collector is off while a page is applied and on again after it, also when a
+    handler fails; a caller that had turned it off finds it off."""
+    storage = parse_storage_url(ledger.url)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="power cut"):
+        catch_up(open_view(_CrashingKeysView, storage), ledger.app)
+    assert gc.isenabled()
+    _CollectorWatchingKeysView.seen.clear()
+    assert catch_up(open_view(_CollectorWatchingKeysView, storage), ledger.app) == 3
+    assert _CollectorWatchingKeysView.seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_rebuild_from_zero_gives_the_live_digest(ledger: Ledger) -> None:
