@@ -16,14 +16,23 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Final
 
 from eventsourcing.persistence import Tracking
 
 from ledger.services.application import LedgerApplication
 from projections.links import chain_link
+from projections.store import ChainLink, ViewTampered
 from projections.view import View, position
 
-__all__ = ["PAGE", "Fed", "catch_up", "feed", "track_to"]
+__all__ = ["PAGE", "Fed", "catch_up", "catch_up_all", "collector_paused", "feed", "track_to"]
+
+
+class _Unread:
+    """A chain link not read yet (:func:`track_to` reads it)."""
+
+
+_UNREAD: Final = _Unread()
 
 PAGE = 500
 """Notifications read at a time by a live view's catch-up (a rebuild reads more)."""
@@ -38,6 +47,9 @@ class Fed:
     log_events: int = 0
     decode_seconds: float = 0.0
     positions: list[int] = field(default_factory=list)
+    refused: dict[int, ViewTampered] = field(default_factory=dict)
+    """Views (by index) left out of the pass because their tracking was changed outside them
+    (only when the caller asked for that, ``feed(isolate=True)``), and why."""
 
 
 def feed(
@@ -48,14 +60,18 @@ def feed(
     stops: Sequence[int],
     page: int,
     between: Callable[[], None] = lambda: None,
+    isolate: bool = False,
 ) -> Fed:
     """Apply to each view of ``views`` the log after ``starts[i]`` up to ``stops[i]`` (its
     tracked position and where to stop), reading each page of ``page`` notifications once.
 
     ``between`` runs before each page (a caller's cancellation or deadline check raises
     there). A view's topics that the log does not hold leave its position behind: the caller
-    tracks the stop (:func:`track_to`)."""
+    tracks the stop (:func:`track_to`). A view whose tracking was changed outside it raises
+    :class:`~projections.store.ViewTampered`; with ``isolate`` it is left out of the rest of
+    the pass instead (``Fed.refused``) and the others carry on."""
     fed = Fed([0] * len(views), [0.0] * len(views), positions=list(starts))
+    links: dict[int, ChainLink | None] = {}  # the chain entry at a position, read once
     last = max(stops, default=0)
     topics = sorted({t for v in views for t in v.topics})
     start = min(starts, default=0)
@@ -76,6 +92,8 @@ def feed(
             fed.decode_seconds += time.perf_counter() - began
             fed.log_events += len(events)
             for i, view in enumerate(views):
+                if i in fed.refused:
+                    continue
                 began = time.perf_counter()
                 handled = view.handlers
                 lo = bisect_right(ids, fed.positions[i])
@@ -83,12 +101,20 @@ def feed(
                 mine = [k for k in range(lo, hi) if topics_[k] in handled]
                 if mine:
                     last_id = ids[mine[-1]]
-                    view.apply_batch(
-                        [events[k] for k in mine],
-                        Tracking(name, last_id),
-                        chain_link(app, last_id),
-                        topics=[topics_[k] for k in mine],
-                    )
+                    if last_id not in links:
+                        links[last_id] = chain_link(app, last_id)
+                    try:
+                        view.apply_batch(
+                            [events[k] for k in mine],
+                            Tracking(name, last_id),
+                            links[last_id],
+                            topics=[topics_[k] for k in mine],
+                        )
+                    except ViewTampered as exc:
+                        if not isolate:
+                            raise
+                        fed.refused[i] = exc
+                        continue
                     fed.positions[i] = last_id
                     fed.events[i] += len(mine)
                 fed.seconds[i] += time.perf_counter() - began
@@ -113,11 +139,16 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def track_to(view: View, app: LedgerApplication, at: int) -> None:
+def track_to(
+    view: View, app: LedgerApplication, at: int, link: ChainLink | _Unread | None = _UNREAD
+) -> None:
     """Record that ``view`` has read the log up to ``at`` (events of other topics moved the
-    log on): its tracking and its seal, in one transaction."""
+    log on): its tracking and its seal (``link``: the chain entry at ``at``, when the caller
+    has read it), in one transaction."""
+    if isinstance(link, _Unread):
+        link = chain_link(app, at)
     with view.store.transaction() as tx:
-        view.store.track(tx, Tracking(app.name, at), chain_link(app, at))
+        view.store.track(tx, Tracking(app.name, at), link)
 
 
 def catch_up(
@@ -126,11 +157,54 @@ def catch_up(
     """Process every notification after the view's position up to the log's head as read
     now (or ``until``); returns how many were applied. Raises
     :class:`~projections.store.ViewTampered` when the view's tracking was changed outside it."""
+    return catch_up_all([view], app, until=until, page=page).events[0]
+
+
+def catch_up_all(
+    views: Sequence[View],
+    app: LedgerApplication,
+    *,
+    until: int | None = None,
+    page: int = PAGE,
+    isolate: bool = False,
+) -> Fed:
+    """:func:`catch_up` of every view of ``views`` from one read of the log (each page read
+    and decoded once for all of them, as a rebuild does): what the live follower runs each
+    round. ``isolate``: a view whose tracking was changed outside it is left behind
+    (``Fed.refused``) while the others catch up, instead of raising."""
     head = app.recorder.max_notification_id() or 0
     if until is not None:
         head = min(head, until)
-    at = position(view, app)
-    fed = feed([view], app, starts=[at], stops=[head], page=page)
-    if head > fed.positions[0] and view.topics:
-        track_to(view, app, head)  # events of other topics moved the log on
-    return fed.events[0]
+    starts = [position(view, app) for view in views]
+    behind = [i for i, at in enumerate(starts) if at < head]
+    fed = feed(
+        [views[i] for i in behind],
+        app,
+        starts=[starts[i] for i in behind],
+        stops=[head] * len(behind),
+        page=page,
+        isolate=isolate,
+    )
+    out = Fed([0] * len(views), [0.0] * len(views), fed.log_events, fed.decode_seconds, starts)
+    link: list[ChainLink | None] = []
+    for j, i in enumerate(behind):
+        out.events[i], out.seconds[i], out.positions[i] = (
+            fed.events[j],
+            fed.seconds[j],
+            fed.positions[j],
+        )
+        if j in fed.refused:
+            out.refused[i] = fed.refused[j]
+            continue
+        if head > fed.positions[j] and views[i].topics:  # other topics moved the log on
+            if not link:
+                link.append(chain_link(app, head))
+            try:
+                track_to(views[i], app, head, link[0])
+            except ViewTampered as exc:
+                if not isolate:
+                    raise
+                out.refused[i] = exc
+                continue
+            out.positions[i] = head
+    return out

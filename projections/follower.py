@@ -28,8 +28,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.services.application import LedgerApplication
 from ledger.storage.faults import storage_fault
-from projections.runner import catch_up, position
-from projections.store import ViewTampered
+from projections.feed import catch_up_all
 from projections.view import View
 
 __all__ = ["BatchFollower"]
@@ -100,20 +99,17 @@ class BatchFollower:
             self._error = exc
 
     def _round(self) -> None:
-        head = self.app.recorder.max_notification_id() or 0
-        for view in self.views:
-            if position(view, self.app) < head:
-                self._catch_up(view, head)
-
-    def _catch_up(self, view: View, head: int) -> None:
-        try:
-            catch_up(view, self.app, until=head)
-        except ViewTampered as exc:
+        """Every view caught up from one read of the log (``catch_up_all``); a view whose
+        tracking was changed outside it stays behind, and the others carry on."""
+        fed = catch_up_all(self.views, self.app, isolate=True)
+        for i, view in enumerate(self.views):
+            exc = fed.refused.get(i)
+            if exc is None:
+                self.tampered.pop(view.name, None)
+                continue
             if view.name not in self.tampered:
                 log.error("read model %s stopped following the log: %s", view.name, exc.detail)
             self.tampered[view.name] = exc.detail
-        else:
-            self.tampered.pop(view.name, None)
 
     def _listen(self) -> None:
         """Set ``_wake`` whenever the log's channel is notified (PostgreSQL only)."""

@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 
 from ledger.storage.urls import parse_storage_url
+from projections.feed import catch_up_all
 from projections.follower import BatchFollower
 from projections.keys import KeysView
 from projections.progress import ProgressView
+from projections.results import ResultsView
 from projections.runner import catch_up, open_view, position, reset, status
 from projections.store import ViewTampered, table_digest, view_directory
 from projections.verify import check_seals, compare_with_rebuild
@@ -180,6 +182,30 @@ def test_the_follower_keeps_the_other_views_following(world: World) -> None:
         world.url, "progress", "SELECT 1 FROM view_progress_cases WHERE serial = ?", (serial,)
     )
     assert rows == []
+
+
+def test_one_read_of_the_log_catches_every_view_up_and_leaves_a_tampered_one_behind(
+    world: World,
+) -> None:
+    """What the follower runs each round: the log read and decoded once for all the views
+    (not once per view), each view at the head after it; a view whose tracking was moved is
+    refused alone, or stops the pass when the caller did not ask to isolate it."""
+    progress, keys, results = opened(world, ProgressView, KeysView, ResultsView)
+    world.submit_food()
+    before = [position(v, world.ledger) for v in (progress, keys, results)]
+    fed = catch_up_all([progress, keys, results], world.ledger)
+    new = world.ledger.recorder.select_notifications(start=min(before) + 1, limit=1000)
+    wanted = {t for v in (progress, keys, results) for t in v.topics}
+    assert fed.log_events == sum(1 for n in new if n.topic in wanted)  # once, not per view
+    assert fed.events[0] > 0 and fed.events[2] > 0 and not fed.refused
+    assert [position(v, world.ledger) for v in (progress, keys, results)] == [head(world)] * 3
+    world.submit_food()
+    move_tracking(world, "progress", 1)
+    with pytest.raises(ViewTampered):
+        catch_up_all([progress, keys, results], world.ledger)
+    fed = catch_up_all([progress, keys, results], world.ledger, isolate=True)
+    assert list(fed.refused) == [0] and fed.refused[0].view == "progress"
+    assert [position(v, world.ledger) for v in (keys, results)] == [head(world)] * 2
 
 
 def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
