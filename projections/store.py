@@ -37,7 +37,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -1140,8 +1140,10 @@ def swap_in(live: Any, fresh: Any, storage: StorageURL) -> None:
     """Make the rows, tracking and seal of ``fresh`` (a rebuild's store, which is used up)
     those of the live view ``live``, in one transaction of the live store: a reader sees
     the old complete view or the new one, never a view half built. On SQLite the fresh file
-    is attached and copied over (another file cannot be renamed under open connections); on
-    PostgreSQL the live tables are dropped and the fresh ones moved into the live schema."""
+    (each view has a file of its own) is copied over the live one page by page with SQLite's
+    online backup, in one write transaction of the live file (another file cannot be renamed
+    under open connections; copying row by row rebuilt every index); on PostgreSQL the live
+    tables are dropped and the fresh ones moved into the live schema."""
     if live.dialect == "sqlite":
         _swap_sqlite(live, fresh)
     else:
@@ -1151,26 +1153,11 @@ def swap_in(live: Any, fresh: Any, storage: StorageURL) -> None:
 def _swap_sqlite(live: SQLiteViewRecorder, fresh: SQLiteViewRecorder) -> None:
     source = fresh.datastore.pool.db_name
     fresh.datastore.close()
-    conn = sqlite3.connect(live.datastore.pool.db_name, timeout=60, isolation_level=None)
-    try:
-        conn.execute("ATTACH DATABASE ? AS fresh", (source,))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for name in (*(t.name for t in live.tables), "tracking"):
-                conn.execute(f"DELETE FROM main.{name}")
-                conn.execute(f"INSERT INTO main.{name} SELECT * FROM fresh.{name}")
-            conn.execute("DELETE FROM main.view_seals WHERE view = ?", (live.name,))
-            conn.execute(
-                "INSERT INTO main.view_seals SELECT * FROM fresh.view_seals WHERE view = ?",
-                (live.name,),
-            )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE fresh")
-    finally:
-        conn.close()
+    with (
+        closing(sqlite3.connect(source)) as src,
+        closing(sqlite3.connect(live.datastore.pool.db_name, timeout=60)) as dst,
+    ):
+        src.backup(dst)
 
 
 def _swap_postgres(

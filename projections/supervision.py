@@ -684,7 +684,16 @@ class SupervisionView(View):
         self._state(tx, e, state)
 
     def _state(self, tx: Tx, e: Any, state: CaseState, *, open_: bool = True) -> None:
+        """The case's state after ``e``; and, when ``e`` was recorded later than the time it
+        reports, the longest such lag and its step (a lag of 0 cannot be the longest:
+        ``backfill_seconds`` starts at the submission's own, never below 0)."""
         lag = _lag(e)
+        if not lag:
+            tx.execute(
+                "UPDATE view_sup_cases SET state = ?, open = ?, updated_at = ? WHERE case_id = ?",
+                (state.value, int(open_), utc_text(e.at), id_text(e.originator_id)),
+            )
+            return
         tx.execute(
             "UPDATE view_sup_cases SET state = ?, open = ?, updated_at = ?, "
             "backfill_step = CASE WHEN backfill_seconds < ? THEN ? ELSE backfill_step END, "
