@@ -129,7 +129,8 @@ def collector_paused() -> Iterator[None]:
     was on). A page holds thousands of decoded events alive while the views apply it, and
     each collection the allocations trigger would walk them all again: on a rebuild that was
     an eighth of the time (BENCHMARKS, issue 18 goal 3). The collector runs once after the
-    page instead; a page's events form no cycles, so nothing waits longer to be freed."""
+    page instead. It is off for the whole process: in ``serve`` other threads' cyclic garbage
+    waits for the end of a page (500 events following the log) to be collected."""
     enabled = gc.isenabled()
     gc.disable()
     try:
