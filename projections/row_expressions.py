@@ -14,8 +14,9 @@ NULL``, with SQL's NULL rules: arithmetic on NULL is NULL, a comparison with NUL
 and takes the ``ELSE``. Anything else is not parsed (:func:`parse` gives None: the statement
 is written as it is). Evaluation is strict about types so that Python gives what both SQLite
 and PostgreSQL would give, or nothing: arithmetic and ordering only on integers (``bool`` is
-not one), equality on two integers or two strings; any other value raises
-:class:`Unfoldable` and the caller writes the statement to the database instead.
+not one; a sum beyond 64 bits neither), equality on two integers or two strings; any other
+value raises :class:`Unfoldable` and the caller writes the statement to the database
+instead.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ _TOKEN: Final = re.compile(r"\s*(\?|'(?:[^']|'')*'|-?\d+(?![\w.])|\w+|<=|>=|<>|!
 _KEYWORDS: Final = frozenset(
     {"null", "coalesce", "case", "when", "then", "else", "end", "is", "not", "and", "or"}
 )
+_INT64: Final = (-(2**63), 2**63 - 1)
 _ORDER: Final = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
@@ -199,7 +201,10 @@ def _arithmetic(left: Value, operator: str, right: Value) -> Value:
         a, b = left(row, params), right(row, params)
         if a is None or b is None:
             return None
-        return _integer(a) + sign * _integer(b)
+        result = _integer(a) + sign * _integer(b)
+        if not _INT64[0] <= result <= _INT64[1]:  # SQLite turns it into a REAL, PostgreSQL fails
+            raise Unfoldable("out of the 64-bit range")
+        return result
 
     return value
 
