@@ -10,6 +10,7 @@ position and its own stop.
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from bisect import bisect_right
@@ -103,17 +104,14 @@ def feed(
                     last_id = ids[mine[-1]]
                     if last_id not in links:
                         links[last_id] = chain_link(app, last_id)
-                    try:
-                        view.apply_batch(
-                            [events[k] for k in mine],
-                            Tracking(name, last_id),
-                            links[last_id],
-                            topics=[topics_[k] for k in mine],
-                        )
-                    except ViewTampered as exc:
-                        if not isolate:
-                            raise
-                        fed.refused[i] = exc
+                    batch = functools.partial(
+                        view.apply_batch,
+                        [events[k] for k in mine],
+                        Tracking(name, last_id),
+                        links[last_id],
+                        topics=[topics_[k] for k in mine],
+                    )
+                    if not _unless_tampered(batch, fed.refused, i, isolate):
                         continue
                     fed.positions[i] = last_id
                     fed.events[i] += len(mine)
@@ -121,6 +119,22 @@ def feed(
         if len(notifications) < page:
             return fed
         start = notifications[-1].id
+
+
+def _unless_tampered(
+    write: Callable[[], None], refused: dict[int, ViewTampered], i: int, isolate: bool
+) -> bool:
+    """Run ``write`` (view ``i``'s batch or tracking); False when the view's tracking was
+    changed outside it and ``isolate`` leaves it behind (recorded in ``refused``), which
+    otherwise raises."""
+    try:
+        write()
+    except ViewTampered as exc:
+        if not isolate:
+            raise
+        refused[i] = exc
+        return False
+    return True
 
 
 @contextmanager
@@ -200,12 +214,8 @@ def catch_up_all(
         if head > fed.positions[j] and views[i].topics:  # other topics moved the log on
             if not link:
                 link.append(chain_link(app, head))
-            try:
-                track_to(views[i], app, head, link[0])
-            except ViewTampered as exc:
-                if not isolate:
-                    raise
-                out.refused[i] = exc
+            tracked = functools.partial(track_to, views[i], app, head, link[0])
+            if not _unless_tampered(tracked, out.refused, i, isolate):
                 continue
             out.positions[i] = head
     return out
