@@ -17,7 +17,6 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Final
 
 from eventsourcing.persistence import Tracking
 
@@ -27,13 +26,6 @@ from projections.store import ChainLink, ViewTampered
 from projections.view import View, position
 
 __all__ = ["PAGE", "Fed", "catch_up", "catch_up_all", "collector_paused", "feed", "track_to"]
-
-
-class _Unread:
-    """A chain link not read yet (:func:`track_to` reads it)."""
-
-
-_UNREAD: Final = _Unread()
 
 PAGE = 500
 """Notifications read at a time by a live view's catch-up (a rebuild reads more)."""
@@ -154,13 +146,11 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def track_to(
-    view: View, app: LedgerApplication, at: int, link: ChainLink | _Unread | None = _UNREAD
-) -> None:
+def track_to(view: View, app: LedgerApplication, at: int, link: ChainLink | None = None) -> None:
     """Record that ``view`` has read the log up to ``at`` (events of other topics moved the
-    log on): its tracking and its seal (``link``: the chain entry at ``at``, when the caller
-    has read it), in one transaction."""
-    if isinstance(link, _Unread):
+    log on): its tracking and its seal (``link``: the chain entry at ``at``, read here
+    unless the caller has read it), in one transaction."""
+    if link is None:
         link = chain_link(app, at)
     with view.store.transaction() as tx:
         view.store.track(tx, Tracking(app.name, at), link)
@@ -201,7 +191,7 @@ def catch_up_all(
         isolate=isolate,
     )
     out = Fed([0] * len(views), [0.0] * len(views), fed.log_events, fed.decode_seconds, starts)
-    link: list[ChainLink | None] = []
+    link = functools.cache(lambda: chain_link(app, head))  # read once, if a view needs it
     for j, i in enumerate(behind):
         out.events[i], out.seconds[i], out.positions[i] = (
             fed.events[j],
@@ -212,9 +202,7 @@ def catch_up_all(
             out.refused[i] = fed.refused[j]
             continue
         if head > fed.positions[j] and views[i].topics:  # other topics moved the log on
-            if not link:
-                link.append(chain_link(app, head))
-            tracked = functools.partial(track_to, views[i], app, head, link[0])
+            tracked = functools.partial(track_to, views[i], app, head, link())
             if not _unless_tampered(tracked, out.refused, i, isolate):
                 continue
             out.positions[i] = head

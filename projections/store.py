@@ -545,17 +545,25 @@ def _folding(table: Table, sql: str) -> _Fold | None:
         value, used = expression
         marks += used
         computed.append((column, value))
+    pinned = _exact_key(update.group(3), table, marks)
+    if pinned is None:
+        return None
+    return _Fold(False, sql, pinned, tuple(sets), tuple(computed))
+
+
+def _exact_key(where: str, table: Table, first_mark: int) -> int | tuple[int, ...] | None:
+    """Where the row's key is among a statement's parameters when ``where`` is exactly its
+    primary key's columns each ``= ?``, ``AND``-ed (its first ``?`` being parameter
+    ``first_mark``); None for any other condition."""
     pinned: dict[str, int] = {}
-    for term in re.split(r"\bAND\b", update.group(3), flags=re.IGNORECASE):
+    for term in re.split(r"\bAND\b", where, flags=re.IGNORECASE):
         found = _PINNED.match(term)
         if found is None or found.group(1).lower() in pinned:
             return None
-        pinned[found.group(1).lower()] = marks
-        marks += 1
+        pinned[found.group(1).lower()] = first_mark + len(pinned)
     if set(pinned) != set(table.primary_key):
         return None
-    key = _positions([pinned[c] for c in table.primary_key])
-    return _Fold(False, sql, key, tuple(sets), tuple(computed))
+    return _positions([pinned[c] for c in table.primary_key])
 
 
 _ALONE: Final = object()
@@ -634,20 +642,15 @@ def _point_read(sql: str, tables: dict[str, Table]) -> _PointRead | None:
     wanted = [c.strip().lower() for c in select.group(1).split(",")]
     if not set(wanted) <= set(columns):
         return None
-    pinned: dict[str, int] = {}
-    for term in re.split(r"\bAND\b", select.group(3), flags=re.IGNORECASE):
-        found = _PINNED.match(term)
-        if found is None or found.group(1).lower() in pinned:
-            return None
-        pinned[found.group(1).lower()] = len(pinned)
-    if set(pinned) != set(table.primary_key):
+    key = _exact_key(select.group(3), table, 0)
+    if key is None:
         return None
     types = dict(table.columns)
     return _PointRead(
         table.name,
         tuple(columns.index(c) for c in wanted),
         tuple(_PYTHON_TYPES[types[c]] for c in wanted),
-        _key_of(_positions([pinned[c] for c in table.primary_key])),
+        _key_of(key),
     )
 
 
