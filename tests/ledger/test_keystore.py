@@ -9,7 +9,7 @@ import pytest
 
 from ledger.chain.signing import Ed25519Signer
 from ledger.errors import KeystoreError
-from ledger.storage.keystore import Keystore
+from ledger.storage.keystore import GENERATION_FILE, Keystore
 
 PASS = "correct horse battery staple"
 
@@ -94,3 +94,26 @@ def test_a_secret_is_unsealed_once_per_file_version(tmp_path: Path) -> None:
     again = store.secret("receipt_codes")  # the file is gone: a new secret, not the kept one
     assert again != first
     assert Keystore.open(tmp_path / "keys", PASS).secret("receipt_codes") == again
+
+
+def test_a_keystore_without_a_generation_file_is_listed_afresh(tmp_path: Path) -> None:
+    """A keystore made before the generation file (or with it removed) is listed on every
+    look-up until a key is written again, never answered from an old listing."""
+    here = Keystore.create(tmp_path / "keys", PASS)
+    elsewhere = Keystore.open(tmp_path / "keys", PASS)
+    first = Ed25519Signer.generate("dept:A")
+    here.add(first, actor="dept:A", role="department", department="A")
+    assert elsewhere.current_signer("dept:A").key_id == first.key_id
+    (tmp_path / "keys" / GENERATION_FILE).unlink()
+    assert elsewhere.current_signer("dept:A").key_id == first.key_id  # listed without it
+    second = Ed25519Signer.generate("dept:A")
+    _write_key_file_as_before(tmp_path / "keys", second)
+    assert elsewhere.current_signer("dept:A").key_id == second.key_id
+
+
+def _write_key_file_as_before(directory: Path, signer: Ed25519Signer) -> None:
+    """A key file written the way a keystore did before the generation file: no byte
+    appended anywhere."""
+    writer = Keystore.open(directory, PASS)
+    writer.add(signer, actor="dept:A", role="department", department="A")
+    (directory / GENERATION_FILE).unlink()
