@@ -271,28 +271,28 @@ class CaseService:
         the department's key at its window. ``mailing_address`` (clear text) is sealed under
         the applicant's subject key; without it a courier delivery uses the applicant's
         registered address, still sealed."""
-        key = self.ledger.check_signer(signer, *APPLICANT_ROLES)
-        try:
-            channel = Channel(channel)
-        except ValueError:
-            raise InvalidCaseStep("channel", f"unknown channel {channel!r}") from None
-        if key.role not in _CHANNEL_ROLES[channel]:
-            raise KeyNotUsable(
-                f"key {signer.key_id.hex()} has role {key.role}; the {channel} channel is "
-                f"signed by a {' or '.join(r.value for r in _CHANNEL_ROLES[channel])} key"
-            )
-        params = {
-            "item_code": item_code,
-            "applicant_id": applicant_id,
-            "channel": channel.value,
-            "handling_mode": str(handling_mode),
-            "materials": [m.to_dict() for m in materials],
-            "delivery": str(delivery),
-            "location": location,
-            "mailing_address": mailing_address,
-        }
-        digest = _digest("submit", params)
-        with self.ledger.optimistic_reads():
+        with self.ledger.optimistic_reads():  # the key too: from cache, checked at the write
+            key = self.ledger.check_signer(signer, *APPLICANT_ROLES)
+            try:
+                channel = Channel(channel)
+            except ValueError:
+                raise InvalidCaseStep("channel", f"unknown channel {channel!r}") from None
+            if key.role not in _CHANNEL_ROLES[channel]:
+                raise KeyNotUsable(
+                    f"key {signer.key_id.hex()} has role {key.role}; the {channel} channel is "
+                    f"signed by a {' or '.join(r.value for r in _CHANNEL_ROLES[channel])} key"
+                )
+            params = {
+                "item_code": item_code,
+                "applicant_id": applicant_id,
+                "channel": channel.value,
+                "handling_mode": str(handling_mode),
+                "materials": [m.to_dict() for m in materials],
+                "delivery": str(delivery),
+                "location": location,
+                "mailing_address": mailing_address,
+            }
+            digest = _digest("submit", params)
             try:
                 return self._submit_checked(
                     key,
@@ -344,6 +344,8 @@ class CaseService:
         command reads is checked there (``LedgerApplication.optimistic_reads``)."""
         self._check_blobs(details["materials"])
         for _ in range(MAX_CONFLICT_RETRIES):
+            # Again after a stale read: the signer's key may be what moved on (revoked).
+            key = self.ledger.check_signer(signer, *APPLICANT_ROLES)
             item = self._get(
                 ServiceItem,
                 ServiceItem.id_for(item_code),
