@@ -1082,12 +1082,15 @@ class CaseService:
         return BlacklistStatus(until, appeal_route) if blocked else None
 
     def _check_blobs(self, materials: Sequence[SubmittedMaterial]) -> None:
+        """Every electronic material was uploaded: one look-up for all of them."""
         if self.blobs is None:
             return
-        for material in materials:
-            if material.form in (MaterialForm.E_SIGNED, MaterialForm.E_COPY) and not (
-                self.blobs.exists(material.sha256)
-            ):
+        electronic = [
+            m for m in materials if m.form in (MaterialForm.E_SIGNED, MaterialForm.E_COPY)
+        ]
+        missing = self.blobs.missing({m.sha256 for m in electronic}) if electronic else ()
+        for material in electronic:
+            if material.sha256 in missing:
                 raise InvalidMaterial(
                     f"materials[{material.code}].sha256", "was not uploaded to the material store"
                 )

@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,8 +221,8 @@ class BlobStore(Protocol):
     def get(self, sha256: bytes) -> bytes:
         """The bytes; raises :class:`BlobNotFound` or :class:`BlobCorrupted`."""
 
-    def exists(self, sha256: bytes) -> bool:
-        """Whether a material with that hash is stored."""
+    def missing(self, hashes: Collection[bytes]) -> frozenset[bytes]:
+        """Those of ``hashes`` with no material stored (all of a submission's at once)."""
 
 
 class DirectoryBlobStore:
@@ -268,11 +268,11 @@ class DirectoryBlobStore:
             raise MaterialStoreError(f"materials: cannot read {target}: {exc}") from exc
         return _verified(sha256, data)
 
-    def exists(self, sha256: bytes) -> bool:
-        if self.path(sha256).is_file():
-            return True
-        self._check_present()
-        return False
+    def missing(self, hashes: Collection[bytes]) -> frozenset[bytes]:
+        absent = frozenset(h for h in hashes if not self.path(h).is_file())
+        if absent:
+            self._check_present()
+        return absent
 
     def _check_present(self) -> None:
         """A store whose directory is gone with its parent (the ledger's directory was
@@ -287,9 +287,9 @@ class PostgresBlobStore:
     """Materials in the ``material_blobs`` table (psycopg 3), in ``schema``.
 
     Each call is one transaction on a connection borrowed from :mod:`ledger.storage.pg_pool`
-    (``exists`` runs once per material of a submission: a new connection each time
-    cost more than the query, and ``BEGIN`` and ``COMMIT`` around its one ``SELECT`` two
-    more round trips than it, so it runs as one autocommit statement).
+    (``missing`` runs on every submission: a new connection each time cost more than the
+    query, and ``BEGIN`` and ``COMMIT`` around its one ``SELECT`` two more round trips than
+    it, so it runs as one autocommit statement, for all of the submission's materials).
     """
 
     def __init__(
@@ -352,10 +352,13 @@ class PostgresBlobStore:
             raise BlobNotFound(f"sha256: no material {sha256.hex()}")
         return _verified(sha256, bytes(row[0]))
 
-    def exists(self, sha256: bytes) -> bool:
-        _check_hash(sha256)
-        with self._transaction(one_statement=True) as conn:  # one round trip per material
-            row = conn.execute(
-                sql.SQL("SELECT 1 FROM {} WHERE sha256 = %s").format(self._table), (sha256,)
-            ).fetchone()
-        return row is not None
+    def missing(self, hashes: Collection[bytes]) -> frozenset[bytes]:
+        wanted = frozenset(_check_hash(h) for h in hashes)
+        if not wanted:
+            return wanted
+        with self._transaction(one_statement=True) as conn:  # one round trip in all
+            rows = conn.execute(
+                sql.SQL("SELECT sha256 FROM {} WHERE sha256 = ANY(%s)").format(self._table),
+                (list(wanted),),
+            ).fetchall()
+        return wanted - {bytes(r[0]) for r in rows}

@@ -183,6 +183,15 @@ def test_copy_that_was_not_uploaded_is_refused_GZ20_10(world: World) -> None:
     refused(world, InvalidMaterial, lambda: world.submit_food([phantom]))
 
 
+def test_the_one_copy_not_uploaded_among_uploaded_ones_is_named_GZ20_10(world: World) -> None:
+    """All of a submission's copies are looked up at once; the refusal names the material
+    whose copy the store lacks, not another, and nothing is recorded."""
+    phantom = SubmittedMaterial.e_copy("FLOOR-PLAN", b"\x02" * 32, 10, "application/pdf")
+    materials = [m if m.code != "FLOOR-PLAN" else phantom for m in world.full_food_materials()]
+    caught = refused(world, InvalidMaterial, lambda: world.submit_food(materials))
+    assert caught.field == "materials[FLOOR-PLAN].sha256"
+
+
 def test_channel_or_handling_mode_the_guide_does_not_offer_is_refused_GZ20_10(
     world: World,
 ) -> None:

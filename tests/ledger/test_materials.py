@@ -139,7 +139,7 @@ def test_malformed_material_ref_is_rejected(data: Any) -> None:
 
 def test_store_returns_the_bytes_by_their_hash(blob_store: BlobStore) -> None:
     ref = blob_store.put(SAMPLES["application/pdf"], "application/pdf")
-    assert blob_store.exists(ref.sha256)
+    assert blob_store.missing([ref.sha256]) == frozenset()
     assert blob_store.get(ref.sha256) == SAMPLES["application/pdf"]
 
 
@@ -150,7 +150,7 @@ def test_store_refuses_what_check_material_refuses(blob_store: BlobStore) -> Non
 
 def test_unknown_hash_is_not_found(blob_store: BlobStore) -> None:
     missing = hashlib.sha256(b"never stored").digest()
-    assert not blob_store.exists(missing)
+    assert blob_store.missing([missing]) == {missing}
     with pytest.raises(BlobNotFound):
         blob_store.get(missing)
 
@@ -199,3 +199,14 @@ def test_postgres_store_keeps_one_row_per_hash(postgres: PostgresTarget) -> None
             f'SELECT sha256, media_type, size FROM "{postgres.schema}".material_blobs'
         ).fetchall()
     assert rows == [(ref.sha256, "application/json", ref.size)]
+
+
+def test_a_submissions_materials_are_looked_up_together(blob_store: BlobStore) -> None:
+    """``missing`` answers for several hashes at once: the stored ones are not in it, each
+    absent one is, and a hash named twice counts once."""
+    pdf = blob_store.put(SAMPLES["application/pdf"], "application/pdf").sha256
+    png = blob_store.put(SAMPLES["image/png"], "image/png").sha256
+    absent = [hashlib.sha256(b"never %d" % i).digest() for i in range(3)]
+    assert blob_store.missing([pdf, png, pdf]) == frozenset()
+    assert blob_store.missing([pdf, *absent, png, absent[0]]) == frozenset(absent)
+    assert blob_store.missing([]) == frozenset()

@@ -89,7 +89,7 @@ def test_concurrent_calls_never_open_more_than_the_pool_size(
     def work() -> None:
         try:
             for _ in range(25):
-                assert blobs.exists(ref.sha256)
+                assert not blobs.missing([ref.sha256])
         except BaseException as exc:  # reported below, in the test's thread
             failures.append(exc)
 
@@ -112,11 +112,11 @@ def test_a_failed_transaction_is_rolled_back_and_the_pool_stays_usable(
         _insert_blob(conn, postgres.schema, sha)
         conn.execute("SELECT 1 / 0")
 
-    assert blobs.exists(sha) is False
+    assert blobs.missing([sha]) == {sha}
     with pg_pool.pool(conninfo).connection() as conn:
         assert conn.info.transaction_status == TransactionStatus.IDLE
     assert blobs.put(PDF, "application/pdf").sha256 == sha
-    assert blobs.exists(sha) is True
+    assert blobs.missing([sha]) == frozenset()
 
 
 def test_a_write_abandoned_by_an_exception_in_the_caller_is_not_visible(
@@ -128,7 +128,7 @@ def test_a_write_abandoned_by_an_exception_in_the_caller_is_not_visible(
         _insert_blob(conn, postgres.schema, sha)
         raise RuntimeError("the caller gives up")
 
-    assert blobs.exists(sha) is False
+    assert blobs.missing([sha]) == {sha}
 
 
 def test_a_store_error_is_wrapped_as_before_and_the_next_call_succeeds(
