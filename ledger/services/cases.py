@@ -295,7 +295,6 @@ class CaseService:
             digest = _digest("submit", params)
             try:
                 return self._submit_checked(
-                    key,
                     item_code,
                     applicant_id,
                     channel,
@@ -328,7 +327,6 @@ class CaseService:
 
     def _submit(
         self,
-        key: ActorKey,
         item_code: str,
         applicant_id: UUID,
         channel: Channel,
@@ -344,7 +342,7 @@ class CaseService:
         command reads is checked there (``LedgerApplication.optimistic_reads``)."""
         self._check_blobs(details["materials"])
         for _ in range(MAX_CONFLICT_RETRIES):
-            # Again after a stale read: the signer's key may be what moved on (revoked).
+            # Each attempt: after a stale read, the signer's key may be what moved on (revoked).
             key = self.ledger.check_signer(signer, *APPLICANT_ROLES)
             item = self._get(
                 ServiceItem,
@@ -1088,7 +1086,7 @@ class CaseService:
         electronic = [
             m for m in materials if m.form in (MaterialForm.E_SIGNED, MaterialForm.E_COPY)
         ]
-        missing = self.blobs.missing({m.sha256 for m in electronic}) if electronic else ()
+        missing = self.blobs.missing({m.sha256 for m in electronic})
         for material in electronic:
             if material.sha256 in missing:
                 raise InvalidMaterial(
