@@ -9,14 +9,21 @@ at import time; :func:`open_ledger` is the composition root for storage.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
+from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import Transcoder
+from eventsourcing.utils import strtobool
 
 from ledger.chain.recorders.base import ChainStore, StaleReference
 from ledger.domain.keys import ActorKey, KeyRole
@@ -36,6 +43,41 @@ class KeyNotUsable(LedgerError):
     """The signer's key is unknown to the ledger, revoked, or lacks the role."""
 
 
+class _Collected(ProcessingEvent[UUID]):
+    """The library's collection of a save's events, an aggregate told by its class first.
+
+    ``ProcessingEvent.collect_events`` asks of each object ``isinstance(obj,
+    DomainEventProtocol)`` and then ``CollectEventsProtocol``: runtime protocol checks that
+    walk the protocol's members on every call (~16 µs an aggregate on Python 3.11, four
+    aggregates a submission). Every aggregate of the ledger is a ``BaseAggregate``, which
+    one nominal check finds; anything else goes the library's way."""
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        for obj in objs:
+            if isinstance(obj, BaseAggregate):
+                self.events.extend(obj.collect_events())
+                self.aggregates[obj.id] = obj
+            elif obj is not None:
+                super().collect_events(obj)
+        self.saved_kwargs.update(kwargs)
+
+
+def _project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """``eventsourcing.application.project_aggregate`` without its ``assert isinstance(event,
+    CanMutateProtocol)`` per event: a runtime protocol check (~16 µs on Python 3.11) on
+    every event an aggregate is rebuilt or brought up to date from."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+class _Repository(Repository[UUID]):
+    """The library's repository, projecting with :func:`_project` unless told otherwise."""
+
+    def get(self, aggregate_id: UUID, *, projector_func: Any = None, **kwargs: Any) -> Any:
+        return super().get(aggregate_id, projector_func=projector_func or _project, **kwargs)
+
+
 class LedgerApplication(Application[UUID]):
     """The case ledger's write side on a chained event store."""
 
@@ -52,12 +94,33 @@ class LedgerApplication(Application[UUID]):
         """Aggregates a reference found absent (e.g. no blacklisting): checked at the write."""
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """Save as eventsourcing does, after the write gate allowed it (raises what it
-        raises, e.g. ``LedgerRolledBack``, and records nothing)."""
+        """Save as eventsourcing's ``Application.save`` does (its steps, in its order), after
+        the write gate allowed it (raises what it raises, e.g. ``LedgerRolledBack``, and
+        records nothing); the events collected by :class:`_Collected`."""
         gate = self.write_gate
         if gate is not None:
             gate()
-        return super().save(*objs, **kwargs)
+        collected = _Collected()
+        collected.collect_events(*objs, **kwargs)
+        recordings = self._record(collected)
+        self._take_snapshots(collected)
+        self._notify(recordings)
+        self.notify(collected.events)  # the library's deprecated hook, called as it does
+        return recordings
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, built from the same settings, as a :class:`_Repository`."""
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return _Repository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            fastforward_skipping=strtobool(
+                self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
+            ),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
 
     def construct_transcoder(self) -> Transcoder:
         return MsgpackTranscoder()

@@ -3,7 +3,7 @@ NH·10, FZ·23), versioning, and storage in the signed ledger."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from ledger.domain.catalogue import (
     ResultType,
     Retention,
     ServiceItem,
+    Sharing,
 )
 from ledger.domain.rules import (
     GuideCodeChanged,
@@ -90,6 +91,24 @@ def test_guide_round_trips_through_to_dict_and_canonical_bytes() -> None:
 
 def test_material_spec_round_trips_through_to_dict() -> None:
     assert MaterialSpec.from_dict(decode(canonical(FLOOR_PLAN.to_dict()))) == FLOOR_PLAN
+
+
+def test_a_material_spec_stores_every_field_it_has() -> None:
+    """``to_dict`` is written out by hand: a field added to the class must be stored too."""
+    spec = MaterialSpec(
+        "M07",
+        "不予共享的证明",
+        False,
+        ("112", "113"),
+        online=False,
+        window=True,
+        sharing=Sharing.NOT_SHAREABLE,
+        sharing_basis="《条例》第四条",
+    )
+    stored = spec.to_dict()
+    assert set(stored) == {f.name for f in fields(MaterialSpec)}
+    assert stored == asdict(spec) | {"certificate_types": ["112", "113"], "sharing": "not_shareable"}
+    assert MaterialSpec.from_dict(decode(canonical(stored))) == spec
 
 
 def test_guide_values_are_coerced_from_their_codes() -> None:

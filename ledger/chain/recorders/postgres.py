@@ -57,6 +57,13 @@ _ENTRY_COLUMNS = (
 )
 
 
+def rendered(statement: Any) -> SQL:
+    """A composed statement as its final text, once: psycopg renders a ``Composed`` (its
+    identifiers quoted, its parts joined) on every ``execute``, about twenty times a
+    command on the write path."""
+    return SQL(statement.as_string(None))
+
+
 class ChainedPostgresMixin(ChainedRecorderMixin):
     """Adds the chain table and the chained insert path to a PostgreSQL recorder."""
 
@@ -75,28 +82,38 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         self._chain = SQL("{0}.{1}").format(schema, chain)
         self._events = SQL("{0}.{1}").format(schema, Identifier(self.events_table_name))
         id_type = SQL(self.datastore.originator_id_type)
-        self._select_head = SQL(
-            "SELECT sequence, entry_hash, timestamp FROM {0} ORDER BY sequence DESC LIMIT 1"
-        ).format(self._chain)
-        self._insert_events_binary = SQL(
-            "INSERT INTO {0} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{1}[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING notification_id"
-        ).format(self._events, id_type)
-        self._select_taken = SQL(
-            "SELECT e.originator_id, e.originator_version FROM {0} e "
-            "JOIN unnest(%b::{1}[], %b::bigint[]) AS t(o, v) "
-            "ON e.originator_id = t.o AND e.originator_version = t.v"
-        ).format(self._events, id_type)
-        self._insert_links = SQL(
-            "INSERT INTO {0} (" + _ENTRY_COLUMNS + ") "
-            "SELECT t.s, (SELECT e.notification_id FROM {1} e "
-            "WHERE e.originator_id = t.o::{2} AND e.originator_version = t.v), "
-            "t.p, t.h, t.o, t.v, t.topic, t.ts, t.sh, t.kid, t.sig, t.ci, t.cs "
-            "FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[], %b::text[], %b::bigint[], "
-            "%b::text[], %b::bigint[], %b::bytea[], %b::bytea[], %b::bytea[], %b::int[], "
-            "%b::int[]) AS t(s, p, h, o, v, topic, ts, sh, kid, sig, ci, cs)"
-        ).format(self._chain, self._events, id_type)
+        self._select_head = rendered(
+            SQL(
+                "SELECT sequence, entry_hash, timestamp FROM {0} ORDER BY sequence DESC LIMIT 1"
+            ).format(self._chain)
+        )
+        self._insert_events_binary = rendered(
+            SQL(
+                "INSERT INTO {0} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%b::{1}[], %b::bigint[], %b::text[], %b::bytea[]) "
+                "RETURNING notification_id"
+            ).format(self._events, id_type)
+        )
+        self._select_taken = rendered(
+            SQL(
+                "SELECT e.originator_id, e.originator_version FROM {0} e "
+                "JOIN unnest(%b::{1}[], %b::bigint[]) AS t(o, v) "
+                "ON e.originator_id = t.o AND e.originator_version = t.v"
+            ).format(self._events, id_type)
+        )
+        self._insert_links = rendered(
+            SQL(
+                "INSERT INTO {0} (" + _ENTRY_COLUMNS + ") "
+                "SELECT t.s, (SELECT e.notification_id FROM {1} e "
+                "WHERE e.originator_id = t.o::{2} AND e.originator_version = t.v), "
+                "t.p, t.h, t.o, t.v, t.topic, t.ts, t.sh, t.kid, t.sig, t.ci, t.cs "
+                "FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[], %b::text[], %b::bigint[], "
+                "%b::text[], %b::bigint[], %b::bytea[], %b::bytea[], %b::bytea[], %b::int[], "
+                "%b::int[]) AS t(s, p, h, o, v, topic, ts, sh, kid, sig, ci, cs)"
+            ).format(self._chain, self._events, id_type)
+        )
+        self._lock_statements = [rendered(q) for q in self.lock_table_statements]  # type: ignore[attr-defined]
+        self._notify = rendered(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))  # type: ignore[attr-defined]
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} ("
@@ -258,8 +275,9 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         """Lock, read the head (and, for a batch, which commands conflict: under the lock,
         so the answer holds), then queue the kept commands' events and links; the caller's
         commit sends them. Returns the refused commands."""
-        self._lock_table(curs)  # type: ignore[attr-defined]
-        self._notify_channel(curs)  # type: ignore[attr-defined]
+        for lock in self._lock_statements:  # the library's _lock_table, pre-rendered
+            curs.execute(lock, prepare=True)
+        curs.execute(self._notify)  # and its _notify_channel
         curs.execute(self._select_head, prepare=True)
         check = len(batch) > 1 or any(_reads(c) for _, c in batch)
         with conn.cursor() as taken:
