@@ -107,7 +107,10 @@ def test_a_material_spec_stores_every_field_it_has() -> None:
     )
     stored = spec.to_dict()
     assert set(stored) == {f.name for f in fields(MaterialSpec)}
-    assert stored == asdict(spec) | {"certificate_types": ["112", "113"], "sharing": "not_shareable"}
+    assert stored == asdict(spec) | {
+        "certificate_types": ["112", "113"],
+        "sharing": "not_shareable",
+    }
     assert MaterialSpec.from_dict(decode(canonical(stored))) == spec
 
 
