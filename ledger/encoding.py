@@ -47,20 +47,26 @@ def _normalise(value: Any, depth: int = 0) -> Any:
     """Return ``value`` with maps sorted and special types turned into ext types.
 
     Text keys sort by code point, which is the order of their UTF-8 bytes.
-    Exact-type checks come first: this runs for every event and every chain entry.
+    Exact-type checks come first: this runs for every event and every chain entry. A map's
+    or list's plain members (most of a value) are taken as they are, without a call each.
     """
     kind = type(value)
     if kind in _PLAIN:
         return value
     if depth > MAX_DEPTH:
         raise EncodingError(f"value nested deeper than {MAX_DEPTH} levels")
+    deeper = depth + 1
     if kind is dict or isinstance(value, Mapping):
         for key in value:
             if type(key) is not str:
                 raise EncodingError(f"map key {key!r} is not text")
-        return {key: _normalise(value[key], depth + 1) for key in sorted(value)}
+        out = {}
+        for key in sorted(value):
+            item = value[key]
+            out[key] = item if type(item) in _PLAIN else _normalise(item, deeper)
+        return out
     if kind is list or kind is tuple:
-        return [_normalise(item, depth + 1) for item in value]
+        return [item if type(item) in _PLAIN else _normalise(item, deeper) for item in value]
     if isinstance(value, float):
         raise EncodingError("floats are not allowed in canonical encoding")
     if isinstance(value, bool | int | str | bytes):  # subclasses of the plain types

@@ -18,10 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
 from ledger.domain.rules import InvalidDocument
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 DOCUMENT_CONTEXT: Final = b"caseledger/document/v1\n"
+R = TypeVar("R")
 HASH_SIZE: Final = 32
 SERIAL_PATTERN: Final = re.compile(r"[0-9A-Za-z-]{1,64}")
 MAX_BODY_BYTES: Final = 256 * 1024
@@ -113,6 +115,37 @@ def aware_utc(value: object) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+class _Issuing(threading.local):
+    """The body an issuing function of this thread has just checked, while it builds the
+    record from it (:func:`issued`)."""
+
+    body: object = None
+
+
+_issuing = _Issuing()
+
+
+def issued(record: Callable[..., R], body: dict[str, Any], **fields: Any) -> R:
+    """``record(body=body, **fields)``, taking ``body`` as checked (:func:`body_of`): the very
+    object :func:`checked_body` returned to the issuing function, unchanged since. A sealed
+    document's body is checked, encoded and decoded once to be signed; building the record
+    checked it all again (a second encoding and decoding of every receipt and decision)."""
+    _issuing.body = body
+    try:
+        return record(body=body, **fields)
+    finally:
+        _issuing.body = None
+
+
+def body_of(kind: str, required: Sequence[str], value: object) -> dict[str, Any]:
+    """What a record's ``__post_init__`` keeps as its body: ``value`` itself when it is the
+    body being issued (:func:`issued`), else :func:`checked_body` of it (a record parsed from
+    storage, or built by hand)."""
+    if value is not None and value is _issuing.body:
+        return value  # type: ignore[return-value]
+    return checked_body(kind, required, value)
+
+
 def checked_body(kind: str, required: Sequence[str], value: object) -> dict[str, Any]:
     """A body that is a canonical-encodable map within MAX_BODY_BYTES stating ``required``."""
     if not isinstance(value, Mapping):
@@ -137,7 +170,7 @@ def fixed_bytes(field: str, value: object, size: int) -> bytes:
 
 
 def _body(kind: DocumentKind, value: object) -> dict[str, Any]:
-    return checked_body(kind.value, REQUIRED_BODY_FIELDS[kind], value)
+    return body_of(kind.value, REQUIRED_BODY_FIELDS[kind], value)
 
 
 def document_content(
@@ -249,19 +282,21 @@ def issue_document(
     out a field of its published template (FZ·16, :mod:`ledger.domain.templates`).
     """
     checked_kind = _kind(kind)
-    checked_body = _body(checked_kind, body)
-    check_against_template(checked_kind.value, checked_body)
+    checked = checked_body(checked_kind.value, REQUIRED_BODY_FIELDS[checked_kind], body)
+    check_against_template(checked_kind.value, checked)
     when = aware_utc(issued_at)
     content_hash = hashlib.sha256(
-        document_content(checked_kind, serial, issuer_department, when, checked_body)
+        document_content(checked_kind, serial, issuer_department, when, checked)
     ).digest()
-    return SignedDocument(
+    signature = signer.sign(document_message(content_hash))
+    return issued(
+        SignedDocument,
+        checked,
         kind=checked_kind,
         serial=serial,
         issuer_department=issuer_department,
         issued_at=when,
-        body=checked_body,
         content_hash=content_hash,
         key_id=signer.key_id,
-        signature=signer.sign(document_message(content_hash)),
+        signature=signature,
     )

@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from ledger.domain.departments import DEPARTMENT_CODE_PATTERN
-from ledger.domain.documents import aware_utc, checked_body, fixed_bytes
+from ledger.domain.documents import aware_utc, body_of, checked_body, fixed_bytes, issued
 from ledger.domain.rules import FieldViolation, InvalidDocument
 from ledger.domain.signer import KEY_ID_SIZE, SIGNATURE_SIZE, Signer
 from ledger.domain.templates import check_against_template
@@ -108,7 +108,7 @@ def _issuer(value: object) -> str:
 
 
 def _body(kind: SealedKind, value: object) -> dict[str, Any]:
-    return checked_body(kind.value, REQUIRED_BODY_FIELDS[kind], value)
+    return body_of(kind.value, REQUIRED_BODY_FIELDS[kind], value)
 
 
 def sealed_content(
@@ -220,22 +220,24 @@ def seal(
         checked_subject = _subject(subject)
         checked_issuer = _issuer(issuer)
         when = aware_utc(issued_at)
-        checked_body = _body(checked_kind, body)
-        check_against_template(checked_kind.value, checked_body)
+        checked = checked_body(checked_kind.value, REQUIRED_BODY_FIELDS[checked_kind], body)
+        check_against_template(checked_kind.value, checked)
     except InvalidDocument as exc:
         if refuse is InvalidDocument:
             raise
         raise refuse(exc.field, exc.problem) from None
     content_hash = hashlib.sha256(
-        sealed_content(checked_kind, checked_subject, checked_issuer, when, checked_body)
+        sealed_content(checked_kind, checked_subject, checked_issuer, when, checked)
     ).digest()
-    return SealedRecord(
+    signature = signer.sign(sealed_message(content_hash))
+    return issued(
+        SealedRecord,
+        checked,
         kind=checked_kind,
         subject=checked_subject,
         issuer=checked_issuer,
         issued_at=when,
-        body=checked_body,
         content_hash=content_hash,
         key_id=signer.key_id,
-        signature=signer.sign(sealed_message(content_hash)),
+        signature=signature,
     )

@@ -246,3 +246,27 @@ def test_malformed_stored_document_raises_invalid_document(mutate: Any) -> None:
 def test_stored_document_that_is_not_a_map_is_rejected() -> None:
     with pytest.raises(InvalidDocument):
         SignedDocument.from_dict(b"document")
+
+
+def test_a_body_is_taken_as_checked_only_while_it_is_issued() -> None:
+    """Issuing checks the body once; any record built from that body object afterwards (or
+    on another path) is checked again: a float slipped into an issued document's body is
+    refused when a record is built from it."""
+    document = issue()
+    document.body["fee"] = 1.5  # the issued body object, changed after the fact
+    with pytest.raises(InvalidDocument) as caught:
+        SignedDocument.from_dict(document.to_dict())
+    assert caught.value.field == "body"
+    with pytest.raises(InvalidDocument):
+        replace(document)  # a copy of the record re-checks its body too
+
+
+def test_an_issued_body_is_the_canonical_one_that_was_signed() -> None:
+    """The body kept is the checked (encoded and decoded) one, whose content was signed."""
+    body = {"due": dt.date(2024, 3, 15), "accepted_on": dt.date(2024, 3, 1)} | {
+        k: v for k, v in BODIES[DocumentKind.ACCEPTANCE_RECEIPT].items() if k not in ("due",)
+    }
+    document = issue(body=body)
+    assert document.body is not body
+    assert list(document.body) == sorted(body)
+    assert verify_document(document, SEAL.public_key)
