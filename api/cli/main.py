@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from eventsourcing.persistence import PersistenceError
 
+from api.lifetime import end_with_parent
 from ledger.errors import ConfigurationError, KeystoreError, LedgerError, LedgerRolledBack
 from ledger.storage.faults import StorageUnavailable, database_error, probe, storage_fault
 from ledger.storage.urls import parse_storage_url
@@ -113,6 +114,7 @@ def _precisely(args: argparse.Namespace, exc: Exception) -> Exception:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    end_with_parent()
     args = build_parser().parse_args(argv)
     if args.command not in SERVER_COMMANDS:
         logging.getLogger("caseledger.guard").addHandler(logging.NullHandler())

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from api.demo.main import DemoContext, Stage
+from api.lifetime import child_environment
 from ledger.chain.recorders.base import CHAIN_TABLE
 from ledger.storage.urls import StorageURL, parse_storage_url
 
@@ -50,6 +51,7 @@ def start_node(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         node_command(data, port),
+        env=child_environment(),  # ends with the demo, even a killed one
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

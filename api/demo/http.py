@@ -37,6 +37,7 @@ from typing import Any, Final
 from api.demo import accountability
 from api.demo.anchoring import free_port
 from api.demo.main import DemoContext, Stage
+from api.lifetime import child_environment
 from ledger.storage.keystore import PASSPHRASE_ENV
 from ledger.storage.urls import StorageURL
 
@@ -91,7 +92,9 @@ def _serve_command(ctx: DemoContext, port: int) -> tuple[list[str], dict[str, st
     settings = ctx.runtime.settings
     argv = [sys.executable, "-m", "api.cli", "serve", "--workers", str(WORKERS)]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--keystore", str(settings.keystore_dir)]
-    env = {k: v for k, v in os.environ.items() if k not in ("CASELEDGER_NODE", PASSPHRASE_ENV)}
+    env = child_environment(  # ends with the demo, even a killed one
+        {k: v for k, v in os.environ.items() if k not in ("CASELEDGER_NODE", PASSPHRASE_ENV)}
+    )
     env["CASELEDGER_DB"] = settings.storage.url()
     secret_file = ctx.out / "keystore-passphrase.txt"
     try:
