@@ -24,7 +24,9 @@ PR_SET_PDEATHSIG = 1
 
 def child_environment(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a child that ends with this process (a copy of ``environ``, by
-    default this process's own)."""
+    default this process's own). The kernel's signal follows the *thread* that starts the
+    child: start it from one that lives as long as the child should (the demo's stages run on
+    its main thread)."""
     env = dict(os.environ if environ is None else environ)
     env[PARENT_ENV] = str(os.getpid())
     return env
