@@ -6,7 +6,9 @@ itself; when it is killed (``SIGKILL``, an OOM kill, a closed terminal for ``ser
 its own session) no code of it runs, and the children would keep their ports, files and
 database connections. A child started with ``CASELEDGER_END_WITH_PARENT=<pid>`` asks the
 kernel (Linux ``PR_SET_PDEATHSIG``) for ``SIGTERM`` when its parent ends — the graceful stop
-its servers already handle — and ends at once if that parent is already gone.
+its servers already handle — and ends at once if that parent is already gone. (``serve``'s
+own workers watch their ``multiprocessing`` parent instead, ``api.serve.workers``: a process
+started by ``subprocess`` has no such handle on its parent.)
 """
 
 from __future__ import annotations
