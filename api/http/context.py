@@ -43,3 +43,6 @@ class ApiContext:
     services: dict[str, Any] = field(default_factory=dict)
     views: dict[str, Any] = field(default_factory=dict)
     max_body_bytes: int = 1 << 20
+    workers: int = 1
+    """The HTTP worker processes serving this port (``serve --workers``): per-client limits
+    are divided among them (``RateLimiter.shared``)."""

@@ -1,7 +1,10 @@
 """A token bucket per client, against guessing serial numbers and verification codes.
 
-Layer: api (HTTP). In memory, per process: ``caseledger serve`` is one process
-per city node. A refused request gets 429 with ``Retry-After``.
+Layer: api (HTTP). In memory, per process. ``caseledger serve --workers N`` runs N processes
+on one port and the kernel spreads a client's connections among them, so each process holds
+1/N of every limit (:meth:`RateLimiter.shared`): whatever the spread, a client gets at most
+the stated rate and burst from the server as a whole. A refused request gets 429 with
+``Retry-After``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ class RateLimiter:
     max_keys: int = 100_000
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def shared(cls, rate: float, burst: int, among: int) -> RateLimiter:
+        """This process's part of a limit of ``rate`` per second and ``burst`` that ``among``
+        worker processes enforce together (each on the connections the kernel hands it)."""
+        among = max(1, among)
+        return cls(rate=rate / among, burst=max(1, burst // among))
 
     def take(self, key: str, now: float | None = None) -> None:
         """Spend one token for ``key``; raises a 429 Problem when none is left."""

@@ -79,8 +79,10 @@ class KioskRuntime:
     service: KioskService | None
     unavailable: str
     code_secret: bytes
-    queries: RateLimiter = field(default_factory=lambda: RateLimiter(rate=0.5, burst=10))
-    status_queries: RateLimiter = field(default_factory=lambda: RateLimiter(rate=2.0, burst=30))
+    queries: RateLimiter
+    """Case queries per kiosk and client: 0.5/s, bursts of 10, for the server as a whole."""
+    status_queries: RateLimiter
+    """Certificate-status queries per address: 2/s, bursts of 30, for the server as a whole."""
     printouts: OrderedDict[str, tuple[float, str, Printout]] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -116,7 +118,13 @@ def install(ctx: Any) -> None:
     except Exception as exc:  # printing is optional; queries go on
         unavailable = str(exc)
         log.warning("kiosk printing unavailable: %s", exc)
-    ctx.services["kiosk"] = KioskRuntime(service, unavailable, secret)
+    ctx.services["kiosk"] = KioskRuntime(
+        service,
+        unavailable,
+        secret,
+        queries=RateLimiter.shared(0.5, 10, ctx.workers),
+        status_queries=RateLimiter.shared(2.0, 30, ctx.workers),
+    )
 
 
 def _identity(ctx: Any) -> IdentityPort:

@@ -15,7 +15,7 @@ aggregates:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -51,11 +51,14 @@ class _Proofs:
     """The code secret and the limiter of applicant proofs, one per process."""
 
     secret: bytes
-    attempts: RateLimiter = field(default_factory=lambda: RateLimiter(rate=0.5, burst=10))
+    attempts: RateLimiter
+    """Proof attempts per token: 0.5/s, bursts of 10, for the server as a whole."""
 
 
 def install(ctx: Any) -> None:
-    ctx.services["result_proofs"] = _Proofs(ctx.runtime.keystore.secret(SECRET_NAME))
+    ctx.services["result_proofs"] = _Proofs(
+        ctx.runtime.keystore.secret(SECRET_NAME), RateLimiter.shared(0.5, 10, ctx.workers)
+    )
 
 
 class AnnouncementPage(BaseModel):

@@ -68,6 +68,8 @@ class Worker:
 
     index: int
     enrol: Any
+    count: int = 1
+    """How many workers serve the port (this one among them)."""
 
     @property
     def background(self) -> bool:
@@ -75,13 +77,13 @@ class Worker:
         return self.index == 0
 
 
-def build_context(runtime: Runtime, *, catch_up_views: bool = True) -> ApiContext:
-    """The context of one HTTP process; ``catch_up_views=False`` only opens the views (another
-    process catches them up: two processes catching up at once would both try to record the
-    same tracking position)."""
+def build_context(runtime: Runtime, *, catch_up_views: bool = True, workers: int = 1) -> ApiContext:
+    """The context of one HTTP process of ``workers``; ``catch_up_views=False`` only opens the
+    views (another process catches them up: two processes catching up at once would both try
+    to record the same tracking position)."""
     tokens = TokenStore(runtime.settings.storage)
     tokens.migrate()
-    ctx = ApiContext(runtime=runtime, tokens=tokens)
+    ctx = ApiContext(runtime=runtime, tokens=tokens, workers=workers)
     read_storage = runtime.settings.read_storage
     if read_storage is not None:
         from api.http.read_side import ReadSide
@@ -121,7 +123,9 @@ def build_app(
     only the background worker (index 0) catches up, follows the log and runs
     :data:`WORKER_FACTORIES`. ``started`` is called once the lifespan has started."""
     background = worker is None or worker.background
-    ctx = build_context(runtime, catch_up_views=background)
+    ctx = build_context(
+        runtime, catch_up_views=background, workers=1 if worker is None else worker.count
+    )
     if worker is not None:
         _join_workers(ctx, worker)
     app = create_app(ctx)

@@ -94,7 +94,12 @@ def run_workers(settings: Settings, host: str, port: int, workers: int) -> int:
         for index in range(workers):
             process = spawn.Process(
                 target=_serve_worker,
-                args=(settings, Worker(index, enrol), sock.getsockname()[:2], started[index]),
+                args=(
+                    settings,
+                    Worker(index, enrol, workers),
+                    sock.getsockname()[:2],
+                    started[index],
+                ),
                 name=f"caseledger-worker-{index}",
             )
             process.start()

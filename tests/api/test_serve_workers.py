@@ -204,6 +204,33 @@ def test_a_burst_of_connections_reaching_a_busy_worker_waits_for_it(two: Workers
     assert min(taken.values()) >= 4, taken
 
 
+def test_a_rate_limit_holds_for_the_server_not_for_each_worker(two: Workers) -> None:
+    """The public certificate-status query allows an address 2/s with bursts of 30. Each
+    worker kept a whole limit of its own, so a client whose connections the kernel spread over
+    two workers got twice the burst; now each worker holds half. 120 queries on new
+    connections (both workers take some: Binomial(120, 1/2)) may pass at most the burst and
+    what the rate refills meanwhile."""
+    query = "/kiosk/api/status?subject=GZ20261207000001&hash=" + "ab" * 32
+    taken: dict[int, int] = {0: 0, 1: 0}
+    passed = refused = 0
+    began = time.monotonic()
+    for _ in range(120):
+        with two.served.client() as client:  # a new connection each time
+            r = client.get(query)
+            if r.status_code == 200:
+                passed += 1
+                assert r.json()["status"] == "unknown"
+            else:
+                assert r.status_code == 429, r.text
+                assert int(r.headers["Retry-After"]) >= 1
+                refused += 1
+            taken[worker_of(client)[0]] += 1
+    elapsed = time.monotonic() - began
+    assert min(taken.values()) >= 20, taken  # both workers were asked (about 1 in 10^9 not)
+    assert refused > 0
+    assert passed <= 30 + 2.0 * elapsed + 2, (passed, round(elapsed, 1), taken)
+
+
 def test_each_worker_freezes_its_start_up_heap_out_of_garbage_collection(two: Workers) -> None:
     """api.serve.heap: a full collection over the start-up heap stopped a worker for 150-320 ms
     under load (docs/BENCHMARKS.md); frozen, the collector skips it."""
