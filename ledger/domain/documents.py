@@ -39,8 +39,9 @@ __all__ = [
     "issue_document",
 ]
 
-DOCUMENT_CONTEXT: Final = b"caseledger/document/v1\n"
 R = TypeVar("R")
+
+DOCUMENT_CONTEXT: Final = b"caseledger/document/v1\n"
 HASH_SIZE: Final = 32
 SERIAL_PATTERN: Final = re.compile(r"[0-9A-Za-z-]{1,64}")
 MAX_BODY_BYTES: Final = 256 * 1024

@@ -43,7 +43,9 @@ class ActorKey(Aggregate):
 
     @staticmethod
     def create_id(key_id: bytes) -> UUID:
-        return _key_uuid(bytes(key_id))
+        if type(key_id) is not bytes:  # not converted: bytes(5) would be five zero bytes
+            return uuid5(KEY_NAMESPACE, key_id.hex())
+        return _key_uuid(key_id)
 
     @event("Registered")
     def __init__(

@@ -6,7 +6,7 @@ import pytest
 
 from ledger.chain.signing import Ed25519Signer
 from ledger.chain.verification import verify_chain
-from ledger.domain.keys import KeyRole
+from ledger.domain.keys import ActorKey, KeyRole
 from ledger.errors import LedgerError, SigningError
 from ledger.services.application import KeyNotUsable
 from tests.helpers import Ledger, new_ledger, run_sql
@@ -115,3 +115,13 @@ def test_incremental_verification_still_finds_tampering_after_the_head(ledger: L
     run_sql(ledger.url, "UPDATE chain_entries SET timestamp = 0 WHERE sequence = 9")
     report = verify_chain(ledger.app.chain, start=6)
     assert report.failure is not None and report.failure.sequence == 9
+
+
+def test_a_key_id_names_the_same_aggregate_in_any_bytes_form() -> None:
+    """The id is remembered for ``bytes``; a ``bytearray`` or ``memoryview`` (unhashable, or
+    not ``bytes``) is hashed as before, never converted."""
+    key_id = bytes(range(8))
+    expected = ActorKey.create_id(key_id)
+    assert ActorKey.create_id(bytearray(key_id)) == expected
+    assert ActorKey.create_id(memoryview(key_id)) == expected
+    assert ActorKey.create_id(bytes(range(1, 9))) != expected

@@ -166,7 +166,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             )
             if limit is not None:
                 composed += SQL(" LIMIT %s")
-            statement = cache[shape] = SQL(composed.as_string(None))
+            statement = cache[shape] = rendered(composed)
         params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params, prepare=True)
