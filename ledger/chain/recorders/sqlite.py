@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    IntegrityError,
     ListenNotifySubscription,
     StoredEvent,
     Subscription,
@@ -48,13 +49,16 @@ from ledger.chain.recorders.link_rows import (
     sqlite_link_select,
     sqlite_originator_id,
 )
+from ledger.chain.recorders.sqlite_inserts import insert_rows
 from ledger.domain.keys import KEY_TOPICS
 
 _KEY_TOPICS_SQL = "(" + ",".join(f"'{t}'" for t in KEY_TOPICS) + ")"
 _ROW_FIELDS = (*(f for f in HASHED_FIELDS if f != "originator_id"), "entry_hash")
 _row_fields = itemgetter(*_ROW_FIELDS)
-_ENTRY_COLUMNS = ", ".join((*_ROW_FIELDS, "notification_id", "originator_id"))
+_ENTRY_COLUMNS = (*_ROW_FIELDS, "notification_id", "originator_id")
 """An inserted link row: an entry's fields as stored, its notification id, its id as text."""
+_EVENT_COLUMNS = ("originator_id", "originator_version", "topic", "state")
+_MAX_ROWID = 2**63 - 1
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -134,11 +138,7 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
                 entries, notification_ids, id_texts(entries, originator_id_text), strict=True
             )
         ]
-        c.sqlite_cursor.executemany(
-            f"INSERT INTO {self.chain_table_name} ({_ENTRY_COLUMNS}) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+        insert_rows(c.sqlite_cursor, self.chain_table_name, _ENTRY_COLUMNS, rows)
 
     # -- reading the chain (ChainStore) ---------------------------------------------------
 
@@ -250,7 +250,44 @@ class PollingSubscription(ListenNotifySubscription[Any]):
             self.stop()
 
 
-class ChainedSQLiteApplicationRecorder(ChainedSQLiteMixin, SQLiteApplicationRecorder):
+class EventRows(SQLiteApplicationRecorder):
+    """Inserts a command's events as multi-row statements (``insert_rows``), not the
+    library's statement per event, and knows their notification ids without asking per row.
+
+    Under ``BEGIN IMMEDIATE`` nobody else inserts, and SQLite gives a row inserted without a
+    rowid the largest rowid in the table plus one (1 in an empty table) unless that largest
+    is the maximum rowid (then it picks at random): so a command's events, inserted in order,
+    get the rowids after the current largest, one by one. That is read once before; SQLite's
+    ``last_insert_rowid()`` is checked after, and a table near the maximum takes the
+    library's path, row by row.
+    """
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        cursor = c.sqlite_cursor
+        cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+        (largest,) = cursor.fetchone()
+        count = len(stored_events)
+        if largest is not None and largest >= _MAX_ROWID - count:
+            return super()._insert_events(c, stored_events, **kwargs)
+        first = 1 if largest is None else largest + 1
+        rows = [
+            (originator_id_text(s.originator_id), s.originator_version, s.topic, s.state)
+            for s in stored_events
+        ]
+        insert_rows(cursor, self.events_table_name, _EVENT_COLUMNS, rows)
+        if count:
+            cursor.execute("SELECT last_insert_rowid()")
+            (last,) = cursor.fetchone()
+            if last != first + count - 1:  # SQLite gave rowids by another rule: refuse
+                raise IntegrityError(
+                    f"notification ids: expected {first}..{first + count - 1}, last was {last}"
+                )
+        return list(range(first, first + count))
+
+
+class ChainedSQLiteApplicationRecorder(ChainedSQLiteMixin, EventRows):
     """The ledger's application recorder on SQLite."""
 
     def subscribe(
@@ -259,5 +296,5 @@ class ChainedSQLiteApplicationRecorder(ChainedSQLiteMixin, SQLiteApplicationReco
         return PollingSubscription(self, gt=gt, topics=topics)
 
 
-class ChainedSQLiteProcessRecorder(ChainedSQLiteMixin, SQLiteProcessRecorder):
+class ChainedSQLiteProcessRecorder(ChainedSQLiteMixin, SQLiteProcessRecorder, EventRows):
     """A process recorder (events + tracking) on SQLite, chained likewise."""
