@@ -152,3 +152,17 @@ def test_a_process_recorder_keeps_its_tracking_row(tmp_path: Path) -> None:
         recorder.insert_events(_events(5), tracking=Tracking("upstream", 12))
     assert recorder.max_notification_id() == 70
     _linked_events_match(recorder)
+
+
+def test_events_inserted_without_the_head_read_find_their_ids_themselves(
+    tmp_path: Path,
+) -> None:
+    recorder = _recorder(tmp_path)
+    assert isinstance(recorder, ChainedSQLiteApplicationRecorder)
+    recorder.insert_events(_events(4))
+    events = _events(6)
+    with recorder.write_transaction() as c:
+        ids = recorder._insert_events(c, events)
+    assert ids == list(range(5, 11))
+    stored = recorder.select_notifications(start=5, limit=10)
+    assert [(n.id, n.originator_id) for n in stored] == [(i, events[0].originator_id) for i in ids]

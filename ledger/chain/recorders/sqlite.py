@@ -59,6 +59,7 @@ _ENTRY_COLUMNS = (*_ROW_FIELDS, "notification_id", "originator_id")
 """An inserted link row: an entry's fields as stored, its notification id, its id as text."""
 _EVENT_COLUMNS = ("originator_id", "originator_version", "topic", "state")
 _MAX_ROWID = 2**63 - 1
+_UNREAD: Any = object()
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -111,21 +112,31 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
     ) -> Sequence[int] | None:
         command = self.prepare_command(stored_events, kwargs)
         with self.write_transaction() as c:
-            notification_ids = self._insert_events(c, stored_events, **kwargs)  # type: ignore[attr-defined]
+            c.execute(
+                f"SELECT e.largest, c.sequence, c.entry_hash, c.timestamp FROM "
+                f"(SELECT MAX(rowid) AS largest FROM {self.events_table_name}) AS e "
+                f"LEFT JOIN (SELECT sequence, entry_hash, timestamp FROM {self.chain_table_name} "
+                "ORDER BY sequence DESC LIMIT 1) AS c ON 1"
+            )
+            largest, *head = c.fetchone()
+            notification_ids = self._insert_events(  # type: ignore[attr-defined]
+                c, stored_events, largest_rowid=largest, **kwargs
+            )
             if command is not None:
                 assert notification_ids is not None
-                self._append_links(c, command, notification_ids)
+                self._append_links(c, command, notification_ids, head)
         return notification_ids
 
     def _append_links(
-        self, c: SQLiteCursor, command: PendingCommand, notification_ids: Sequence[int]
+        self,
+        c: SQLiteCursor,
+        command: PendingCommand,
+        notification_ids: Sequence[int],
+        head: Sequence[Any],
     ) -> None:
-        c.execute(
-            f"SELECT sequence, entry_hash, timestamp FROM {self.chain_table_name} "
-            "ORDER BY sequence DESC LIMIT 1"
-        )
-        head = c.fetchone()
-        head_sequence, head_hash, head_time = (0, GENESIS_HASH, 0) if head is None else head
+        """Link the command after ``head`` (sequence, entry hash, timestamp; ``None`` each
+        on an empty chain), read in the same transaction before its events went in."""
+        head_sequence, head_hash, head_time = (0, GENESIS_HASH, 0) if head[0] is None else head
         entries = link_command(
             command,
             head_sequence=head_sequence,
@@ -257,33 +268,35 @@ class EventRows(SQLiteApplicationRecorder):
     Under ``BEGIN IMMEDIATE`` nobody else inserts, and SQLite gives a row inserted without a
     rowid the largest rowid in the table plus one (1 in an empty table) unless that largest
     is the maximum rowid (then it picks at random): so a command's events, inserted in order,
-    get the rowids after the current largest, one by one. That is read once before; SQLite's
-    ``last_insert_rowid()`` is checked after, and a table near the maximum takes the
-    library's path, row by row.
+    get the rowids after ``largest_rowid``, which the chained insert reads with the chain's
+    head in the same transaction. The last rowid SQLite reports is checked against that; a
+    table near the maximum takes the library's path, row by row.
     """
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        cursor = c.sqlite_cursor
-        cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
-        (largest,) = cursor.fetchone()
         count = len(stored_events)
-        if largest is not None and largest >= _MAX_ROWID - count:
+        if not count:
+            return []
+        largest_rowid = kwargs.pop("largest_rowid", _UNREAD)
+        if largest_rowid is _UNREAD:  # a caller that did not read it with the head
+            c.sqlite_cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+            (largest_rowid,) = c.sqlite_cursor.fetchone()
+        if largest_rowid is not None and largest_rowid >= _MAX_ROWID - count:
             return super()._insert_events(c, stored_events, **kwargs)
-        first = 1 if largest is None else largest + 1
+        first = 1 if largest_rowid is None else largest_rowid + 1
         rows = [
             (originator_id_text(s.originator_id), s.originator_version, s.topic, s.state)
             for s in stored_events
         ]
+        cursor = c.sqlite_cursor
         insert_rows(cursor, self.events_table_name, _EVENT_COLUMNS, rows)
-        if count:
-            cursor.execute("SELECT last_insert_rowid()")
-            (last,) = cursor.fetchone()
-            if last != first + count - 1:  # SQLite gave rowids by another rule: refuse
-                raise IntegrityError(
-                    f"notification ids: expected {first}..{first + count - 1}, last was {last}"
-                )
+        if cursor.lastrowid != first + count - 1:  # SQLite gave rowids by another rule
+            raise IntegrityError(
+                f"notification ids: expected {first}..{first + count - 1}, "
+                f"the last was {cursor.lastrowid}"
+            )
         return list(range(first, first + count))
 
 
