@@ -112,13 +112,13 @@ class ChainedSQLiteMixin(ChainedRecorderMixin):
     ) -> Sequence[int] | None:
         command = self.prepare_command(stored_events, kwargs)
         with self.write_transaction() as c:
-            c.execute(
-                f"SELECT e.largest, c.sequence, c.entry_hash, c.timestamp FROM "
-                f"(SELECT MAX(rowid) AS largest FROM {self.events_table_name}) AS e "
-                f"LEFT JOIN (SELECT sequence, entry_hash, timestamp FROM {self.chain_table_name} "
-                "ORDER BY sequence DESC LIMIT 1) AS c ON 1"
+            c.execute(  # the head, and the events' largest rowid with it (a seek each)
+                f"SELECT (SELECT MAX(rowid) FROM {self.events_table_name}), sequence, "
+                f"entry_hash, timestamp FROM {self.chain_table_name} "
+                "ORDER BY sequence DESC LIMIT 1"
             )
-            largest, *head = c.fetchone()
+            found = c.fetchone()  # None: an empty chain; the events are counted apart
+            largest, *head = (_UNREAD, None, None, None) if found is None else found
             notification_ids = self._insert_events(  # type: ignore[attr-defined]
                 c, stored_events, largest_rowid=largest, **kwargs
             )

@@ -52,6 +52,9 @@ def insert_rows(
 ) -> None:
     """Insert ``rows`` (each a value per column, in order) into ``table``, in row order."""
     names, width = ", ".join(columns), len(columns)
+    if len(rows) == 1:  # most commands: the row as it is
+        cursor.execute(insert_statement(table, names, width, 1), rows[0])
+        return
     start = 0
     for size in chunk_sizes(len(rows)):
         cursor.execute(
