@@ -22,7 +22,12 @@ from ledger.chain.recorders.sqlite import (
     ChainedSQLiteApplicationRecorder,
     ChainedSQLiteProcessRecorder,
 )
-from ledger.chain.recorders.sqlite_inserts import MAX_CHUNK, chunk_sizes, insert_rows
+from ledger.chain.recorders.sqlite_inserts import (
+    MAX_CHUNK,
+    chunk_rows,
+    chunk_sizes,
+    insert_rows,
+)
 from ledger.chain.signing import Ed25519Signer
 
 SIGNER = Ed25519Signer.generate("sqlite-inserts")
@@ -43,6 +48,22 @@ def test_rows_go_in_in_their_order(tmp_path: Path) -> None:
     rows = [(i, f"row {i}") for i in range(300)]
     insert_rows(conn.cursor(), "t", ("a", "b"), rows)
     assert conn.execute("SELECT a, b FROM t ORDER BY rowid").fetchall() == rows
+
+
+def test_a_connection_with_a_lower_bound_on_parameters_gets_smaller_chunks(
+    tmp_path: Path,
+) -> None:
+    """SQLite before 3.32 allowed 999 parameters a statement: 256 rows of 13 columns would
+    be refused there, so chunks shrink to what the connection takes."""
+    conn = sqlite3.connect(tmp_path / "rows.sqlite3")
+    columns = tuple(f"c{i}" for i in range(13))
+    conn.execute(f"CREATE TABLE t ({', '.join(columns)})")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    assert chunk_rows(conn, 13) == 64  # 76 rows fit; the power of two below
+    assert chunk_rows(conn, 1000) == 1
+    rows = [tuple(range(r, r + 13)) for r in range(300)]
+    insert_rows(conn.cursor(), "t", columns, rows)
+    assert conn.execute("SELECT * FROM t ORDER BY rowid").fetchall() == rows
 
 
 def _events(n: int, originator: uuid.UUID | None = None, start: int = 1) -> list[StoredEvent]:

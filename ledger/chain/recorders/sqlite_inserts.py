@@ -19,8 +19,9 @@ from itertools import chain
 from typing import Any, Final
 
 MAX_CHUNK: Final = 256
-"""Rows per statement at most: 256 rows of 13 columns are 3,328 parameters, well under
-SQLite's default bound of 32,766 (and the 500-term limit on compound selects)."""
+"""Rows per statement at most: 256 rows of 13 columns are 3,328 parameters, under SQLite's
+default bound of 32,766 (and the 500-term limit on compound selects). A connection whose
+bound is lower (999 before SQLite 3.32) gets smaller chunks: :func:`chunk_rows`."""
 
 
 @cache
@@ -30,18 +31,28 @@ def insert_statement(table: str, columns: str, width: int, rows: int) -> str:
     return f"INSERT INTO {table} ({columns}) VALUES " + ",".join([group] * rows)
 
 
-def chunk_sizes(count: int) -> list[int]:
-    """The chunk sizes for ``count`` rows: :data:`MAX_CHUNK` while more remain, then the
-    powers of two of the rest, largest first (100 → 64, 32, 4)."""
-    sizes = [MAX_CHUNK] * (count // MAX_CHUNK)
-    rest = count % MAX_CHUNK
-    bit = MAX_CHUNK >> 1
+def chunk_sizes(count: int, largest: int = MAX_CHUNK) -> list[int]:
+    """The chunk sizes for ``count`` rows: ``largest`` (a power of two) while more remain,
+    then the powers of two of the rest, largest first (100 → 64, 32, 4)."""
+    sizes = [largest] * (count // largest)
+    rest = count % largest
+    bit = largest >> 1
     while rest:
         if rest & bit:
             sizes.append(bit)
             rest ^= bit
         bit >>= 1
     return sizes
+
+
+def chunk_rows(connection: sqlite3.Connection, width: int) -> int:
+    """The most rows of ``width`` columns one statement takes on ``connection``: a power of
+    two, at most :data:`MAX_CHUNK`, whose parameters stay within the connection's bound."""
+    fits = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+    rows = MAX_CHUNK
+    while rows > fits and rows > 1:
+        rows >>= 1
+    return rows
 
 
 def insert_rows(
@@ -56,7 +67,7 @@ def insert_rows(
         cursor.execute(insert_statement(table, names, width, 1), rows[0])
         return
     start = 0
-    for size in chunk_sizes(len(rows)):
+    for size in chunk_sizes(len(rows), chunk_rows(cursor.connection, width)):
         cursor.execute(
             insert_statement(table, names, width, size),
             list(chain.from_iterable(rows[start : start + size])),
