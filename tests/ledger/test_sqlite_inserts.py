@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
@@ -71,7 +72,7 @@ def _events(n: int, originator: uuid.UUID | None = None, start: int = 1) -> list
     return [StoredEvent(oid, start + i, "tests:Noted", f"state {i}".encode()) for i in range(n)]
 
 
-def _recorder(tmp_path: Path, cls: type = ChainedSQLiteApplicationRecorder) -> object:
+def _recorder(tmp_path: Path, cls: type = ChainedSQLiteApplicationRecorder) -> Any:
     recorder = cls(SQLiteDatastore(str(tmp_path / "ledger.sqlite3")))
     recorder.default_signer = SIGNER
     recorder.create_table()
@@ -96,7 +97,6 @@ def _linked_events_match(recorder: ChainedSQLiteApplicationRecorder) -> None:
 
 def test_a_command_of_many_events_gets_its_notification_ids_in_order(tmp_path: Path) -> None:
     recorder = _recorder(tmp_path)
-    assert isinstance(recorder, ChainedSQLiteApplicationRecorder)
     first = recorder.insert_events(_events(3))
     big = _events(300)  # chunks of 256, 32, 8 and 4
     ids = recorder.insert_events(big)
@@ -113,7 +113,6 @@ def test_ids_follow_the_largest_rowid_even_after_a_gap(tmp_path: Path) -> None:
     """A deleted last event leaves the largest rowid lower: SQLite reuses the next one, and
     so must the ids the recorder reports (the link must name the row the event is in)."""
     recorder = _recorder(tmp_path)
-    assert isinstance(recorder, ChainedSQLiteApplicationRecorder)
     recorder.insert_events(_events(5))
     conn = sqlite3.connect(tmp_path / "ledger.sqlite3")
     with conn:
@@ -133,7 +132,6 @@ def test_a_table_at_the_largest_rowid_takes_the_row_by_row_path(tmp_path: Path) 
     """SQLite picks rowids at random once the largest possible one is used: the ids then
     come from each insert, as the library's path reads them."""
     recorder = _recorder(tmp_path)
-    assert isinstance(recorder, ChainedSQLiteApplicationRecorder)
     conn = sqlite3.connect(tmp_path / "ledger.sqlite3")
     with conn:
         conn.execute(
@@ -152,7 +150,6 @@ def test_a_table_at_the_largest_rowid_takes_the_row_by_row_path(tmp_path: Path) 
 
 def test_a_conflict_in_a_later_chunk_records_nothing(tmp_path: Path) -> None:
     recorder = _recorder(tmp_path)
-    assert isinstance(recorder, ChainedSQLiteApplicationRecorder)
     oid = uuid.uuid4()
     recorder.insert_events(_events(1, oid, start=280))
     with pytest.raises(IntegrityError):
@@ -165,7 +162,6 @@ def test_a_conflict_in_a_later_chunk_records_nothing(tmp_path: Path) -> None:
 
 def test_a_process_recorder_keeps_its_tracking_row(tmp_path: Path) -> None:
     recorder = _recorder(tmp_path, ChainedSQLiteProcessRecorder)
-    assert isinstance(recorder, ChainedSQLiteProcessRecorder)
     ids = recorder.insert_events(_events(70), tracking=Tracking("upstream", 12))
     assert ids == list(range(1, 71))
     assert recorder.max_tracking_id("upstream") == 12
@@ -179,7 +175,6 @@ def test_events_inserted_without_the_head_read_find_their_ids_themselves(
     tmp_path: Path,
 ) -> None:
     recorder = _recorder(tmp_path)
-    assert isinstance(recorder, ChainedSQLiteApplicationRecorder)
     recorder.insert_events(_events(4))
     events = _events(6)
     with recorder.write_transaction() as c:
