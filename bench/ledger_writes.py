@@ -32,7 +32,7 @@ from ledger.chain.signing import Ed25519Signer
 from ledger.chain.verification import verify_chain
 from ledger.domain.keys import KeyRole
 from ledger.encoding import MsgpackTranscoder
-from ledger.services.application import open_ledger
+from ledger.services.application import LedgerApplication, open_ledger
 from ledger.storage.urls import parse_storage_url
 
 
@@ -58,6 +58,17 @@ class PlainApplication(Application[uuid.UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return MsgpackTranscoder()
+
+
+def registered_signer(ledger: LedgerApplication, actor: str) -> Ed25519Signer:
+    """Bootstrap a fresh ledger with a new platform key and register a new department key
+    for ``actor``; that key's signer (what a benchmark's commands are signed with)."""
+    platform_key, signer = Ed25519Signer.generate(), Ed25519Signer.generate(actor)
+    ledger.bootstrap(platform_key)
+    ledger.register_key(
+        signer.public_key, signer.key_id, actor=actor, role=KeyRole.DEPARTMENT, by=platform_key
+    )
+    return signer
 
 
 def _plain_env(url: str) -> dict[str, str]:
@@ -141,16 +152,7 @@ def bench_backend(
         chained_url, plain_url, drop = _fresh_urls(backend, base, tmp)
         try:
             chained = open_ledger(chained_url, migrate=True)
-            platform_key = Ed25519Signer.generate()
-            chained.bootstrap(platform_key)
-            signer = Ed25519Signer.generate()
-            chained.register_key(
-                signer.public_key,
-                signer.key_id,
-                actor="bench",
-                role=KeyRole.DEPARTMENT,
-                by=platform_key,
-            )
+            signer = registered_signer(chained, "bench")
             plain = PlainApplication(env={**_plain_env(plain_url), "CREATE_TABLE": "y"})
             plain_rates, chained_rates = [], []
             plain_cpu: list[float] = []
