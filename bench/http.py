@@ -127,6 +127,16 @@ def bench_ledger(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def _floor_ledger(wanted: bool, server: str) -> Iterator[str]:
+    """The floor's own fresh schema in ``server``'s database when ``wanted`` (else "")."""
+    if not wanted:
+        yield ""
+        return
+    with bench_ledger("", "f", "caseledger-http-floor-", server) as (db, _):
+        yield db
+
+
 def _create_database_if_missing(server: str) -> None:
     """Create ``server``'s database (the default one need not exist on a fresh machine),
     connected to the same server's ``postgres`` database; nothing if it exists."""
@@ -284,9 +294,17 @@ def main() -> None:
         "--kinds", default="submit,progress", help="which phases each round runs (comma-separated)"
     )
     parser.add_argument("--in-process", action="store_true", help="also time the services")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also submit to bench/http_floor.py (the chain's floor) in each round",
+    )
     args = parser.parse_args()
     server_url = args.server or os.environ.get(PG_ENV) or DEFAULT_PG
-    with bench_ledger(args.db, "h", "caseledger-http-bench-", server_url) as (db, env):
+    with (
+        bench_ledger(args.db, "h", "caseledger-http-bench-", server_url) as (db, env),
+        _floor_ledger(args.floor, server_url) as floor_db,
+    ):
         report: dict[str, Any] = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
@@ -295,9 +313,17 @@ def main() -> None:
             "rounds": args.rounds,
             "load_before": os.getloadavg(),
         }
-        ledger_port, baseline_port = free_port(), free_port()
+        ledger_port, baseline_port, floor_port = free_port(), free_port(), free_port()
         server = spawn_cli(env, "serve", "--port", str(ledger_port), "--workers", str(args.workers))
-        baseline = spawn_baseline(db, baseline_port, args.workers)
+        baseline = spawn_app(
+            "bench.http_baseline:app", {"BENCH_BASELINE_DB": db}, baseline_port, args.workers
+        )
+        apps = [server, baseline]
+        if args.floor:
+            from bench.http_floor import prepare
+
+            floor_env = prepare(floor_db)
+            apps.append(spawn_app("bench.http_floor:app", floor_env, floor_port, args.workers))
         ledger_base = f"http://127.0.0.1:{ledger_port}"
         baseline_base = f"http://127.0.0.1:{baseline_port}"
         try:
@@ -310,12 +336,18 @@ def main() -> None:
             monitor = Monitor(db)
             report["background_per_s"] = monitor.calibrate()
             sides = {
-                "ledger": Side(ledger_base, server.pid, serials),
-                "baseline": Side(baseline_base, baseline.pid, baseline_ids),
+                "ledger": Side(ledger_base, server.pid, serials, dept),
+                "baseline": Side(baseline_base, baseline.pid, baseline_ids, dept),
             }
+            if args.floor:
+                floor_base = f"http://127.0.0.1:{floor_port}"
+                wait_until_up(f"{floor_base}/docs", apps[2])
+                token = floor_env["BENCH_FLOOR_TOKEN"]
+                floor_ids = warm_up(floor_base, token, payload)
+                sides["floor"] = Side(floor_base, apps[2].pid, floor_ids, token)
             kinds = [k for k in ("submit", "progress") if k in args.kinds.split(",")]
             rounds: dict[str, list[dict[str, float]]] = {
-                f"{k}_{s}": [] for k in kinds for s in sides
+                f"{k}_{s}": [] for k in kinds for s in sides if _runs(k, s)
             }
             submit_args = [json.dumps(payload), str(args.submit), str(args.concurrency)]
             get_args = [str(args.rate), str(args.seconds)]
@@ -325,12 +357,14 @@ def main() -> None:
                     if kind == "progress":
                         _wait_for_views(ledger_base)  # progress reads the view: level it first
                     for name in order:
+                        if not _runs(kind, name):
+                            continue
                         side = sides[name]
                         paths = json.dumps([f"/v1/cases/{k}" for k in side.keys])
                         load = (
-                            ["submit", side.base, dept, *submit_args]
+                            ["submit", side.base, side.token, *submit_args]
                             if kind == "submit"
-                            else ["get", side.base, dept, paths, *get_args]
+                            else ["get", side.base, side.token, paths, *get_args]
                         )
                         rounds[f"{kind}_{name}"].append(
                             monitor.measure(side.pid, lambda a=load: run_load_client(*a))
@@ -338,9 +372,9 @@ def main() -> None:
             report["rounds_raw"] = rounds
             report["summary"] = summarise(rounds)
         finally:
-            for process in (server, baseline):
+            for process in apps:
                 process.terminate()
-            for process in (server, baseline):
+            for process in apps:
                 process.wait(30)
         if args.in_process:
             report["in_process"] = in_process(env, payload, serials, args.submit, args.concurrency)
@@ -350,22 +384,29 @@ def main() -> None:
 
 @dataclass
 class Side:
-    """One server under test: its address, the process whose tree is measured, and the keys
-    its GETs read."""
+    """One server under test: its address, the process whose tree is measured, the keys
+    its GETs read and the bearer token its requests carry."""
 
     base: str
     pid: int
     keys: list[str]
+    token: str
 
 
-def spawn_baseline(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    """The trivial app (bench/http_baseline.py) under uvicorn with ``serve``'s settings."""
+def _runs(kind: str, side: str) -> bool:
+    """Whether a phase runs against a side: the floor only takes submissions."""
+    return side != "floor" or kind == "submit"
+
+
+def spawn_app(app: str, env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    """A benchmark's own app (``module:app``: the trivial one, bench/http_baseline.py, or the
+    floor, bench/http_floor.py) under uvicorn with ``serve``'s settings."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench.http_baseline:app",
+            app,
             "--host",
             "127.0.0.1",
             "--port",
@@ -377,7 +418,7 @@ def spawn_baseline(db: str, port: int, workers: int) -> subprocess.Popen[bytes]:
             "warning",
         ],
         cwd=ROOT,
-        env={**os.environ, "BENCH_BASELINE_DB": db},
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -412,15 +453,19 @@ def summarise(rounds: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
             for k in values[0]
         }
     for kind in {phase.split("_")[0] for phase in rounds}:
-        mine, base = rounds[f"{kind}_ledger"], rounds[f"{kind}_baseline"]
-        out[f"{kind}_ratios"] = {
-            k: [
-                median([m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]]),
-                min(m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]),
-                max(m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]),
-            ]
-            for k in ("per_s", "cpu_ms", "p99_ms")
-        }
+        base = rounds[f"{kind}_baseline"]
+        for side, label in (("ledger", "ratios"), ("floor", "floor_ratios")):
+            mine = rounds.get(f"{kind}_{side}")
+            if mine is None:
+                continue
+            out[f"{kind}_{label}"] = {
+                k: [
+                    median([m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]]),
+                    min(m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]),
+                    max(m[k] / b[k] for m, b in zip(mine, base, strict=True) if b[k]),
+                ]
+                for k in ("per_s", "cpu_ms", "p99_ms")
+            }
     return out
 
 
