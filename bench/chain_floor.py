@@ -183,14 +183,18 @@ class FloorRecorder(SQLiteApplicationRecorder):
 
 
 class LinkedFloorRecorder(FloorRecorder):
+    """The ``linked`` side: the same rows, hashed by the ledger's own ``link_command``."""
+
     use_link_command = True
 
 
 def _row(s: StoredEvent, entry_hash: bytes) -> tuple[Any, ...]:
+    """An event's row as the library stores it (the id as text), with its entry hash."""
     return (originator_id_text(s.originator_id), s.originator_version, s.topic, s.state, entry_hash)
 
 
 def floor_application(path: Path, recorder: type[FloorRecorder]) -> PlainApplication:
+    """A plain application on a new SQLite file at ``path`` whose recorder is ``recorder``."""
     env = {
         **_plain_env(f"sqlite:///{path}"),
         "CREATE_TABLE": "y",
