@@ -18,12 +18,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from api.bootstrap import Runtime
 from ledger.domain.signer import Signer
 from ledger.services.cases import BlacklistCheck, CaseService, Clock, never_blacklisted
-from ledger.storage.materials import BlobStore, DirectoryBlobStore, PostgresBlobStore
+from ledger.storage.materials import (
+    MATERIAL_BLOBS_TABLE,
+    BlobStore,
+    DirectoryBlobStore,
+    PostgresBlobStore,
+)
 from ledger.storage.privacy import PersonalDataVault
 from ledger.storage.subject_keys import (
     PostgresSubjectKeyStore,
@@ -83,6 +88,17 @@ def sqlite_side_paths(storage: StorageURL) -> tuple[Path, Path]:
     )
 
 
+def _check_materials_at_write(recorder: Any, schema: str) -> bool:
+    """Have the ledger's PostgreSQL recorder look a submission's materials up in its write
+    transaction, in the material store's table (same database and schema): a round trip
+    fewer per submission. False for a recorder that cannot."""
+    check = getattr(recorder, "check_materials_in", None)
+    if check is None:
+        return False
+    check(schema, MATERIAL_BLOBS_TABLE)
+    return True
+
+
 def build_services(
     runtime: Runtime,
     *,
@@ -97,6 +113,7 @@ def build_services(
     storage = runtime.settings.storage
     keys: SubjectKeyStore
     blobs: BlobStore
+    at_write = False
     if storage.is_sqlite:
         key_file, blob_dir = sqlite_side_paths(storage)
         keys = SQLiteSubjectKeyStore(key_file)
@@ -107,6 +124,7 @@ def build_services(
         pg_blobs = PostgresBlobStore(storage.conninfo, schema)
         pg_blobs.migrate()
         blobs = pg_blobs
+        at_write = _check_materials_at_write(runtime.ledger.recorder, schema)
     keys.migrate()
     vault = PersonalDataVault(
         keys,
@@ -123,6 +141,7 @@ def build_services(
         seals=seals,
         vault=vault,
         blobs=blobs,
+        blobs_at_write=at_write,
         is_blacklisted=is_blacklisted,
         serial_floors=runtime.guard,
     )

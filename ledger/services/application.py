@@ -9,7 +9,7 @@ at import time; :func:`open_ledger` is the composition root for storage.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, cast
@@ -284,6 +284,12 @@ class LedgerApplication(Application[UUID]):
         self.save(fresh, old, signer=by)
         return fresh
 
+    @property
+    def checks_materials(self) -> bool:
+        """Whether :meth:`save_signed` can check ``materials`` in the write transaction
+        (a PostgreSQL recorder told its material store: ``check_materials_in``)."""
+        return bool(getattr(self.recorder, "checks_materials", False))
+
     def refresh_reads(self) -> bool:
         """Within :meth:`optimistic_reads`, after a command was refused: bring what it read
         up to date (a round trip each) and say whether anything had moved on — then the
@@ -304,17 +310,25 @@ class LedgerApplication(Application[UUID]):
         reads.clear()
         return moved
 
-    def save_signed(self, *aggregates: Any, signer: Signer) -> Sequence[Any]:
+    def save_signed(
+        self, *aggregates: Any, signer: Signer, materials: Collection[bytes] = ()
+    ) -> Sequence[Any]:
         """Save aggregates as one command signed by ``signer`` (a registered, current key);
-        within :meth:`optimistic_reads`, with the versions of what the command read."""
+        within :meth:`optimistic_reads`, with the versions of what the command read.
+        ``materials``: SHA-256 of materials the command cites, checked in the write
+        transaction (only where :attr:`checks_materials`); one not stored raises
+        :class:`~ledger.chain.recorders.base.MaterialsMissing` and nothing is recorded."""
         self.check_signer(signer)
+        if materials and not self.checks_materials:  # never save them unchecked
+            raise ConfigurationError("materials: this ledger's writes cannot check them")
+        cited = {"materials": frozenset(materials)} if materials else {}
         reads: dict[UUID, int] | None = getattr(self._reading, "reads", None)
         if not reads:
-            return self.save(*aggregates, signer=signer)
+            return self.save(*aggregates, signer=signer, **cited)
         saved = {a.id for a in aggregates}
         checked = tuple((i, v) for i, v in reads.items() if i not in saved)
         try:
-            return self.save(*aggregates, signer=signer, reads=checked)
+            return self.save(*aggregates, signer=signer, reads=checked, **cited)
         except StaleReference as exc:
             for stale in exc.stale:
                 self._absent.discard(stale)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Protocol, TypeVar
@@ -34,6 +34,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from ledger.chain.recorders.base import MaterialsMissing
 from ledger.domain.applicants import Applicant, Vault
 from ledger.domain.calendar import shanghai_date
 from ledger.domain.cases import (
@@ -203,6 +204,19 @@ class Outcome:
 _A = TypeVar("_A", bound=Aggregate)
 
 
+def _electronic(materials: Sequence[SubmittedMaterial]) -> list[SubmittedMaterial]:
+    """The materials submitted as files (an e-signed original or an e-copy)."""
+    return [m for m in materials if m.form in (MaterialForm.E_SIGNED, MaterialForm.E_COPY)]
+
+
+def _not_uploaded(
+    materials: Sequence[SubmittedMaterial], missing: Collection[bytes]
+) -> InvalidMaterial:
+    """The refusal naming the first of ``materials`` whose file is ``missing``."""
+    code = next(m.code for m in _electronic(materials) if m.sha256 in missing)
+    return InvalidMaterial(f"materials[{code}].sha256", "was not uploaded to the material store")
+
+
 class CaseService:
     """Drives cases through the lifecycle on a :class:`LedgerApplication`.
 
@@ -219,14 +233,20 @@ class CaseService:
         seals: Callable[[str], Signer],
         vault: Vault | None = None,
         blobs: BlobStore | None = None,
+        blobs_at_write: bool = False,
         is_blacklisted: BlacklistCheck = never_blacklisted,
         serial_floors: SerialFloors | None = None,
     ) -> None:
+        if blobs_at_write and (blobs is None or not ledger.checks_materials):
+            raise ValueError("blobs_at_write: the ledger does not check materials as it writes")
         self.ledger = ledger
         self.clock = clock
         self.seals = seals
         self.vault = vault
         self.blobs = blobs
+        self.blobs_at_write = blobs_at_write
+        """A submission's materials are looked up by its write (the ledger's recorder was
+        told this store's table: ``check_materials_in``), not by a round trip of their own."""
         self.is_blacklisted = is_blacklisted
         self.numbering = SerialNumbering(floors=serial_floors)
         self.authority = Authority(ledger)
@@ -340,7 +360,10 @@ class CaseService:
         submission would reserve serial numbers (:class:`_AlreadyRecorded`), so a repeat
         never reserves any. Without a reservation no read precedes the write: what the
         command reads is checked there (``LedgerApplication.optimistic_reads``)."""
-        self._check_blobs(details["materials"])
+        materials: Sequence[SubmittedMaterial] = details["materials"]
+        cited = frozenset(m.sha256 for m in _electronic(materials))
+        if not self.blobs_at_write:
+            self._check_blobs(materials)
         for _ in range(MAX_CONFLICT_RETRIES):
             # Each attempt: after a stale read, the signer's key may be what moved on (revoked).
             key = self.ledger.check_signer(signer, *APPLICANT_ROLES)
@@ -368,7 +391,12 @@ class CaseService:
                 channel=channel,
                 **details,
             )
-            outcome = self._submit_once(department.code, build, signer, idempotency_key, digest)
+            try:
+                outcome = self._submit_once(
+                    department.code, build, signer, idempotency_key, digest, cited
+                )
+            except MaterialsMissing as exc:
+                raise _not_uploaded(materials, exc.missing) from None
             if outcome is not None:
                 return outcome
             first = self._replay(idempotency_key, "submit", digest)
@@ -383,9 +411,12 @@ class CaseService:
         signer: Signer,
         idempotency_key: str | None,
         digest: bytes,
+        cited: frozenset[bytes],
     ) -> Outcome | None:
         """Number, build and save the case — with the day's counter when this submission
-        reserved a block of numbers (``ledger.services.numbering``); None on a lost race."""
+        reserved a block of numbers (``ledger.services.numbering``); None on a lost race.
+        ``cited``: the SHA-256 of its electronic materials, checked by the write when
+        :attr:`blobs_at_write`."""
         at = self.clock.now()
         on = shanghai_date(at)
 
@@ -399,7 +430,13 @@ class CaseService:
             case, outcome = build(t.number, at)
             counter = [] if t.counter is None else [t.counter]
             t.recorded = self._save(
-                signer, [*counter, case], idempotency_key, "submit", digest, outcome
+                signer,
+                [*counter, case],
+                idempotency_key,
+                "submit",
+                digest,
+                outcome,
+                materials=cited if self.blobs_at_write else frozenset(),
             )
             return outcome if t.recorded else None
 
@@ -954,8 +991,11 @@ class CaseService:
         command: str,
         digest: bytes,
         outcome: Outcome,
+        *,
+        materials: frozenset[bytes] = frozenset(),
     ) -> bool:
-        """Save as one signed command; ``False`` on a version conflict (nothing recorded)."""
+        """Save as one signed command; ``False`` on a version conflict (nothing recorded).
+        ``materials`` are checked by the write (``LedgerApplication.save_signed``)."""
         if idempotency_key is not None:
             aggregates.append(
                 IdempotencyRecord(
@@ -966,7 +1006,7 @@ class CaseService:
                 )
             )
         try:
-            self.ledger.save_signed(*aggregates, signer=signer)
+            self.ledger.save_signed(*aggregates, signer=signer, materials=materials)
         except IntegrityError:
             return False
         return True
@@ -1083,15 +1123,10 @@ class CaseService:
         """Every electronic material was uploaded: one look-up for all of them."""
         if self.blobs is None:
             return
-        electronic = [
-            m for m in materials if m.form in (MaterialForm.E_SIGNED, MaterialForm.E_COPY)
-        ]
+        electronic = _electronic(materials)
         missing = self.blobs.missing({m.sha256 for m in electronic})
-        for material in electronic:
-            if material.sha256 in missing:
-                raise InvalidMaterial(
-                    f"materials[{material.code}].sha256", "was not uploaded to the material store"
-                )
+        if missing:
+            raise _not_uploaded(electronic, missing)
 
     def _seal_text(self, applicant_id: UUID, address: str) -> bytes:
         if self.vault is None:

@@ -322,6 +322,8 @@ def test_a_pdf_with_javascript_in_an_object_stream_is_refused_and_not_stored(
     head = world.chain_head()
     r = world.as_("food").post("/v1/cases", json=body)
     assert r.status_code == 422 and "was not uploaded" in r.json()["detail"]  # nothing stored
+    # on PostgreSQL the write looked the material up (api.services): the same refusal
+    assert r.json()["field"] == f"materials[{body['materials'][0]['code']}].sha256"
     assert world.chain_head() == head
 
 

@@ -44,11 +44,23 @@ class StaleReference(IntegrityError):
         self.stale = tuple(stale)
 
 
+class MaterialsMissing(Exception):
+    """Materials a command cites were not in the material store when it was written
+    (checked under the write lock, in the write's first round trip): nothing was recorded.
+    Not an ``IntegrityError``: no retry finds them."""
+
+    def __init__(self, missing: Iterable[bytes]):
+        super().__init__("materials: not uploaded to the material store")
+        self.missing = frozenset(missing)
+
+
 @dataclass(frozen=True)
 class CheckedCommand(PendingCommand):
-    """A command with the versions of what it read, checked where it is written."""
+    """A command with what it was decided on, checked where it is written: the versions of
+    what it only read, and the SHA-256 of the materials it cites."""
 
     reads: Reads = ()
+    materials: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from ledger.chain.recorders.base import (
     ChainedRecorderMixin,
     CheckedCommand,
     LinkedEvent,
+    MaterialsMissing,
     StaleReference,
     id_texts,
     links_of,
@@ -186,6 +187,26 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
     #: Batch concurrent commands of this process into one transaction (group commit).
     group_commit = True
 
+    #: The material store's table the ``materials=`` of a save are looked up in, under the
+    #: write lock (:meth:`check_materials_in`); ``None``: this recorder does not check them.
+    _select_materials: SQL | None = None
+
+    @property
+    def checks_materials(self) -> bool:
+        """Whether a save's ``materials=`` are checked in its write transaction."""
+        return self._select_materials is not None
+
+    def check_materials_in(self, schema: str, table: str) -> None:
+        """Check the ``materials=`` of each save against ``schema.table`` (a material store's
+        ``sha256`` column in this database) in the write's first round trip: a submission
+        then needs no look-up of its own, a round trip that cost ~0.3 ms of CPU under
+        concurrent requests (docs/BENCHMARKS.md)."""
+        self._select_materials = rendered(
+            SQL("SELECT sha256 FROM {0} WHERE sha256 = ANY(%b::bytea[])").format(
+                Identifier(schema, table)
+            )
+        )
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -197,9 +218,13 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         signature and its own consecutive chain entries.
         """
         command = self.prepare_command(stored_events, kwargs)
-        reads = kwargs.get("reads")
-        if command is not None and reads:
-            command = CheckedCommand(command.events, command.signer, tuple(reads))
+        reads, materials = kwargs.get("reads"), kwargs.get("materials")
+        if materials and not self.checks_materials:
+            raise ConfigurationError("materials: this recorder has no material store to check")
+        if command is not None and (reads or materials):
+            command = CheckedCommand(
+                command.events, command.signer, tuple(reads or ()), frozenset(materials or ())
+            )
         if command is None or kwargs.get("tracking") is not None or not self.group_commit:
             written = self._write([(stored_events, command)], **kwargs)[0]
             if isinstance(written, BaseException):
@@ -280,11 +305,18 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         curs.execute(self._notify)  # and its _notify_channel
         curs.execute(self._select_head, prepare=True)
         check = len(batch) > 1 or any(_reads(c) for _, c in batch)
-        with conn.cursor() as taken:
+        cited = frozenset().union(*(_materials(c) for _, c in batch))
+        with conn.cursor() as taken, conn.cursor() as stored:
             if check:
                 self._select_conflicts(taken, batch)
-            head = curs.fetchone()  # one round trip: lock, head and conflicts together
+            if cited:
+                assert self._select_materials is not None  # insert_events checked
+                stored.execute(self._select_materials, (list(cited),))
+            head = curs.fetchone()  # one round trip: lock, head, conflicts and materials
             refused = self._conflicts(taken, batch) if check else {}
+            if cited:
+                present = {bytes(r["sha256"]) for r in stored.fetchall()}
+                refused.update(_unstored(batch, present, refused))
         kept = [b for i, b in enumerate(batch) if i not in refused]
         commands = [c for _, c in kept if c is not None]
         events = [e for item, _ in kept for e in item]
@@ -462,6 +494,24 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
 
 def _reads(command: Any) -> tuple[tuple[Any, int], ...]:
     return command.reads if isinstance(command, CheckedCommand) else ()
+
+
+def _materials(command: Any) -> frozenset[bytes]:
+    return command.materials if isinstance(command, CheckedCommand) else frozenset()
+
+
+def _unstored(
+    batch: Sequence[tuple[Sequence[StoredEvent], Any]],
+    present: set[bytes],
+    refused: dict[int, BaseException],
+) -> dict[int, BaseException]:
+    """The commands of ``batch`` not yet refused that cite a material not ``present``."""
+    out: dict[int, BaseException] = {}
+    for i, (_, command) in enumerate(batch):
+        missing = _materials(command) - present
+        if missing and i not in refused:
+            out[i] = MaterialsMissing(missing)
+    return out
 
 
 class ChainedPostgresApplicationRecorder(ChainedPostgresMixin, PostgresApplicationRecorder):
