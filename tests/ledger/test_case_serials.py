@@ -107,13 +107,13 @@ def test_a_concurrent_submission_never_takes_the_same_serial(world: World) -> No
     real_save = world.ledger.save_signed
     raced = []
 
-    def racing_save(*aggregates: Any, signer: Any) -> Any:
+    def racing_save(*aggregates: Any, signer: Any, **kwargs: Any) -> Any:
         if not raced:  # another writer numbers a case between our read and our write
             raced.append(True)
             rival = world.ledger.repository.get(DailyCounter.id_for("GZ-SCJG", DAY))
             rival.allocate()
             real_save(rival, signer=world.food)
-        return real_save(*aggregates, signer=signer)
+        return real_save(*aggregates, signer=signer, **kwargs)
 
     world.ledger.save_signed = racing_save  # type: ignore[method-assign]
     second = world.submit_food()
