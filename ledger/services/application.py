@@ -316,11 +316,10 @@ class LedgerApplication(Application[UUID]):
         """Save aggregates as one command signed by ``signer`` (a registered, current key);
         within :meth:`optimistic_reads`, with the versions of what the command read.
         ``materials``: SHA-256 of materials the command cites, checked in the write
-        transaction (only where :attr:`checks_materials`); one not stored raises
-        :class:`~ledger.chain.recorders.base.MaterialsMissing` and nothing is recorded."""
+        transaction (only where :attr:`checks_materials`, else ``ConfigurationError``); one
+        not stored raises :class:`~ledger.chain.recorders.base.MaterialsMissing`; either way
+        nothing is recorded."""
         self.check_signer(signer)
-        if materials and not self.checks_materials:  # never save them unchecked
-            raise ConfigurationError("materials: this ledger's writes cannot check them")
         cited = {"materials": frozenset(materials)} if materials else {}
         reads: dict[UUID, int] | None = getattr(self._reading, "reads", None)
         if not reads:

@@ -361,8 +361,10 @@ class CaseService:
         never reserves any. Without a reservation no read precedes the write: what the
         command reads is checked there (``LedgerApplication.optimistic_reads``)."""
         materials: Sequence[SubmittedMaterial] = details["materials"]
-        cited = frozenset(m.sha256 for m in _electronic(materials))
-        if not self.blobs_at_write:
+        cited: frozenset[bytes] = frozenset()  # looked up by the write, when it can
+        if self.blobs_at_write:
+            cited = frozenset(m.sha256 for m in _electronic(materials))
+        else:
             self._check_blobs(materials)
         for _ in range(MAX_CONFLICT_RETRIES):
             # Each attempt: after a stale read, the signer's key may be what moved on (revoked).
@@ -415,8 +417,8 @@ class CaseService:
     ) -> Outcome | None:
         """Number, build and save the case — with the day's counter when this submission
         reserved a block of numbers (``ledger.services.numbering``); None on a lost race.
-        ``cited``: the SHA-256 of its electronic materials, checked by the write when
-        :attr:`blobs_at_write`."""
+        ``cited``: the SHA-256 of its electronic materials for the write to look up (empty
+        unless :attr:`blobs_at_write`)."""
         at = self.clock.now()
         on = shanghai_date(at)
 
@@ -436,7 +438,7 @@ class CaseService:
                 "submit",
                 digest,
                 outcome,
-                materials=cited if self.blobs_at_write else frozenset(),
+                materials=cited,
             )
             return outcome if t.recorded else None
 

@@ -25,7 +25,7 @@ from ledger.chain.entries import (
 )
 from ledger.chain.recorders.link_rows import LinkRows
 from ledger.domain.signer import Signer
-from ledger.errors import SigningError
+from ledger.errors import ConfigurationError, SigningError
 
 CHAIN_TABLE = "chain_entries"
 
@@ -181,9 +181,19 @@ class ChainedRecorderMixin:
     #: Only for reusable library test cases, which insert without an actor.
     default_signer: Signer | None = None
 
+    @property
+    def checks_materials(self) -> bool:
+        """Whether a save's ``materials=`` are looked up in its write transaction (a
+        backend that can says so: PostgreSQL's ``check_materials_in``)."""
+        return False
+
     def prepare_command(
         self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]
     ) -> PendingCommand | None:
+        """The command's digests and signer, before the lock. A save citing materials this
+        recorder cannot look up is refused here, before anything is written: never unchecked."""
+        if kwargs.get("materials") and not self.checks_materials:
+            raise ConfigurationError("materials: this recorder has no material store to check")
         if not stored_events:
             return None
         signer: Signer | None = kwargs.get("signer") or self.default_signer

@@ -193,7 +193,6 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
 
     @property
     def checks_materials(self) -> bool:
-        """Whether a save's ``materials=`` are checked in its write transaction."""
         return self._select_materials is not None
 
     def check_materials_in(self, schema: str, table: str) -> None:
@@ -219,8 +218,6 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
         """
         command = self.prepare_command(stored_events, kwargs)
         reads, materials = kwargs.get("reads"), kwargs.get("materials")
-        if materials and not self.checks_materials:
-            raise ConfigurationError("materials: this recorder has no material store to check")
         if command is not None and (reads or materials):
             command = CheckedCommand(
                 command.events, command.signer, tuple(reads or ()), frozenset(materials or ())
@@ -310,7 +307,7 @@ class ChainedPostgresMixin(ChainedRecorderMixin):
             if check:
                 self._select_conflicts(taken, batch)
             if cited:
-                assert self._select_materials is not None  # insert_events checked
+                assert self._select_materials is not None  # prepare_command checked
                 stored.execute(self._select_materials, (list(cited),))
             head = curs.fetchone()  # one round trip: lock, head, conflicts and materials
             refused = self._conflicts(taken, batch) if check else {}
