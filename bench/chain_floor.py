@@ -54,7 +54,7 @@ from ledger.chain.entries import (
     link_command,
 )
 from ledger.chain.recorders.base import digest_events, now_micros, originator_id_text
-from ledger.chain.recorders.sqlite_inserts import insert_rows
+from ledger.chain.recorders.row_inserts import insert_rows
 from ledger.chain.signing import Ed25519Signer, key_id_of, verify_signature
 from ledger.encoding import normal_form_packer, pack_normal_form
 from ledger.services.application import open_ledger

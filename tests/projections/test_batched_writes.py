@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import ProgrammingError
+from eventsourcing.persistence import IntegrityError, ProgrammingError
 
 from ledger.storage.urls import parse_storage_url
-from projections.store import Table, _folding, _row_key, open_view_recorder
+from projections.store import COPY_FROM, Table, _folding, _row_key, open_view_recorder
 
 ROWS = Table(
     "view_batch_rows",
@@ -252,3 +252,62 @@ def test_a_value_python_would_compute_differently_goes_to_the_database(
         tx.execute("UPDATE view_batch_rows SET v = v + 1 WHERE k = ? AND n = ?", ("b", 2))
         assert len(tx._pending["view_batch_rows"]) == 3  # the image ended: queued too
     assert recorder.select("SELECT k, v FROM view_batch_rows ORDER BY k") == [("a", 1), ("b", 3)]
+
+
+WIDE = Table(
+    "view_batch_wide",
+    (("k", "TEXT"), ("n", "BIGINT"), ("big", "BIGINT"), ("blob", "BLOB"), ("note", "TEXT")),
+    ("k", "n"),
+)
+
+
+ODD = ("", "\t", "\n", "\\", "\\N", "\r\n", "'", '"', ",", "\\.", " ")
+"""Text a ``COPY`` must escape: a tab, line ends, a backslash, the text of NULL, the end mark."""
+
+
+@pytest.mark.parametrize("count", [COPY_FROM - 1, COPY_FROM, 300])
+def test_many_rows_inserted_in_one_batch_are_the_rows_given(storage_url: str, count: int) -> None:
+    """A batch's inserts go out as multi-row statements (SQLite) or a ``COPY`` (PostgreSQL,
+    from ``COPY_FROM`` rows): rows of every column type, with NULLs, integers of every width
+    and text a ``COPY`` must escape, end exactly as inserted; a row whose key is already there
+    fails the whole transaction, as one statement per row did."""
+    store = open_view_recorder(parse_storage_url(storage_url), "wide", (WIDE,))
+    store.create_table()
+    rows = [
+        (
+            f"k{i % 7}",
+            i,
+            None if i % 5 == 0 else (i if i % 2 else 2**40 + i),
+            None if i % 3 == 0 else bytes([i % 256]) * (i % 4),
+            None if i % 4 == 0 else f"第{i}件" + ODD[i % len(ODD)],
+        )
+        for i in range(count)
+    ]
+    with store.transaction() as tx:
+        for row in rows:
+            tx.execute("INSERT INTO view_batch_wide VALUES (?, ?, ?, ?, ?)", row)
+    assert store.select("SELECT k, n, big, blob, note FROM view_batch_wide ORDER BY n") == [
+        r for r in rows
+    ]
+    with pytest.raises(IntegrityError), store.transaction() as tx:
+        for i in range(1000, 1040):  # one of them is a row already there
+            tx.execute(
+                "INSERT INTO view_batch_wide VALUES (?, ?, ?, ?, ?)", ("k5", i - 995, 1, b"", "")
+            )
+    assert store.select("SELECT COUNT(*) FROM view_batch_wide") == [(count,)]
+
+
+def test_a_batch_of_inserts_takes_a_statement_per_power_of_two(tmp_path: Any) -> None:
+    """300 inserted rows are four statements (256 + 32 + 8 + 4 rows), not 300."""
+    store = open_view_recorder(
+        parse_storage_url(f"sqlite:///{tmp_path / 'wide.sqlite3'}"), "wide", (WIDE,)
+    )
+    store.create_table()
+    seen: list[str] = []
+    with store.transaction() as tx:
+        tx._rows.connection.set_trace_callback(seen.append)
+        for i in range(300):
+            tx.execute("INSERT INTO view_batch_wide VALUES (?, ?, ?, ?, ?)", ("k", i, i, b"", ""))
+    inserts = [s for s in seen if s.startswith("INSERT INTO view_batch_wide")]
+    assert [s.count("(") - 1 for s in inserts] == [256, 32, 8, 4]
+    assert store.select("SELECT COUNT(*) FROM view_batch_wide") == [(300,)]

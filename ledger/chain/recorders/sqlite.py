@@ -49,7 +49,7 @@ from ledger.chain.recorders.link_rows import (
     sqlite_link_select,
     sqlite_originator_id,
 )
-from ledger.chain.recorders.sqlite_inserts import insert_rows
+from ledger.chain.recorders.row_inserts import insert_rows
 from ledger.domain.keys import KEY_TOPICS
 
 _KEY_TOPICS_SQL = "(" + ",".join(f"'{t}'" for t in KEY_TOPICS) + ")"

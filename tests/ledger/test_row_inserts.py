@@ -1,6 +1,6 @@
 """A command's rows go into SQLite as multi-row statements, and nothing about them changes.
 
-``ledger.chain.recorders.sqlite_inserts`` splits a batch into power-of-two chunks; the
+``ledger.chain.recorders.row_inserts`` splits a batch into power-of-two chunks; the
 chained SQLite recorder inserts a command's events and links that way and works out the
 events' notification ids from the largest rowid before it (issue 18, goal 5). These tests hold the
 chunking to its arithmetic, and the recorder to what the library's row-by-row path gives:
@@ -19,15 +19,15 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
-from ledger.chain.recorders.sqlite import (
-    ChainedSQLiteApplicationRecorder,
-    ChainedSQLiteProcessRecorder,
-)
-from ledger.chain.recorders.sqlite_inserts import (
+from ledger.chain.recorders.row_inserts import (
     MAX_CHUNK,
     chunk_rows,
     chunk_sizes,
     insert_rows,
+)
+from ledger.chain.recorders.sqlite import (
+    ChainedSQLiteApplicationRecorder,
+    ChainedSQLiteProcessRecorder,
 )
 from ledger.chain.signing import Ed25519Signer
 
