@@ -709,8 +709,10 @@ def _shape(sql: str) -> tuple[str | None, frozenset[str]]:
 
 _WHOLE_ROW_INSERT: Final = re.compile(r"INSERT INTO (\w+) VALUES \(\?(?:, \?)*\)")
 COPY_FROM: Final = 16
-"""Rows of one table in a PostgreSQL batch from which they go in by ``COPY``: at 3 rows a
-``COPY`` cost 10–30 % more CPU than ``executemany``, at 10 about the same, at 85 a third."""
+"""Rows of one table in a PostgreSQL batch from which they go in by ``COPY``
+(``python -m bench.view_writes``: CPU a row of ``COPY`` over ``executemany``'s — 1.02 at 2
+rows, 0.67 at 8, 0.44 at 16, 0.21 at 85 alone; with one other thread holding the interpreter
+lock in turns, as in ``serve``, 1.47 at 3 rows, 0.58 at 16, 0.21 at 85)."""
 
 
 @functools.cache
