@@ -291,8 +291,8 @@ class Tx:
         poll of the socket, each handing the interpreter lock over — which made the live
         follower's writes ~45 % of its CPU under submissions (BENCHMARKS, issue 18: views
         written by COPY); below :data:`COPY_FROM` rows the ``COPY``'s own exchange costs
-        more than it saves. Either way the same rows are written, and a key given twice
-        fails the transaction as it did row by row."""
+        more than it saves. Either way the same rows are written, and a key already in the
+        table fails the transaction as it did row by row."""
         columns = [c for c, _ in table.columns]
         if self._sqlite:
             insert_rows(self._rows, table.name, columns, params)

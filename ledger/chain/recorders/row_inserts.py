@@ -1,9 +1,8 @@
 """Many rows into one table with few statements: multi-row ``VALUES`` in chunks.
 
 Layer: ledger chain (persistence), standard library only. The chained SQLite recorder inserts
-a command's rows this way, and so do the views' batches on both backends
-(``projections.store``: :func:`chunk_sizes` and :func:`insert_statement` with PostgreSQL's
-markers). On SQLite ``executemany`` steps one prepared
+a command's rows this way, and so do the views' batches on SQLite (``projections.store``;
+on PostgreSQL they go in by ``COPY``). ``executemany`` steps one prepared
 statement per row — a reset, the bindings and a fresh start of the statement's program,
 its table and index cursors opened again each time. One ``INSERT … VALUES (…), (…)``
 statement opens them once: issue 18 measured a 13-column row with three indexes at ~4 µs
